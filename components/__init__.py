@@ -1,0 +1,1 @@
+"""KFP components: one small file per Algorithm-1 step."""

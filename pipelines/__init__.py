@@ -1,0 +1,1 @@
+"""Pipeline factories (KFP v2): the L-round NAO search and the reproducibility check."""

@@ -1,0 +1,1 @@
+"""Child networks and their training."""

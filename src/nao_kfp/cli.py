@@ -1,0 +1,51 @@
+"""The `nao` command. Each area registers its subcommands from `nao_kfp.commands.<area>`.
+
+Every user error (bad architecture, config key, pool line) is a NaoError: printed as one line
+on stderr, exit status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from nao_kfp import __version__
+from nao_kfp.errors import NaoError
+
+# Modules under nao_kfp.commands, each with `register(subparsers)`; their order is the help order.
+COMMAND_MODULES = [
+    "arch",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nao", description="Neural Architecture Optimization on Kubeflow Pipelines")
+    parser.add_argument("--version", action="version", version=f"nao-kfp {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"nao_kfp.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NaoError as e:
+        print(f"nao: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("nao: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

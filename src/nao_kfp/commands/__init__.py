@@ -1,0 +1,1 @@
+"""Subcommands of `nao`, one module per area; each exposes register(subparsers)."""

@@ -1,0 +1,163 @@
+"""The search-space protocol.
+
+A space owns its token layout: vocabulary, sequence length, the valid tokens at each position,
+symmetric variants, the canonical id, the string form and JSON. Every valid architecture is
+exactly one token sequence whose every token lies in its position's valid set, so sampling,
+mutation and validity are implemented once here, on tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any, Generic, TypeVar
+
+from nao_kfp.errors import ArchError
+
+A = TypeVar("A")
+
+
+class SearchSpace(ABC, Generic[A]):
+    name: str
+    vocab_size: int
+    seq_len: int
+    has_symmetry: bool = False
+
+    # ------------------------------------------------------------ token layout (per space)
+
+    @abstractmethod
+    def valid_tokens(self, pos: int) -> tuple[int, ...]:
+        """The tokens allowed at position `pos` (independent of the other positions)."""
+
+    @abstractmethod
+    def position_name(self, pos: int) -> str:
+        """Human name of a position, e.g. 'normal cell node 2 input 1'."""
+
+    @abstractmethod
+    def token_name(self, pos: int, token: int) -> str:
+        """Human name of a token at a position, e.g. 'sep_conv_3x3' or 'node 2'."""
+
+    @abstractmethod
+    def _encode(self, arch: A) -> list[int]: ...
+
+    @abstractmethod
+    def _decode(self, tokens: Sequence[int]) -> A:
+        """Build the architecture from tokens that already passed the mask check."""
+
+    # ------------------------------------------------------------ string and JSON forms
+
+    @abstractmethod
+    def to_string(self, arch: A) -> str: ...
+
+    @abstractmethod
+    def parse(self, text: str) -> A:
+        """Parse the native string form; raise ArchError naming the bad part."""
+
+    @abstractmethod
+    def to_json(self, arch: A) -> Any: ...
+
+    @abstractmethod
+    def from_json(self, data: Any) -> A: ...
+
+    def describe(self, arch: A) -> str:
+        """Multi-line human form; defaults to the string form."""
+        return self.to_string(arch)
+
+    # ------------------------------------------------------------ symmetry
+
+    def symmetric_variants(self, arch: A) -> list[A]:
+        """Every architecture that is the same network as `arch` under the space's symmetries
+        (the architecture itself first)."""
+        return [arch]
+
+    def random_symmetric(self, arch: A, rng: random.Random) -> A:
+        """One random symmetric variant, for data augmentation."""
+        return arch
+
+    def canonical(self, arch: A) -> A:
+        """A fixed representative of the architecture's symmetry class."""
+        return arch
+
+    def canonical_id(self, arch: A) -> str:
+        text = f"{self.name}:{self.to_string(self.canonical(arch))}"
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    # ------------------------------------------------------------ generic, on tokens
+
+    @cached_property
+    def valid_mask(self) -> list[list[bool]]:
+        """seq_len x vocab_size; True where the token may appear at the position."""
+        mask = [[False] * self.vocab_size for _ in range(self.seq_len)]
+        for pos in range(self.seq_len):
+            for tok in self.valid_tokens(pos):
+                mask[pos][tok] = True
+        return mask
+
+    def encode(self, arch: A) -> list[int]:
+        return self._encode(arch)
+
+    def decode(self, tokens: Sequence[int]) -> A:
+        tokens = list(tokens)
+        if len(tokens) != self.seq_len:
+            raise ArchError(f"{self.name}: expected {self.seq_len} tokens, got {len(tokens)}")
+        for pos, tok in enumerate(tokens):
+            if not isinstance(tok, int) or isinstance(tok, bool):
+                raise ArchError(f"position {pos} ({self.position_name(pos)}): token {tok!r} is not an integer")
+            if tok not in self.valid_tokens(pos):
+                raise ArchError(
+                    f"position {pos} ({self.position_name(pos)}): token {tok} is not valid; "
+                    f"expected one of {self.expected(pos)}"
+                )
+        return self._decode(tokens)
+
+    def expected(self, pos: int) -> str:
+        names = [f"{t}={self.token_name(pos, t)}" for t in self.valid_tokens(pos)]
+        return "{" + ", ".join(names) + "}"
+
+    def is_valid_tokens(self, tokens: Sequence[int]) -> bool:
+        return len(tokens) == self.seq_len and all(
+            0 <= t < self.vocab_size and self.valid_mask[p][t] for p, t in enumerate(tokens)
+        )
+
+    def sample(self, rng: random.Random) -> A:
+        return self._decode([rng.choice(self.valid_tokens(p)) for p in range(self.seq_len)])
+
+    def sample_unique(self, n: int, rng: random.Random, exclude: set[str] | None = None) -> list[A]:
+        """n architectures with distinct canonical ids, none of them in `exclude`."""
+        seen = set(exclude or ())
+        out: list[A] = []
+        tries = 0
+        while len(out) < n:
+            tries += 1
+            if tries > 1000 * n + 10000:
+                raise ArchError(f"{self.name}: could not sample {n} distinct architectures")
+            arch = self.sample(rng)
+            cid = self.canonical_id(arch)
+            if cid not in seen:
+                seen.add(cid)
+                out.append(arch)
+        return out
+
+    def mutate(self, arch: A, rng: random.Random) -> A:
+        """Change one token (one input or one op) to another valid value."""
+        tokens = self.encode(arch)
+        choices = [p for p in range(self.seq_len) if len(self.valid_tokens(p)) > 1]
+        pos = rng.choice(choices)
+        tokens[pos] = rng.choice([t for t in self.valid_tokens(pos) if t != tokens[pos]])
+        return self._decode(tokens)
+
+    def same(self, a: A, b: A) -> bool:
+        return self.canonical_id(a) == self.canonical_id(b)
+
+    def hamming(self, a: Sequence[int], b: Sequence[int]) -> int:
+        return sum(1 for x, y in zip(a, b, strict=True) if x != y)
+
+
+def parse_int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ArchError(f"{what}: expected an integer, got {text!r}") from None
