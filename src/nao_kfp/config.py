@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ class ControllerConfig:
     patience: int = 0
     holdout_fraction: float = 0.1
     eval_every: int = 10
+    # CPU threads while training: the LSTMs' matrices are small, so extra threads mostly add
+    # contention (measured in benchmarks/bench_controller.py); 0 keeps torch's default.
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,9 @@ class ChildConfig:
 
     dataset: str = "digits"  # digits | cifar10 | cifar100 | image-folder | ptb
     data_dir: str = ""
-    dev_size: int = 5000  # images carved from the training set; their accuracy is what the search sees
+    # Images carved from the training set; their accuracy is what the search sees. Sized for the
+    # default data set (digits has 1797 images); the cifar10 preset uses the paper's 5000.
+    dev_size: int = 500
     train_subset: int = 0  # 0: all remaining training images
     layers: int = 6  # N cells per stage
     channels: int = 36  # F
@@ -103,8 +109,13 @@ class ChildConfig:
     aux_weight: float = 0.4
     cutout: int = 0  # cutout length in pixels; 0 disables
     num_workers: int = 0
+    # CPU threads for torch while a child trains; 0 keeps torch's default (all visible cores).
+    # Small children on shared or oversubscribed CPUs run many times faster with 1.
+    cpu_threads: int = 0
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # bf16 autocast + channels_last on CUDA
+    download: bool = False  # let torchvision download CIFAR when data_dir lacks it (clusters only)
+    dropout: float = 0.0  # before the classifier
     rnn: RnnChildConfig = field(default_factory=RnnChildConfig)
 
 
@@ -164,9 +175,12 @@ class Config:
 
 def _type_name(tp: Any) -> str:
     if isinstance(tp, type):
-        return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false"}.get(
-            tp.__name__, tp.__name__
-        )
+        return {
+            "str": "a string",
+            "int": "an integer",
+            "float": "a number",
+            "bool": "true/false",
+        }.get(tp.__name__, tp.__name__)
     origin = typing.get_origin(tp)
     if origin is dict:
         return "a mapping"
@@ -202,12 +216,18 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        # YAML 1.1 (PyYAML) reads `1e-3` as a string; accept what anyone would call a number.
+        if isinstance(value, str) and _NUMBER.match(value.strip()):
+            return float(value)
     elif tp is str:
         if isinstance(value, str):
             return value
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return str(value)
     raise ConfigError(f"{path}: expected {_type_name(tp)}, got {_show(value)}")
+
+
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def _show(value: Any) -> str:
@@ -223,7 +243,11 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         key = str(key)
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else f" (expected one of: {', '.join(names)})"
+            hint = (
+                f" (did you mean {close[0]}?)"
+                if close
+                else f" (expected one of: {', '.join(names)})"
+            )
             raise ConfigError(f"{prefix}{key}: unknown key{hint}")
         kwargs[key] = _coerce(hints[key], value, prefix + key)
     return cls(**kwargs)
@@ -232,6 +256,9 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 # ---------------------------------------------------------------- cross-field constraints
 
 DATASETS = ("digits", "cifar10", "cifar100", "image-folder", "ptb")
+# Training-set sizes of the built-in image data sets, to check dev_size + train_subset early.
+# digits: 1797 images, of which nao_kfp.child.data holds out a fixed 297 as the test set
+TRAIN_IMAGES = {"digits": 1500, "cifar10": 50000, "cifar100": 50000}
 
 
 def check(cfg: Config) -> None:
@@ -240,7 +267,9 @@ def check(cfg: Config) -> None:
 
     s, c, ch, cl = cfg.search, cfg.controller, cfg.child, cfg.cluster
     if s.space not in SPACES:
-        raise ConfigError(f"search.space: unknown space {s.space!r} (expected one of: {', '.join(SPACES)})")
+        raise ConfigError(
+            f"search.space: unknown space {s.space!r} (expected one of: {', '.join(SPACES)})"
+        )
     _positive("search.rounds", s.rounds, zero_ok=True)
     _positive("search.initial_archs", s.initial_archs)
     _positive("search.top_k", s.top_k)
@@ -256,7 +285,14 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"search.eta_growth: expected a factor > 1, got {s.eta_growth}")
     if s.eta_max < s.eta:
         raise ConfigError(f"search.eta_max: {s.eta_max} is below search.eta {s.eta}")
-    for key in ("embedding_size", "hidden_size", "mlp_layers", "mlp_hidden", "epochs", "batch_size"):
+    for key in (
+        "embedding_size",
+        "hidden_size",
+        "mlp_layers",
+        "mlp_hidden",
+        "epochs",
+        "batch_size",
+    ):
         _positive(f"controller.{key}", getattr(c, key))
     if not 0.0 <= c.trade_off <= 1.0:
         raise ConfigError(f"controller.trade_off: expected a value in [0, 1], got {c.trade_off}")
@@ -267,11 +303,18 @@ def check(cfg: Config) -> None:
     if c.lr <= 0:
         raise ConfigError(f"controller.lr: expected a positive learning rate, got {c.lr}")
     if not 0.0 <= c.holdout_fraction < 1.0:
-        raise ConfigError(f"controller.holdout_fraction: expected a value in [0, 1), got {c.holdout_fraction}")
+        raise ConfigError(
+            f"controller.holdout_fraction: expected a value in [0, 1), got {c.holdout_fraction}"
+        )
     _positive("controller.patience", c.patience, zero_ok=True)
+    _positive("controller.weight_decay", c.weight_decay, zero_ok=True)
+    _positive("controller.grad_clip", c.grad_clip, zero_ok=True)
     _positive("controller.eval_every", c.eval_every)
+    _positive("controller.threads", c.threads, zero_ok=True)
     if ch.dataset not in DATASETS:
-        raise ConfigError(f"child.dataset: unknown data set {ch.dataset!r} (expected one of: {', '.join(DATASETS)})")
+        raise ConfigError(
+            f"child.dataset: unknown data set {ch.dataset!r} (expected one of: {', '.join(DATASETS)})"
+        )
     if (ch.dataset == "ptb") != (s.space == "enas-rnn"):
         raise ConfigError(
             f"child.dataset: {ch.dataset!r} does not fit search.space {s.space!r} (ptb goes with enas-rnn only)"
@@ -282,24 +325,41 @@ def check(cfg: Config) -> None:
         _positive(f"child.{key}", getattr(ch, key))
     _positive("child.dev_size", ch.dev_size)
     _positive("child.train_subset", ch.train_subset, zero_ok=True)
+    total = TRAIN_IMAGES.get(ch.dataset)
+    if total is not None and ch.dev_size + max(ch.train_subset, 1) > total:
+        raise ConfigError(
+            f"child.dev_size: {ch.dev_size} dev + {ch.train_subset} train images do not fit in "
+            f"{ch.dataset}'s {total} training images"
+        )
+    for key in ("weight_decay", "grad_clip", "aux_weight"):
+        _positive(f"child.{key}", getattr(ch, key), zero_ok=True)
+    if not 0.0 <= ch.momentum < 1.0:
+        raise ConfigError(f"child.momentum: expected a value in [0, 1), got {ch.momentum}")
     if ch.lr_max <= 0 or ch.lr_min < 0 or ch.lr_min > ch.lr_max:
-        raise ConfigError(f"child.lr_min: expected 0 <= lr_min <= lr_max, got {ch.lr_min} and {ch.lr_max}")
+        raise ConfigError(
+            f"child.lr_min: expected 0 <= lr_min <= lr_max, got {ch.lr_min} and {ch.lr_max}"
+        )
     if not 0.0 <= ch.drop_path < 1.0:
         raise ConfigError(f"child.drop_path: expected a probability in [0, 1), got {ch.drop_path}")
     if ch.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"child.device: expected auto, cpu or cuda, got {ch.device!r}")
     _positive("child.cutout", ch.cutout, zero_ok=True)
+    _positive("child.cpu_threads", ch.cpu_threads, zero_ok=True)
     _positive("cluster.gpu_count", cl.gpu_count, zero_ok=True)
     _positive("cluster.parallelism", cl.parallelism)
     _positive("cluster.retries", cl.retries, zero_ok=True)
     if ":" not in cl.image.rsplit("/", 1)[-1] and "@" not in cl.image:
-        raise ConfigError(f"cluster.image: {cl.image!r} has no tag; pin a version (no implicit :latest)")
+        raise ConfigError(
+            f"cluster.image: {cl.image!r} has no tag; pin a version (no implicit :latest)"
+        )
     if cl.image.endswith(":latest"):
         raise ConfigError(f"cluster.image: {cl.image!r} uses :latest; pin a version")
     for i, tol in enumerate(cl.tolerations):
         unknown = set(tol) - {"key", "operator", "value", "effect"}
         if unknown:
-            raise ConfigError(f"cluster.tolerations[{i}].{sorted(unknown)[0]}: unknown key (expected key, operator, value, effect)")
+            raise ConfigError(
+                f"cluster.tolerations[{i}].{sorted(unknown)[0]}: unknown key (expected key, operator, value, effect)"
+            )
         if "key" not in tol and tol.get("operator") != "Exists":
             raise ConfigError(f"cluster.tolerations[{i}]: needs a key (or operator: Exists)")
 
@@ -345,8 +405,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def preset_path(name: str) -> Path:
     """A preset by name (`demo`) or a path to a YAML file."""
     p = Path(name)
-    if p.suffix in (".yaml", ".yml") or p.exists():
-        if not p.exists():
+    # A preset name wins over a same-named directory (e.g. a run folder called `demo`).
+    if p.suffix in (".yaml", ".yml") or p.is_file():
+        if not p.is_file():
             raise ConfigError(f"--config {name}: no such file")
         return p
     candidate = PRESETS_DIR / f"{name}.yaml"

@@ -4,9 +4,12 @@ Schema of a line (a JSON object):
 
     arch       string, required  the architecture in its space's native string form
     space      string, required  the search space's name (nasnet, enas, enas-rnn, nb201)
-    accuracy   number or null    dev accuracy in [0, 1] (null: not evaluated yet, or failed)
-    status     string            "ok" (accuracy known), "failed", or "pending" (default when
-                                 accuracy is null) / "ok" (default when accuracy is a number)
+    accuracy   number or null    the search's score, higher is better: dev accuracy in [0, 1]
+                                 for image spaces, a monotone function of dev perplexity for
+                                 enas-rnn; null when not evaluated yet or failed
+    status     string            "ok" (accuracy is a number), "failed" or "pending" (accuracy
+                                 is null); defaults to "ok" when accuracy is a number, else
+                                 "pending"
     id         string, optional  canonical id; recomputed on read and checked when present
     ...        anything else a step records (round, source, seed_arch, eta, predicted, params,
                seconds, ...) is kept as is in `extra`.
@@ -17,6 +20,7 @@ Readers reject a malformed line with `file:line: what is wrong`.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable
@@ -62,10 +66,18 @@ class PoolEntry:
         return rec
 
 
-def entry(space: SearchSpace[Any], arch: Any, accuracy: float | None = None, status: str | None = None, **extra: Any) -> PoolEntry:
+def entry(
+    space: SearchSpace[Any],
+    arch: Any,
+    accuracy: float | None = None,
+    status: str | None = None,
+    **extra: Any,
+) -> PoolEntry:
     if status is None:
         status = "ok" if accuracy is not None else "pending"
-    return PoolEntry(arch=arch, space=space.name, accuracy=accuracy, status=status, extra=dict(extra))
+    return PoolEntry(
+        arch=arch, space=space.name, accuracy=accuracy, status=status, extra=dict(extra)
+    )
 
 
 def parse_record(rec: Any, where: str) -> PoolEntry:
@@ -78,7 +90,9 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
             raise PoolError(f"{where}: {key}: expected a string, got {rec[key]!r}")
     space = SPACES.get(rec["space"])
     if space is None:
-        raise PoolError(f"{where}: space: unknown space {rec['space']!r}; expected one of {', '.join(SPACES)}")
+        raise PoolError(
+            f"{where}: space: unknown space {rec['space']!r}; expected one of {', '.join(SPACES)}"
+        )
     try:
         arch = space.parse(rec["arch"])
     except ArchError as e:
@@ -86,18 +100,28 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
     acc = rec.get("accuracy")
     if acc is not None and (isinstance(acc, bool) or not isinstance(acc, (int, float))):
         raise PoolError(f"{where}: accuracy: expected a number or null, got {acc!r}")
-    if acc is not None and not (acc == acc) :  # NaN
-        raise PoolError(f"{where}: accuracy: NaN is not allowed; use null with status failed")
+    if acc is not None and not math.isfinite(acc):
+        raise PoolError(f"{where}: accuracy: {acc} is not allowed; use null with status failed")
     status = rec.get("status", "ok" if acc is not None else "pending")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         raise PoolError(f"{where}: status: expected one of {', '.join(STATUSES)}, got {status!r}")
     if status == "ok" and acc is None:
         raise PoolError(f"{where}: accuracy: status ok needs a number")
+    if status != "ok" and acc is not None:
+        raise PoolError(f"{where}: accuracy: status {status} needs null, got {acc!r}")
     cid = space.canonical_id(arch)
     if "id" in rec and rec["id"] != cid:
-        raise PoolError(f"{where}: id: {rec['id']!r} does not match the architecture (expected {cid})")
+        raise PoolError(
+            f"{where}: id: {rec['id']!r} does not match the architecture (expected {cid})"
+        )
     extra = {k: v for k, v in rec.items() if k not in ("arch", "space", "accuracy", "status", "id")}
-    return PoolEntry(arch=arch, space=space.name, accuracy=None if acc is None else float(acc), status=status, extra=extra)
+    return PoolEntry(
+        arch=arch,
+        space=space.name,
+        accuracy=None if acc is None else float(acc),
+        status=status,
+        extra=extra,
+    )
 
 
 def read_pool(path: str | os.PathLike[str]) -> list[PoolEntry]:
@@ -105,11 +129,15 @@ def read_pool(path: str | os.PathLike[str]) -> list[PoolEntry]:
     if not path.exists():
         raise PoolError(f"{path}: no such pool file")
     out = []
-    with path.open() as f:
-        for lineno, line in enumerate(f, start=1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            where = f"{path}:{lineno}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PoolError(f"{where}: not UTF-8 text") from None
             if not line.strip():
                 continue
-            where = f"{path}:{lineno}"
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
@@ -123,10 +151,14 @@ def write_pool(path: str | os.PathLike[str], entries: Iterable[PoolEntry]) -> No
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        for e in entries:
-            f.write(json.dumps(e.to_record(), sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            for e in entries:
+                f.write(json.dumps(e.to_record(), sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def dedup(entries: Iterable[PoolEntry]) -> list[PoolEntry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from nao_kfp.config import Config, load_config
@@ -11,9 +12,15 @@ from nao_kfp.spaces import SPACES, SearchSpace, get_space
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str | None = "demo") -> None:
-    p.add_argument("--config", default=default, help=f"preset name or YAML file (default: {default})")
     p.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--config", default=default, help=f"preset name or YAML file (default: {default})"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override any config key, e.g. --set search.rounds=5 (repeatable)",
     )
 
@@ -27,17 +34,42 @@ def add_space_arg(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def add_arch_args(p: argparse.ArgumentParser) -> None:
-    """ARCH (or --arch) plus --format native|official."""
-    p.add_argument("--arch", required=True, help="architecture string (quote it)")
-    p.add_argument("--format", choices=["native", "official"], default="native")
+    """ARCH (positional; `-` reads one architecture per line from stdin) and --format."""
+    p.add_argument("arch", metavar="ARCH", help="the architecture (quote it); - reads stdin")
+    p.add_argument(
+        "--format",
+        choices=["native", "official"],
+        default="native",
+        help="how ARCH is written: the space's native string or the official NAO integers",
+    )
 
 
-def parse_arch(space: SearchSpace[Any], text: str, fmt: str = "native") -> Any:
+def arch_texts(text: str) -> list[str]:
+    """ARCH as given, or for `-` every non-empty line of stdin."""
+    if text != "-":
+        return [text]
+    lines = [line.strip() for line in sys.stdin.read().splitlines() if line.strip()]
+    if not lines:
+        raise ArchError("ARCH: stdin is empty; expected one architecture per line")
+    return lines
+
+
+def parse_arch(
+    space: SearchSpace[Any], text: str, fmt: str = "native", what: str = "--format"
+) -> Any:
     if fmt == "official":
-        if not hasattr(space, "parse_official"):
-            raise ArchError(f"--format official: the {space.name} space has no official NAO form (nasnet and enas do)")
-        return space.parse_official(text)
+        return official_form(space, what).parse_official(text)
     return space.parse(text)
+
+
+def official_form(space: SearchSpace[Any], what: str) -> Any:
+    """The space itself when it has the official NAO integer form (nasnet and enas)."""
+    if not hasattr(space, "parse_official"):
+        raise ArchError(
+            f"{what} official: the {space.name} space has no official NAO form; "
+            "expected nasnet or enas"
+        )
+    return space
 
 
 def space_arg(name: str) -> SearchSpace[Any]:

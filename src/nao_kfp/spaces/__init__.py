@@ -17,7 +17,9 @@ def get_space(name: str) -> SearchSpace[Any]:
     try:
         return SPACES[name]
     except KeyError:
-        raise ArchError(f"space: unknown space {name!r}; expected one of {', '.join(SPACES)}") from None
+        raise ArchError(
+            f"space: unknown space {name!r}; expected one of {', '.join(SPACES)}"
+        ) from None
 
 
 __all__ = ["SPACES", "SearchSpace", "CellArch", "CellSpace", "RnnArch", "Nb201Arch", "get_space"]

@@ -9,6 +9,7 @@ mutation and validity are implemented once here, on tokens.
 from __future__ import annotations
 
 import hashlib
+import operator
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -24,7 +25,10 @@ class SearchSpace(ABC, Generic[A]):
     name: str
     vocab_size: int
     seq_len: int
+    # True when random_symmetric can return a different token sequence (controller augmentation).
     has_symmetry: bool = False
+    # symmetric_variants returns at most this many; the full class can be millions of sequences.
+    max_variants: int = 256
 
     # ------------------------------------------------------------ token layout (per space)
 
@@ -69,8 +73,8 @@ class SearchSpace(ABC, Generic[A]):
     # ------------------------------------------------------------ symmetry
 
     def symmetric_variants(self, arch: A) -> list[A]:
-        """Every architecture that is the same network as `arch` under the space's symmetries
-        (the architecture itself first)."""
+        """Distinct architectures that are the same network as `arch` (the architecture itself
+        first): all of them when there are at most `max_variants`, else a fixed sample."""
         return [arch]
 
     def random_symmetric(self, arch: A, rng: random.Random) -> A:
@@ -103,9 +107,13 @@ class SearchSpace(ABC, Generic[A]):
         tokens = list(tokens)
         if len(tokens) != self.seq_len:
             raise ArchError(f"{self.name}: expected {self.seq_len} tokens, got {len(tokens)}")
-        for pos, tok in enumerate(tokens):
-            if not isinstance(tok, int) or isinstance(tok, bool):
-                raise ArchError(f"position {pos} ({self.position_name(pos)}): token {tok!r} is not an integer")
+        for pos, raw in enumerate(tokens):
+            tok = _as_token(raw)
+            if tok is None:
+                raise ArchError(
+                    f"position {pos} ({self.position_name(pos)}): token {raw!r} is not an integer"
+                )
+            tokens[pos] = tok
             if tok not in self.valid_tokens(pos):
                 raise ArchError(
                     f"position {pos} ({self.position_name(pos)}): token {tok} is not valid; "
@@ -154,6 +162,16 @@ class SearchSpace(ABC, Generic[A]):
 
     def hamming(self, a: Sequence[int], b: Sequence[int]) -> int:
         return sum(1 for x, y in zip(a, b, strict=True) if x != y)
+
+
+def _as_token(value: Any) -> int | None:
+    """A plain int from anything integral (numpy and 0-d torch integers included), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
 
 
 def parse_int(text: str, what: str) -> int:

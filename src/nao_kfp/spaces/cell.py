@@ -79,7 +79,12 @@ class CellSpace(SearchSpace[CellArch]):
         out: list[int] = []
         for cell in arch.cells():
             for in1, op1, in2, op2 in cell:
-                out += [in1, self.n_inputs + self._op_index[op1], in2, self.n_inputs + self._op_index[op2]]
+                out += [
+                    in1,
+                    self.n_inputs + self._op_index[op1],
+                    in2,
+                    self.n_inputs + self._op_index[op2],
+                ]
         return out
 
     def _decode(self, tokens: Sequence[int]) -> CellArch:
@@ -111,9 +116,7 @@ class CellSpace(SearchSpace[CellArch]):
             used: set[int] = set()
             for k, (in1, op1, in2, op2) in enumerate(cell):
                 used |= {in1, in2}
-                lines.append(
-                    f"  node {k} = {op1}({_input_name(in1)}) + {op2}({_input_name(in2)})"
-                )
+                lines.append(f"  node {k} = {op1}({_input_name(in1)}) + {op2}({_input_name(in2)})")
             outs = [f"node {k}" for k in range(self.nodes) if k + 2 not in used]
             lines.append(f"  output = concat({', '.join(outs)})")
         return "\n".join(lines)
@@ -178,7 +181,10 @@ class CellSpace(SearchSpace[CellArch]):
     # ------------------------------------------------------------ JSON
 
     def to_json(self, arch: CellArch) -> dict[str, list[list[Any]]]:
-        return {name: [list(n) for n in cell] for name, cell in zip(CELL_NAMES, arch.cells(), strict=True)}
+        return {
+            name: [list(n) for n in cell]
+            for name, cell in zip(CELL_NAMES, arch.cells(), strict=True)
+        }
 
     def from_json(self, data: Any) -> CellArch:
         if not isinstance(data, dict) or set(data) != set(CELL_NAMES):
@@ -196,7 +202,9 @@ class CellSpace(SearchSpace[CellArch]):
                 in1, op1, in2, op2 = n
                 for b, (inp, op) in enumerate(((in1, op1), (in2, op2))):
                     if not isinstance(inp, int) or isinstance(inp, bool):
-                        raise ArchError(f"{where} branch {b + 1} input: expected an integer, got {inp!r}")
+                        raise ArchError(
+                            f"{where} branch {b + 1} input: expected an integer, got {inp!r}"
+                        )
                     self._check_input(inp, k, f"{where} branch {b + 1}")
                     self._check_op(str(op), f"{where} branch {b + 1}")
                 nodes.append((in1, op1, in2, op2))
@@ -209,12 +217,19 @@ class CellSpace(SearchSpace[CellArch]):
         out = []
         for cell in arch.cells():
             for in1, op1, in2, op2 in cell:
-                out += [in1, self._op_index[op1] + self.official_offset, in2, self._op_index[op2] + self.official_offset]
+                out += [
+                    in1,
+                    self._op_index[op1] + self.official_offset,
+                    in2,
+                    self._op_index[op2] + self.official_offset,
+                ]
         return out
 
     def from_official(self, seq: Sequence[int]) -> CellArch:
         if len(seq) != self.seq_len:
-            raise ArchError(f"{self.name} official sequence: expected {self.seq_len} integers, got {len(seq)}")
+            raise ArchError(
+                f"{self.name} official sequence: expected {self.seq_len} integers, got {len(seq)}"
+            )
         tokens = []
         lo, hi = self.official_offset, self.official_offset + len(self.ops) - 1
         for pos, v in enumerate(seq):
@@ -241,15 +256,24 @@ class CellSpace(SearchSpace[CellArch]):
     # ------------------------------------------------------------ symmetry
 
     def symmetric_variants(self, arch: CellArch) -> list[CellArch]:
-        """Every combination of swapped branches (2^(2B) at most), the architecture first."""
+        """Branch swaps and node renumberings of each cell, combined across the two cells: all
+        of them when there are at most `max_variants`, else a fixed-seed sample."""
+        per_cell = [_cell_variants(c) for c in arch.cells()]
+        total = len(per_cell[0]) * len(per_cell[1])
+        picks: Sequence[int]
+        if total <= self.max_variants:
+            picks = range(total)
+        else:
+            # A fixed seed keeps the method a pure function of the architecture.
+            picks = [0, *random.Random(total).sample(range(1, total), self.max_variants - 1)]
         out: dict[CellArch, None] = {}
-        per_cell = [_branch_swaps(c) for c in arch.cells()]
-        for n, r in itertools.product(*per_cell):
-            out.setdefault(CellArch(n, r))
+        for i in picks:
+            n, r = divmod(i, len(per_cell[1]))
+            out.setdefault(CellArch(per_cell[0][n], per_cell[1][r]))
         return list(out)
 
     def random_symmetric(self, arch: CellArch, rng: random.Random) -> CellArch:
-        """Swap the two branches of one random node in each cell."""
+        """Swap the two branches of one random node in each cell (the official NAO augmentation)."""
         cells = []
         for cell in arch.cells():
             k = rng.randrange(self.nodes)
@@ -267,34 +291,76 @@ def _input_name(i: int) -> str:
     return f"input {i}" if i < 2 else f"node {i - 2}"
 
 
-def _branch_swaps(cell: Cell) -> list[Cell]:
-    options = [[n, (n[2], n[3], n[0], n[1])] for n in cell]
-    return [tuple(c) for c in itertools.product(*options)]
+def _topological_orders(cell: Cell) -> tuple[tuple[int, ...], ...]:
+    """Every order of the nodes that keeps each node after the nodes it reads."""
+    return _orders_for(tuple((n[0], n[2]) for n in cell))
+
+
+@lru_cache(maxsize=4096)
+def _orders_for(inputs: tuple[tuple[int, int], ...]) -> tuple[tuple[int, ...], ...]:
+    # Cached on the wiring alone: many cells share it.
+    deps = [frozenset(i - 2 for i in pair if i >= 2) for pair in inputs]
+    out: list[tuple[int, ...]] = []
+
+    def extend(order: list[int], placed: set[int]) -> None:
+        if len(order) == len(inputs):
+            out.append(tuple(order))
+            return
+        for k in range(len(inputs)):
+            if k not in placed and deps[k] <= placed:
+                order.append(k)
+                placed.add(k)
+                extend(order, placed)
+                placed.discard(k)
+                order.pop()
+
+    extend([], set())
+    return tuple(out)
+
+
+def _renumber(cell: Cell, order: Sequence[int]) -> Cell:
+    """The same cell with node order[j] renamed to node j (inputs relabelled to match)."""
+    pos = {old: new for new, old in enumerate(order)}
+    relabel = [i if i < 2 else pos[i - 2] + 2 for i in range(len(cell) + 2)]
+    return tuple(
+        (relabel[cell[old][0]], cell[old][1], relabel[cell[old][2]], cell[old][3]) for old in order
+    )
+
+
+def _swap(node: Node) -> Node:
+    return (node[2], node[3], node[0], node[1])
+
+
+@lru_cache(maxsize=4096)
+def _cell_variants(cell: Cell) -> tuple[Cell, ...]:
+    """Every branch swap of every valid renumbering of the cell, the cell itself first."""
+    out: dict[Cell, None] = {cell: None}
+    for order in _topological_orders(cell):
+        renumbered = _renumber(cell, order)
+        for flips in itertools.product((False, True), repeat=len(cell)):
+            out.setdefault(
+                tuple(_swap(n) if f else n for n, f in zip(renumbered, flips, strict=True))
+            )
+    return tuple(out)
 
 
 @lru_cache(maxsize=65536)
 def _canonical_cell(cell: Cell) -> Cell:
     """Smallest form over branch order and over every renumbering of the nodes that keeps each
-    node after its inputs: two cells with the same canonical form compute the same network."""
-    b = len(cell)
-    deps = [{i - 2 for i in (n[0], n[2]) if i >= 2} for n in cell]
+    node after its inputs: two cells with the same canonical form compute the same network
+    (the output concatenates the unused nodes, so renumbering only permutes channels)."""
     best: Cell | None = None
-    for order in itertools.permutations(range(b)):
-        pos = {old: new for new, old in enumerate(order)}
-        if any(pos[d] >= pos[k] for k in range(b) for d in deps[k]):
-            continue
-        relabel = [i if i < 2 else pos[i - 2] + 2 for i in range(b + 2)]
+    for order in _topological_orders(cell):
         nodes = []
-        for old in order:
-            in1, op1, in2, op2 = cell[old]
-            x, y = (relabel[in1], op1), (relabel[in2], op2)
+        for in1, op1, in2, op2 in _renumber(cell, order):
+            x, y = (in1, op1), (in2, op2)
             if y < x:
                 x, y = y, x
             nodes.append((x[0], x[1], y[0], y[1]))
         cand = tuple(nodes)
         if best is None or cand < best:
             best = cand
-    assert best is not None
+    assert best is not None  # the identity order is always topological
     return best
 
 

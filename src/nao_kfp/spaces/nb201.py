@@ -50,18 +50,31 @@ class Nb201Space(SearchSpace[Nb201Arch]):
         o = arch.ops
         return f"|{o[0]}~0|+|{o[1]}~0|{o[2]}~1|+|{o[3]}~0|{o[4]}~1|{o[5]}~2|"
 
+    def describe(self, arch: Nb201Arch) -> str:
+        lines = []
+        for node in range(1, 4):
+            edges = zip(EDGES, arch.ops, strict=True)
+            terms = [f"{op}(node {frm})" for (to, frm), op in edges if to == node]
+            lines.append(f"node {node} = " + " + ".join(terms))
+        lines.append("output = node 3")
+        return "\n".join(lines)
+
     def parse(self, text: str) -> Nb201Arch:
         s = text.strip()
         groups = s.split("+")
         if len(groups) != 3:
-            raise ArchError(f"nb201: expected 3 node groups joined by '+', got {len(groups)} in {s!r}")
+            raise ArchError(
+                f"nb201: expected 3 node groups joined by '+', got {len(groups)} in {s!r}"
+            )
         ops: list[str] = []
         for node, g in enumerate(groups, start=1):
             if not (g.startswith("|") and g.endswith("|")) or len(g) < 2:
                 raise ArchError(f"nb201 node {node}: expected |op~input|...|, got {g!r}")
             edges = g[1:-1].split("|")
             if len(edges) != node:
-                raise ArchError(f"nb201 node {node}: expected {node} edge(s), got {len(edges)} in {g!r}")
+                raise ArchError(
+                    f"nb201 node {node}: expected {node} edge(s), got {len(edges)} in {g!r}"
+                )
             for j, e in enumerate(edges):
                 if e.count("~") != 1:
                     raise ArchError(f"nb201 edge {j}->{node}: expected op~{j}, got {e!r}")
@@ -82,7 +95,7 @@ class Nb201Space(SearchSpace[Nb201Arch]):
         if not isinstance(data, list) or len(data) != len(EDGES):
             raise ArchError(f"nb201: expected a JSON list of {len(EDGES)} op names")
         for pos, op in enumerate(data):
-            if op not in self._index:
+            if not isinstance(op, str) or op not in self._index:
                 raise ArchError(
                     f"nb201 {self.position_name(pos)}: unknown op {op!r}; expected one of {', '.join(NB201_OPS)}"
                 )
