@@ -1,1 +1,20 @@
-"""The NAO controller."""
+"""The NAO controller: encoder, predictor, decoder, joint training, embedding optimization."""
+
+from nao_kfp.controller.metrics import hamming, pairwise_accuracy
+from nao_kfp.controller.nao import CheckpointError, NAOModel
+from nao_kfp.controller.optimize import Embeddings, decode_new, optimize_embeddings, propose
+from nao_kfp.controller.train import ControllerError, evaluate, fit
+
+__all__ = [
+    "CheckpointError",
+    "ControllerError",
+    "Embeddings",
+    "NAOModel",
+    "decode_new",
+    "evaluate",
+    "fit",
+    "hamming",
+    "optimize_embeddings",
+    "pairwise_accuracy",
+    "propose",
+]

@@ -1,0 +1,152 @@
+"""`nao controller fit` (train E, f, D on a pool) and `nao controller propose` (new archs).
+
+Both print, as their last stdout line, one JSON object with what they did; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.commands.common import add_config_args, config_from_args
+from nao_kfp.pool import read_pool, write_pool
+from nao_kfp.spaces import SPACES, get_space
+
+
+def register(sub: Any) -> None:
+    top = sub.add_parser("controller", help="train the NAO controller or propose new architectures")
+    cmds = top.add_subparsers(dest="controller_command", required=True, parser_class=type(top))
+
+    p = cmds.add_parser(
+        "fit",
+        help="train encoder, predictor and decoder on an evaluated pool",
+        description="Train the controller on the evaluated architectures of POOL and write a "
+        "self-describing checkpoint to DIR. The last stdout line is a JSON object with seconds, "
+        "epochs, n_train, pairwise_accuracy and hamming (on --eval when given).",
+    )
+    p.add_argument(
+        "--space",
+        choices=list(SPACES),
+        default=None,
+        help="search space (default: the config's search.space)",
+    )
+    p.add_argument(
+        "--train",
+        type=Path,
+        required=True,
+        metavar="POOL.jsonl",
+        help="evaluated pool to learn from",
+    )
+    p.add_argument(
+        "--eval", type=Path, default=None, metavar="POOL.jsonl", help="pool to report quality on"
+    )
+    add_config_args(p, default=None)
+    p.add_argument(
+        "--seed", type=int, default=None, help="random seed (default: the config's search.seed)"
+    )
+    p.add_argument(
+        "--init", type=Path, default=None, metavar="DIR", help="warm-start from this checkpoint"
+    )
+    p.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="checkpoint directory to write"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress on stderr")
+    p.set_defaults(func=cmd_fit)
+
+    p = cmds.add_parser(
+        "propose",
+        help="optimize the embeddings of the best archs and decode new ones",
+        description="Move the encoder states of the K best architectures of POOL along the "
+        "predictor's gradient and decode up to M architectures that are not in POOL. eta and "
+        "the counts default to the config's search section.",
+    )
+    p.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="checkpoint from `nao controller fit`",
+    )
+    p.add_argument(
+        "--pool",
+        type=Path,
+        required=True,
+        metavar="POOL.jsonl",
+        help="evaluated pool (seeds and known archs)",
+    )
+    p.add_argument(
+        "--seeds", type=int, default=None, metavar="K", help="top-K seeds (default: search.top_k)"
+    )
+    p.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        metavar="M",
+        help="new archs wanted (default: search.new_archs)",
+    )
+    p.add_argument("--eta", type=float, default=None, help="step size (default: search.eta)")
+    p.add_argument(
+        "--eta-growth",
+        type=float,
+        default=None,
+        help="eta factor after a duplicate (default: search.eta_growth)",
+    )
+    p.add_argument(
+        "--eta-max", type=float, default=None, help="largest step size (default: search.eta_max)"
+    )
+    add_config_args(p, default=None)
+    p.add_argument(
+        "--out", type=Path, required=True, metavar="NEW.jsonl", help="pool file of the new archs"
+    )
+    p.set_defaults(func=cmd_propose)
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    from nao_kfp import controller  # torch is imported only when a controller command runs
+
+    space = get_space(args.space or cfg.search.space)
+    init = controller.NAOModel.load(args.init) if args.init else None
+    eval_set = read_pool(args.eval) if args.eval else None
+    model, metrics = controller.fit(
+        space, read_pool(args.train), cfg.controller,
+        seed=cfg.search.seed if args.seed is None else args.seed,
+        init=init, eval_set=eval_set, log=None if args.quiet else _stderr,
+    )  # fmt: skip
+    path = model.save(args.out)
+    print(json.dumps({**metrics, "space": space.name, "model": str(path)}, sort_keys=True))
+    return 0
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    from nao_kfp import controller
+
+    s = cfg.search
+    model = controller.NAOModel.load(args.model)
+    pool = read_pool(args.pool)
+    top_k = s.top_k if args.seeds is None else args.seeds
+    new = controller.propose(
+        model, pool, top_k=top_k,
+        count=s.new_archs if args.count is None else args.count,
+        eta=s.eta if args.eta is None else args.eta,
+        eta_growth=s.eta_growth if args.eta_growth is None else args.eta_growth,
+        eta_max=s.eta_max if args.eta_max is None else args.eta_max,
+    )  # fmt: skip
+    write_pool(args.out, new)
+    summary = {
+        "count": len(new),
+        "seeds": min(top_k, len(pool)),
+        "max_eta": max((e.extra["eta"] for e in new), default=None),
+        "predicted_after_max": max((e.extra["predicted_after"] for e in new), default=None),
+        "out": str(args.out),
+    }
+    print(json.dumps(summary, sort_keys=True))
+    return 0

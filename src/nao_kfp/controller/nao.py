@@ -1,0 +1,153 @@
+"""NAOModel: the network plus what it needs to be used alone (space, config, target scale).
+
+The checkpoint is self-describing (nanoGPT style): model.pt holds the controller config, the
+space name, the token sizes, the target normalization and the weights, so any later step
+rebuilds the model from that one file; model.json repeats everything but the weights for humans.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from nao_kfp.config import ControllerConfig, _build
+from nao_kfp.controller.model import Seq2Seq, cpu_threads, mask_tensor
+from nao_kfp.errors import ConfigError, NaoError
+from nao_kfp.spaces import SearchSpace, get_space
+
+FORMAT = "nao-kfp-controller/1"
+WEIGHTS = "model.pt"
+SUMMARY = "model.json"
+
+
+class CheckpointError(NaoError):
+    """A controller checkpoint is missing, of another format, or does not fit its space."""
+
+
+class NAOModel:
+    def __init__(
+        self,
+        space: SearchSpace[Any],
+        cfg: ControllerConfig,
+        *,
+        target_min: float = 0.0,
+        target_max: float = 1.0,
+        net: Seq2Seq | None = None,
+    ):
+        self.space, self.cfg = space, cfg
+        self.target_min, self.target_max = float(target_min), float(target_max)
+        self.net = net or Seq2Seq(
+            space.vocab_size, space.seq_len, mask_tensor(space.valid_mask), cfg
+        )
+
+    # ------------------------------------------------------------ target scale
+
+    @property
+    def span(self) -> float:
+        # a pool whose archs all score the same still gets a usable (identity-width) scale
+        return self.target_max - self.target_min or 1.0
+
+    def normalize(self, acc: Tensor) -> Tensor:
+        return (acc - self.target_min) / self.span
+
+    def denormalize(self, y: Tensor) -> Tensor:
+        return y * self.span + self.target_min
+
+    # ------------------------------------------------------------ tokens
+
+    def tokens(self, archs: Sequence[Any]) -> Tensor:
+        """Architectures (objects or native strings) -> N x L long tensor."""
+        rows = [self.space.encode(self.space.parse(a) if isinstance(a, str) else a) for a in archs]
+        return torch.tensor(rows, dtype=torch.long).reshape(len(rows), self.space.seq_len)
+
+    # ------------------------------------------------------------ inference
+
+    @torch.no_grad()
+    def predict(self, archs: Sequence[Any]) -> list[float]:
+        """Predicted accuracy of each architecture, in the pool's accuracy units."""
+        if not archs:
+            return []
+        self.net.eval()
+        with cpu_threads(self.cfg.threads):
+            y = self.net.predict(self.net.encode(self.tokens(archs)))
+        return [float(v) for v in self.denormalize(y)]
+
+    @torch.no_grad()
+    def reconstruct(self, archs: Sequence[Any]) -> Tensor:
+        """Greedy D(E(x)) as tokens, N x L."""
+        self.net.eval()
+        with cpu_threads(self.cfg.threads):
+            return self.net.greedy(self.net.encode(self.tokens(archs)))
+
+    # ------------------------------------------------------------ checkpoint
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "space": self.space.name,
+            "vocab_size": self.space.vocab_size,
+            "seq_len": self.space.seq_len,
+            "target_min": self.target_min,
+            "target_max": self.target_max,
+            "config": dataclasses.asdict(self.cfg),
+        }
+
+    def save(self, out_dir: Path) -> Path:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        meta = self.describe()
+        tmp = out_dir / f".{WEIGHTS}.tmp"
+        torch.save({**meta, "state_dict": self.net.state_dict()}, tmp)
+        tmp.replace(out_dir / WEIGHTS)  # atomic: a killed step never leaves half a checkpoint
+        params = sum(p.numel() for p in self.net.parameters())
+        (out_dir / SUMMARY).write_text(json.dumps({**meta, "parameters": params}, indent=2) + "\n")
+        return out_dir / WEIGHTS
+
+    @classmethod
+    def load(cls, path: Path) -> NAOModel:
+        """From a checkpoint directory (or its model.pt)."""
+        path = Path(path)
+        file = path / WEIGHTS if path.is_dir() else path
+        if not file.exists():
+            raise CheckpointError(
+                f"{file}: no controller checkpoint (expected {WEIGHTS} from `nao controller fit`)"
+            )
+        ck = torch.load(file, map_location="cpu", weights_only=True)
+        if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+            raise CheckpointError(
+                f"{file}: format: expected {FORMAT}, got {ck.get('format') if isinstance(ck, dict) else ck!r}"
+            )
+        space = get_space(ck["space"])
+        for key in ("vocab_size", "seq_len"):
+            if ck[key] != getattr(space, key):
+                raise CheckpointError(
+                    f"{file}: {key}: the checkpoint has {ck[key]}, the {space.name} space has {getattr(space, key)}"
+                )
+        try:
+            cfg = _build(ControllerConfig, ck["config"], "controller.")
+        except ConfigError as e:
+            raise CheckpointError(f"{file}: {e}") from None
+        model = cls(space, cfg, target_min=ck["target_min"], target_max=ck["target_max"])
+        model.net.load_state_dict(ck["state_dict"])
+        model.net.eval()
+        return model
+
+    def copy_weights_from(self, other: NAOModel) -> None:
+        """Warm start: the other model must have the same shapes (same sizes in the config)."""
+        for key in ("embedding_size", "hidden_size", "mlp_layers", "mlp_hidden"):
+            mine, theirs = getattr(self.cfg, key), getattr(other.cfg, key)
+            if mine != theirs:
+                raise ConfigError(
+                    f"controller.{key}: the warm-start model has {theirs}, this config has {mine}"
+                )
+        if other.space.name != self.space.name:
+            raise CheckpointError(
+                f"space: the warm-start model is for {other.space.name!r}, not {self.space.name!r}"
+            )
+        self.net.load_state_dict(other.net.state_dict())

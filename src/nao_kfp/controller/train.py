@@ -1,0 +1,247 @@
+"""Joint training of E, f and D on lambda*MSE + (1-lambda)*NLL (paper Eq. 1).
+
+The loop is lean on purpose (users pay per epoch): the pool is turned into tensors once,
+symmetric augmentation picks rows of a precomputed table of variants with one index
+operation per epoch, and each batch is one encoder call, one teacher-forced decoder call.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from nao_kfp.config import ControllerConfig
+from nao_kfp.controller.metrics import hamming, pairwise_accuracy
+from nao_kfp.controller.model import cpu_threads
+from nao_kfp.controller.nao import NAOModel
+from nao_kfp.errors import NaoError
+from nao_kfp.pool import PoolEntry, evaluated
+from nao_kfp.spaces import SearchSpace
+
+# Symmetric variants precomputed per architecture; each epoch every architecture also enters
+# as one of them. A random walk of this length over the space's symmetries gives enough
+# variety while the table stays small (N x 16 x L tokens).
+VARIANTS = 16
+
+Log = Callable[[str], None]
+
+
+class ControllerError(NaoError):
+    """The controller cannot be trained on the given pool."""
+
+
+@dataclass
+class _Data:
+    tokens: Tensor  # N x L
+    target: Tensor  # N, normalized to [0, 1]
+    variants: Tensor | None  # N x VARIANTS x L symmetric variants, None: no augmentation
+
+
+def fit(
+    space: SearchSpace[Any],
+    train: list[PoolEntry],
+    cfg: ControllerConfig,
+    *,
+    seed: int,
+    init: NAOModel | None = None,
+    eval_set: list[PoolEntry] | None = None,
+    log: Log | None = None,
+) -> tuple[NAOModel, dict[str, Any]]:
+    """Train a controller on the evaluated entries of `train` (warm-started from `init`).
+
+    Metrics: seconds, epochs, n_train, pairwise_accuracy and hamming (on `eval_set` when given,
+    else on the whole training pool), and the early-stopping record.
+    """
+    start = time.perf_counter()
+    pool = _usable(space, train, "train")
+    accs = [float(e.accuracy or 0.0) for e in pool]
+    acc = torch.tensor(accs, dtype=torch.float32)
+    # A forked RNG keeps the caller's global torch state untouched while making the initial
+    # weights and dropout depend on `seed` only.
+    with torch.random.fork_rng(devices=[]), cpu_threads(cfg.threads):
+        torch.manual_seed(seed)
+        gen = torch.Generator().manual_seed(seed)
+        model = NAOModel(space, cfg, target_min=min(accs), target_max=max(accs))
+        if init is not None:
+            model.copy_weights_from(init)
+        tokens = model.tokens([e.arch for e in pool])
+        hold_idx, train_idx = _split(len(pool), cfg, gen)
+        rng = random.Random(seed)
+        data = _Data(
+            tokens[train_idx],
+            model.normalize(acc[train_idx]),
+            _variant_table(space, [pool[i].arch for i in train_idx.tolist()], rng)
+            if cfg.symmetric_augment and space.has_symmetry
+            else None,
+        )
+        hold = (tokens[hold_idx], acc[hold_idx]) if hold_idx.numel() else None
+        record = _train(model, data, hold, cfg, gen, log)
+    model.net.eval()
+    check = _usable(space, eval_set, "eval") if eval_set is not None else pool
+    with cpu_threads(cfg.threads):
+        quality = evaluate(model, check)
+    seconds = time.perf_counter() - start
+    metrics: dict[str, Any] = {
+        "seconds": round(seconds, 3),
+        "n_train": len(pool),
+        "n_eval": len(check),
+        **quality,
+        **record,
+    }
+    metrics["s_per_epoch"] = round(record["train_seconds"] / max(record["epochs"], 1), 5)
+    return model, metrics
+
+
+def evaluate(model: NAOModel, entries: list[PoolEntry]) -> dict[str, float]:
+    """Pairwise accuracy of f and Hamming distance of D(E(x)) on `entries`."""
+    tokens = model.tokens([e.arch for e in entries])
+    true = [float(e.accuracy or 0.0) for e in entries]
+    return _quality(model, tokens, torch.tensor(true))
+
+
+def _quality(model: NAOModel, tokens: Tensor, true: Tensor) -> dict[str, float]:
+    net = model.net
+    net.eval()
+    with torch.no_grad():
+        states = net.encode(tokens)
+        pred = net.predict(states)
+        decoded = net.greedy(states)
+    pw = pairwise_accuracy(pred.tolist(), true.tolist()) if len(true) >= 2 else float("nan")
+    return {"pairwise_accuracy": round(pw, 6), "hamming": round(hamming(decoded, tokens), 6)}
+
+
+def _usable(space: SearchSpace[Any], entries: list[PoolEntry], what: str) -> list[PoolEntry]:
+    for e in entries:
+        if e.space != space.name:
+            raise ControllerError(
+                f"{what}: architecture {e.arch_str!r} is from space {e.space!r}, not {space.name!r}"
+            )
+    ok = evaluated(entries)
+    if len(ok) < 2:
+        raise ControllerError(
+            f"{what}: needs at least 2 evaluated architectures (status ok), got {len(ok)}"
+        )
+    return ok
+
+
+def _split(n: int, cfg: ControllerConfig, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Held-out slice for early stopping; empty when early stopping is off or the pool is too
+    small to rank (a slice needs 2 archs and so does the rest)."""
+    n_hold = round(n * cfg.holdout_fraction) if cfg.patience > 0 else 0
+    if n_hold < 2 or n - n_hold < 2:
+        return torch.empty(0, dtype=torch.long), torch.arange(n)
+    perm = torch.randperm(n, generator=gen)
+    return perm[:n_hold].sort().values, perm[n_hold:].sort().values
+
+
+def _variant_table(space: SearchSpace[Any], archs: list[Any], rng: random.Random) -> Tensor:
+    rows = []
+    for arch in archs:
+        walk = []
+        for _ in range(VARIANTS):
+            arch = space.random_symmetric(arch, rng)
+            walk.append(space.encode(arch))
+        rows.append(walk)
+    return torch.tensor(rows, dtype=torch.long).reshape(len(archs), VARIANTS, space.seq_len)
+
+
+def _epoch_inputs(data: _Data, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+    if data.variants is None:
+        return data.tokens, data.target
+    n = data.tokens.size(0)
+    pick = torch.randint(VARIANTS, (n,), generator=gen)
+    sym = data.variants[torch.arange(n), pick]
+    return torch.cat((data.tokens, sym)), torch.cat((data.target, data.target))
+
+
+def _train(
+    model: NAOModel,
+    data: _Data,
+    hold: tuple[Tensor, Tensor] | None,
+    cfg: ControllerConfig,
+    gen: torch.Generator,
+    log: Log | None,
+) -> dict[str, Any]:
+    net = model.net
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    opt = opt_cls(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    lam, vocab = cfg.trade_off, net.vocab_size
+    stopper = _EarlyStopper(cfg.patience) if hold is not None else None
+    t0 = time.perf_counter()
+    epoch, mse_sum, nll_sum, batches = 0, 0.0, 0.0, 0
+    for epoch in range(1, cfg.epochs + 1):
+        net.train()
+        x_all, y_all = _epoch_inputs(data, gen)
+        perm = torch.randperm(x_all.size(0), generator=gen)
+        mse_sum, nll_sum, batches = 0.0, 0.0, 0
+        for idx in perm.split(cfg.batch_size):
+            x, y = x_all[idx], y_all[idx]
+            states = net.encode(x)
+            mse = F.mse_loss(net.predict(states), y)
+            nll = F.cross_entropy(net.decode_logits(states, x).reshape(-1, vocab), x.reshape(-1))
+            loss = lam * mse + (1.0 - lam) * nll
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            opt.step()
+            mse_sum, nll_sum, batches = mse_sum + mse.item(), nll_sum + nll.item(), batches + 1
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            msg = f"epoch {epoch}: mse {mse_sum / batches:.5f} nll {nll_sum / batches:.4f}"
+            if stopper is not None and hold is not None:
+                q = _quality(model, *hold)
+                msg += f" held-out pairwise {q['pairwise_accuracy']:.4f} hamming {q['hamming']:.3f}"
+                if stopper.update(epoch, q, net.state_dict()):
+                    if log:
+                        log(msg + " -> stop")
+                    break
+            if log:
+                log(msg)
+    train_seconds = time.perf_counter() - t0
+    record: dict[str, Any] = {
+        "epochs": epoch,
+        "train_seconds": round(train_seconds, 3),
+        "mse": round(mse_sum / max(batches, 1), 6),
+        "nll": round(nll_sum / max(batches, 1), 6),
+        "early_stopping": stopper is not None,
+    }
+    if stopper is not None and hold is not None:
+        net.load_state_dict(stopper.best_state)
+        record.update(
+            best_epoch=stopper.best_epoch,
+            stopped_early=epoch < cfg.epochs,
+            n_holdout=int(hold[0].size(0)),
+            holdout_pairwise_accuracy=stopper.best["pairwise_accuracy"],
+            holdout_hamming=stopper.best["hamming"],
+        )
+    return record
+
+
+class _EarlyStopper:
+    """Stop when neither held-out pairwise accuracy nor Hamming distance has improved for
+    `patience` evaluations; the best state is the one from the last evaluation that improved
+    either (both matter: f ranks the seeds, D turns moved embeddings back into archs)."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_pw, self.best_ham = -1.0, float("inf")
+        self.best: dict[str, float] = {}
+        self.best_epoch, self.stale = 0, 0
+        self.best_state: dict[str, Tensor] = {}
+
+    def update(self, epoch: int, q: dict[str, float], state: dict[str, Tensor]) -> bool:
+        improved = q["pairwise_accuracy"] > self.best_pw or q["hamming"] < self.best_ham
+        self.best_pw = max(self.best_pw, q["pairwise_accuracy"])
+        self.best_ham = min(self.best_ham, q["hamming"])
+        if improved:
+            self.best, self.best_epoch, self.stale = dict(q), epoch, 0
+            self.best_state = {k: v.detach().clone() for k, v in state.items()}
+            return False
+        self.stale += 1
+        return self.stale >= self.patience
