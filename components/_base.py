@@ -1,0 +1,27 @@
+"""What every component shares: the project image, tagged with the package version.
+
+The image has the package (and kfp) installed, so no component pip-installs anything at pod
+start. A config with another cluster.image gets the same components rebuilt on that image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from kfp import dsl
+
+from nao_kfp import __version__
+from nao_kfp.config import ClusterConfig
+
+IMAGE_REPO = ClusterConfig().image.rsplit(":", 1)[0]
+IMAGE = f"{IMAGE_REPO}:{__version__}"
+
+
+def component(func: Callable[..., Any], image: str = IMAGE) -> Any:
+    return dsl.component(func, base_image=image, install_kfp_package=False)
+
+
+def on_image(comp: Any, image: str) -> Any:
+    """The component itself on the default image, else the same function on `image`."""
+    return comp if image == IMAGE else component(comp.python_func, image)

@@ -1,0 +1,31 @@
+"""Decode the optimized embeddings into the next round's architectures."""
+
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+from nao_kfp.components._base import component
+
+
+@component
+def decode(
+    config: str,
+    round_index: int,
+    model: Input[Model],
+    embeddings: Input[Artifact],
+    pool: Input[Dataset],
+    history: Input[Dataset],
+    new_pool: Output[Dataset],
+    new_history: Output[Dataset],
+    metrics: Output[Metrics],
+) -> None:
+    """The pool plus up to search.new_archs new pending architectures for round r + 1."""
+    from pathlib import Path
+
+    from nao_kfp import steps
+    from nao_kfp.config import config_from_json
+
+    out = steps.decode(
+        config_from_json(config), round_index, Path(model.path), Path(embeddings.path),
+        Path(pool.path), Path(history.path), Path(new_pool.path), Path(new_history.path),
+    )  # fmt: skip
+    metrics.log_metric(f"round{round_index}/new_archs", out["new_archs"])
+    if out.get("hamming") is not None:
+        metrics.log_metric(f"round{round_index}/decoder_hamming", out["hamming"])

@@ -1,0 +1,48 @@
+"""Train the NAO controller on the pool: cold in round 1, warm-started afterwards."""
+
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from nao_kfp.components._base import component
+
+
+@component
+def fit(
+    config: str,
+    round_index: int,
+    pool: Input[Dataset],
+    model: Output[Model],
+    metrics: Output[Metrics],
+) -> None:
+    """Encoder, predictor and decoder trained from scratch on the evaluated architectures."""
+    from pathlib import Path
+
+    from nao_kfp import steps
+    from nao_kfp.config import config_from_json
+
+    out = steps.fit(config_from_json(config), round_index, Path(pool.path), Path(model.path))
+    for key, value in out.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics.log_metric(f"round{round_index}/fit/{key}", value)
+
+
+@component
+def fit_warm(
+    config: str,
+    round_index: int,
+    pool: Input[Dataset],
+    init_model: Input[Model],
+    model: Output[Model],
+    metrics: Output[Metrics],
+) -> None:
+    """The same, warm-started from the previous round's model."""
+    from pathlib import Path
+
+    from nao_kfp import steps
+    from nao_kfp.config import config_from_json
+
+    out = steps.fit(
+        config_from_json(config), round_index, Path(pool.path), Path(model.path),
+        init_model=Path(init_model.path),
+    )  # fmt: skip
+    for key, value in out.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics.log_metric(f"round{round_index}/fit/{key}", value)

@@ -1,0 +1,31 @@
+"""Fan in the shard results of a round."""
+
+from kfp.dsl import Dataset, Input, Metrics, Output
+from nao_kfp.components._base import component
+
+
+@component
+def merge(
+    config: str,
+    round_index: int,
+    pool: Input[Dataset],
+    results: Input[list[Dataset]],
+    history: Input[Dataset],
+    merged_pool: Output[Dataset],
+    merged_history: Output[Dataset],
+    metrics: Output[Metrics],
+) -> None:
+    """The pool with this round's results in it; the round's record appended to the history
+    and logged as Metrics."""
+    from pathlib import Path
+
+    from nao_kfp import steps
+    from nao_kfp.config import config_from_json
+
+    record = steps.merge(
+        config_from_json(config), round_index, Path(pool.path), [Path(r.path) for r in results],
+        Path(history.path), Path(merged_pool.path), Path(merged_history.path),
+    )  # fmt: skip
+    for key, value in record.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics.log_metric(f"round{round_index}/{key}", value)

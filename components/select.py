@@ -1,0 +1,26 @@
+"""Pick the best architecture of the search."""
+
+from kfp.dsl import Dataset, Input, Metrics, Output
+from nao_kfp.components._base import component
+
+
+@component
+def select_best(
+    config: str,
+    pool: Input[Dataset],
+    history: Input[Dataset],
+    result: Output[Dataset],
+    metrics: Output[Metrics],
+) -> None:
+    """result.json: the best architecture, its dev accuracy and the per-round records."""
+    from pathlib import Path
+
+    from nao_kfp import steps
+    from nao_kfp.config import config_from_json
+
+    out = steps.select_best(
+        config_from_json(config), Path(pool.path), Path(history.path), Path(result.path)
+    )
+    metrics.log_metric("evaluated", out["evaluated"])
+    if out["best"] is not None:
+        metrics.log_metric("best_dev_accuracy", out["best"]["dev_accuracy"])

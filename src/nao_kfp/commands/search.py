@@ -1,0 +1,132 @@
+"""`nao search` (run the pipeline here), `nao compile` (KFP YAML) and `nao submit` (to a cluster).
+
+kfp is imported inside the commands only: the library itself never imports it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.commands.common import add_config_args, config_from_args
+from nao_kfp.errors import NaoError
+
+# How long `nao submit` waits for the API server's TCP port before giving up.
+CONNECT_TIMEOUT_S = 5.0
+
+
+class SubmitError(NaoError):
+    """The Kubeflow Pipelines API could not be reached or refused the run."""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "search",
+        help="run the NAO search pipeline on this machine (kfp.local)",
+        description="Run the search pipeline with kfp.local into DIR: progress on stderr, a "
+        "summary table at the end, DIR/result.json and DIR/report.md|html. Re-running into the "
+        "same DIR reuses every finished child (DIR/store).",
+    )
+    add_config_args(p)
+    p.add_argument(
+        "--out", type=Path, default=None, help="run directory (default: runs/<name>-<time>)"
+    )
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("compile", help="compile the search pipeline to KFP YAML")
+    add_config_args(p)
+    p.add_argument("-o", "--output", type=Path, required=True, help="pipeline YAML to write")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("submit", help="create a run on a Kubeflow Pipelines cluster")
+    add_config_args(p)
+    p.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+    p.add_argument("--experiment", required=True, help="experiment name (created if missing)")
+    p.add_argument("--run-name", default=None, help="run name (default: <name>-<time>)")
+    p.add_argument("--package", type=Path, default=None, help="submit this compiled YAML instead")
+    p.set_defaults(func=cmd_submit)
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    from nao_kfp.pipelines.search import run_local
+    from nao_kfp.report import summary_table
+
+    out = args.out or Path("runs") / f"{cfg.name}-{_stamp()}"
+    print(
+        f"nao search: {cfg.search.rounds} rounds on {cfg.child.dataset} ({cfg.search.space} space) "
+        f"into {out}",
+        file=sys.stderr,
+    )
+    start = time.monotonic()
+    result = run_local(cfg, out)
+    print(summary_table(result))
+    print(
+        f"finished in {time.monotonic() - start:.0f}s; result: {out / 'result.json'}, report: {out / 'report.html'}"
+    )
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    from nao_kfp.pipelines.search import compile_pipeline
+
+    print(compile_pipeline(cfg, args.output))
+    return 0
+
+
+def check_reachable(host: str) -> None:
+    """Fail fast, with one line, when nothing listens at the host's port (the kfp client would
+    otherwise retry for a long while and end in a long traceback)."""
+    url = urllib.parse.urlparse(host if "://" in host else f"http://{host}")
+    if not url.hostname:
+        raise SubmitError(f"--host {host}: expected a URL such as http://localhost:8080")
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as e:
+        raise SubmitError(
+            f"--host {host}: cannot reach the Kubeflow Pipelines API ({e.strerror or e})"
+        ) from None
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    check_reachable(args.host)
+    import kfp
+
+    from nao_kfp.pipelines.search import build_pipeline
+
+    run_name = args.run_name or f"{cfg.name}-{_stamp()}"
+    try:
+        client = kfp.Client(host=args.host)
+        if args.package:
+            run = client.create_run_from_pipeline_package(
+                str(args.package), arguments={}, run_name=run_name, experiment_name=args.experiment
+            )
+        else:
+            run = client.create_run_from_pipeline_func(
+                build_pipeline(cfg),
+                arguments={},
+                run_name=run_name,
+                experiment_name=args.experiment,
+            )
+    except Exception as e:  # the client raises urllib3, kfp_server_api and HTTP errors alike
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise SubmitError(
+            f"--host {args.host}: the run was not created ({type(e).__name__}: {first})"
+        ) from None
+    print(
+        f"run {run.run_id} created in experiment {args.experiment!r}: {args.host.rstrip('/')}/#/runs/details/{run.run_id}"
+    )
+    return 0

@@ -1,0 +1,83 @@
+"""Progress events: one marked JSON line on stdout per event.
+
+Steps run in subprocesses (kfp.local) or pods, so progress cannot be a callback. A step prints
+`NAO-PROGRESS {...}`; on a cluster it is a readable log line, and `nao search` picks these lines
+out of the task logs (which it sends to a file) and shows them as short status lines.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+MARK = "NAO-PROGRESS "
+
+
+def emit(event: str, **fields: Any) -> None:
+    print(MARK + json.dumps({"event": event, **fields}, sort_keys=True), flush=True)
+
+
+def parse(line: str) -> dict[str, Any] | None:
+    """The event of a log line, or None when the line is not a progress line."""
+    at = line.find(MARK)
+    if at < 0:
+        return None
+    try:
+        data = json.loads(line[at + len(MARK) :])
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{100 * float(x):.2f}%"
+
+
+def format_event(ev: dict[str, Any]) -> str | None:
+    """A one-line human form of an event (None: not worth showing)."""
+    kind, r = ev.get("event"), ev.get("round")
+    if kind == "child":
+        state = ev.get("status")
+        acc = _pct(ev.get("accuracy")) if state == "ok" else state
+        how = " (cached)" if ev.get("cached") else " (resumed)" if ev.get("resumed") else ""
+        return (
+            f"round {r}: shard {ev.get('shard')} child {ev.get('done')}/{ev.get('total')} "
+            f"{acc}{how}"
+        )
+    if kind == "round":
+        return (
+            f"round {r}: {ev.get('evaluated')} archs evaluated, best {_pct(ev.get('best'))}, "
+            f"best so far {_pct(ev.get('best_so_far'))}"
+        )
+    if kind == "fit":
+        return f"round {r}: controller fitted on {ev.get('n_train')} archs in {ev.get('seconds', 0):.0f}s"
+    if kind == "decode":
+        return f"round {r}: {ev.get('count')} new architectures decoded for round {ev.get('next')}"
+    if kind == "stop":
+        return f"round {r}: no improvement, later rounds skipped (search.early_stop)"
+    return None
+
+
+class ProgressFilter:
+    """A stdout stand-in: every line goes to `log`; progress lines are also shown on `show`."""
+
+    def __init__(self, log: TextIO, show: TextIO | None = None):
+        self.log = log
+        self.show = show or sys.stderr
+        self._buf = ""
+
+    def write(self, text: str) -> int:
+        self.log.write(text)
+        self._buf += text
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            ev = parse(line)
+            msg = format_event(ev) if ev else None
+            if msg:  # not print(): kfp.local swaps builtins.print for an indenting one
+                self.show.write(msg + "\n")
+                self.show.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self.log.flush()

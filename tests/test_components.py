@@ -1,0 +1,81 @@
+"""Every component, called through `.python_func` in process: a whole two-round search, one
+component after the other, with real artifacts (paths) between them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kfp import dsl
+from nao_kfp.components import data, decode, fit, merge, optimize, report, sample, select, train
+from search_tiny import tiny_config
+
+from nao_kfp.config import config_to_json
+from nao_kfp.pool import read_pool
+
+
+def art(cls: type, path: Path) -> dsl.Artifact:
+    return cls(uri=str(path))  # a plain local path is the artifact's .path
+
+
+def test_two_rounds_through_the_components(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path / "store")
+    c = config_to_json(cfg)
+    D, M = dsl.Dataset, dsl.Model
+    staged = art(D, tmp_path / "data")
+    data.prepare_data.python_func(config=c, data=staged)
+    pool, hist = art(D, tmp_path / "pool0"), art(D, tmp_path / "hist0")
+    sample.sample.python_func(config=c, pool=pool, history=hist)
+    model = None
+    for r in (1, 2):
+        res = art(D, tmp_path / f"res{r}")
+        train.train_children.python_func(
+            config=c, round_index=r, shard=0, num_shards=1, pool=pool, data=staged, results=res
+        )
+        metrics = dsl.Metrics()
+        pool2, hist2 = art(D, tmp_path / f"pool{r}m"), art(D, tmp_path / f"hist{r}m")
+        merge.merge.python_func(
+            config=c, round_index=r, pool=pool, results=[res], history=hist,
+            merged_pool=pool2, merged_history=hist2, metrics=metrics,
+        )  # fmt: skip
+        assert metrics.metadata[f"round{r}/evaluated"] >= 1
+        assert 0 < metrics.metadata[f"round{r}/best_so_far"] <= 1
+        pool, hist = pool2, hist2
+        if r == 2:
+            break
+        model = art(M, tmp_path / f"model{r}")
+        fit.fit.python_func(config=c, round_index=r, pool=pool, model=model, metrics=dsl.Metrics())
+        emb = art(dsl.Artifact, tmp_path / f"emb{r}")
+        optimize.optimize.python_func(config=c, model=model, pool=pool, embeddings=emb)
+        pool2, hist2 = art(D, tmp_path / f"pool{r}d"), art(D, tmp_path / f"hist{r}d")
+        dm = dsl.Metrics()
+        decode.decode.python_func(
+            config=c, round_index=r, model=model, embeddings=emb, pool=pool, history=hist,
+            new_pool=pool2, new_history=hist2, metrics=dm,
+        )  # fmt: skip
+        assert dm.metadata["round1/new_archs"] >= 1
+        pool, hist = pool2, hist2
+    final = read_pool(pool.path)
+    nao = [e for e in final if e.extra.get("source") == "nao"]
+    assert nao and all(e.extra["round"] == 2 and e.status == "ok" for e in nao)
+
+    # warm start: round 2's controller from round 1's model
+    m2 = art(M, tmp_path / "model2")
+    fit.fit_warm.python_func(
+        config=c, round_index=2, pool=pool, init_model=model, model=m2, metrics=dsl.Metrics()
+    )
+    assert (tmp_path / "model2" / "fit_metrics.json").exists()
+
+    result, sm = art(D, tmp_path / "result.json"), dsl.Metrics()
+    select.select_best.python_func(config=c, pool=pool, history=hist, result=result, metrics=sm)
+    doc = json.loads(Path(result.path).read_text())
+    assert [r["round"] for r in doc["rounds"]] == [1, 2]
+    assert (
+        sm.metadata["best_dev_accuracy"]
+        == doc["best"]["dev_accuracy"]
+        == max(e.accuracy or 0 for e in final)
+    )
+    md, html = art(dsl.Markdown, tmp_path / "r.md"), art(dsl.HTML, tmp_path / "r.html")
+    report.report.python_func(config=c, result=result, pool=pool, markdown=md, html=html)
+    assert doc["best"]["id"] in Path(md.path).read_text()
+    assert "<svg" in Path(html.path).read_text()
