@@ -1,0 +1,128 @@
+"""`nao benchmark` (strategies on a tabular benchmark) and `nao reproduce` (the CI check)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.commands.common import add_config_args, add_space_arg
+from nao_kfp.config import PRESETS_DIR, Config, load_config
+from nao_kfp.spaces import get_space
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "benchmark",
+        help="compare search strategies on a tabular benchmark (CSV of arch,valid[,test,seconds])",
+        description="Run every strategy with the same query budgets and seeds; print mean ± std over "
+        "seeds of the reported accuracy (test if the table has it, else valid) of the best-by-valid "
+        "architecture.",
+    )
+    add_space_arg(p)
+    p.add_argument("--table", required=True, help="CSV with columns arch, valid[, test, seconds]")
+    p.add_argument(
+        "--strategy", default="nao,random,evolution", help="comma-separated (default: all)"
+    )
+    p.add_argument("--queries", default="50,100,200", help="query budgets, e.g. 50,100,200")
+    p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5")
+    p.add_argument("--json", dest="json_out", type=Path, help="write every per-seed value here")
+    p.add_argument("--plot", type=Path, help="write a best-so-far vs queries plot (PNG)")
+    p.add_argument("--population", type=int, default=None, help="evolution population size")
+    p.add_argument(
+        "--tournament", type=int, default=None, help="evolution tournament (sample) size"
+    )
+    p.add_argument("--quiet", action="store_true", help="no per-seed progress lines")
+    add_config_args(p, default=None)
+    p.set_defaults(func=cmd_benchmark)
+
+    r = sub.add_parser(
+        "reproduce",
+        help="rerun the small reference benchmark as a KFP pipeline locally and compare",
+        description="Runs pipelines/reproduce.py through kfp.local (SubprocessRunner) and fails on "
+        "any difference from the committed reference JSON.",
+    )
+    r.add_argument(
+        "--reference", type=Path, default=None, help="reference JSON (default: the committed one)"
+    )
+    r.add_argument(
+        "--update-reference",
+        action="store_true",
+        help="write this run's results as the new reference instead of comparing",
+    )
+    r.add_argument(
+        "--pipeline-root", type=Path, default=None, help="kfp.local outputs (default: a temp dir)"
+    )
+    r.set_defaults(func=cmd_reproduce)
+
+
+def benchmark_config(space: str, preset: str | None, overrides: list[str]) -> Config:
+    """The named preset, else the space's own preset (configs/<space>.yaml) if there is one."""
+    if preset is None and (PRESETS_DIR / f"{space}.yaml").exists():
+        preset = space
+    return load_config(preset, [f"search.space={space}", *overrides])
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
+    from nao_kfp.strategies.runner import (
+        format_summary,
+        parse_int_list,
+        parse_names,
+        plot_results,
+        run_benchmark,
+        settings_of,
+        write_results,
+    )
+    from nao_kfp.tabular import read_table
+
+    names = parse_names(args.strategy, "--strategy", STRATEGIES)
+    budgets = parse_int_list(args.queries, "--queries", minimum=1)
+    seeds = parse_int_list(args.seeds, "--seeds")
+    space = get_space(args.space)
+    table = read_table(args.table, space)
+    cfg = benchmark_config(space.name, args.config, args.overrides)
+    evo = EvolutionConfig()
+    evo = EvolutionConfig(
+        population=args.population or evo.population,
+        tournament=args.tournament or evo.tournament,
+        mutation_tries=evo.mutation_tries,
+        max_steps=evo.max_steps,
+    )
+    strategies = {n: make_strategy(n, cfg, evolution=evo) for n in names}
+    settings = {n: settings_of(s) for n, s in strategies.items()}
+
+    def log(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    doc = run_benchmark(table, strategies, budgets, seeds, settings=settings, log=log)
+    print(format_summary(doc))
+    if args.json_out:
+        write_results(args.json_out, doc)
+        print(f"wrote {args.json_out}")
+    if args.plot:
+        plot_results(doc, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from nao_kfp.pipelines.reproduce import run_local
+    from nao_kfp.strategies.reproduce import REFERENCE_PATH
+
+    path = args.reference or REFERENCE_PATH
+    merged = run_local(path, update=args.update_reference, pipeline_root=args.pipeline_root)
+    if args.update_reference:
+        print(f"wrote {path}")
+    else:
+        runs = len(merged["runs"])
+        print(f"reproduce: {runs} results match {path}")
+    print(
+        json.dumps(
+            {s["strategy"] + "@" + str(s["budget"]): round(s["mean"], 2) for s in merged["summary"]}
+        )
+    )
+    return 0

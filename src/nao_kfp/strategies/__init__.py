@@ -1,0 +1,45 @@
+"""Search strategies for tabular benchmark mode, registered by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nao_kfp.config import Config
+from nao_kfp.strategies.base import Strategy, StrategyError
+from nao_kfp.strategies.evolution import EvolutionConfig, RegularizedEvolution
+from nao_kfp.strategies.nao import NaoOptions, NaoStrategy
+from nao_kfp.strategies.random import RandomSearch
+
+STRATEGIES = ("nao", "random", "evolution")
+
+
+def make_strategy(
+    name: str,
+    cfg: Config,
+    *,
+    evolution: EvolutionConfig | None = None,
+    nao: NaoOptions | None = None,
+    log: Any = None,
+) -> Strategy:
+    if name == "random":
+        return RandomSearch()
+    if name == "evolution":
+        return RegularizedEvolution(evolution)
+    if name == "nao":
+        return NaoStrategy(cfg, nao, log=log)
+    raise StrategyError(
+        f"--strategy: unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}"
+    )
+
+
+__all__ = [
+    "STRATEGIES",
+    "EvolutionConfig",
+    "NaoOptions",
+    "NaoStrategy",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "Strategy",
+    "StrategyError",
+    "make_strategy",
+]

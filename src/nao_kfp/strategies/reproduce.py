@@ -1,0 +1,161 @@
+"""The reproducibility check: a small benchmark on a generated table, compared with a reference.
+
+The reference document (committed; see REFERENCE_PATH) is a merged results document (see
+runner.py) plus the `spec` that produced it, so a check reruns exactly that spec. Every run value
+(best arch, valid and reported accuracy per strategy, budget and seed) and every query history
+must match exactly: the table is a deterministic function of its seed and every strategy is a
+deterministic function of its seed, so any difference is a regression.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.config import load_config
+from nao_kfp.errors import NaoError
+from nao_kfp.spaces import get_space
+from nao_kfp.strategies import EvolutionConfig, NaoOptions, make_strategy
+from nao_kfp.strategies.runner import merge_results, run_benchmark, settings_of
+from nao_kfp.tabular import TableSpec, generate_table
+
+REFERENCE_PATH = Path(__file__).resolve().parent.parent / "configs" / "reference" / "reproduce.json"
+
+
+class ReproduceError(NaoError):
+    """A rerun differs from the reference (names strategy, budget, seed and both values)."""
+
+
+@dataclass(frozen=True)
+class ReproduceSpec:
+    """Small on purpose: the whole check runs in well under a minute on a laptop CPU."""
+
+    space: str = "nb201"
+    table: TableSpec = field(default_factory=lambda: TableSpec(seed=0, rows=300))
+    strategies: tuple[str, ...] = ("nao", "random", "evolution")
+    budgets: tuple[int, ...] = (20, 40)
+    seeds: tuple[int, ...] = (0, 1)
+    config: str = "nb201"
+    overrides: tuple[str, ...] = (
+        "search.initial_archs=10",
+        "search.top_k=5",
+        "search.new_archs=10",
+        "controller.epochs=10",
+        "controller.patience=0",
+    )
+    evolution: EvolutionConfig = field(
+        default_factory=lambda: EvolutionConfig(population=10, tournament=3)
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReproduceSpec:
+        try:
+            return cls(
+                space=d["space"],
+                table=TableSpec(**d["table"]),
+                strategies=tuple(d["strategies"]),
+                budgets=tuple(d["budgets"]),
+                seeds=tuple(d["seeds"]),
+                config=d["config"],
+                overrides=tuple(d["overrides"]),
+                evolution=EvolutionConfig(**d["evolution"]),
+            )
+        except (KeyError, TypeError) as e:
+            raise ReproduceError(f"reference: spec: malformed ({e})") from None
+
+
+def run_strategy(spec: ReproduceSpec, name: str) -> dict[str, Any]:
+    """One strategy of the spec over all its budgets and seeds: a results document."""
+    space = get_space(spec.space)
+    table = generate_table(space, spec.table)
+    cfg = load_config(spec.config, list(spec.overrides))
+    strategy = make_strategy(name, cfg, evolution=spec.evolution, nao=NaoOptions())
+    return run_benchmark(
+        table, {name: strategy}, spec.budgets, spec.seeds, settings={name: settings_of(strategy)}
+    )
+
+
+def run_spec(spec: ReproduceSpec) -> dict[str, Any]:
+    """Every strategy in-process, merged, with the spec attached (a reference document)."""
+    return with_spec(merge_results([run_strategy(spec, n) for n in spec.strategies]), spec)
+
+
+def with_spec(doc: dict[str, Any], spec: ReproduceSpec) -> dict[str, Any]:
+    out = dict(doc)
+    out["spec"] = spec.to_dict()
+    out.pop("seconds", None)  # wall time would make the reference differ on every run
+    return out
+
+
+def load_reference(path: str | Path = REFERENCE_PATH) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ReproduceError(f"{path}: no reference yet; run `nao reproduce --update-reference`")
+    return json.loads(path.read_text())
+
+
+def compare_results(reference: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Every difference as one line naming strategy, budget, seed and both values."""
+    diffs: list[str] = []
+    if reference.get("table", {}).get("digest") != actual.get("table", {}).get("digest"):
+        diffs.append(
+            f"table digest: {reference.get('table', {}).get('digest')} (reference) != "
+            f"{actual.get('table', {}).get('digest')} (this run): the generated table changed"
+        )
+    got = {(r["strategy"], r["budget"], r["seed"]): r for r in actual.get("runs", [])}
+    for ref in reference.get("runs", []):
+        key = (ref["strategy"], ref["budget"], ref["seed"])
+        where = f"{key[0]} budget {key[1]} seed {key[2]}"
+        run = got.pop(key, None)
+        if run is None:
+            diffs.append(f"{where}: missing from this run (reference {ref['reported']})")
+            continue
+        for k in ("reported", "valid", "arch"):
+            if run[k] != ref[k]:
+                diffs.append(f"{where}: {k} {ref[k]} (reference) != {run[k]} (this run)")
+    for key in sorted(got, key=str):
+        diffs.append(f"{key[0]} budget {key[1]} seed {key[2]}: not in the reference")
+    ref_h, act_h = reference.get("histories", {}), actual.get("histories", {})
+    for name, seeds in ref_h.items():
+        for seed, hist in seeds.items():
+            other = act_h.get(name, {}).get(seed)
+            if other is not None and other != hist:
+                i = next(
+                    (i for i, (a, b) in enumerate(zip(hist, other, strict=False)) if a != b),
+                    min(len(hist), len(other)),
+                )
+                a = hist[i] if i < len(hist) else None
+                b = other[i] if i < len(other) else None
+                diffs.append(f"{name} seed {seed}: query {i + 1} {a} (reference) != {b} (this run)")
+    return diffs
+
+
+def check_reproduction(reference: dict[str, Any], actual: dict[str, Any]) -> None:
+    diffs = compare_results(reference, actual)
+    if diffs:
+        more = f" (and {len(diffs) - 1} more differences)" if len(diffs) > 1 else ""
+        raise ReproduceError(f"reproduce: {diffs[0]}{more}")
+
+
+def merge_files(spec: ReproduceSpec, result_paths: Sequence[str | Path]) -> dict[str, Any]:
+    """Per-strategy documents (in the spec's strategy order) merged, with the spec attached."""
+    docs = [json.loads(Path(p).read_text()) for p in result_paths]
+    order = {n: i for i, n in enumerate(spec.strategies)}
+    docs.sort(key=lambda d: order.get(d["strategies"][0], len(order)))
+    return with_spec(merge_results(docs), spec)
+
+
+def compare_files(reference_text: str, result_paths: Sequence[str | Path]) -> dict[str, Any]:
+    """The compare step: merge per-strategy documents, compare with the reference, return the
+    merged document (raises ReproduceError on any difference)."""
+    reference = json.loads(reference_text)
+    merged = merge_files(ReproduceSpec.from_dict(reference["spec"]), result_paths)
+    check_reproduction(reference, merged)
+    return merged

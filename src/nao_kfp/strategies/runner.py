@@ -1,0 +1,339 @@
+"""Run strategies over budgets and seeds on one table; the results document and its summary.
+
+Results JSON (schema "nao-kfp.benchmark/1"); accuracies are in percent:
+
+    schema       "nao-kfp.benchmark/1"
+    space        search space name
+    table        {source, rows, digest, units, has_test}
+    reported     "test" if the table has a test column, else "valid"
+    strategies   [name, ...]; budgets [int, ...] ascending; seeds [int, ...]
+    settings     {strategy: the settings that produced it (nao: search + controller config)}
+    runs         [{strategy, seed, budget, arch, valid, reported}, ...]: for each strategy, seed and
+                 budget, the best-by-valid architecture among the first `budget` queries (ties:
+                 the earlier query) with its valid and reported accuracy
+    summary      [{strategy, budget, mean, std, n}, ...]: over seeds of `reported`; std is the
+                 sample standard deviation (0 for one seed)
+    curves       {strategy: {seed: [reported accuracy of the best-by-valid arch after query 1..max]}}
+    histories    {strategy: {seed: [[index, arch, valid, test or null, source], ...]}}
+    seconds      {strategy: {seed: wall seconds}}  (timing only; never compared)
+
+Strategies are anytime (see strategies/base.py), so each strategy and seed runs once with the
+largest budget and every smaller budget reads the first `budget` queries of that run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.errors import NaoError
+from nao_kfp.strategies.base import Strategy
+from nao_kfp.tabular import Query, Table
+
+SCHEMA = "nao-kfp.benchmark/1"
+RUN_KEYS = ("strategy", "seed", "budget", "arch", "valid", "reported")
+SUMMARY_KEYS = ("strategy", "budget", "mean", "std", "n")
+
+
+class ArgError(NaoError):
+    """A command-line list (seeds, budgets, strategies) is malformed."""
+
+
+# ---------------------------------------------------------------- argument lists
+
+
+def parse_int_list(text: str, flag: str, *, minimum: int = 0) -> list[int]:
+    """`0-9`, `0,3,5` or a mix (`0-2,7`) -> sorted distinct integers."""
+    out: set[int] = set()
+    for part in text.split(","):
+        part = part.strip()
+        m = re.fullmatch(r"(-?\d+)(?:-(-?\d+))?", part)
+        if not m:
+            raise ArgError(f"{flag} {text}: expected integers like 0-9 or 0,3,5, got {part!r}")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo:
+            raise ArgError(f"{flag} {text}: range {part} ends below its start")
+        if lo < minimum:
+            raise ArgError(f"{flag} {text}: {lo} is below the minimum {minimum}")
+        out.update(range(lo, hi + 1))
+    return sorted(out)
+
+
+def parse_names(text: str, flag: str, allowed: Sequence[str]) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ArgError(f"{flag}: expected a comma-separated list of {', '.join(allowed)}")
+    for n in names:
+        if n not in allowed:
+            raise ArgError(f"{flag}: unknown name {n!r}; expected some of {', '.join(allowed)}")
+    return list(dict.fromkeys(names))
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_benchmark(
+    table: Table,
+    strategies: dict[str, Strategy],
+    budgets: Sequence[int],
+    seeds: Sequence[int],
+    *,
+    settings: dict[str, Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    budgets = sorted(set(budgets))
+    reported = "test" if table.has_test else "valid"
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "space": table.space.name,
+        "table": {
+            "source": table.source,
+            "rows": len(table),
+            "digest": table.digest(),
+            "units": table.units,
+            "has_test": table.has_test,
+        },
+        "reported": reported,
+        "strategies": list(strategies),
+        "budgets": budgets,
+        "seeds": list(seeds),
+        "settings": settings or {},
+        "runs": [],
+        "summary": [],
+        "curves": {},
+        "histories": {},
+        "seconds": {},
+    }
+    for name, strategy in strategies.items():
+        for key in ("curves", "histories", "seconds"):
+            doc[key][name] = {}
+        for seed in seeds:
+            start = time.perf_counter()
+            history = strategy.run(table, budgets[-1], seed)
+            took = time.perf_counter() - start
+            doc["seconds"][name][str(seed)] = round(took, 3)
+            doc["curves"][name][str(seed)] = best_so_far(history, reported)
+            doc["histories"][name][str(seed)] = [
+                [q.index, q.arch, q.valid, q.test, q.source] for q in history
+            ]
+            for b in budgets:
+                best = best_by_valid(history[:b])
+                doc["runs"].append(
+                    {
+                        "strategy": name,
+                        "seed": seed,
+                        "budget": b,
+                        "arch": best.arch,
+                        "valid": best.valid,
+                        "reported": _reported(best, reported),
+                    }
+                )
+            if log:
+                last = doc["runs"][-1]
+                log(
+                    f"{name} seed {seed}: {reported} {last['reported']:.2f} @{budgets[-1]} ({took:.1f}s)"
+                )
+    doc["summary"] = summarize(doc["runs"])
+    return doc
+
+
+def best_by_valid(history: Sequence[Query]) -> Query:
+    best = history[0]
+    for q in history[1:]:
+        if q.valid > best.valid:
+            best = q
+    return best
+
+
+def _reported(q: Query, reported: str) -> float:
+    return q.test if reported == "test" and q.test is not None else q.valid
+
+
+def best_so_far(history: Sequence[Query], reported: str) -> list[float]:
+    out, best = [], history[0]
+    for q in history:
+        if q.valid > best.valid:
+            best = q
+        out.append(_reported(best, reported))
+    return out
+
+
+def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, int], list[float]] = {}
+    for r in runs:
+        groups.setdefault((r["strategy"], r["budget"]), []).append(r["reported"])
+    out = []
+    for (name, budget), values in groups.items():
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        out.append(
+            {
+                "strategy": name,
+                "budget": budget,
+                "mean": statistics.fmean(values),
+                "std": std,
+                "n": len(values),
+            }
+        )
+    return out
+
+
+def format_summary(doc: dict[str, Any]) -> str:
+    budgets = doc["budgets"]
+    cells = {(s["strategy"], s["budget"]): s for s in doc["summary"]}
+    width = max(12, *(len(n) for n in doc["strategies"]))
+    head = f"{'strategy':<{width}}" + "".join(f"  {f'@{b} queries':>16}" for b in budgets)
+    lines = [
+        f"{doc['reported']} accuracy (%) of the best-by-valid architecture, mean ± std over "
+        f"{len(doc['seeds'])} seeds",
+        head,
+    ]
+    for name in doc["strategies"]:
+        row = f"{name:<{width}}"
+        for b in budgets:
+            c = cells[(name, b)]
+            row += f"  {c['mean']:>8.2f} ± {c['std']:<5.2f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def settings_of(strategy: Strategy) -> dict[str, Any]:
+    """What produced a strategy's results, for the results document."""
+    out: dict[str, Any] = {}
+    for attr in ("cfg", "options"):
+        value = getattr(strategy, attr, None)
+        if value is None:
+            continue
+        if hasattr(value, "to_dict"):
+            d = value.to_dict()
+            out[attr] = {"search": d["search"], "controller": d["controller"]}
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out[attr] = dataclasses.asdict(value)
+    return out
+
+
+# ---------------------------------------------------------------- schema and files
+
+
+def check_results(doc: Any) -> None:
+    """Raise NaoError naming the first field that breaks the schema."""
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ArgError(f"results: schema: expected {SCHEMA!r}")
+    for key, tp in (
+        ("strategies", list),
+        ("budgets", list),
+        ("seeds", list),
+        ("runs", list),
+        ("summary", list),
+        ("curves", dict),
+        ("histories", dict),
+        ("table", dict),
+    ):
+        if not isinstance(doc.get(key), tp):
+            raise ArgError(f"results: {key}: expected a {tp.__name__}")
+    want = {
+        (s, b, seed) for s in doc["strategies"] for b in doc["budgets"] for seed in doc["seeds"]
+    }
+    got = set()
+    for i, r in enumerate(doc["runs"]):
+        if not isinstance(r, dict) or set(r) != set(RUN_KEYS):
+            raise ArgError(f"results: runs[{i}]: expected keys {', '.join(RUN_KEYS)}")
+        for k in ("valid", "reported"):
+            if not isinstance(r[k], (int, float)) or not math.isfinite(r[k]):
+                raise ArgError(f"results: runs[{i}].{k}: expected a number, got {r[k]!r}")
+        got.add((r["strategy"], r["budget"], r["seed"]))
+    if got != want:
+        missing = sorted(want - got, key=str)
+        raise ArgError(
+            f"results: runs: missing or extra entries, e.g. {missing[:1] or sorted(got - want, key=str)[:1]}"
+        )
+    for name in doc["strategies"]:
+        for seed in doc["seeds"]:
+            curve = doc["curves"].get(name, {}).get(str(seed))
+            if not isinstance(curve, list) or len(curve) != max(doc["budgets"]):
+                raise ArgError(
+                    f"results: curves.{name}.{seed}: expected {max(doc['budgets'])} values"
+                )
+
+
+def write_results(path: str | Path, doc: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ArgError(f"{path}: no such results file")
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ArgError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    check_results(doc)
+    return doc
+
+
+def merge_results(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One document from per-strategy documents of the same table, budgets and seeds."""
+    if not docs:
+        raise ArgError("results: nothing to merge")
+    out = json.loads(json.dumps(docs[0]))
+    for d in docs[1:]:
+        for key in ("space", "budgets", "seeds", "reported"):
+            if d[key] != out[key]:
+                raise ArgError(
+                    f"results: {key}: {d[key]!r} differs from {out[key]!r}; cannot merge"
+                )
+        if d["table"]["digest"] != out["table"]["digest"]:
+            raise ArgError("results: table.digest: the documents come from different tables")
+        for name in d["strategies"]:
+            if name in out["strategies"]:
+                raise ArgError(f"results: strategy {name!r} appears in two documents")
+            out["strategies"].append(name)
+        out["runs"] += d["runs"]
+        for key in ("settings", "curves", "histories", "seconds"):
+            out[key].update(d[key])
+    out["summary"] = summarize(out["runs"])
+    return out
+
+
+def plot_results(doc: dict[str, Any], path: str | Path) -> None:
+    """Mean best-so-far accuracy against queries, one line per strategy, ± std band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name in doc["strategies"]:
+        curves = list(doc["curves"][name].values())
+        n = len(curves[0])
+        xs = list(range(1, n + 1))
+        mean = [statistics.fmean(c[i] for c in curves) for i in range(n)]
+        std = [
+            statistics.stdev([c[i] for c in curves]) if len(curves) > 1 else 0.0 for i in range(n)
+        ]
+        ax.plot(xs, mean, label=name)
+        ax.fill_between(
+            xs,
+            [m - s for m, s in zip(mean, std, strict=True)],
+            [m + s for m, s in zip(mean, std, strict=True)],
+            alpha=0.15,
+        )
+    ax.set_xlabel("queries")
+    ax.set_ylabel(f"{doc['reported']} accuracy of best-by-valid (%)")
+    ax.set_title(f"{doc['space']}: {doc['table']['rows']} architectures, {len(doc['seeds'])} seeds")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

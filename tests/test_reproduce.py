@@ -1,0 +1,118 @@
+"""The reproducibility check: compare function, the kfp.local pipeline, the committed reference."""
+
+import copy
+import importlib
+import json
+
+import pytest
+import yaml
+from nao_kfp.pipelines.reproduce import compile_pipeline, run_local
+
+from nao_kfp.strategies.reproduce import (
+    REFERENCE_PATH,
+    ReproduceError,
+    ReproduceSpec,
+    check_reproduction,
+    compare_results,
+    load_reference,
+    run_spec,
+)
+from nao_kfp.tabular import TableSpec
+
+FAST = ReproduceSpec(strategies=("random", "evolution"), table=TableSpec(seed=0, rows=300))
+
+
+def _has_controller() -> bool:
+    mod = importlib.import_module("nao_kfp.controller")
+    return hasattr(mod, "fit") and hasattr(mod, "propose")
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return run_spec(FAST)
+
+
+def test_an_unchanged_rerun_matches(reference):
+    again = run_spec(FAST)
+    assert compare_results(reference, again) == []
+    check_reproduction(reference, again)
+
+
+def test_a_perturbed_value_fails_naming_strategy_budget_seed_and_values(reference):
+    actual = copy.deepcopy(reference)
+    run = next(
+        r for r in actual["runs"] if (r["strategy"], r["budget"], r["seed"]) == ("evolution", 40, 1)
+    )
+    before = run["reported"]
+    run["reported"] = before + 0.01
+    with pytest.raises(ReproduceError) as e:
+        check_reproduction(reference, actual)
+    assert (
+        f"evolution budget 40 seed 1: reported {before} (reference) != {before + 0.01} (this run)"
+        in str(e.value)
+    )
+
+
+def test_a_changed_history_or_table_fails(reference):
+    actual = copy.deepcopy(reference)
+    actual["histories"]["random"]["0"][4][2] += 1.0
+    assert any(d.startswith("random seed 0: query 5 ") for d in compare_results(reference, actual))
+    other = run_spec(ReproduceSpec(strategies=("random",), table=TableSpec(seed=1, rows=300)))
+    diffs = compare_results(reference, other)
+    assert diffs[0].startswith("table digest:")
+    assert any("evolution budget 20 seed 0: missing" in d for d in diffs)
+
+
+def test_local_pipeline_writes_then_checks_the_reference(tmp_path):
+    ref = tmp_path / "reference.json"
+    ref.write_text(json.dumps({"spec": FAST.to_dict()}))
+    written = run_local(ref, update=True, pipeline_root=tmp_path / "root")
+    assert (
+        compare_results(written, run_spec(FAST)) == []
+    )  # the pipeline computes what the library does
+    assert run_local(ref, pipeline_root=tmp_path / "root")["runs"] == written["runs"]
+    doc = json.loads(ref.read_text())
+    doc["runs"][0]["reported"] = -1.0
+    ref.write_text(json.dumps(doc))
+    r = doc["runs"][0]
+    with pytest.raises(
+        ReproduceError,
+        match=f"{r['strategy']} budget {r['budget']} seed {r['seed']}: reported -1.0",
+    ):
+        run_local(ref, pipeline_root=tmp_path / "root")
+
+
+def test_pipeline_compiles_with_the_reference_inside(tmp_path):
+    ref = tmp_path / "reference.json"
+    ref.write_text(json.dumps({"spec": FAST.to_dict()}))
+    out = compile_pipeline(tmp_path / "p.yaml", ref)
+    docs = list(yaml.safe_load_all(out.read_text()))
+    spec = docs[0]
+    assert {"comp-tabular-strategy", "comp-compare-reference"} <= set(spec["components"])
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    assert json.loads(params["reference_json"]["defaultValue"])["spec"] == FAST.to_dict()
+    for name in ("exec-tabular-strategy", "exec-compare-reference"):
+        container = spec["deploymentSpec"]["executors"][name]["container"]
+        assert container["image"].startswith("ghcr.io/") and not container["image"].endswith(
+            ":latest"
+        )
+        assert "pip install" not in " ".join(container["command"])
+
+
+needs_controller = pytest.mark.skipif(
+    not _has_controller(), reason="nao_kfp.controller not built yet"
+)
+
+
+# the committed reference includes NAO, so it exists only once the controller does
+@needs_controller
+def test_committed_reference_is_the_default_spec():
+    ref = load_reference(REFERENCE_PATH)
+    assert ReproduceSpec.from_dict(ref["spec"]) == ReproduceSpec()
+    assert set(ref["strategies"]) == set(ReproduceSpec().strategies)
+
+
+@needs_controller
+def test_committed_reference_reproduces_in_process():
+    ref = load_reference(REFERENCE_PATH)
+    check_reproduction(ref, run_spec(ReproduceSpec.from_dict(ref["spec"])))
