@@ -1,0 +1,111 @@
+"""What both training loops share: device choice, determinism, per-epoch seeds, checkpoints."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nao_kfp.errors import ConfigError
+
+CHECKPOINT = "checkpoint.pt"
+RESULT = "result.json"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("child.device: cuda requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def epoch_seed(seed: int, epoch: int, what: str) -> int:
+    """A seed per (run seed, epoch, purpose): each epoch's shuffling, augmentation and dropout
+    are fixed by the seed alone, so a resumed run draws exactly what an uninterrupted one does."""
+    digest = hashlib.sha256(f"{seed}:{epoch}:{what}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic(enabled: bool) -> Iterator[None]:
+    """torch.use_deterministic_algorithms for the duration of a child, restored afterwards (a
+    process-wide switch must not leak into the caller)."""
+    before = torch.are_deterministic_algorithms_enabled()
+    warn_before = torch.is_deterministic_algorithms_warn_only_enabled()
+    if enabled:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=warn_before)
+
+
+@contextlib.contextmanager
+def cpu_threads(n: int) -> Iterator[None]:
+    """torch's intra-op CPU threads for the duration of a child (0: unchanged), then restored."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Atomic: a task killed while saving leaves the previous checkpoint intact."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, arch_json: Any) -> dict[str, Any] | None:
+    """The checkpoint at path when it belongs to this architecture, else None."""
+    if not path.is_file():
+        return None
+    state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("arch") != arch_json:
+        return None
+    return state
+
+
+def write_result(out_dir: Path, result: dict[str, Any]) -> None:
+    path = out_dir / RESULT
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def read_result(out_dir: Path) -> dict[str, Any] | None:
+    path = out_dir / RESULT
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data

@@ -1,0 +1,88 @@
+"""`nao train-child` and `nao params`: train one child network; count a network's size."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.commands.common import add_config_args, add_space_arg, parse_arch
+from nao_kfp.config import load_config
+from nao_kfp.spaces import get_space
+
+PARAM_DATASETS = ["cifar10", "cifar100", "imagenet", "digits"]
+
+
+def _add_arch(p: argparse.ArgumentParser) -> None:
+    add_space_arg(p)
+    p.add_argument("--arch", required=True, help="the architecture (quote it)")
+    p.add_argument(
+        "--format", choices=["native", "official"], default="native",
+        help="how --arch is written: the space's native string or the official NAO integers",
+    )  # fmt: skip
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "train-child",
+        help="train one child network and print its result as a JSON line",
+        description="Trains the child of ARCH with the config's child section; checkpoints every "
+        "epoch in --out and resumes from there. Progress goes to stderr.",
+    )
+    _add_arch(p)
+    add_config_args(p)
+    p.add_argument(
+        "--out", required=True, type=Path, help="output folder (checkpoint, result.json)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="training seed (default: search.seed)")
+    p.set_defaults(func=cmd_train_child)
+
+    q = sub.add_parser(
+        "params",
+        help="count parameters and multiply-adds of a CNN child network",
+        description="Prints a JSON line with params, params_without_aux (the papers' convention) "
+        "and macs (multiply-adds of one image's forward pass).",
+    )
+    _add_arch(q)
+    q.add_argument("--layers", type=int, required=True, help="N cells per stage")
+    q.add_argument("--channels", type=int, required=True, help="F, the first stage's channels")
+    q.add_argument("--dataset", choices=PARAM_DATASETS, default="cifar10")
+    q.set_defaults(func=cmd_params)
+
+
+def cmd_train_child(args: argparse.Namespace) -> int:
+    from nao_kfp.child import train_child
+
+    space = get_space(args.space)
+    arch = parse_arch(space, args.arch, args.format)
+    cfg = load_config(args.config, [f"search.space={space.name}", *args.overrides])
+    seed = cfg.search.seed if args.seed is None else args.seed
+    result = train_child(
+        space,
+        arch,
+        cfg.child,
+        args.out,
+        seed=seed,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    print(json.dumps(result, sort_keys=True))
+    return 0
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    from nao_kfp.child import count_params
+    from nao_kfp.errors import ArchError
+
+    space = get_space(args.space)
+    if space.name not in ("nasnet", "enas"):
+        raise ArchError(f"--space: {space.name} has no CNN child to count; expected nasnet or enas")
+    if args.layers < 1 or args.channels < 2:
+        raise ArchError("--layers/--channels: expected at least 1 layer and 2 channels")
+    arch = parse_arch(space, args.arch, args.format)
+    counts = count_params(
+        space, arch, layers=args.layers, channels=args.channels, dataset=args.dataset
+    )
+    print(json.dumps(counts, sort_keys=True))
+    return 0
