@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +18,12 @@ from nao_kfp.errors import NaoError
 # Modules under nao_kfp.commands, each with `register(subparsers)`; their order is the help order.
 COMMAND_MODULES = [
     "arch",
+    "config",
+    "pool",
+    "controller",
+    "child",
+    "benchmark",
+    "search",
 ]
 
 
@@ -26,7 +33,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nao", description="Neural Architecture Optimization on Kubeflow Pipelines")
+    parser = _Parser(
+        prog="nao", description="Neural Architecture Optimization on Kubeflow Pipelines"
+    )
     parser.add_argument("--version", action="version", version=f"nao-kfp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMAND_MODULES:
@@ -45,6 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nao: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`nao arch sample ... | head`): stop quietly, and point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
