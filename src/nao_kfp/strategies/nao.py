@@ -33,7 +33,7 @@ class NaoOptions:
     # Epochs of a warm-started round's fit (0: controller.epochs). A warm start already encodes,
     # ranks and decodes the earlier pool, so a short fit only has to absorb the last round's
     # few new archs; the full controller.epochs are spent once, on the initial sample.
-    warm_epochs: int = 0
+    warm_epochs: int = 10
 
 
 class NaoStrategy(Strategy):
