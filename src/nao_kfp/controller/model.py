@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -118,8 +119,11 @@ class Seq2Seq(nn.Module):
         """Greedy decoding, one position at a time, batched over architectures: B x L tokens."""
         # oneDNN builds a kernel per new shape (seconds on a busy CPU) and gains nothing on a
         # one-step LSTM call, so stepwise decoding uses torch's native kernels.
-        with torch.backends.mkldnn.flags(enabled=False), cpu_threads(self.threads):
-            return self._greedy(states)
+        # torch.backends.mkldnn.flags() warns about Intel-GPU TF32 on every call; irrelevant here.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="TF32 acceleration")
+            with torch.backends.mkldnn.flags(enabled=False), cpu_threads(self.threads):
+                return self._greedy(states)
 
     def _greedy(self, states: Tensor) -> Tensor:
         b = states.size(0)
