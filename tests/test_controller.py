@@ -14,6 +14,7 @@ from controller_toy import tiny, toy_pool
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nao_kfp.config import load_config
 from nao_kfp.controller import NAOModel, fit, pairwise_accuracy
 from nao_kfp.controller.metrics import hamming
 from nao_kfp.errors import ConfigError, NaoError
@@ -195,3 +196,47 @@ def test_symmetric_augmentation_only_uses_true_variants() -> None:
         ids = {space.canonical_id(space.decode(r)) for r in rows}
         assert ids == {space.canonical_id(arch)}
         assert len({tuple(r) for r in itertools.chain(rows, [space.encode(arch)])}) > 2
+
+
+def test_cosine_schedule_warms_up_then_decays_to_the_floor():
+    from nao_kfp.controller.train import lr_at
+
+    cfg = load_config(
+        None,
+        [
+            "controller.lr_schedule=cosine",
+            "controller.lr=0.01",
+            "controller.epochs=10",
+            "controller.warmup_epochs=2",
+            "controller.lr_min_ratio=0.1",
+        ],
+    ).controller
+    lr = lr_at(cfg, steps_per_epoch=5)
+    assert lr is not None
+    values = [lr(s) for s in range(50)]
+    assert values[0] == pytest.approx(0.001)  # 1 of 10 warm-up steps
+    assert values[9] == pytest.approx(0.01)  # warm-up reaches the peak
+    after = values[10:]
+    assert all(a >= b for a, b in zip(after, after[1:], strict=False))
+    assert values[-1] == pytest.approx(0.001)  # lr * lr_min_ratio at the last step
+    assert lr_at(load_config(None, []).controller, 5) is None  # constant: the optimizer's lr
+
+
+@pytest.mark.parametrize(
+    ("override", "match"),
+    [
+        ("controller.lr_schedule=step", "controller.lr_schedule.*'step'"),
+        ("controller.lr_min_ratio=2", "controller.lr_min_ratio"),
+    ],
+)
+def test_bad_schedule_settings_are_named(override, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, [override])
+
+
+def test_warmup_must_leave_epochs_to_decay():
+    with pytest.raises(ConfigError, match="controller.warmup_epochs"):
+        load_config(
+            None,
+            ["controller.lr_schedule=cosine", "controller.epochs=5", "controller.warmup_epochs=5"],
+        )

@@ -53,6 +53,11 @@ class ControllerConfig:
     trade_off: float = 0.9  # lambda in  lambda*MSE + (1-lambda)*NLL
     optimizer: str = "adam"
     lr: float = 1e-3
+    # constant: the paper's fixed Adam lr. cosine: linear warm-up over warmup_epochs, then a
+    # cosine decay to lr * lr_min_ratio at the last epoch (fewer epochs to the same quality).
+    lr_schedule: str = "constant"
+    warmup_epochs: int = 0
+    lr_min_ratio: float = 0.0
     epochs: int = 1000
     batch_size: int = 100
     weight_decay: float = 1e-4
@@ -302,6 +307,19 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"controller.optimizer: expected adam or adamw, got {c.optimizer!r}")
     if c.lr <= 0:
         raise ConfigError(f"controller.lr: expected a positive learning rate, got {c.lr}")
+    if c.lr_schedule not in ("constant", "cosine"):
+        raise ConfigError(
+            f"controller.lr_schedule: expected constant or cosine, got {c.lr_schedule!r}"
+        )
+    _positive("controller.warmup_epochs", c.warmup_epochs, zero_ok=True)
+    if c.warmup_epochs >= c.epochs and c.lr_schedule == "cosine":
+        raise ConfigError(
+            f"controller.warmup_epochs: expected fewer than controller.epochs ({c.epochs}), got {c.warmup_epochs}"
+        )
+    if not 0.0 <= c.lr_min_ratio <= 1.0:
+        raise ConfigError(
+            f"controller.lr_min_ratio: expected a value in [0, 1], got {c.lr_min_ratio}"
+        )
     if not 0.0 <= c.holdout_fraction < 1.0:
         raise ConfigError(
             f"controller.holdout_fraction: expected a value in [0, 1), got {c.holdout_fraction}"

@@ -7,6 +7,7 @@ operation per epoch, and each batch is one encoder call, one teacher-forced deco
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -161,6 +162,28 @@ def _epoch_inputs(data: _Data, gen: torch.Generator) -> tuple[Tensor, Tensor]:
     return torch.cat((data.tokens, sym)), torch.cat((data.target, data.target))
 
 
+def _epoch_size(data: _Data) -> int:
+    n = data.tokens.size(0)
+    return 2 * n if data.variants is not None else n
+
+
+def lr_at(cfg: ControllerConfig, steps_per_epoch: int) -> Callable[[int], float] | None:
+    """The learning rate at each optimizer step (None: constant, the optimizer's own lr)."""
+    if cfg.lr_schedule == "constant":
+        return None
+    warm = cfg.warmup_epochs * steps_per_epoch
+    total = max(cfg.epochs * steps_per_epoch, warm + 1)
+    low = cfg.lr * cfg.lr_min_ratio
+
+    def lr(step: int) -> float:
+        if step < warm:
+            return cfg.lr * (step + 1) / warm
+        t = min((step - warm) / max(total - warm - 1, 1), 1.0)
+        return low + (cfg.lr - low) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    return lr
+
+
 def _train(
     model: NAOModel,
     data: _Data,
@@ -174,6 +197,9 @@ def _train(
     opt = opt_cls(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     lam, vocab = cfg.trade_off, net.vocab_size
     stopper = _EarlyStopper(cfg.patience) if hold is not None else None
+    steps_per_epoch = -(-_epoch_size(data) // cfg.batch_size)
+    schedule = lr_at(cfg, steps_per_epoch)
+    step = 0
     t0 = time.perf_counter()
     epoch, mse_sum, nll_sum, batches = 0, 0.0, 0.0, 0
     for epoch in range(1, cfg.epochs + 1):
@@ -187,6 +213,10 @@ def _train(
             mse = F.mse_loss(net.predict(states), y)
             nll = F.cross_entropy(net.decode_logits(states, x).reshape(-1, vocab), x.reshape(-1))
             loss = lam * mse + (1.0 - lam) * nll
+            if schedule is not None:
+                for group in opt.param_groups:
+                    group["lr"] = schedule(step)
+            step += 1
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
@@ -197,7 +227,7 @@ def _train(
             if stopper is not None and hold is not None:
                 q = _quality(model, *hold)
                 msg += f" held-out pairwise {q['pairwise_accuracy']:.4f} hamming {q['hamming']:.3f}"
-                if stopper.update(epoch, q, net.state_dict()):
+                if stopper.update(epoch, q, net.state_dict(), time.perf_counter() - t0):
                     if log:
                         log(msg + " -> stop")
                     break
@@ -215,6 +245,7 @@ def _train(
         net.load_state_dict(stopper.best_state)
         record.update(
             best_epoch=stopper.best_epoch,
+            best_seconds=round(stopper.best_seconds, 3),
             stopped_early=epoch < cfg.epochs,
             n_holdout=int(hold[0].size(0)),
             holdout_pairwise_accuracy=stopper.best["pairwise_accuracy"],
@@ -233,14 +264,18 @@ class _EarlyStopper:
         self.best_pw, self.best_ham = -1.0, float("inf")
         self.best: dict[str, float] = {}
         self.best_epoch, self.stale = 0, 0
+        self.best_seconds = 0.0
         self.best_state: dict[str, Tensor] = {}
 
-    def update(self, epoch: int, q: dict[str, float], state: dict[str, Tensor]) -> bool:
+    def update(
+        self, epoch: int, q: dict[str, float], state: dict[str, Tensor], seconds: float
+    ) -> bool:
         improved = q["pairwise_accuracy"] > self.best_pw or q["hamming"] < self.best_ham
         self.best_pw = max(self.best_pw, q["pairwise_accuracy"])
         self.best_ham = min(self.best_ham, q["hamming"])
         if improved:
             self.best, self.best_epoch, self.stale = dict(q), epoch, 0
+            self.best_seconds = seconds
             self.best_state = {k: v.detach().clone() for k, v in state.items()}
             return False
         self.stale += 1
