@@ -130,3 +130,59 @@ def test_nao_refuses_a_config_for_another_space():
 def test_unknown_strategy_is_named():
     with pytest.raises(StrategyError, match="'greedy'"):
         make_strategy("greedy", load_config("nb201"))
+
+
+def _hamming(a, b) -> int:
+    return sum(x != y for x, y in zip(NB201.encode(a), NB201.encode(b), strict=True))
+
+
+@needs_controller
+def test_nao_queries_the_nearest_unseen_row_for_a_decoded_arch_missing_from_the_table():
+    # 300 of 15625 cells: most decoded cells are missing, so the nearest rows stand in for them
+    table = generate_table(NB201, TableSpec(seed=3, rows=300))
+    history = small_nao().run(table, 30, seed=1)
+    near = [q for q in history if q.source.endswith("-nearest")]
+    assert near, [q.source for q in history]
+    assert len({q.id for q in history}) == 30
+
+
+@needs_controller
+def test_nearest_unseen_picks_a_closest_unseen_row():
+    import random
+
+    from nao_kfp.tabular import TabularEvaluator
+
+    nao = small_nao()
+    ev = TabularEvaluator(TABLE, 50)
+    rng = random.Random(0)
+    target = NB201.sample(rng)
+    while TABLE.get(target) is not None:
+        target = NB201.sample(rng)
+    first = nao.nearest_unseen(ev, target, rng)
+    assert first is not None
+    best = min(_hamming(target, r.arch) for r in TABLE.rows)
+    assert _hamming(target, first.arch) == best
+    ev.query(first.arch)  # once queried, it is never picked again
+    second = nao.nearest_unseen(ev, target, rng)
+    assert second is not None and second.id != first.id
+    assert _hamming(target, second.arch) == min(
+        _hamming(target, r.arch) for r in TABLE.rows if r.id != first.id
+    )
+
+
+@needs_controller
+def test_skip_mode_never_substitutes_a_row():
+    from nao_kfp.strategies import NaoOptions
+
+    cfg = small_nao().cfg
+    nao = make_strategy("nao", cfg, nao=NaoOptions(unavailable="skip"))
+    table = generate_table(NB201, TableSpec(seed=3, rows=300))
+    history = nao.run(table, 24, seed=1)
+    assert not [q for q in history if q.source.endswith("-nearest")]
+
+
+def test_unknown_unavailable_mode_is_named():
+    from nao_kfp.strategies import NaoOptions
+
+    with pytest.raises(StrategyError, match="nao.unavailable.*'closest'"):
+        make_strategy("nao", load_config("nb201"), nao=NaoOptions(unavailable="closest"))

@@ -175,3 +175,13 @@ def test_bad_table_row_is_named(tmp_path, capsys):
         capsys,
     )
     assert code == 2 and f"{bad}:2: arch: nb201 edge 2->3: unknown op 'conv'" in err
+
+
+def test_nao_unavailable_mode_reaches_the_strategy_and_the_results(table_csv, tmp_path, capsys):
+    out_json = tmp_path / "r.json"
+    args = ["benchmark", "--space", "nb201", "--table", str(table_csv), "--strategy", "nao"]
+    args += ["--queries", "14", "--seeds", "0", "--json", str(out_json), "--quiet"]
+    args += ["--set", "controller.epochs=3", "--nao-unavailable", "skip"]
+    assert run_cli(args, capsys)[0] == 0
+    doc = json.loads(out_json.read_text())
+    assert doc["settings"]["nao"]["options"]["unavailable"] == "skip"

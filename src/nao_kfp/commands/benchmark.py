@@ -34,6 +34,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--tournament", type=int, default=None, help="evolution tournament (sample) size"
     )
+    p.add_argument(
+        "--nao-unavailable",
+        choices=("nearest", "skip"),
+        default="nearest",
+        help="NAO decodes a cell missing from the table: query its nearest unseen row "
+        "(default) or skip it and keep decoding",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-seed progress lines")
     add_config_args(p, default=None)
     p.set_defaults(func=cmd_benchmark)
@@ -66,7 +73,7 @@ def benchmark_config(space: str, preset: str | None, overrides: list[str]) -> Co
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
+    from nao_kfp.strategies import STRATEGIES, EvolutionConfig, NaoOptions, make_strategy
     from nao_kfp.strategies.runner import (
         format_summary,
         parse_int_list,
@@ -91,7 +98,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         mutation_tries=evo.mutation_tries,
         max_steps=evo.max_steps,
     )
-    strategies = {n: make_strategy(n, cfg, evolution=evo) for n in names}
+    nao = NaoOptions(unavailable=args.nao_unavailable)
+    strategies = {n: make_strategy(n, cfg, evolution=evo, nao=nao) for n in names}
     settings = {n: settings_of(s) for n, s in strategies.items()}
 
     def log(msg: str) -> None:

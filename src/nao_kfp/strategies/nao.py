@@ -8,22 +8,27 @@ along the predictor's gradient and decode (`propose`, step `search.eta`, grown b
 query up to `search.new_archs` new architectures. The query budget is the stopping rule
 (`search.rounds` is not used here), so a run is anytime.
 
-A table may hold only a sample of the space. A decoded architecture that is not in the table
-is unavailable: it is added to the known set and decoding is repeated (so the seed's step size
-grows past it) up to `decode_attempts` times per round; this decodes several step sizes per
-seed without ever ranking candidates by the predictor. If a round still finds nothing new, it
-queries random unseen rows instead (source "random-fill"), so the budget is spent exactly.
+A table may hold only a sample of the space, so a decoded architecture may be missing from it.
+With `unavailable: nearest` (the default) the strategy queries the unseen table row closest to
+it in tokens (Hamming distance; ties broken by the strategy's seeded RNG, never by the
+predictor), the table's stand-in for the decoded point, as evolution's mutations are kept to
+table rows; on a complete table this never happens. With `unavailable: skip` the decoded
+architecture is only added to the known set and decoding is repeated, so the seed's step size
+grows past it. Either way at most `decode_attempts` propose() calls are made per round; if a
+round still finds nothing new, it queries random unseen rows instead (source "random-fill"),
+so the budget is spent exactly.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, replace
 from typing import Any
 
 from nao_kfp.config import Config
 from nao_kfp.pool import PoolEntry, entry
 from nao_kfp.strategies.base import Strategy, StrategyError, random_fill, rng_for
-from nao_kfp.tabular import TabularEvaluator
+from nao_kfp.tabular import Row, Table, TabularEvaluator
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class NaoOptions:
     # ranks and decodes the earlier pool, so a short fit only has to absorb the last round's
     # few new archs; the full controller.epochs are spent once, on the initial sample.
     warm_epochs: int = 10
+    unavailable: str = "nearest"  # nearest | skip: what a decoded arch missing from the table does
 
 
 class NaoStrategy(Strategy):
@@ -43,9 +49,14 @@ class NaoStrategy(Strategy):
         self.cfg = cfg
         self.options = options or NaoOptions()
         self.log = log
+        self._tokens: tuple[Table, Any] | None = None  # the table's rows as tokens
         if self.options.warm_epochs < 0:
             raise StrategyError(
                 f"nao.warm_epochs: expected 0 or a positive number, got {self.options.warm_epochs}"
+            )
+        if self.options.unavailable not in ("nearest", "skip"):
+            raise StrategyError(
+                f"nao.unavailable: expected nearest or skip, got {self.options.unavailable!r}"
             )
         if self.options.decode_attempts < 1:
             raise StrategyError(
@@ -79,9 +90,29 @@ class NaoStrategy(Strategy):
                 init=model if self.options.warm_start else None,
             )
             want = min(s.new_archs, ev.remaining)
-            got = self.query_decoded(model, pool, ev, want, unavailable, round_index)
+            got = self.query_decoded(model, pool, ev, want, unavailable, round_index, rng)
             if got == 0:
                 random_fill(ev, rng, want, source="random-fill")
+
+    def nearest_unseen(self, ev: TabularEvaluator, arch: Any, rng: random.Random) -> Row | None:
+        """The unseen table row nearest to `arch` in tokens (None: option skip, or none left)."""
+        if self.options.unavailable != "nearest":
+            return None
+        import torch
+
+        table = ev.table
+        if self._tokens is None or self._tokens[0] is not table:
+            rows = torch.tensor([ev.space.encode(r.arch) for r in table.rows], dtype=torch.long)
+            self._tokens = (table, rows)
+        tokens = self._tokens[1]
+        seen = ev.seen_ids
+        unseen = torch.tensor([r.id not in seen for r in table.rows], dtype=torch.bool)
+        if not bool(unseen.any()):
+            return None
+        dist = (tokens != torch.tensor(ev.space.encode(arch))).sum(dim=1)
+        dist = dist.masked_fill(~unseen, tokens.size(1) + 1)
+        ties = torch.nonzero(dist == dist.min()).flatten().tolist()
+        return table.rows[ties[rng.randrange(len(ties))] if len(ties) > 1 else ties[0]]
 
     @staticmethod
     def pool(ev: TabularEvaluator) -> list[PoolEntry]:
@@ -99,6 +130,7 @@ class NaoStrategy(Strategy):
         want: int,
         unavailable: set[str],
         round_index: int,
+        rng: random.Random,
     ) -> int:
         from nao_kfp.controller import propose
 
@@ -118,11 +150,17 @@ class NaoStrategy(Strategy):
             if not proposed:
                 break
             for e in proposed:
-                if got < want and ev.is_new(e.arch):
+                if got == want:
+                    break
+                if ev.is_new(e.arch):
                     ev.query(e.arch, source=f"nao-round-{round_index}")
                     got += 1
                 elif not ev.available(e.arch):
                     unavailable.add(e.id)
+                    near = self.nearest_unseen(ev, e.arch, rng)
+                    if near is not None:
+                        ev.query(near.arch, source=f"nao-round-{round_index}-nearest")
+                        got += 1
             if got == want:
                 break
         return got
