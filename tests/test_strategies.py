@@ -133,7 +133,7 @@ def test_unknown_strategy_is_named():
 
 
 def _hamming(a, b) -> int:
-    return sum(x != y for x, y in zip(NB201.encode(a), NB201.encode(b), strict=True))
+    return NB201.hamming(NB201.encode(a), NB201.encode(b))
 
 
 @needs_controller
