@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 import torch
 
 from nao_kfp.child import NetSpec, build_network, count_params
 from nao_kfp.child.cnn import CellNetwork
-from nao_kfp.child.ops import OPS, drop_path
+from nao_kfp.child.data import augment
+from nao_kfp.child.ops import OPS, drop_path, nchw
 from nao_kfp.spaces import get_space
 
 NAONET_A = "0 7 1 15 2 8 1 7 0 6 1 7 0 8 4 7 1 5 0 7 0 7 1 13 0 6 0 14 0 9 1 10 0 14 2 6 1 11 0 7"
@@ -74,6 +77,50 @@ def test_network_shapes_for_any_input(in_ch: int, size: int) -> None:
     net.eval()
     logits, aux = net(torch.randn(3, in_ch, size, size))
     assert logits.shape == (3, 7) and aux is None
+
+
+# Every branch an identity: each reduction cell is FactorizedReduce (strided 1x1 convs) on 8 or
+# fewer channels, the case where torch 2.14's channels-last CPU backward corrupts the heap.
+ALL_IDENTITY = (
+    "normal[identity~0 identity~1 | identity~0 identity~2 | identity~3 identity~2 | identity~2 "
+    "identity~1 | identity~4 identity~5] reduce[identity~0 identity~1 | identity~2 identity~1 | "
+    "identity~0 identity~3 | identity~3 identity~1 | identity~0 identity~4]"
+)
+CHANNELS_LAST_ONE_CHANNEL = f"""
+import torch
+import torch.nn.functional as F
+from nao_kfp.child.cnn import CellNetwork, NetSpec
+from nao_kfp.spaces import get_space
+torch.manual_seed(0)
+torch.set_num_threads(1)  # as the tiny children run; the crash shows on one thread
+net = CellNetwork(get_space("enas").parse({ALL_IDENTITY!r}), NetSpec(1, 4, in_channels=1, input_size=8))
+for _ in range(20):
+    x = torch.randn(16, 8, 8, 1).permute(0, 3, 1, 2)  # "contiguous", channels-last strides
+    logits, _ = net(x)
+    F.cross_entropy(logits, torch.randint(0, 10, (16,))).backward()
+print("trained")
+"""
+
+
+def test_one_channel_batches_with_channels_last_strides_train_on_cpu() -> None:
+    # in a child process: the bug this guards against aborts the process instead of raising
+    proc = subprocess.run(
+        [sys.executable, "-c", CHANNELS_LAST_ONE_CHANNEL], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "trained", proc.stderr[-2000:]
+
+
+def test_nchw_gives_standard_strides_and_copies_only_when_needed() -> None:
+    x = torch.randn(4, 8, 8, 1).permute(0, 3, 1, 2)
+    assert x.is_contiguous() and x.stride() != (64, 64, 8, 1)  # why .contiguous() is not enough
+    y = nchw(x)
+    assert y.stride() == (64, 64, 8, 1) and torch.equal(x, y)
+    assert nchw(y) is y
+    # augmentation (a gather over N×H×W×C) hands out standard strides for one-channel images
+    out = augment(
+        torch.rand(5, 1, 8, 8), torch.Generator().manual_seed(0), pad=1, flip=True, cutout=2
+    )
+    assert out.stride() == (64, 64, 8, 1)
 
 
 def test_cell_output_concatenates_the_unused_nodes() -> None:

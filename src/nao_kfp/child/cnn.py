@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nao_kfp.child.ops import OPS, FactorizedReduce, ReLUConvBN, drop_path
+from nao_kfp.child.ops import OPS, FactorizedReduce, ReLUConvBN, drop_path, nchw
 from nao_kfp.errors import ArchError
 from nao_kfp.spaces import CellArch
 
@@ -206,6 +206,8 @@ class CellNetwork(nn.Module):
             cell.drop_prob = drop_prob * (i + 1) / total * min(max(progress, 0.0), 1.0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if x.device.type == "cpu":  # channels-last is for CUDA; on the CPU it can crash (nchw)
+            x = nchw(x)
         s0 = self.stem0(x)
         s1 = self.stem1(s0)
         aux = None

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nao_kfp.child.ops import nchw
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ConfigError
 
@@ -237,4 +238,4 @@ def augment(
         in_x = (xs >= cx - cutout // 2) & (xs < cx + cutout - cutout // 2)
         hole = in_y[:, :, None] & in_x[:, None, :]  # b×h×w
         x = x.masked_fill(hole[:, None], 0.0)
-    return x.contiguous()
+    return nchw(x)  # not .contiguous(): see nchw

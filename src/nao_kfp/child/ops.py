@@ -121,6 +121,22 @@ OPS: dict[str, OpFactory] = {
 }
 
 
+def nchw(x: torch.Tensor) -> torch.Tensor:
+    """x with the standard N×C×H×W strides (a copy only when it has others).
+
+    A one-channel batch made by permuting N×H×W×C is `is_contiguous()` yet has channels-last
+    strides, so `.contiguous()` keeps them and oneDNN then runs channels-last kernels on the CPU.
+    torch 2.14's CPU backward of a channels-last strided 1×1 conv with fewer than 8 channels (a
+    FactorizedReduce in a small child) corrupts the heap and aborts the process."""
+    want, acc = [], 1
+    for n in reversed(x.shape):
+        want.append(acc)
+        acc *= n
+    if x.stride() == tuple(reversed(want)):
+        return x
+    return x.clone(memory_format=torch.contiguous_format)
+
+
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
     """Zero whole samples of a branch with probability drop_prob and rescale the rest, so the
     expectation is unchanged."""
