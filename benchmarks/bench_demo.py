@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nao_kfp.pipelines.search import run_local
+from nao_kfp.pipelines.local import run_local
 
 from nao_kfp.config import load_config
 from nao_kfp.report import summary_table

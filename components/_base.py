@@ -25,3 +25,10 @@ def component(func: Callable[..., Any], image: str = IMAGE) -> Any:
 def on_image(comp: Any, image: str) -> Any:
     """The component itself on the default image, else the same function on `image`."""
     return comp if image == IMAGE else component(comp.python_func, image)
+
+
+def log_metrics(metrics: Any, values: dict[str, Any], prefix: str = "") -> None:
+    """Every number of a step's output as a KFP Metrics entry (booleans and text are not)."""
+    for key, value in sorted(values.items()):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics.log_metric(f"{prefix}{key}", value)

@@ -5,11 +5,14 @@ from nao_kfp.components._base import component
 
 
 @component
-def prepare_data(config: str, data: Output[Dataset]) -> None:
-    """Download or copy the data set into `data` (a directory) for the children to read."""
+def prepare_data(config: str, compiled: str, data: Output[Dataset]) -> None:
+    """Copy (or, where allowed, download) the data set into `data` for the children to read.
+    First of all, check that the run's config keeps what the pipeline was compiled with."""
     from pathlib import Path
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
-    steps.prepare_data(config_from_json(config), Path(data.path))
+    cfg = config_from_json(config)
+    steps.check_compiled(cfg, compiled)
+    steps.prepare_data(cfg, Path(data.path))

@@ -19,6 +19,8 @@ def decode(
     """The pool plus up to search.new_archs new pending architectures for round r + 1."""
     from pathlib import Path
 
+    from nao_kfp.components._base import log_metrics
+
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
@@ -26,6 +28,7 @@ def decode(
         config_from_json(config), round_index, Path(model.path), Path(embeddings.path),
         Path(pool.path), Path(history.path), Path(new_pool.path), Path(new_history.path),
     )  # fmt: skip
-    metrics.log_metric(f"round{round_index}/new_archs", out["new_archs"])
-    if out.get("hamming") is not None:
-        metrics.log_metric(f"round{round_index}/decoder_hamming", out["hamming"])
+    log_metrics(
+        metrics, {"new_archs": out["new_archs"], "decoder_hamming": out["hamming"]},
+        f"round{round_index}/",
+    )  # fmt: skip

@@ -9,32 +9,15 @@ def fit(
     config: str,
     round_index: int,
     pool: Input[Dataset],
-    model: Output[Model],
-    metrics: Output[Metrics],
-) -> None:
-    """Encoder, predictor and decoder trained from scratch on the evaluated architectures."""
-    from pathlib import Path
-
-    from nao_kfp import steps
-    from nao_kfp.config import config_from_json
-
-    out = steps.fit(config_from_json(config), round_index, Path(pool.path), Path(model.path))
-    for key, value in out.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            metrics.log_metric(f"round{round_index}/fit/{key}", value)
-
-
-@component
-def fit_warm(
-    config: str,
-    round_index: int,
-    pool: Input[Dataset],
     init_model: Input[Model],
     model: Output[Model],
     metrics: Output[Metrics],
 ) -> None:
-    """The same, warm-started from the previous round's model."""
+    """Encoder, predictor and decoder trained on the evaluated architectures, warm-started from
+    `init_model` unless it is empty."""
     from pathlib import Path
+
+    from nao_kfp.components._base import log_metrics
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
@@ -43,6 +26,4 @@ def fit_warm(
         config_from_json(config), round_index, Path(pool.path), Path(model.path),
         init_model=Path(init_model.path),
     )  # fmt: skip
-    for key, value in out.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            metrics.log_metric(f"round{round_index}/fit/{key}", value)
+    log_metrics(metrics, out, f"round{round_index}/fit/")

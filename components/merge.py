@@ -19,6 +19,8 @@ def merge(
     and logged as Metrics."""
     from pathlib import Path
 
+    from nao_kfp.components._base import log_metrics
+
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
@@ -26,6 +28,4 @@ def merge(
         config_from_json(config), round_index, Path(pool.path), [Path(r.path) for r in results],
         Path(history.path), Path(merged_pool.path), Path(merged_history.path),
     )  # fmt: skip
-    for key, value in record.items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            metrics.log_metric(f"round{round_index}/{key}", value)
+    log_metrics(metrics, record, f"round{round_index}/")

@@ -1,15 +1,26 @@
 """Round 1's architectures: a random sample of the search space."""
 
-from kfp.dsl import Dataset, Output
+from kfp.dsl import Dataset, Model, Output
 from nao_kfp.components._base import component
 
 
 @component
-def sample(config: str, pool: Output[Dataset], history: Output[Dataset]) -> None:
-    """search.initial_archs distinct random architectures (pending), and an empty history."""
+def sample(
+    config: str,
+    compiled: str,
+    pool: Output[Dataset],
+    history: Output[Dataset],
+    model: Output[Model],
+) -> None:
+    """search.initial_archs distinct random architectures (pending), an empty history, and an
+    empty model (round 1's fit starts cold). Fails first if the run's config changed what the
+    pipeline was compiled with."""
     from pathlib import Path
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
-    steps.sample(config_from_json(config), Path(pool.path), Path(history.path))
+    cfg = config_from_json(config)
+    steps.check_compiled(cfg, compiled)
+    steps.sample(cfg, Path(pool.path), Path(history.path))
+    Path(model.path).mkdir(parents=True, exist_ok=True)

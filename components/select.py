@@ -15,12 +15,15 @@ def select_best(
     """result.json: the best architecture, its dev accuracy and the per-round records."""
     from pathlib import Path
 
+    from nao_kfp.components._base import log_metrics
+
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
     out = steps.select_best(
         config_from_json(config), Path(pool.path), Path(history.path), Path(result.path)
     )
-    metrics.log_metric("evaluated", out["evaluated"])
-    if out["best"] is not None:
-        metrics.log_metric("best_dev_accuracy", out["best"]["dev_accuracy"])
+    log_metrics(
+        metrics, {"evaluated": out["evaluated"], "failed": out["failed"],
+                  "best_dev_accuracy": out["best"]["dev_accuracy"]},
+    )  # fmt: skip

@@ -11,18 +11,14 @@ and pass the pool through in seconds. Under dsl.If the final pool would come fro
 branches, which select-best and report could only consume through dsl.OneOf.
 """
 
-import builtins
-import contextlib
-import dataclasses
 import re
-import shutil
-import sys
-import warnings
+import tempfile
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
+import yaml
 from kfp import compiler, dsl, kubernetes
-from kfp.dsl import HTML, Dataset, Markdown
+from kfp.dsl import HTML, Dataset, Input, Markdown, Model
 from nao_kfp.components import (
     _base,
     data,
@@ -35,10 +31,10 @@ from nao_kfp.components import (
     select,
     train,
 )
+from nao_kfp.pipelines.ir import dedup_components
 
 from nao_kfp.config import ClusterConfig, Config, config_to_json
-from nao_kfp.errors import NaoError
-from nao_kfp.progress import ProgressFilter
+from nao_kfp.steps import compiled_settings
 
 # The node label GKE puts on GPU nodes (cluster.accelerator_type is its value, e.g.
 # nvidia-tesla-a100); other clusters select nodes with cluster.node_selector instead.
@@ -85,70 +81,119 @@ class Outputs(NamedTuple):
     html: HTML
 
 
+class Evaluated(NamedTuple):
+    pool: Dataset
+    history: Dataset
+
+
+class RoundOutputs(NamedTuple):
+    """What a round hands to the next one."""
+
+    pool: Dataset
+    history: Dataset
+    model: Model
+
+
 def pipeline_name(cfg: Config) -> str:
     return "nao-search-" + (re.sub(r"[^a-z0-9-]+", "-", cfg.name.lower()).strip("-") or "run")
 
 
 def build_pipeline(cfg: Config) -> Any:
-    """The pipeline for this config: its rounds and shards fixed, the config its one parameter."""
+    """The pipeline for this config: its rounds and shards fixed, the config its one parameter.
+
+    Round r >= 2 is one sub-pipeline (`nao-round`) used L - 1 times; compile_pipeline writes
+    its spec once (dedup_components), so the IR grows by one task per round, not by a round's
+    worth of components."""
     s, cl = cfg.search, cfg.cluster
-    img = cl.image
 
     def on(comp: Any) -> Any:
-        return _base.on_image(comp, img)
+        return _base.on_image(comp, cl.image)
 
     prepare_c, sample_c, train_c = (
         on(data.prepare_data),
         on(sample.sample),
         on(train.train_children),
     )
-    merge_c, fit_c, fit_warm_c = on(merge.merge), on(fit.fit), on(fit.fit_warm)
+    merge_c, fit_c = on(merge.merge), on(fit.fit)
     optimize_c, decode_c = on(optimize.optimize), on(decode.decode)
     select_c, report_c = on(select.select_best), on(report.report)
+
+    @dsl.pipeline(name="evaluate-round")
+    def evaluate_round(
+        config: str, round_index: int, pool: Input[Dataset], history: Input[Dataset],
+        data: Input[Dataset],
+    ) -> Evaluated:  # fmt: skip
+        """Evaluate the pool's pending architectures in search.shards parallel tasks; merge."""
+        with dsl.ParallelFor(items=list(range(s.shards)), parallelism=cl.parallelism) as shard:
+            children = train_c(
+                config=config, round_index=round_index, shard=shard, num_shards=s.shards,
+                pool=pool, data=data,
+            )  # fmt: skip
+            place_on_gpu(children.set_display_name("train children"), cl)
+        merged = merge_c(
+            config=config, round_index=round_index, pool=pool, history=history,
+            results=dsl.Collected(children.outputs["results"]),
+        ).set_display_name("merge results")  # fmt: skip
+        return Evaluated(
+            pool=merged.outputs["merged_pool"], history=merged.outputs["merged_history"]
+        )
+
+    @dsl.pipeline(name="nao-round")
+    def nao_round(
+        config: str, round_index: int, next_round: int, pool: Input[Dataset],
+        history: Input[Dataset], model: Input[Model], data: Input[Dataset],
+    ) -> RoundOutputs:  # fmt: skip
+        """fit (warm start) -> optimize -> decode the next round's archs -> evaluate them."""
+        fitted = fit_c(config=config, round_index=round_index, pool=pool, init_model=model)
+        fitted.set_display_name("fit controller")
+        emb = optimize_c(config=config, model=fitted.outputs["model"], pool=pool)
+        emb.set_display_name("optimize embeddings")
+        dec = decode_c(
+            config=config, round_index=round_index, model=fitted.outputs["model"],
+            embeddings=emb.outputs["embeddings"], pool=pool, history=history,
+        ).set_display_name("decode new architectures")  # fmt: skip
+        ev = evaluate_round(
+            config=config, round_index=next_round, pool=dec.outputs["new_pool"],
+            history=dec.outputs["new_history"], data=data,
+        ).set_display_name("evaluate children")  # fmt: skip
+        return RoundOutputs(
+            pool=ev.outputs["pool"], history=ev.outputs["history"], model=fitted.outputs["model"]
+        )
+
+    compiled = compiled_settings(cfg)
 
     @dsl.pipeline(name=pipeline_name(cfg))
     def nao_search(config: str = config_to_json(cfg)) -> Outputs:
         """Neural Architecture Optimization (Luo et al. 2018, Algorithm 1).
 
         prepare data; sample N random architectures (the pending set of round 1)
-        for round r = 1..L:
-            train children: evaluate the pending architectures, in P parallel shards
-            merge: add their dev accuracies to the pool
-            (r < L) fit: train encoder / predictor / decoder on the pool (warm start)
-            (r < L) optimize: move the top-K embeddings along the predictor's gradient
-            (r < L) decode: the new architectures, pending for round r + 1
+        round 1: train children (P parallel shards); merge their dev accuracies into the pool
+        for round r = 2..L (one `nao-round` each):
+            fit: train encoder / predictor / decoder on the pool (warm start)
+            optimize: move the top-K embeddings along the predictor's gradient
+            decode: the new architectures, pending for round r
+            train children; merge
         select the best architecture; write the report
         """
-        staged = prepare_c(config=config).set_display_name("prepare data")
-        first = sample_c(config=config).set_display_name("sample initial architectures")
-        pool, history, model = first.outputs["pool"], first.outputs["history"], None
-        for r in range(1, s.rounds + 1):
-            with dsl.ParallelFor(items=list(range(s.shards)), parallelism=cl.parallelism) as shard:
-                children = train_c(
-                    config=config, round_index=r, shard=shard, num_shards=s.shards,
-                    pool=pool, data=staged.outputs["data"],
-                )  # fmt: skip
-                place_on_gpu(children.set_display_name(f"round {r}: train children"), cl)
-            merged = merge_c(
-                config=config, round_index=r, pool=pool, history=history,
-                results=dsl.Collected(children.outputs["results"]),
-            ).set_display_name(f"round {r}: merge results")  # fmt: skip
-            pool, history = merged.outputs["merged_pool"], merged.outputs["merged_history"]
-            if r == s.rounds:
-                break  # the last round's proposals would never be evaluated
-            if model is None:
-                fitted = fit_c(config=config, round_index=r, pool=pool)
-            else:
-                fitted = fit_warm_c(config=config, round_index=r, pool=pool, init_model=model)
-            fitted.set_display_name(f"round {r}: fit controller")
-            model = fitted.outputs["model"]
-            emb = optimize_c(config=config, model=model, pool=pool)
-            emb.set_display_name(f"round {r}: optimize embeddings")
-            dec = decode_c(
-                config=config, round_index=r, model=model, embeddings=emb.outputs["embeddings"],
-                pool=pool, history=history,
-            ).set_display_name(f"round {r}: decode new architectures")  # fmt: skip
-            pool, history = dec.outputs["new_pool"], dec.outputs["new_history"]
+        staged = prepare_c(config=config, compiled=compiled).set_display_name("prepare data")
+        first = sample_c(config=config, compiled=compiled)
+        first.set_display_name("sample initial architectures")
+        data_dir = staged.outputs["data"]
+        pool, history, model = (
+            first.outputs["pool"],
+            first.outputs["history"],
+            first.outputs["model"],
+        )
+        rnd = evaluate_round(
+            config=config, round_index=1, pool=pool, history=history, data=data_dir
+        ).set_display_name("round 1")
+        pool, history = rnd.outputs["pool"], rnd.outputs["history"]
+        for r in range(2, s.rounds + 1):
+            rnd = nao_round(
+                config=config, round_index=r - 1, next_round=r, pool=pool, history=history,
+                model=model, data=data_dir,
+            ).set_display_name(f"round {r}")  # fmt: skip
+            pool, history, model = rnd.outputs["pool"], rnd.outputs["history"], rnd.outputs["model"]
         best = select_c(config=config, pool=pool, history=history)
         best.set_display_name("select best architecture")
         rep = report_c(config=config, result=best.outputs["result"], pool=pool)
@@ -164,74 +209,16 @@ def build_pipeline(cfg: Config) -> Any:
 
 
 def compile_pipeline(cfg: Config, out: str | Path) -> Path:
-    """Write the KFP IR YAML; the same config always gives the same bytes."""
+    """Write the KFP IR YAML, each shared component once; the same config gives the same bytes."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(build_pipeline(cfg), str(out))
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "pipeline.yaml"
+        compiler.Compiler().compile(build_pipeline(cfg), str(raw))
+        docs = list(yaml.safe_load_all(raw.read_text()))
+    docs = dedup_components(docs)
+    text = "\n---\n".join(yaml.safe_dump(d, sort_keys=True) for d in docs)
+    tmp_out = out.with_name(f".{out.name}.tmp")
+    tmp_out.write_text(text)
+    tmp_out.replace(out)
     return out
-
-
-def task_count(rounds: int, shards: int) -> int:
-    """Tasks the pipeline runs: prepare + sample, per round P children + merge, three controller
-    steps in every round but the last, then select + report."""
-    return 2 + rounds * (shards + 1) + 3 * max(rounds - 1, 0) + 2
-
-
-class SearchError(NaoError):
-    """A task of the local search failed (its log is in DIR/kfp.log)."""
-
-
-def local_config(cfg: Config, out_dir: Path) -> Config:
-    """A local run keeps its result cache and child checkpoints under DIR/store (unless the
-    config names an S3 store or another directory), so re-running into DIR resumes."""
-    if cfg.cluster.s3_endpoint or cfg.cluster.store_dir:
-        return cfg
-    return cfg.replace(cluster=dataclasses.replace(cfg.cluster, store_dir=str(out_dir / "store")))
-
-
-def run_local(cfg: Config, out_dir: Path, *, show: TextIO | None = None) -> dict[str, Any]:
-    """Run the pipeline with kfp.local (SubprocessRunner, this Python) into out_dir.
-
-    Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr). Writes
-    out_dir/result.json, pool.jsonl and report.md/html; returns the result."""
-    from kfp import local
-
-    from nao_kfp.pool import read_pool
-    from nao_kfp.report import write_report
-    from nao_kfp.steps import read_json
-
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cfg = local_config(cfg, out_dir)
-    (out_dir / "config.json").write_text(config_to_json(cfg) + "\n")
-    local.init(
-        runner=local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(out_dir / "kfp"),
-        raise_on_error=True,
-    )
-    log_path = out_dir / "kfp.log"
-    with (
-        log_path.open("a") as log,
-        contextlib.redirect_stdout(ProgressFilter(log, show or sys.stderr)),
-        warnings.catch_warnings(),
-    ):
-        # kfp.local warns, per task, that the image and the Kubernetes settings are ignored here
-        warnings.filterwarnings("ignore", module=r"kfp\.local\.")
-        original_print = builtins.print
-        try:
-            task = build_pipeline(cfg)()
-        except RuntimeError as e:
-            msg = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).splitlines()[0]
-            raise SearchError(f"search: {msg} (task logs: {log_path})") from None
-        finally:
-            # kfp.local indents print() around each task by swapping builtins.print; tasks of a
-            # ParallelFor swap it concurrently and can leave it indented for good
-            builtins.print = original_print
-    shutil.copyfile(task.outputs["result"].path, out_dir / "result.json")
-    shutil.copyfile(task.outputs["pool"].path, out_dir / "pool.jsonl")
-    result: dict[str, Any] = read_json(out_dir / "result.json")
-    # report.md here links the plot and cell diagrams written beside it; report.html is the
-    # self-contained page from the report task
-    write_report(result, read_pool(out_dir / "pool.jsonl"), out_dir)
-    shutil.copyfile(task.outputs["html"].path, out_dir / "report.html")
-    return result

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from kfp import dsl
 from nao_kfp.components import data, decode, fit, merge, optimize, report, sample, select, train
 from search_tiny import tiny_config
 
+from nao_kfp import steps
 from nao_kfp.config import config_to_json
+from nao_kfp.errors import ConfigError
 from nao_kfp.pool import read_pool
 
 
@@ -23,10 +26,12 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
     c = config_to_json(cfg)
     D, M = dsl.Dataset, dsl.Model
     staged = art(D, tmp_path / "data")
-    data.prepare_data.python_func(config=c, data=staged)
+    compiled = steps.compiled_settings(cfg)
+    data.prepare_data.python_func(config=c, compiled=compiled, data=staged)
     pool, hist = art(D, tmp_path / "pool0"), art(D, tmp_path / "hist0")
-    sample.sample.python_func(config=c, pool=pool, history=hist)
-    model = None
+    model = art(M, tmp_path / "model0")
+    sample.sample.python_func(config=c, compiled=compiled, pool=pool, history=hist, model=model)
+    assert list(Path(model.path).iterdir()) == []  # round 1's fit starts cold
     for r in (1, 2):
         res = art(D, tmp_path / f"res{r}")
         train.train_children.python_func(
@@ -43,8 +48,13 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
         pool, hist = pool2, hist2
         if r == 2:
             break
-        model = art(M, tmp_path / f"model{r}")
-        fit.fit.python_func(config=c, round_index=r, pool=pool, model=model, metrics=dsl.Metrics())
+        fitted = art(M, tmp_path / f"model{r}")
+        fm = dsl.Metrics()
+        fit.fit.python_func(
+            config=c, round_index=r, pool=pool, init_model=model, model=fitted, metrics=fm
+        )
+        assert fm.metadata[f"round{r}/fit/n_train"] == cfg.search.initial_archs
+        model = fitted
         emb = art(dsl.Artifact, tmp_path / f"emb{r}")
         optimize.optimize.python_func(config=c, model=model, pool=pool, embeddings=emb)
         pool2, hist2 = art(D, tmp_path / f"pool{r}d"), art(D, tmp_path / f"hist{r}d")
@@ -56,12 +66,12 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
         assert dm.metadata["round1/new_archs"] >= 1
         pool, hist = pool2, hist2
     final = read_pool(pool.path)
-    nao = [e for e in final if e.extra.get("source") == "nao"]
-    assert nao and all(e.extra["round"] == 2 and e.status == "ok" for e in nao)
+    nao = [e for e in final if e.source == "nao"]
+    assert nao and all(e.round == 2 and e.status == "ok" for e in nao)
 
     # warm start: round 2's controller from round 1's model
     m2 = art(M, tmp_path / "model2")
-    fit.fit_warm.python_func(
+    fit.fit.python_func(
         config=c, round_index=2, pool=pool, init_model=model, model=m2, metrics=dsl.Metrics()
     )
     assert (tmp_path / "model2" / "fit_metrics.json").exists()
@@ -79,3 +89,29 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
     report.report.python_func(config=c, result=result, pool=pool, markdown=md, html=html)
     assert doc["best"]["id"] in Path(md.path).read_text()
     assert "<svg" in Path(html.path).read_text()
+
+
+def test_a_run_config_that_changes_the_compiled_shape_fails_first(tmp_path: Path) -> None:
+    cfg = tiny_config(tmp_path / "store")
+    compiled = steps.compiled_settings(cfg)
+    edited = config_to_json(tiny_config(tmp_path / "store", "search.rounds=5"))
+    D = dsl.Dataset
+    for call in (
+        lambda: data.prepare_data.python_func(
+            config=edited, compiled=compiled, data=art(D, tmp_path / "d")
+        ),
+        lambda: sample.sample.python_func(
+            config=edited,
+            compiled=compiled,
+            pool=art(D, tmp_path / "p"),
+            history=art(D, tmp_path / "h"),
+            model=art(dsl.Model, tmp_path / "m"),
+        ),  # fmt: skip
+    ):
+        with pytest.raises(ConfigError) as err:
+            call()
+        assert str(err.value) == (
+            "config: search.rounds is 5 in this run's config but the pipeline was compiled "
+            "with 2; recompile (nao compile / nao submit) to change it"
+        )
+    assert not (tmp_path / "p").exists() and not (tmp_path / "d").exists()

@@ -52,11 +52,11 @@ def test_decode_new_never_returns_a_known_or_repeated_arch(fitted: tuple[NAOMode
     seeds = {get_space(SPACE).to_string(e.arch) for e in pool}
     for e in new:
         assert e.status == "pending" and e.accuracy is None
-        assert e.extra["source"] == "nao" and e.extra["seed_arch"] in seeds
-        assert ETA["eta"] <= e.extra["eta"] <= ETA["eta_max"]
-        assert {"predicted_before", "predicted_after"} <= set(e.extra)
+        assert e.source == "nao" and e.seed_arch in seeds
+        assert ETA["eta"] <= e.eta <= ETA["eta_max"]
+        assert e.predicted_before is not None and e.predicted is not None
     # predicted_after is f of the re-encoded new arch, in accuracy units
-    assert [e.extra["predicted_after"] for e in new] == model.predict([e.arch for e in new])
+    assert [e.predicted for e in new] == model.predict([e.arch for e in new])
 
 
 def test_a_known_decoding_grows_eta_from_the_original_embedding(
@@ -68,7 +68,7 @@ def test_a_known_decoding_grows_eta_from_the_original_embedding(
     # forbid what the first call found: each seed must go further (a larger eta) to find another
     again = decode_new(model, emb, count=3, known_ids={e.id for e in first}, **ETA)
     assert {e.id for e in again}.isdisjoint(e.id for e in first)
-    assert max(e.extra["eta"] for e in again) > min(e.extra["eta"] for e in first)
+    assert max(e.eta for e in again) > min(e.eta for e in first)
     # a cap that is too small returns fewer than asked, never a duplicate
     few = decode_new(model, emb, count=50, known_ids=set(), eta=1.0, eta_growth=2.0, eta_max=2.0)
     assert len(few) <= 2 * 3 and len({e.id for e in few}) == len(few)

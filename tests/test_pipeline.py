@@ -136,7 +136,7 @@ def test_display_names_on_every_task(tmp_path: Path) -> None:
         for t in d["tasks"].values()
         if "parameterIterator" not in t
     ]
-    assert "round 2: train children" in names and "round 1: decode new architectures" in names
+    assert {"round 1", "round 2", "train children", "decode new architectures"} <= set(names)
     assert all(" " in n or n in ("report",) for n in names), names
 
 

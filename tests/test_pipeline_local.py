@@ -28,8 +28,8 @@ def test_nao_search_runs_two_rounds_locally(
     assert r1["evaluated"] == cfg.search.initial_archs and r1["proposed"] == 0
     # round 2 evaluated the architectures the controller decoded in round 1
     pool = read_pool(out / "pool.jsonl")
-    nao = [e for e in pool if e.extra.get("source") == "nao"]
-    assert nao and all(e.extra["round"] == 2 for e in nao)
+    nao = [e for e in pool if e.source == "nao"]
+    assert nao and all(e.round == 2 for e in nao)
     assert r2["evaluated"] == len([e for e in nao if e.status == "ok"]) > 0
     assert r2["predicted_mean"] is not None and r1["fit"]["n_train"] == cfg.search.initial_archs
     best = max((e for e in pool if e.status == "ok"), key=lambda e: (e.accuracy, e.id))

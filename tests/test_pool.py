@@ -66,9 +66,12 @@ def test_dedup_keeps_one_per_network_preferring_evaluated() -> None:
 
 def test_errors_carry_file_and_line(tmp_path: Path) -> None:
     space = get_space("nb201")
-    good = json.dumps({"arch": space.to_string(space.sample(random.Random(0))), "space": "nb201"})
+    good, other = (
+        json.dumps({"arch": space.to_string(a), "space": "nb201"})
+        for a in space.sample_unique(2, random.Random(0))
+    )
     path = tmp_path / "p.jsonl"
-    path.write_text(f"{good}\n{good}\n\n{{oops\n")
+    path.write_text(f"{good}\n{other}\n\n{{oops\n")
     with pytest.raises(PoolError) as err:
         read_pool(path)
     assert str(err.value).startswith(f"{path}:4: not valid JSON (")
@@ -77,13 +80,56 @@ def test_errors_carry_file_and_line(tmp_path: Path) -> None:
         read_pool(path)
     with pytest.raises(PoolError, match=r"missing.jsonl: no such pool file$"):
         read_pool(tmp_path / "missing.jsonl")
+    path.write_text(f"{good}\n{other}\n{good}\n")
+    with pytest.raises(PoolError, match=r"p.jsonl:3: arch: duplicate of line 1 \(canonical id "):
+        read_pool(path)
+    with pytest.raises(PoolError, match=r": is a directory; expected a pool file"):
+        read_pool(tmp_path)
+
+
+@pytest.mark.parametrize("acc", [1.5, -3.0])
+def test_an_accuracy_outside_zero_one_is_rejected(tmp_path: Path, acc: float) -> None:
+    space = get_space("enas")
+    arch = space.to_string(space.sample(random.Random(0)))
+    (tmp_path / "p.jsonl").write_text(json.dumps({"arch": arch, "space": "enas", "accuracy": acc}))
+    with pytest.raises(
+        PoolError, match=rf"p.jsonl:1: accuracy: expected a fraction in \[0, 1\], got {acc}"
+    ):
+        read_pool(tmp_path / "p.jsonl")
+
+
+def test_typed_fields_round_trip_and_legacy_keys_read(tmp_path: Path) -> None:
+    space = get_space("enas")
+    a, b = space.sample_unique(2, random.Random(3))
+    legacy = {"arch": space.to_string(a), "space": "enas", "round": 2, "source": "nao",
+              "predicted_after": 0.7, "eta": 10, "seconds": 3.5}  # fmt: skip
+    (tmp_path / "p.jsonl").write_text(json.dumps(legacy) + "\n")
+    (e,) = read_pool(tmp_path / "p.jsonl")
+    assert (e.round, e.source, e.predicted, e.eta, e.extra) == (
+        2,
+        "nao",
+        0.7,
+        10.0,
+        {"seconds": 3.5},
+    )
+    write_pool(tmp_path / "q.jsonl", [e, entry(space, b, round=1, source="random")])
+    back = read_pool(tmp_path / "q.jsonl")
+    assert back[0] == e and back[1].round == 1 and back[1].predicted is None
+    assert "predicted_after" not in (tmp_path / "q.jsonl").read_text()
+    (tmp_path / "bad.jsonl").write_text(json.dumps({**legacy, "round": "two"}) + "\n")
+    with pytest.raises(
+        PoolError, match=r"bad.jsonl:1: round: expected an integer or null, got 'two'"
+    ):
+        read_pool(tmp_path / "bad.jsonl")
 
 
 def test_parse_record_checks_accuracy_and_status() -> None:
     text = get_space("enas-rnn").to_string(get_space("enas-rnn").sample(random.Random(0)))
     base = {"arch": text, "space": "enas-rnn"}
-    # enas-rnn scores may be negative (e.g. -log perplexity): only finiteness is required
-    assert parse_record({**base, "accuracy": -4.2}, "x").accuracy == -4.2
+    # enas-rnn scores are fractions too (1 - ln(ppl) / ln(V), clipped): nothing else is accepted
+    assert parse_record({**base, "accuracy": 0.42}, "x").accuracy == 0.42
+    with pytest.raises(PoolError, match=r"x: accuracy: expected a fraction in \[0, 1\], got -4.2"):
+        parse_record({**base, "accuracy": -4.2}, "x")
     for bad, msg in [
         ({"accuracy": True}, "x: accuracy: expected a number or null, got True"),
         (

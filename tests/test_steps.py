@@ -13,6 +13,7 @@ from search_tiny import synthetic_pool, tiny_config
 
 from nao_kfp import steps
 from nao_kfp.pool import entry, read_pool, write_pool
+from nao_kfp.records import History, RoundRecord, read_history, write_record
 from nao_kfp.spaces import get_space
 
 
@@ -23,12 +24,10 @@ def test_sample_is_seeded_distinct_and_pending(tmp_path: Path) -> None:
     a, b = read_pool(tmp_path / "a.jsonl"), read_pool(tmp_path / "b.jsonl")
     assert [e.id for e in a] == [e.id for e in b]
     assert len({e.id for e in a}) == cfg.search.initial_archs
-    assert all(
-        e.status == "pending" and e.extra["round"] == 1 and e.extra["source"] == "random" for e in a
-    )
+    assert all(e.status == "pending" and e.round == 1 and e.source == "random" for e in a)
     steps.sample(tiny_config(None, "search.seed=1"), tmp_path / "c.jsonl", tmp_path / "h.json")
     assert [e.id for e in read_pool(tmp_path / "c.jsonl")] != [e.id for e in a]
-    assert json.loads((tmp_path / "h.json").read_text()) == []
+    assert read_history(tmp_path / "h.json").rounds == []
 
 
 def test_shards_partition_the_pending_archs_whatever_the_order() -> None:
@@ -53,17 +52,15 @@ def test_merge_fills_results_and_records_the_round(tmp_path: Path) -> None:
     cfg = tiny_config()
     space = get_space(cfg.search.space)
     old = synthetic_pool(cfg, 4)
-    new = [entry(space, a, round=2, source="nao", predicted_after=0.6 + 0.1 * i) for i, a in
+    new = [entry(space, a, round=2, source="nao", predicted=0.6 + 0.1 * i) for i, a in
            enumerate(space.sample_unique(3, random.Random(9), exclude={e.id for e in old}))]  # fmt: skip
     write_pool(tmp_path / "pool.jsonl", old + new)
-    done = [entry(space, e.arch, accuracy=acc, round=2, source="nao", predicted_after=e.extra["predicted_after"])
+    done = [entry(space, e.arch, accuracy=acc, round=2, source="nao", predicted=e.predicted)
             for e, acc in zip(new[:2], (0.7, 0.95), strict=True)]  # fmt: skip
     write_pool(tmp_path / "s0.jsonl", done[:1])
     write_pool(tmp_path / "s1.jsonl", done[1:])
-    prior = [
-        {"round": 1, "best_so_far": max(e.accuracy or 0 for e in old), "fit": {"hamming": 1.5}}
-    ]
-    (tmp_path / "h.json").write_text(json.dumps(prior))
+    prior = [RoundRecord(1, best_so_far=max(e.accuracy or 0 for e in old), fit={"hamming": 1.5})]
+    write_record(tmp_path / "h.json", History(prior))
     rec = steps.merge(cfg, 2, tmp_path / "pool.jsonl", [tmp_path / "s0.jsonl", tmp_path / "s1.jsonl"],
                       tmp_path / "h.json", tmp_path / "out.jsonl", tmp_path / "h2.json")  # fmt: skip
     merged = {e.id: e for e in read_pool(tmp_path / "out.jsonl")}
@@ -75,7 +72,9 @@ def test_merge_fills_results_and_records_the_round(tmp_path: Path) -> None:
     assert rec["predicted_mean"] == pytest.approx(0.65) and rec["real_mean"] == pytest.approx(0.825)
     assert rec["pairwise_accuracy"] == 1.0  # 0.6 < 0.7 and 0.7 < 0.95: the order is right
     assert rec["hamming"] == 1.5  # from the controller that proposed this round
-    assert json.loads((tmp_path / "h2.json").read_text())[-1] == json.loads(json.dumps(rec))
+    assert json.loads((tmp_path / "h2.json").read_text())["rounds"][-1] == json.loads(
+        json.dumps(rec)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +92,7 @@ def test_controller_steps_propose_new_archs(
     cfg = tiny_config()
     src, fit = fitted
     pool = read_pool(src / "pool.jsonl")
-    (tmp_path / "h.json").write_text(
-        json.dumps([{"round": 1, "best_so_far": 0.9, "improved": True}])
-    )
+    write_record(tmp_path / "h.json", History([RoundRecord(1, best_so_far=0.9, improved=True)]))
     assert fit["n_train"] == 12 and 0.0 <= fit["pairwise_accuracy"] <= 1.0
     assert steps.fit(cfg, 1, src / "pool.jsonl", src / "m1") == fit  # finished: skipped
     steps.optimize(cfg, src / "m1", src / "pool.jsonl", tmp_path / "emb")
@@ -107,12 +104,10 @@ def test_controller_steps_propose_new_archs(
         e.id for e in pool
     ]
     assert {e.id for e in new}.isdisjoint(e.id for e in pool)
-    assert all(
-        e.status == "pending" and e.extra["round"] == 2 and e.extra["source"] == "nao" for e in new
-    )
-    assert all("predicted_after" in e.extra for e in new)
-    hist = json.loads((tmp_path / "h2.json").read_text())
-    assert hist[-1]["new_archs"] == len(new) and hist[-1]["fit"]["n_train"] == 12
+    assert all(e.status == "pending" and e.round == 2 and e.source == "nao" for e in new)
+    assert all(e.predicted is not None for e in new)
+    hist = read_history(tmp_path / "h2.json").rounds
+    assert hist[-1].new_archs == len(new) and hist[-1].fit["n_train"] == 12
 
 
 def test_early_stop_keeps_the_model_and_decodes_nothing(
@@ -126,9 +121,7 @@ def test_early_stop_keeps_the_model_and_decodes_nothing(
         again == fit
         and (tmp_path / "m2" / "model.pt").read_bytes() == (src / "m1" / "model.pt").read_bytes()
     )
-    (tmp_path / "h.json").write_text(
-        json.dumps([{"round": 2, "best_so_far": 0.9, "improved": False}])
-    )
+    write_record(tmp_path / "h.json", History([RoundRecord(2, best_so_far=0.9, improved=False)]))
     out = steps.decode(cfg, 2, tmp_path / "m2", tmp_path / "nothing", src / "pool.jsonl",
                        tmp_path / "h.json", tmp_path / "p.jsonl", tmp_path / "h2.json")  # fmt: skip
     assert out["stopped"] is True and out["new_archs"] == 0
@@ -160,19 +153,17 @@ def test_a_failing_child_is_recorded_and_the_shard_goes_on(tmp_path: Path) -> No
     out = steps.train_children(cfg, tmp_path / "pool.jsonl", 0, 1, None, tmp_path / "r.jsonl")
     assert out == {"evaluated": 0, "failed": 4, "cached": 0}
     got = read_pool(tmp_path / "r.jsonl")
-    assert all(
-        e.status == "failed" and e.extra["error"] and "\n" not in e.extra["error"] for e in got
-    )
+    assert all(e.status == "failed" and e.error and "\n" not in e.error for e in got)
 
 
 def test_select_best_and_report(tmp_path: Path) -> None:
     cfg = tiny_config()
     pool = synthetic_pool(cfg, 6)
     write_pool(tmp_path / "pool.jsonl", pool)
-    rounds = [{"round": 1, "evaluated": 6, "best_accuracy": 0.8, "mean_accuracy": 0.6, "best_so_far": 0.8},
-              {"round": 2, "evaluated": 2, "best_accuracy": 0.85, "mean_accuracy": 0.7, "best_so_far": 0.85,
-               "predicted_mean": 0.75, "real_mean": 0.7, "pairwise_accuracy": 1.0, "hamming": 0.5}]  # fmt: skip
-    (tmp_path / "h.json").write_text(json.dumps(rounds))
+    rounds = [RoundRecord(1, evaluated=6, best_accuracy=0.8, mean_accuracy=0.6, best_so_far=0.8),
+              RoundRecord(2, evaluated=2, best_accuracy=0.85, mean_accuracy=0.7, best_so_far=0.85,
+               predicted_mean=0.75, real_mean=0.7, pairwise_accuracy=1.0, hamming=0.5)]  # fmt: skip
+    write_record(tmp_path / "h.json", History(rounds))
     result = steps.select_best(
         cfg, tmp_path / "pool.jsonl", tmp_path / "h.json", tmp_path / "result.json"
     )

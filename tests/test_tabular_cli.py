@@ -58,7 +58,7 @@ def test_results_json_has_every_per_seed_value(table_csv, tmp_path, capsys):
     check_results(doc)
     assert doc["budgets"] == [10, 25] and doc["seeds"] == [0, 1, 2] and doc["reported"] == "test"
     assert doc["strategies"] == ["random", "evolution"] and doc["table"]["rows"] == 400
-    assert doc["settings"]["evolution"]["cfg"]["population"] == 6
+    assert doc["settings"]["evolution"]["config"]["population"] == 6
     assert len(doc["runs"]) == 2 * 2 * 3
     for r in doc["runs"]:
         # each value is the test accuracy of the best-by-valid arch among the first `budget` queries
@@ -184,4 +184,4 @@ def test_nao_unavailable_mode_reaches_the_strategy_and_the_results(table_csv, tm
     args += ["--set", "controller.epochs=3", "--nao-unavailable", "skip"]
     assert run_cli(args, capsys)[0] == 0
     doc = json.loads(out_json.read_text())
-    assert doc["settings"]["nao"]["options"]["unavailable"] == "skip"
+    assert doc["settings"]["nao"]["config"]["evaluator"]["unavailable"] == "skip"

@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import math
 import re
 import types
 import typing
@@ -39,6 +40,37 @@ class SearchConfig:
     seed: int = 0
     early_stop: bool = False  # skip later rounds when a round brought no improvement
     shards: int = 2  # children are split into this many train-children tasks per round
+    # Epochs of a warm-started fit (rounds after the first); 0: controller.epochs. A warm start
+    # already encodes, ranks and decodes the earlier pool, so a short fit only has to absorb the
+    # last round's few new archs.
+    warm_epochs: int = 0
+    # Cap on evaluated architectures (a query budget); 0: none. Decoding proposes no more than
+    # what is left, so the first n evaluations of a search with budget B are the search with n.
+    max_evaluations: int = 0
+    # Decoding rounds per step while proposals are duplicates or cannot be evaluated (e.g. not in
+    # the table); each grows eta from search.eta again past what it found.
+    decode_attempts: int = 20
+    # What fills a round when decoding found fewer new archs than search.new_archs:
+    # random (unseen random architectures, source random-fill) or none.
+    fill: str = "random"
+
+
+@dataclass(frozen=True)
+class EvaluatorConfig:
+    """How an architecture gets its accuracy: one seam for every way of evaluating.
+
+    train      train the child network (child.*), with the store's result cache and resume
+    table      look it up in a CSV table (arch, valid[, test, seconds]): the tabular benchmark
+    synthetic  a seeded smooth function of the tokens, for tests and dry runs (no training)
+    """
+
+    kind: str = "train"
+    table: str = ""  # kind table: the CSV file
+    # kind table: a decoded architecture missing from the table queries the unseen row nearest
+    # to it in tokens (nearest) or is skipped (skip). On a complete table it never happens.
+    unavailable: str = "nearest"
+    synthetic_seed: int = 0  # kind synthetic: which function
+    synthetic_noise: float = 0.0  # kind synthetic: seeded noise (accuracy units)
 
 
 @dataclass(frozen=True)
@@ -151,6 +183,7 @@ class ClusterConfig:
 class Config:
     name: str = "nao"
     search: SearchConfig = field(default_factory=SearchConfig)
+    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     child: ChildConfig = field(default_factory=ChildConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
@@ -220,6 +253,8 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{path}: expected a finite number, got {value}")
             return float(value)
         # YAML 1.1 (PyYAML) reads `1e-3` as a string; accept what anyone would call a number.
         if isinstance(value, str) and _NUMBER.match(value.strip()):
@@ -261,6 +296,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 # ---------------------------------------------------------------- cross-field constraints
 
 DATASETS = ("digits", "cifar10", "cifar100", "image-folder", "ptb")
+EVALUATORS = ("train", "table", "synthetic")
+FILLS = ("random", "none")
 # Training-set sizes of the built-in image data sets, to check dev_size + train_subset early.
 # digits: 1797 images, of which nao_kfp.child.data holds out a fixed 297 as the test set
 TRAIN_IMAGES = {"digits": 1500, "cifar10": 50000, "cifar100": 50000}
@@ -275,7 +312,7 @@ def check(cfg: Config) -> None:
         raise ConfigError(
             f"search.space: unknown space {s.space!r} (expected one of: {', '.join(SPACES)})"
         )
-    _positive("search.rounds", s.rounds, zero_ok=True)
+    _positive("search.rounds", s.rounds)
     _positive("search.initial_archs", s.initial_archs)
     _positive("search.top_k", s.top_k)
     _positive("search.new_archs", s.new_archs)
@@ -290,6 +327,27 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"search.eta_growth: expected a factor > 1, got {s.eta_growth}")
     if s.eta_max < s.eta:
         raise ConfigError(f"search.eta_max: {s.eta_max} is below search.eta {s.eta}")
+    _positive("search.warm_epochs", s.warm_epochs, zero_ok=True)
+    _positive("search.max_evaluations", s.max_evaluations, zero_ok=True)
+    _positive("search.decode_attempts", s.decode_attempts)
+    if s.fill not in FILLS:
+        raise ConfigError(f"search.fill: expected one of {', '.join(FILLS)}, got {s.fill!r}")
+    if 0 < s.max_evaluations < s.initial_archs:
+        raise ConfigError(
+            f"search.max_evaluations: {s.max_evaluations} is below search.initial_archs ({s.initial_archs})"
+        )
+    ev = cfg.evaluator
+    if ev.kind not in EVALUATORS:
+        raise ConfigError(
+            f"evaluator.kind: unknown evaluator {ev.kind!r} (expected one of: {', '.join(EVALUATORS)})"
+        )
+    if ev.kind == "table" and not ev.table:
+        raise ConfigError("evaluator.table: required for evaluator.kind table (a CSV file)")
+    if ev.unavailable not in ("nearest", "skip"):
+        raise ConfigError(
+            f"evaluator.unavailable: expected nearest or skip, got {ev.unavailable!r}"
+        )
+    _positive("evaluator.synthetic_noise", ev.synthetic_noise, zero_ok=True)
     for key in (
         "embedding_size",
         "hidden_size",

@@ -11,8 +11,16 @@ Schema of a line (a JSON object):
                                  is null); defaults to "ok" when accuracy is a number, else
                                  "pending"
     id         string, optional  canonical id; recomputed on read and checked when present
-    ...        anything else a step records (round, source, seed_arch, eta, predicted, params,
-               seconds, ...) is kept as is in `extra`.
+    round      integer or null   the round whose children evaluated it (1 = the initial sample)
+    source     string            where it came from: random, nao, nao-nearest, random-fill, ...
+    seed_arch  string or null    (proposed) the seed architecture whose embedding was moved
+    eta        number or null    (proposed) the step size that decoded it
+    predicted  number or null    (proposed) the predictor's accuracy for it when it was proposed
+    predicted_before  number or null  (proposed) the predictor's accuracy for its seed
+    error      string or null    (failed) why
+    ...        anything else an evaluator records (params, seconds, cached, ...) is kept as is
+               in `extra`. Files written before these keys were fields read the same; their
+               `predicted_after` is read as `predicted`.
 
 Readers reject a malformed line with `file:line: what is wrong`.
 """
@@ -34,12 +42,32 @@ from nao_kfp.spaces import SPACES, SearchSpace
 STATUSES = ("ok", "failed", "pending")
 
 
+# typed fields of an entry beyond arch/space/accuracy/status, with the types a file may hold
+FIELDS: dict[str, tuple[type, ...]] = {
+    "round": (int,),
+    "source": (str,),
+    "seed_arch": (str,),
+    "eta": (int, float),
+    "predicted": (int, float),
+    "predicted_before": (int, float),
+    "error": (str,),
+}
+LEGACY = {"predicted_after": "predicted"}
+
+
 @dataclass
 class PoolEntry:
     arch: Any
     space: str
     accuracy: float | None = None
     status: str = "pending"
+    round: int | None = None
+    source: str = ""
+    seed_arch: str | None = None
+    eta: float | None = None
+    predicted: float | None = None
+    predicted_before: float | None = None
+    error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -62,6 +90,10 @@ class PoolEntry:
             "accuracy": self.accuracy,
             "status": self.status,
         }
+        for key in FIELDS:
+            value = getattr(self, key)
+            if value is not None and value != "":
+                rec[key] = value
         rec.update({k: v for k, v in self.extra.items() if k not in rec})
         return rec
 
@@ -75,8 +107,9 @@ def entry(
 ) -> PoolEntry:
     if status is None:
         status = "ok" if accuracy is not None else "pending"
+    typed = {LEGACY.get(k, k): extra.pop(k) for k in list(extra) if LEGACY.get(k, k) in FIELDS}
     return PoolEntry(
-        arch=arch, space=space.name, accuracy=accuracy, status=status, extra=dict(extra)
+        arch=arch, space=space.name, accuracy=accuracy, status=status, **typed, extra=dict(extra)
     )
 
 
@@ -102,6 +135,10 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
         raise PoolError(f"{where}: accuracy: expected a number or null, got {acc!r}")
     if acc is not None and not math.isfinite(acc):
         raise PoolError(f"{where}: accuracy: {acc} is not allowed; use null with status failed")
+    if acc is not None and not 0.0 <= acc <= 1.0:
+        raise PoolError(
+            f"{where}: accuracy: expected a fraction in [0, 1], got {acc} (percentages: divide by 100)"
+        )
     status = rec.get("status", "ok" if acc is not None else "pending")
     if not isinstance(status, str) or status not in STATUSES:
         raise PoolError(f"{where}: status: expected one of {', '.join(STATUSES)}, got {status!r}")
@@ -114,12 +151,32 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
         raise PoolError(
             f"{where}: id: {rec['id']!r} does not match the architecture (expected {cid})"
         )
-    extra = {k: v for k, v in rec.items() if k not in ("arch", "space", "accuracy", "status", "id")}
+    typed: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in rec.items():
+        if key in ("arch", "space", "accuracy", "status", "id"):
+            continue
+        name = LEGACY.get(key, key)
+        if name not in FIELDS:
+            extra[key] = value
+            continue
+        if value is None:
+            continue
+        want = FIELDS[name]
+        if isinstance(value, bool) or not isinstance(value, want):
+            kind = "a string" if want == (str,) else "an integer" if want == (int,) else "a number"
+            raise PoolError(f"{where}: {key}: expected {kind} or null, got {value!r}")
+        if isinstance(value, (int, float)) and not math.isfinite(value):
+            raise PoolError(f"{where}: {key}: expected a finite number, got {value!r}")
+        if isinstance(value, (int, float)) and name in ("eta", "predicted", "predicted_before"):
+            value = float(value)
+        typed[name] = value
     return PoolEntry(
         arch=arch,
         space=space.name,
         accuracy=None if acc is None else float(acc),
         status=status,
+        **typed,
         extra=extra,
     )
 
@@ -128,7 +185,10 @@ def read_pool(path: str | os.PathLike[str]) -> list[PoolEntry]:
     path = Path(path)
     if not path.exists():
         raise PoolError(f"{path}: no such pool file")
+    if path.is_dir():
+        raise PoolError(f"{path}: is a directory; expected a pool file (JSONL)")
     out = []
+    first_line: dict[str, int] = {}
     with path.open("rb") as f:
         for lineno, raw in enumerate(f, start=1):
             where = f"{path}:{lineno}"
@@ -142,7 +202,13 @@ def read_pool(path: str | os.PathLike[str]) -> list[PoolEntry]:
                 rec = json.loads(line)
             except json.JSONDecodeError as e:
                 raise PoolError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
-            out.append(parse_record(rec, where))
+            item = parse_record(rec, where)
+            if item.id in first_line:
+                raise PoolError(
+                    f"{where}: arch: duplicate of line {first_line[item.id]} (canonical id {item.id})"
+                )
+            first_line[item.id] = lineno
+            out.append(item)
     return out
 
 

@@ -7,15 +7,30 @@ out of the task logs (which it sends to a file) and shows them as short status l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 MARK = "NAO-PROGRESS "
+_quiet = 0
 
 
 def emit(event: str, **fields: Any) -> None:
-    print(MARK + json.dumps({"event": event, **fields}, sort_keys=True), flush=True)
+    if not _quiet:
+        print(MARK + json.dumps({"event": event, **fields}, sort_keys=True), flush=True)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """No progress lines (the benchmark runs hundreds of searches in-process)."""
+    global _quiet
+    _quiet += 1
+    try:
+        yield
+    finally:
+        _quiet -= 1
 
 
 def parse(line: str) -> dict[str, Any] | None:

@@ -9,27 +9,36 @@ Round r (1..L) of the search:
 The last round stops after merge (decoded architectures would never be evaluated). Round 1's
 pending entries come from `sample`; `select_best` and `report` close the search.
 
-A pool file holds every architecture seen so far (pool.py); the history file is a JSON list of
-per-round records. Every step is deterministic given the config, the seed and the round, and
-finished children live in the store's result cache, so a re-run never retrains them.
+What a round decides (seeds, epochs, top-K, how many to propose, early stop) comes from
+rounds.py; how an architecture is scored from the evaluator (evaluators/, `evaluator.kind`).
+A pool file holds every architecture seen so far (pool.py); the history file holds the
+per-round records (records.py). Every step is deterministic given the config, the seed and the
+round; a step that finds its finished output returns it instead of redoing the work.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
-import random
 import shutil
 import statistics
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nao_kfp import progress
+from nao_kfp import progress, rounds
 from nao_kfp.config import Config
+from nao_kfp.errors import ConfigError, NaoError
+from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
+from nao_kfp.records import (
+    Best,
+    History,
+    RoundRecord,
+    SearchResult,
+    read_history,
+    to_dict,
+    write_record,
+)
 from nao_kfp.spaces import get_space
 
 # Heavy imports (torch via controller/child, minio via store) happen inside the steps, so that
@@ -37,17 +46,8 @@ from nao_kfp.spaces import get_space
 
 Log = Callable[[str], None]
 FIT_METRICS = "fit_metrics.json"
-
-
-def derive_seed(seed: int, what: str, round_index: int = 0) -> int:
-    """A per-step seed: stable across runs and platforms (unlike hash())."""
-    digest = hashlib.sha256(f"{seed}:{what}:{round_index}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
-
-
-def child_digest(cfg: Config) -> str:
-    """Result-cache key part: the child training recipe plus the seed it is trained with."""
-    return f"{cfg.digest('child')}-s{cfg.search.seed}"
+# Settings that shape the compiled pipeline: a run whose config changes them must fail.
+COMPILED_KEYS = ("search.rounds", "search.shards", "evaluator.kind")
 
 
 def read_json(path: Path) -> Any:
@@ -66,24 +66,54 @@ def _mean(xs: Sequence[float]) -> float | None:
     return statistics.fmean(xs) if xs else None
 
 
+def _get(cfg: Config, key: str) -> Any:
+    node: Any = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def compiled_settings(cfg: Config) -> str:
+    """The values of COMPILED_KEYS, as the pipeline fixes them at compile time."""
+    return json.dumps({k: _get(cfg, k) for k in COMPILED_KEYS}, sort_keys=True)
+
+
+def check_compiled(cfg: Config, compiled: str) -> None:
+    """A run's config must not change what the pipeline was compiled with (its rounds, shards
+    and evaluator are its shape); e.g. an edit of the `config` parameter in the Kubeflow UI."""
+    if not compiled:
+        return
+    for key, value in json.loads(compiled).items():
+        if _get(cfg, key) != value:
+            raise ConfigError(
+                f"config: {key} is {_get(cfg, key)!r} in this run's config but the pipeline was "
+                f"compiled with {value!r}; recompile (nao compile / nao submit) to change it"
+            )
+
+
 # ---------------------------------------------------------------- data and round 1
 
 
-def prepare_data(cfg: Config, out_dir: Path) -> dict[str, Any]:
-    """Stage the data set once, so that children read it from `out_dir` and never download."""
-    from nao_kfp.child import prepare_data as stage
+def prepare_data(
+    cfg: Config, out_dir: Path, *, evaluator: Evaluator | None = None
+) -> dict[str, Any]:
+    """Stage what the evaluator reads (the data set) once, so children never download."""
+    return (evaluator or make_evaluator(cfg)).prepare(Path(out_dir))
 
-    path = stage(cfg.child, Path(out_dir))
-    return {"data_dir": str(path)}
 
-
-def sample(cfg: Config, out_pool: Path, out_history: Path) -> dict[str, Any]:
+def sample(
+    cfg: Config, out_pool: Path, out_history: Path, *, evaluator: Evaluator | None = None
+) -> dict[str, Any]:
     """Round 1's pool: search.initial_archs distinct random architectures, all pending."""
-    space = get_space(cfg.search.space)
-    rng = random.Random(derive_seed(cfg.search.seed, "sample"))
-    archs = space.sample_unique(cfg.search.initial_archs, rng)
-    write_pool(out_pool, [entry(space, a, round=1, source="random") for a in archs])
-    write_json(out_history, [])
+    ev = evaluator or make_evaluator(cfg)
+    archs = ev.sample(cfg.search.initial_archs, rounds.rng_for(cfg, "sample"), set())
+    if len(archs) < cfg.search.initial_archs:
+        raise ConfigError(
+            f"search.initial_archs: {cfg.search.initial_archs} requested but the "
+            f"{ev.kind} evaluator can score only {len(archs)} architectures"
+        )
+    write_pool(out_pool, [entry(ev.space, a, round=1, source="random") for a in archs])
+    write_record(out_history, History())
     return {"count": len(archs)}
 
 
@@ -105,55 +135,15 @@ def train_children(
     out: Path,
     *,
     round_index: int = 0,
+    evaluator: Evaluator | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the pending architectures of one shard; write them (now ok or failed) to `out`.
-
-    A finished child is taken from the store's result cache. A child with a checkpoint in the
-    store resumes from it, and every epoch's checkpoint is mirrored there, so a killed and
-    retried task loses at most one epoch. A child that raises is recorded as failed."""
-    from nao_kfp.child import train_child
-    from nao_kfp.store import ChildCache, open_store
-
-    log = log or print
+    """Evaluate the pending architectures of one shard; write them (now ok or failed) to `out`."""
     if Path(out).exists():  # this shard finished before (e.g. a retried task): nothing to do
         return _shard_summary(read_pool(out))
-    space = get_space(cfg.search.space)
     todo = shard_entries(read_pool(pool_path), shard, num_shards)
-    digest = child_digest(cfg)  # before data_dir is pointed at the staged copy
-    child_cfg = cfg.child
-    if data_dir is not None:
-        child_cfg = dataclasses.replace(child_cfg, data_dir=str(data_dir))
-    store = open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
-    done: list[PoolEntry] = []
-    for i, e in enumerate(todo, start=1):
-        cache = ChildCache(store, space.name, e.id, digest)
-        result = cache.result()
-        cached, resumed = result is not None, False
-        if result is None:
-            with tempfile.TemporaryDirectory(prefix="nao-child-") as tmp:
-                work = Path(tmp)
-                resumed = cache.restore(work / "checkpoint.pt")
-                try:
-                    result = train_child(
-                        space, e.arch, child_cfg, work, seed=cfg.search.seed,
-                        on_checkpoint=cache.mirror(log=log), log=log,
-                    )  # fmt: skip
-                    cache.save_result(result)
-                except Exception as err:  # one bad child must not kill the shard
-                    line = (str(err).splitlines() or [""])[0]
-                    e.status, e.accuracy = "failed", None
-                    e.extra.update(error=f"{type(err).__name__}: {line}", resumed=resumed)
-                    log(f"child {e.id} failed: {e.extra['error']}")
-        if result is not None:
-            e.status, e.accuracy = "ok", float(result["dev_accuracy"])
-            e.extra.update({k: v for k, v in result.items() if k != "dev_accuracy"})
-            e.extra.update(cached=cached, resumed=resumed)
-        done.append(e)
-        progress.emit(
-            "child", round=round_index, shard=shard, done=i, total=len(todo), status=e.status,
-            accuracy=e.accuracy, cached=cached, resumed=resumed,
-        )  # fmt: skip
+    ev = evaluator or make_evaluator(cfg)
+    done = ev.evaluate(todo, data_dir=data_dir, round_index=round_index, shard=shard, log=log)
     write_pool(out, done)
     return _shard_summary(done)
 
@@ -182,45 +172,46 @@ def merge(
     pool = []
     for e in read_pool(pool_path):
         if e.status == "pending":
-            e = results.get(e.id) or dataclasses.replace(
-                e, status="failed", extra={**e.extra, "error": "no shard returned a result"}
-            )
+            done = results.get(e.id)
+            if done is None:
+                e.status, e.error = "failed", "no shard returned a result"
+            else:
+                e = done
         pool.append(e)
     write_pool(out_pool, pool)
 
-    history: list[dict[str, Any]] = read_json(history_path)
-    new = [e for e in pool if e.extra.get("round") == round_index]
+    history = read_history(history_path)
+    new = [e for e in pool if e.round == round_index]
     ok = evaluated(new)
     accs = [e.accuracy for e in ok if e.accuracy is not None]
-    before = max((h["best_so_far"] for h in history if h["best_so_far"] is not None), default=None)
-    all_ok = [e.accuracy for e in evaluated(pool) if e.accuracy is not None]
-    best_so_far = max(all_ok, default=None)
-    proposed = [e for e in ok if e.extra.get("predicted_after") is not None]
-    pred = [float(e.extra["predicted_after"]) for e in proposed]
+    before = max((h.best_so_far for h in history.rounds if h.best_so_far is not None), default=None)
+    best_so_far = max((e.accuracy for e in evaluated(pool) if e.accuracy is not None), default=None)
+    proposed = [e for e in ok if e.predicted is not None]
+    pred = [float(e.predicted) for e in proposed if e.predicted is not None]
     real = [float(e.accuracy) for e in proposed if e.accuracy is not None]
-    prev_fit = history[-1].get("fit", {}) if history else {}
-    record = {
-        "round": round_index,
-        "evaluated": len(ok),
-        "failed": len(new) - len(ok),
-        "cached": sum(1 for e in ok if e.extra.get("cached")),
-        "best_accuracy": max(accs, default=None),
-        "mean_accuracy": _mean(accs),
-        "best_so_far": best_so_far,
-        "improved": best_so_far is not None and (before is None or best_so_far > before),
-        "proposed": len(proposed),
-        "predicted_mean": _mean(pred),
-        "real_mean": _mean(real),
-        "pairwise_accuracy": _pairwise(pred, real),
-        # the decoder that proposed this round's architectures was fitted in the round before
-        "hamming": prev_fit.get("hamming"),
-    }
-    history.append(record)
-    write_json(out_history, history)
-    progress.emit("round", round=round_index, best=record["best_accuracy"], **{
-        k: record[k] for k in ("evaluated", "best_so_far")
-    })  # fmt: skip
-    return record
+    prev_fit = history.rounds[-1].fit if history.rounds else {}
+    record = RoundRecord(
+        round=round_index,
+        evaluated=len(ok),
+        failed=len(new) - len(ok),
+        cached=sum(1 for e in ok if e.extra.get("cached")),
+        best_accuracy=max(accs, default=None),
+        mean_accuracy=_mean(accs),
+        best_so_far=best_so_far,
+        improved=best_so_far is not None and (before is None or best_so_far > before),
+        proposed=len(proposed),
+        predicted_mean=_mean(pred),
+        real_mean=_mean(real),
+        pairwise_accuracy=_pairwise(pred, real),
+        hamming=prev_fit.get("hamming"),
+    )
+    history.rounds.append(record)
+    write_record(out_history, history)
+    progress.emit(
+        "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
+        best_so_far=record.best_so_far,
+    )  # fmt: skip
+    return to_dict(record)
 
 
 def _pairwise(pred: Sequence[float], real: Sequence[float]) -> float | None:
@@ -234,6 +225,13 @@ def _pairwise(pred: Sequence[float], real: Sequence[float]) -> float | None:
 # ---------------------------------------------------------------- the controller
 
 
+def has_model(path: Path | None) -> bool:
+    """An init-model artifact may be empty: round 1's fit has no model to start from."""
+    from nao_kfp.controller.nao import WEIGHTS
+
+    return path is not None and (Path(path) / WEIGHTS).exists()
+
+
 def fit(
     cfg: Config,
     round_index: int,
@@ -243,23 +241,22 @@ def fit(
     init_model: Path | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
-    """Train the NAO model on every evaluated architecture, warm-started from the last round's."""
+    """Train the NAO model on every evaluated architecture, warm-started from `init_model` when
+    it holds a model (an empty one means a cold start)."""
     from nao_kfp import controller
 
     out_model = Path(out_model)
     if (out_model / FIT_METRICS).exists():  # finished before: resume means skip
         return dict(read_json(out_model / FIT_METRICS))
     pool = read_pool(pool_path)
-    train = evaluated(pool)
-    init = controller.NAOModel.load(Path(init_model)) if init_model else None
-    fresh = [e for e in train if e.extra.get("round") == round_index]
-    if init is not None and not fresh and cfg.search.early_stop:
-        # nothing new to learn from (the search stopped early): keep the previous model
+    warm = has_model(init_model)
+    if not rounds.needs_fit(pool, round_index, warm=warm):
         shutil.copytree(Path(init_model or ""), out_model, dirs_exist_ok=True)
         return dict(read_json(out_model / FIT_METRICS))
+    init = controller.NAOModel.load(Path(init_model or "")) if warm else None
     model, metrics = controller.fit(
-        get_space(cfg.search.space), train, cfg.controller,
-        seed=derive_seed(cfg.search.seed, "fit", round_index), init=init, log=log,
+        get_space(cfg.search.space), evaluated(pool), rounds.fit_settings(cfg, warm=warm),
+        seed=rounds.seed_for(cfg.search.seed, "fit", round_index), init=init, log=log,
     )  # fmt: skip
     model.save(out_model)
     metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
@@ -273,11 +270,11 @@ def optimize(cfg: Config, model_dir: Path, pool_path: Path, out: Path) -> dict[s
     from nao_kfp import controller
 
     model = controller.NAOModel.load(Path(model_dir))
-    emb = controller.optimize_embeddings(
-        model, evaluated(read_pool(pool_path)), top_k=cfg.search.top_k
-    )
+    pool = read_pool(pool_path)
+    k = rounds.top_k(cfg, pool)
+    emb = controller.optimize_embeddings(model, evaluated(pool), top_k=k)
     emb.save(Path(out))
-    return {"top_k": cfg.search.top_k}
+    return {"top_k": k}
 
 
 def decode(
@@ -289,67 +286,72 @@ def decode(
     history_path: Path,
     out_pool: Path,
     out_history: Path,
+    *,
+    evaluator: Evaluator | None = None,
 ) -> dict[str, Any]:
     """New architectures for round r + 1 (never one already in the pool), appended as pending."""
     from nao_kfp import controller
 
     pool = read_pool(pool_path)
-    history: list[dict[str, Any]] = read_json(history_path)
+    history = read_history(history_path)
     fit_metrics = read_json(Path(model_dir) / FIT_METRICS)
-    stop = cfg.search.early_stop and bool(history) and not history[-1]["improved"]
+    stop = rounds.should_stop(cfg, history.rounds)
     new: list[PoolEntry] = []
     if stop:
         progress.emit("stop", round=round_index)
-    else:
+    elif rounds.wanted(cfg, pool) > 0:
         model = controller.NAOModel.load(Path(model_dir))
         emb = controller.Embeddings.load(Path(embeddings))
-        s = cfg.search
-        new = controller.decode_new(
-            model, emb, count=s.new_archs, eta=s.eta, eta_growth=s.eta_growth, eta_max=s.eta_max,
-            known_ids={e.id for e in pool},
-        )  # fmt: skip
-        for e in new:
-            e.extra["round"] = round_index + 1
+        new = rounds.propose(cfg, model, emb, pool, evaluator or make_evaluator(cfg), round_index)
     write_pool(out_pool, pool + new)
-    if history:
-        history[-1]["fit"] = fit_metrics
-        history[-1]["new_archs"] = len(new)
-        history[-1]["stopped"] = stop
-    write_json(out_history, history)
+    if history.rounds:
+        last = history.rounds[-1]
+        last.fit, last.new_archs, last.stopped = fit_metrics, len(new), stop
+    write_record(out_history, history)
     progress.emit("decode", round=round_index, next=round_index + 1, count=len(new))
-    return {"new_archs": len(new), "stopped": stop, **{k: fit_metrics.get(k) for k in ("hamming",)}}
+    return {"new_archs": len(new), "stopped": stop, "hamming": fit_metrics.get("hamming")}
 
 
 # ---------------------------------------------------------------- the outcome
+
+
+class SearchFailed(NaoError):
+    """The search evaluated no architecture successfully: there is no result to report."""
 
 
 def select_best(cfg: Config, pool_path: Path, history_path: Path, out: Path) -> dict[str, Any]:
     """result.json: the best architecture and its dev accuracy, and the per-round records."""
     pool = read_pool(pool_path)
     ok = evaluated(pool)
+    bad = [e for e in pool if e.status == "failed"]
+    if not ok:
+        why = f"; first error: {bad[0].error}" if bad else ""
+        raise SearchFailed(
+            f"search: no architecture was evaluated successfully ({len(bad)} failed{why})"
+        )
     # ties broken by id, so the choice does not depend on the pool's order
-    best = max(ok, key=lambda e: (e.accuracy, e.id), default=None) if ok else None
+    top = max(ok, key=lambda e: (e.accuracy or 0.0, e.id))
     space = get_space(cfg.search.space)
-    result: dict[str, Any] = {
-        "name": cfg.name,
-        "space": space.name,
-        "evaluated": len(ok),
-        "failed": sum(1 for e in pool if e.status == "failed"),
-        "rounds": read_json(history_path),
-        "best": None,
-    }
-    if best is not None:
-        result["best"] = {
-            "arch": best.arch_str,
-            "id": best.id,
-            "dev_accuracy": best.accuracy,
-            "round": best.extra.get("round"),
-            "source": best.extra.get("source"),
-            "params": best.extra.get("params"),
-            "describe": space.describe(best.arch),
-        }
-    write_json(out, result)
-    return result
+    params = top.extra.get("params")
+    result = SearchResult(
+        name=cfg.name,
+        space=space.name,
+        evaluator=cfg.evaluator.kind,
+        evaluated=len(ok),
+        failed=len(bad),
+        rounds=read_history(history_path).rounds,
+        best=Best(
+            arch=top.arch_str,
+            id=top.id,
+            dev_accuracy=float(top.accuracy or 0.0),
+            round=top.round,
+            source=top.source,
+            params=params if isinstance(params, int) else None,
+            describe=space.describe(top.arch),
+        ),
+    )
+    write_record(out, result)
+    return to_dict(result)
 
 
 def report(

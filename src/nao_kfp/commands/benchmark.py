@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
         choices=("nearest", "skip"),
         default="nearest",
         help="NAO decodes a cell missing from the table: query its nearest unseen row "
-        "(default) or skip it and keep decoding",
+        "(default) or skip it and keep decoding (the same as --set evaluator.unavailable=...)",
     )
     p.add_argument("--quiet", action="store_true", help="no per-seed progress lines")
     add_config_args(p, default=None)
@@ -73,7 +73,7 @@ def benchmark_config(space: str, preset: str | None, overrides: list[str]) -> Co
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from nao_kfp.strategies import STRATEGIES, EvolutionConfig, NaoOptions, make_strategy
+    from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
     from nao_kfp.strategies.runner import (
         format_summary,
         parse_int_list,
@@ -90,7 +90,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     seeds = parse_int_list(args.seeds, "--seeds")
     space = get_space(args.space)
     table = read_table(args.table, space)
-    cfg = benchmark_config(space.name, args.config, args.overrides)
+    cfg = benchmark_config(
+        space.name, args.config, [f"evaluator.unavailable={args.nao_unavailable}", *args.overrides]
+    )
     evo = EvolutionConfig()
     evo = EvolutionConfig(
         population=args.population or evo.population,
@@ -98,8 +100,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         mutation_tries=evo.mutation_tries,
         max_steps=evo.max_steps,
     )
-    nao = NaoOptions(unavailable=args.nao_unavailable)
-    strategies = {n: make_strategy(n, cfg, evolution=evo, nao=nao) for n in names}
+    strategies = {n: make_strategy(n, cfg, evolution=evo) for n in names}
     settings = {n: settings_of(s) for n, s in strategies.items()}
 
     def log(msg: str) -> None:

@@ -144,8 +144,10 @@ def cmd_propose(args: argparse.Namespace) -> int:
     summary = {
         "count": len(new),
         "seeds": min(top_k, len(pool)),
-        "max_eta": max((e.extra["eta"] for e in new), default=None),
-        "predicted_after_max": max((e.extra["predicted_after"] for e in new), default=None),
+        "max_eta": max((e.eta for e in new if e.eta is not None), default=None),
+        "predicted_after_max": max(
+            (e.predicted for e in new if e.predicted is not None), default=None
+        ),
         "out": str(args.out),
     }
     print(json.dumps(summary, sort_keys=True))

@@ -58,7 +58,7 @@ def _stamp() -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    from nao_kfp.pipelines.search import run_local
+    from nao_kfp.pipelines.local import run_local
     from nao_kfp.report import summary_table
 
     out = args.out or Path("runs") / f"{cfg.name}-{_stamp()}"

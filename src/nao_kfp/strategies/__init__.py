@@ -7,7 +7,7 @@ from typing import Any
 from nao_kfp.config import Config
 from nao_kfp.strategies.base import Strategy, StrategyError
 from nao_kfp.strategies.evolution import EvolutionConfig, RegularizedEvolution
-from nao_kfp.strategies.nao import NaoOptions, NaoStrategy
+from nao_kfp.strategies.nao import NaoStrategy
 from nao_kfp.strategies.random import RandomSearch
 
 STRATEGIES = ("nao", "random", "evolution")
@@ -18,7 +18,6 @@ def make_strategy(
     cfg: Config,
     *,
     evolution: EvolutionConfig | None = None,
-    nao: NaoOptions | None = None,
     log: Any = None,
 ) -> Strategy:
     if name == "random":
@@ -26,7 +25,7 @@ def make_strategy(
     if name == "evolution":
         return RegularizedEvolution(evolution)
     if name == "nao":
-        return NaoStrategy(cfg, nao, log=log)
+        return NaoStrategy(cfg, log=log)
     raise StrategyError(
         f"--strategy: unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}"
     )
@@ -35,7 +34,6 @@ def make_strategy(
 __all__ = [
     "STRATEGIES",
     "EvolutionConfig",
-    "NaoOptions",
     "NaoStrategy",
     "RandomSearch",
     "RegularizedEvolution",

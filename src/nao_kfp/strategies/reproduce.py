@@ -19,7 +19,7 @@ from typing import Any
 from nao_kfp.config import load_config
 from nao_kfp.errors import NaoError
 from nao_kfp.spaces import get_space
-from nao_kfp.strategies import EvolutionConfig, NaoOptions, make_strategy
+from nao_kfp.strategies import EvolutionConfig, make_strategy
 from nao_kfp.strategies.runner import merge_results, run_benchmark, settings_of
 from nao_kfp.tabular import TableSpec, generate_table
 
@@ -76,7 +76,7 @@ def run_strategy(spec: ReproduceSpec, name: str) -> dict[str, Any]:
     space = get_space(spec.space)
     table = generate_table(space, spec.table)
     cfg = load_config(spec.config, list(spec.overrides))
-    strategy = make_strategy(name, cfg, evolution=spec.evolution, nao=NaoOptions())
+    strategy = make_strategy(name, cfg, evolution=spec.evolution)
     return run_benchmark(
         table, {name: strategy}, spec.budgets, spec.seeds, settings={name: settings_of(strategy)}
     )

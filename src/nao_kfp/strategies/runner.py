@@ -206,17 +206,13 @@ def format_summary(doc: dict[str, Any]) -> str:
 
 def settings_of(strategy: Strategy) -> dict[str, Any]:
     """What produced a strategy's results, for the results document."""
-    out: dict[str, Any] = {}
-    for attr in ("cfg", "options"):
-        value = getattr(strategy, attr, None)
-        if value is None:
-            continue
-        if hasattr(value, "to_dict"):
-            d = value.to_dict()
-            out[attr] = {"search": d["search"], "controller": d["controller"]}
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            out[attr] = dataclasses.asdict(value)
-    return out
+    value = getattr(strategy, "cfg", None)
+    if hasattr(value, "to_dict"):  # NAO: the sections of the config its loop reads
+        d = value.to_dict()
+        return {"config": {k: d[k] for k in ("search", "evaluator", "controller")}}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {"config": dataclasses.asdict(value)}
+    return {}
 
 
 # ---------------------------------------------------------------- schema and files

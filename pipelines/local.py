@@ -1,0 +1,80 @@
+"""Running the search pipeline on this machine: kfp.local, SubprocessRunner, this Python.
+
+`nao search` calls run_local; it runs the very pipeline function that `nao compile` compiles.
+"""
+
+import builtins
+import contextlib
+import dataclasses
+import re
+import shutil
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, TextIO
+
+from nao_kfp.pipelines.search import build_pipeline
+
+from nao_kfp.config import Config, config_to_json
+from nao_kfp.errors import NaoError
+from nao_kfp.progress import ProgressFilter
+
+
+class SearchError(NaoError):
+    """A task of the local search failed (its log is in DIR/kfp.log)."""
+
+
+def local_config(cfg: Config, out_dir: Path) -> Config:
+    """A local run keeps its result cache and child checkpoints under DIR/store (unless the
+    config names an S3 store or another directory), so re-running into DIR resumes."""
+    if cfg.cluster.s3_endpoint or cfg.cluster.store_dir:
+        return cfg
+    return cfg.replace(cluster=dataclasses.replace(cfg.cluster, store_dir=str(out_dir / "store")))
+
+
+def run_local(cfg: Config, out_dir: Path, *, show: TextIO | None = None) -> dict[str, Any]:
+    """Run the pipeline with kfp.local (SubprocessRunner, this Python) into out_dir.
+
+    Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr). Writes
+    out_dir/result.json, pool.jsonl and report.md/html; returns the result."""
+    from kfp import local
+
+    from nao_kfp.pool import read_pool
+    from nao_kfp.report import write_report
+    from nao_kfp.steps import read_json
+
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = local_config(cfg, out_dir)
+    (out_dir / "config.json").write_text(config_to_json(cfg) + "\n")
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(out_dir / "kfp"),
+        raise_on_error=True,
+    )
+    log_path = out_dir / "kfp.log"
+    with (
+        log_path.open("a") as log,
+        contextlib.redirect_stdout(ProgressFilter(log, show or sys.stderr)),
+        warnings.catch_warnings(),
+    ):
+        # kfp.local warns, per task, that the image and the Kubernetes settings are ignored here
+        warnings.filterwarnings("ignore", module=r"kfp\.local\.")
+        original_print = builtins.print
+        try:
+            task = build_pipeline(cfg)()
+        except RuntimeError as e:
+            msg = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).splitlines()[0]
+            raise SearchError(f"search: {msg} (task logs: {log_path})") from None
+        finally:
+            # kfp.local indents print() around each task by swapping builtins.print; tasks of a
+            # ParallelFor swap it concurrently and can leave it indented for good
+            builtins.print = original_print
+    shutil.copyfile(task.outputs["result"].path, out_dir / "result.json")
+    shutil.copyfile(task.outputs["pool"].path, out_dir / "pool.jsonl")
+    result: dict[str, Any] = read_json(out_dir / "result.json")
+    # report.md here links the plot and cell diagrams written beside it; report.html is the
+    # self-contained page from the report task
+    write_report(result, read_pool(out_dir / "pool.jsonl"), out_dir)
+    shutil.copyfile(task.outputs["html"].path, out_dir / "report.html")
+    return result

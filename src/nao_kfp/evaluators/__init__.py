@@ -1,0 +1,42 @@
+"""Evaluators: how an architecture gets its accuracy, behind one interface (`base.Evaluator`).
+
+The search loop (steps.py, rounds.py) never knows which one runs; `evaluator.kind` in the
+config picks it: `train` (child training with the store's result cache and per-epoch resume),
+`table` (a CSV lookup: the tabular benchmark) or `synthetic` (a seeded function, for tests).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nao_kfp.config import Config
+from nao_kfp.errors import ConfigError
+from nao_kfp.evaluators.base import Evaluator
+from nao_kfp.evaluators.synthetic import SyntheticEvaluator
+from nao_kfp.evaluators.table import TableEvaluator
+from nao_kfp.evaluators.train import TrainEvaluator
+
+REGISTRY: dict[str, type[Evaluator]] = {
+    "train": TrainEvaluator,
+    "table": TableEvaluator,
+    "synthetic": SyntheticEvaluator,
+}
+
+
+def make_evaluator(cfg: Config, **kwargs: Any) -> Evaluator:
+    kind = cfg.evaluator.kind
+    if kind not in REGISTRY:
+        raise ConfigError(
+            f"evaluator.kind: unknown evaluator {kind!r} (expected one of: {', '.join(REGISTRY)})"
+        )
+    return REGISTRY[kind](cfg, **kwargs)
+
+
+__all__ = [
+    "REGISTRY",
+    "Evaluator",
+    "SyntheticEvaluator",
+    "TableEvaluator",
+    "TrainEvaluator",
+    "make_evaluator",
+]

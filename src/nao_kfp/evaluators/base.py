@@ -1,0 +1,68 @@
+"""The evaluator seam: what the search loop asks of whatever scores architectures."""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.config import Config
+from nao_kfp.pool import PoolEntry
+from nao_kfp.spaces import SearchSpace, get_space
+
+Log = Callable[[str], None]
+
+
+class Evaluator(ABC):
+    """Scores architectures of one space for one config.
+
+    `sample` and `substitute` let an evaluator that can only score some architectures (a table
+    of a sample of the space) keep the loop on architectures it can score; for the others every
+    architecture of the space is fine.
+    """
+
+    kind: str
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.space: SearchSpace[Any] = get_space(cfg.search.space)
+
+    def prepare(self, out_dir: Path) -> dict[str, Any]:
+        """Stage what evaluation reads (a data set) under out_dir, once per search."""
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        return {}
+
+    def sample(self, count: int, rng: random.Random, exclude: set[str]) -> list[Any]:
+        """Up to `count` distinct architectures it can score, none with an id in `exclude`."""
+        return self.space.sample_unique(count, rng, exclude=exclude)
+
+    def substitute(self, arch: Any, exclude: set[str], rng: random.Random) -> Any | None:
+        """The architecture to evaluate in place of a proposed one: itself when it can be
+        scored, else a stand-in (or None); never one with an id in `exclude`."""
+        return arch
+
+    @abstractmethod
+    def evaluate(
+        self,
+        entries: Sequence[PoolEntry],
+        *,
+        data_dir: Path | None = None,
+        round_index: int = 0,
+        shard: int = 0,
+        log: Log | None = None,
+    ) -> list[PoolEntry]:
+        """The entries, each now ok (with an accuracy) or failed (with an error)."""
+
+
+def ok(e: PoolEntry, accuracy: float, **extra: Any) -> PoolEntry:
+    e.status, e.accuracy, e.error = "ok", float(accuracy), None
+    e.extra.update(extra)
+    return e
+
+
+def failed(e: PoolEntry, error: str, **extra: Any) -> PoolEntry:
+    e.status, e.accuracy, e.error = "failed", None, error
+    e.extra.update(extra)
+    return e

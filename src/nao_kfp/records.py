@@ -1,0 +1,187 @@
+"""Typed records the search writes: the per-round record, the history file and result.json.
+
+Each is a dataclass with a schema version, written as JSON and loaded with the same strict
+checks as configs: an unknown or missing key, or a value of the wrong type, is one line naming
+the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from nao_kfp.errors import NaoError
+
+T = TypeVar("T")
+HISTORY_SCHEMA = "nao-kfp.history/1"
+RESULT_SCHEMA = "nao-kfp.result/2"
+
+
+class RecordError(NaoError):
+    """A record file is malformed (names the file and the key)."""
+
+
+@dataclass
+class RoundRecord:
+    """What one round did: its children's accuracies and, for proposed architectures, how the
+    predictor's view of them compared with the truth."""
+
+    round: int
+    evaluated: int = 0
+    failed: int = 0
+    cached: int = 0
+    best_accuracy: float | None = None
+    mean_accuracy: float | None = None
+    best_so_far: float | None = None
+    improved: bool = False
+    proposed: int = 0
+    predicted_mean: float | None = None
+    real_mean: float | None = None
+    pairwise_accuracy: float | None = None
+    # the decoder that proposed this round's architectures was fitted in the round before
+    hamming: float | None = None
+    # set by decode: the controller fitted on the pool after this round and what it proposed
+    fit: dict[str, Any] = field(default_factory=dict)
+    new_archs: int | None = None
+    stopped: bool = False
+
+
+@dataclass
+class History:
+    rounds: list[RoundRecord] = field(default_factory=list)
+    schema: str = HISTORY_SCHEMA
+
+
+@dataclass
+class Best:
+    arch: str
+    id: str
+    dev_accuracy: float
+    round: int | None = None
+    source: str = ""
+    params: int | None = None
+    describe: str = ""
+
+
+@dataclass
+class SearchResult:
+    """result.json: the best architecture and the per-round records."""
+
+    name: str
+    space: str
+    evaluator: str
+    evaluated: int
+    failed: int
+    rounds: list[RoundRecord] = field(default_factory=list)
+    best: Best | None = None
+    schema: str = RESULT_SCHEMA
+
+
+# ---------------------------------------------------------------- strict (de)serialization
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    return dataclasses.asdict(record)
+
+
+def from_dict(cls: type[T], data: Any, where: str) -> T:
+    """Build `cls` from JSON data, rejecting unknown and missing keys and wrong types."""
+    return typing.cast(T, _value(cls, data, where))
+
+
+def _value(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: expected an object, got {_show(value)}")
+        hints = typing.get_type_hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        for key in value:
+            if key not in fields:
+                raise RecordError(f"{where}.{key}: unknown key")
+        kwargs = {}
+        for name, f in fields.items():
+            if name not in value:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise RecordError(f"{where}: missing key {name!r}")
+                continue
+            kwargs[name] = _value(hints[name], value[name], f"{where}.{name}")
+        return typing.cast(Any, tp)(**kwargs)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        return _value(args[0], value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise RecordError(f"{where}: expected a list, got {_show(value)}")
+        (item,) = typing.get_args(tp)
+        return [_value(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise RecordError(f"{where}: expected an object, got {_show(value)}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise RecordError(f"{where}: expected a finite number, got {value}")
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    else:
+        raise TypeError(f"unsupported record type {tp}")
+    kind = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}[tp]
+    raise RecordError(f"{where}: expected {kind}, got {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def write_record(path: Path, record: Any) -> None:
+    """Atomically: a killed step never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(to_dict(record), indent=1, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def read_record(cls: type[T], path: Path) -> T:
+    path = Path(path)
+    if not path.is_file():
+        raise RecordError(f"{path}: no such file")
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RecordError(f"{path}: not valid JSON ({e})") from None
+    schema = dataclasses.fields(cls)[-1]  # type: ignore[arg-type]
+    if schema.name == "schema" and isinstance(data, dict) and data.get("schema") != schema.default:
+        raise RecordError(
+            f"{path}: schema: expected {schema.default!r}, got {data.get('schema')!r}"
+        )
+    return from_dict(cls, data, str(path))
+
+
+def read_history(path: Path) -> History:
+    return read_record(History, path)
+
+
+def read_result(path: Path) -> SearchResult:
+    return read_record(SearchResult, path)
