@@ -29,3 +29,33 @@ def merge(
         Path(history.path), Path(merged_pool.path), Path(merged_history.path),
     )  # fmt: skip
     log_metrics(metrics, record, f"round{round_index}/")
+
+
+@component
+def merge_from_store(
+    config: str,
+    round_index: int,
+    pool: Input[Dataset],
+    history: Input[Dataset],
+    merged_pool: Output[Dataset],
+    merged_history: Output[Dataset],
+    metrics: Output[Metrics],
+) -> None:
+    """The same, for search.fan_in: store: the shards' results are read from the result store
+    (for KFP backends before 2.14, which cannot collect artifacts of a ParallelFor)."""
+    import tempfile
+    from pathlib import Path
+
+    from nao_kfp.components._base import log_metrics
+
+    from nao_kfp import steps
+    from nao_kfp.config import config_from_json
+
+    cfg = config_from_json(config)
+    with tempfile.TemporaryDirectory(prefix="nao-merge-") as tmp:
+        shards = steps.fetch_shards(cfg, round_index, Path(pool.path), Path(tmp))
+        record = steps.merge(
+            cfg, round_index, Path(pool.path), shards, Path(history.path),
+            Path(merged_pool.path), Path(merged_history.path),
+        )  # fmt: skip
+    log_metrics(metrics, record, f"round{round_index}/")

@@ -32,11 +32,29 @@ def local_config(cfg: Config, out_dir: Path) -> Config:
     return cfg.replace(cluster=dataclasses.replace(cfg.cluster, store_dir=str(out_dir / "store")))
 
 
-def run_local(cfg: Config, out_dir: Path, *, show: TextIO | None = None) -> dict[str, Any]:
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# the last line of a Python traceback: `pkg.module.SomeError: message`
+_CAUSE = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Failed)): (.+)$", re.M)
+
+
+def failure_cause(log_text: str) -> str | None:
+    """The error a failed task ended with, from its log (the last traceback's last line)."""
+    found = _CAUSE.findall(_ANSI.sub("", log_text))
+    return f"{found[-1][0]}: {found[-1][1].strip()}" if found else None
+
+
+def run_local(
+    cfg: Config,
+    out_dir: Path,
+    *,
+    show: TextIO | None = None,
+    arguments: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run the pipeline with kfp.local (SubprocessRunner, this Python) into out_dir.
 
     Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr). Writes
-    out_dir/result.json, pool.jsonl and report.md/html; returns the result."""
+    out_dir/result.json, pool.jsonl and report.md/html; returns the result. `arguments` are
+    the run's pipeline parameters (default: the compiled config), as a cluster run gets them."""
     from kfp import local
 
     from nao_kfp.pool import read_pool
@@ -53,6 +71,7 @@ def run_local(cfg: Config, out_dir: Path, *, show: TextIO | None = None) -> dict
         raise_on_error=True,
     )
     log_path = out_dir / "kfp.log"
+    start = log_path.stat().st_size if log_path.exists() else 0
     with (
         log_path.open("a") as log,
         contextlib.redirect_stdout(ProgressFilter(log, show or sys.stderr)),
@@ -61,15 +80,20 @@ def run_local(cfg: Config, out_dir: Path, *, show: TextIO | None = None) -> dict
         # kfp.local warns, per task, that the image and the Kubernetes settings are ignored here
         warnings.filterwarnings("ignore", module=r"kfp\.local\.")
         original_print = builtins.print
+        failed: str | None = None
         try:
-            task = build_pipeline(cfg)()
+            task = build_pipeline(cfg)(**(arguments or {}))
         except RuntimeError as e:
-            msg = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).splitlines()[0]
-            raise SearchError(f"search: {msg} (task logs: {log_path})") from None
+            failed = _ANSI.sub("", str(e)).splitlines()[0]
         finally:
             # kfp.local indents print() around each task by swapping builtins.print; tasks of a
             # ParallelFor swap it concurrently and can leave it indented for good
             builtins.print = original_print
+    if failed is not None:
+        with log_path.open("rb") as f:
+            f.seek(start)
+            cause = failure_cause(f.read().decode("utf-8", "replace"))
+        raise SearchError(f"search: {cause or failed} (task logs: {log_path})")
     shutil.copyfile(task.outputs["result"].path, out_dir / "result.json")
     shutil.copyfile(task.outputs["pool"].path, out_dir / "pool.jsonl")
     result: dict[str, Any] = read_json(out_dir / "result.json")

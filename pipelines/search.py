@@ -114,7 +114,7 @@ def build_pipeline(cfg: Config) -> Any:
         on(sample.sample),
         on(train.train_children),
     )
-    merge_c, fit_c = on(merge.merge), on(fit.fit)
+    merge_c, merge_store_c, fit_c = on(merge.merge), on(merge.merge_from_store), on(fit.fit)
     optimize_c, decode_c = on(optimize.optimize), on(decode.decode)
     select_c, report_c = on(select.select_best), on(report.report)
 
@@ -130,10 +130,18 @@ def build_pipeline(cfg: Config) -> Any:
                 pool=pool, data=data,
             )  # fmt: skip
             place_on_gpu(children.set_display_name("train children"), cl)
-        merged = merge_c(
-            config=config, round_index=round_index, pool=pool, history=history,
-            results=dsl.Collected(children.outputs["results"]),
-        ).set_display_name("merge results")  # fmt: skip
+        if s.fan_in == "store":  # after the whole loop; results come from the store
+            merged = merge_store_c(
+                config=config, round_index=round_index, pool=pool, history=history
+            ).after(children)
+            if cl.s3_endpoint:
+                kubernetes.use_secret_as_env(merged, cl.s3_secret, {k: k for k in S3_ENV})
+        else:
+            merged = merge_c(
+                config=config, round_index=round_index, pool=pool, history=history,
+                results=dsl.Collected(children.outputs["results"]),
+            )  # fmt: skip
+        merged.set_display_name("merge results")
         return Evaluated(
             pool=merged.outputs["merged_pool"], history=merged.outputs["merged_history"]
         )

@@ -259,7 +259,20 @@ _add(
     )
 )
 _add(conf("search.rounds: expected an integer, got 'three'", "search.rounds=three"))
-_add(conf("search.rounds: expected a non-negative number, got -1", "search.rounds=-1"))
+_add(conf("search.rounds: expected a positive number, got -1", "search.rounds=-1"))
+_add(conf("search.rounds: expected a positive number, got 0", "search.rounds=0"))
+_add(conf("search.eta: expected a finite number, got nan", "search.eta=.nan"))
+_add(conf("child.lr_max: expected a finite number, got inf", "child.lr_max=.inf"))
+_add(
+    conf(
+        "evaluator.kind: unknown evaluator 'lookup' (expected one of: train, table, synthetic)",
+        "evaluator.kind=lookup",
+    )
+)
+_add(
+    conf("evaluator.table: required for evaluator.kind table (a CSV file)", "evaluator.kind=table")
+)
+_add(conf("search.fill: expected one of random, none, got 'zeros'", "search.fill=zeros"))
 _add(
     conf(
         "search.top_k: 50 seeds but only 16 initial architectures (search.initial_archs)",

@@ -16,6 +16,7 @@ from search_tiny import tiny_config
 
 from nao_kfp import steps
 from nao_kfp.config import config_to_json
+from nao_kfp.evaluators.train import child_digest
 from nao_kfp.pool import read_pool
 from nao_kfp.store import ChildCache, open_store
 
@@ -53,7 +54,7 @@ def test_killed_child_resumes_from_its_last_epoch(
     steps.sample(cfg, tmp_path / "pool.jsonl", tmp_path / "h.json")
     first = steps.shard_entries(read_pool(tmp_path / "pool.jsonl"), 0, 1)[0]
     cache = ChildCache(
-        open_store(cfg.cluster, tmp_path), cfg.search.space, first.id, steps.child_digest(cfg)
+        open_store(cfg.cluster, tmp_path), cfg.search.space, first.id, child_digest(cfg)
     )
     (tmp_path / "cfg.json").write_text(config_to_json(cfg))
 

@@ -53,6 +53,10 @@ class SearchConfig:
     # What fills a round when decoding found fewer new archs than search.new_archs:
     # random (unseen random architectures, source random-fill) or none.
     fill: str = "random"
+    # How a round's shard results reach its merge task: artifacts (dsl.Collected; needs KFP
+    # backend >= 2.14.0) or store (each shard writes its results to the result store and
+    # merge runs after the whole loop and reads them there; any KFP 2 backend).
+    fan_in: str = "artifacts"
 
 
 @dataclass(frozen=True)
@@ -332,6 +336,8 @@ def check(cfg: Config) -> None:
     _positive("search.decode_attempts", s.decode_attempts)
     if s.fill not in FILLS:
         raise ConfigError(f"search.fill: expected one of {', '.join(FILLS)}, got {s.fill!r}")
+    if s.fan_in not in ("artifacts", "store"):
+        raise ConfigError(f"search.fan_in: expected artifacts or store, got {s.fan_in!r}")
     if 0 < s.max_evaluations < s.initial_archs:
         raise ConfigError(
             f"search.max_evaluations: {s.max_evaluations} is below search.initial_archs ({s.initial_archs})"

@@ -18,6 +18,7 @@ round; a step that finds its finished output returns it instead of redoing the w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import statistics
@@ -47,7 +48,7 @@ from nao_kfp.spaces import get_space
 Log = Callable[[str], None]
 FIT_METRICS = "fit_metrics.json"
 # Settings that shape the compiled pipeline: a run whose config changes them must fail.
-COMPILED_KEYS = ("search.rounds", "search.shards", "evaluator.kind")
+COMPILED_KEYS = ("search.rounds", "search.shards", "search.fan_in", "evaluator.kind")
 
 
 def read_json(path: Path) -> Any:
@@ -138,14 +139,45 @@ def train_children(
     evaluator: Evaluator | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the pending architectures of one shard; write them (now ok or failed) to `out`."""
+    """Evaluate the pending architectures of one shard; write them (now ok or failed) to `out`
+    (and, with search.fan_in: store, to the result store, where merge reads them)."""
     if Path(out).exists():  # this shard finished before (e.g. a retried task): nothing to do
-        return _shard_summary(read_pool(out))
-    todo = shard_entries(read_pool(pool_path), shard, num_shards)
-    ev = evaluator or make_evaluator(cfg)
-    done = ev.evaluate(todo, data_dir=data_dir, round_index=round_index, shard=shard, log=log)
-    write_pool(out, done)
+        done = read_pool(out)
+    else:
+        todo = shard_entries(read_pool(pool_path), shard, num_shards)
+        ev = evaluator or make_evaluator(cfg)
+        done = ev.evaluate(todo, data_dir=data_dir, round_index=round_index, shard=shard, log=log)
+        write_pool(out, done)
+    if cfg.search.fan_in == "store":
+        _store(cfg).put_file(shard_key(pool_path, round_index, shard, num_shards), Path(out))
     return _shard_summary(done)
+
+
+def _store(cfg: Config) -> Any:
+    import tempfile
+
+    from nao_kfp.store import open_store
+
+    return open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
+
+
+def shard_key(pool_path: Path, round_index: int, shard: int, num_shards: int) -> str:
+    """Where a shard's results wait for merge (fan_in: store): keyed by the round's input pool,
+    which the shard and the merge task both read, so no run id has to be passed around."""
+    digest = hashlib.sha256(Path(pool_path).read_bytes()).hexdigest()[:16]
+    return f"shards/{digest}/round-{round_index}/{shard}-of-{num_shards}.jsonl"
+
+
+def fetch_shards(cfg: Config, round_index: int, pool_path: Path, work: Path) -> list[Path]:
+    """The round's shard results from the store (fan_in: store); a missing shard is left out,
+    so merge records its architectures as failed."""
+    store, n = _store(cfg), cfg.search.shards
+    out = []
+    for i in range(n):
+        dest = Path(work) / f"shard-{i}.jsonl"
+        if store.get_file(shard_key(pool_path, round_index, i, n), dest):
+            out.append(dest)
+    return out
 
 
 def _shard_summary(done: list[PoolEntry]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nao_kfp.config import Config
 from nao_kfp.errors import NaoError
 from nao_kfp.strategies.base import Strategy
 from nao_kfp.tabular import Query, Table
@@ -207,7 +208,7 @@ def format_summary(doc: dict[str, Any]) -> str:
 def settings_of(strategy: Strategy) -> dict[str, Any]:
     """What produced a strategy's results, for the results document."""
     value = getattr(strategy, "cfg", None)
-    if hasattr(value, "to_dict"):  # NAO: the sections of the config its loop reads
+    if isinstance(value, Config):  # NAO: the sections of the config its loop reads
         d = value.to_dict()
         return {"config": {k: d[k] for k in ("search", "evaluator", "controller")}}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
