@@ -172,10 +172,9 @@ def read_record(cls: type[T], path: Path) -> T:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise RecordError(f"{path}: not valid JSON ({e})") from None
     schema = dataclasses.fields(cls)[-1]  # type: ignore[arg-type]
-    if schema.name == "schema" and isinstance(data, dict) and data.get("schema") != schema.default:
-        raise RecordError(
-            f"{path}: schema: expected {schema.default!r}, got {data.get('schema')!r}"
-        )
+    got = data.get("schema") if isinstance(data, dict) else None
+    if schema.name == "schema" and got != schema.default:
+        raise RecordError(f"{path}: schema: expected {schema.default!r}, got {got!r}")
     return from_dict(cls, data, str(path))
 
 
@@ -185,3 +184,61 @@ def read_history(path: Path) -> History:
 
 def read_result(path: Path) -> SearchResult:
     return read_record(SearchResult, path)
+
+
+# ---------------------------------------------------------------- the benchmark document
+
+BENCHMARK_SCHEMA = "nao-kfp.benchmark/1"
+
+
+@dataclass
+class TableInfo:
+    source: str
+    rows: int
+    digest: str
+    units: str
+    has_test: bool
+
+
+@dataclass
+class BenchRun:
+    """The best-by-valid architecture of one strategy's run after `budget` queries."""
+
+    strategy: str
+    seed: int
+    budget: int
+    arch: str
+    valid: float
+    reported: float
+
+
+@dataclass
+class BenchSummary:
+    """Over seeds: mean, sample standard deviation and standard error of `reported`."""
+
+    strategy: str
+    budget: int
+    mean: float
+    std: float
+    n: int
+    sem: float = 0.0
+
+
+@dataclass
+class BenchmarkResults:
+    """`nao benchmark --json`: every run of every strategy, budget and seed (runner.py)."""
+
+    space: str
+    table: TableInfo
+    reported: str
+    strategies: list[str]
+    budgets: list[int]
+    seeds: list[int]
+    runs: list[BenchRun]
+    summary: list[BenchSummary]
+    settings: dict[str, Any] = field(default_factory=dict)
+    curves: dict[str, Any] = field(default_factory=dict)
+    histories: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, Any] = field(default_factory=dict)
+    spec: dict[str, Any] = field(default_factory=dict)  # reproduce: what produced it
+    schema: str = BENCHMARK_SCHEMA

@@ -7,12 +7,13 @@ Results JSON (schema "nao-kfp.benchmark/1"); accuracies are in percent:
     table        {source, rows, digest, units, has_test}
     reported     "test" if the table has a test column, else "valid"
     strategies   [name, ...]; budgets [int, ...] ascending; seeds [int, ...]
-    settings     {strategy: the settings that produced it (nao: search + controller config)}
+    settings     {strategy: {config: what produced it (nao: its search, evaluator, controller)}}
     runs         [{strategy, seed, budget, arch, valid, reported}, ...]: for each strategy, seed and
                  budget, the best-by-valid architecture among the first `budget` queries (ties:
                  the earlier query) with its valid and reported accuracy
-    summary      [{strategy, budget, mean, std, n}, ...]: over seeds of `reported`; std is the
-                 sample standard deviation (0 for one seed)
+    summary      [{strategy, budget, mean, std, n, sem}, ...]: over seeds of `reported`; std is the
+                 sample standard deviation (0 for one seed), sem = std / sqrt(n)
+    (the layout is records.BenchmarkResults; read_results loads it strictly)
     curves       {strategy: {seed: [reported accuracy of the best-by-valid arch after query 1..max]}}
     histories    {strategy: {seed: [[index, arch, valid, test or null, source], ...]}}
     seconds      {strategy: {seed: wall seconds}}  (timing only; never compared)
@@ -35,12 +36,13 @@ from typing import Any
 
 from nao_kfp.config import Config
 from nao_kfp.errors import NaoError
+from nao_kfp.records import BENCHMARK_SCHEMA, BenchmarkResults, RecordError, from_dict
 from nao_kfp.strategies.base import Strategy
 from nao_kfp.tabular import Query, Table
 
-SCHEMA = "nao-kfp.benchmark/1"
+SCHEMA = BENCHMARK_SCHEMA
 RUN_KEYS = ("strategy", "seed", "budget", "arch", "valid", "reported")
-SUMMARY_KEYS = ("strategy", "budget", "mean", "std", "n")
+SUMMARY_KEYS = ("strategy", "budget", "mean", "std", "n", "sem")
 
 
 class ArgError(NaoError):
@@ -181,6 +183,7 @@ def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "mean": statistics.fmean(values),
                 "std": std,
                 "n": len(values),
+                "sem": std / math.sqrt(len(values)),
             }
         )
     return out
@@ -190,9 +193,9 @@ def format_summary(doc: dict[str, Any]) -> str:
     budgets = doc["budgets"]
     cells = {(s["strategy"], s["budget"]): s for s in doc["summary"]}
     width = max(12, *(len(n) for n in doc["strategies"]))
-    head = f"{'strategy':<{width}}" + "".join(f"  {f'@{b} queries':>16}" for b in budgets)
+    head = f"{'strategy':<{width}}" + "".join(f"  {f'@{b} queries':>20}" for b in budgets)
     lines = [
-        f"{doc['reported']} accuracy (%) of the best-by-valid architecture, mean ± std over "
+        f"{doc['reported']} accuracy (%) of the best-by-valid architecture, mean ± std (standard error) over "
         f"{len(doc['seeds'])} seeds",
         head,
     ]
@@ -200,7 +203,7 @@ def format_summary(doc: dict[str, Any]) -> str:
         row = f"{name:<{width}}"
         for b in budgets:
             c = cells[(name, b)]
-            row += f"  {c['mean']:>8.2f} ± {c['std']:<5.2f}"
+            row += f"  {c['mean']:>8.2f} ± {c['std']:<4.2f} ({c.get('sem', 0.0):.2f})"
         lines.append(row)
     return "\n".join(lines)
 
@@ -220,9 +223,14 @@ def settings_of(strategy: Strategy) -> dict[str, Any]:
 
 
 def check_results(doc: Any) -> None:
-    """Raise NaoError naming the first field that breaks the schema."""
+    """Raise NaoError naming the first field that breaks the schema (records.BenchmarkResults,
+    loaded strictly), then the first run, curve or budget that does not add up."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ArgError(f"results: schema: expected {SCHEMA!r}")
+    try:
+        from_dict(BenchmarkResults, doc, "results")
+    except RecordError as e:
+        raise ArgError(str(e)) from None
     for key, tp in (
         ("strategies", list),
         ("budgets", list),
