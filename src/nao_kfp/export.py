@@ -199,6 +199,6 @@ def export_model(
 
 
 def _atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # torch.export wants a .pt2 name
     write(tmp)
     tmp.replace(path)
