@@ -9,6 +9,7 @@ SEARCH_ARGS ?=
 .PHONY: search test lint typecheck check venv clean
 
 $(STAMP): pyproject.toml
+	command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'

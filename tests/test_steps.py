@@ -178,8 +178,8 @@ def test_select_best_and_report(tmp_path: Path) -> None:
     assert Path(paths["plot"]).read_bytes()[:4] == b"\x89PNG"
     for cell in ("normal", "reduce"):  # well-formed SVG: a box per node, an arrow per branch
         svg = ElementTree.fromstring(Path(paths[cell]).read_text())
-        assert len(svg.findall("{http://www.w3.org/2000/svg}rect")) == 2 + 5 + 1
-        assert len(svg.findall("{http://www.w3.org/2000/svg}line")) >= 2 * 5 + 1
+        groups = [g.get("class") for g in svg.iter("{http://www.w3.org/2000/svg}g")]
+        assert groups.count("node") == 2 + 5 + 1 and groups.count("edge") >= 2 * 5 + 1
     inline = steps.report(
         cfg, tmp_path / "result.json", tmp_path / "pool.jsonl", tmp_path / "rep2", inline=True
     )

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "child",
     "benchmark",
     "search",
+    "export",
 ]
 
 

@@ -58,6 +58,12 @@ class SearchConfig:
     # merge runs after the whole loop and reads them there; any KFP 2 backend).
     fan_in: str = "artifacts"
 
+    # Budgets on the child network the search trains (child.layers, child.channels, the data
+    # set's image size; parameters without the auxiliary head, multiply-adds of one image):
+    # sampling and decoding only return architectures within them. 0: no limit.
+    max_params: int = 0
+    max_macs: int = 0
+
 
 @dataclass(frozen=True)
 class EvaluatorConfig:
@@ -161,6 +167,31 @@ class ChildConfig:
 
 
 @dataclass(frozen=True)
+class FinalConfig:
+    """The final training after the search (paper §4.1): the best architecture, or the best of
+    the top `rerank_top` after a short run of `rerank_epochs` each, trained at full size. The
+    data set, dev split, device and momentum come from the child section; the rest is here."""
+
+    enabled: bool = False
+    rerank_top: int = 1  # 1: train the search's best as is
+    rerank_epochs: int = 20  # each of the top few, with this recipe but this many epochs
+    layers: int = 6  # N
+    channels: int = 36  # F
+    epochs: int = 600
+    batch_size: int = 128
+    lr_max: float = 0.025
+    lr_min: float = 0.0
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    cutout: int = 16
+    aux_head: bool = True
+    aux_weight: float = 0.4
+    drop_path: float = 0.2
+    dropout: float = 0.4  # before the classifier
+    train_subset: int = 0  # 0: every training image left after the dev set
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     """Where and how the pipeline runs on Kubeflow."""
 
@@ -190,6 +221,7 @@ class Config:
     evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     child: ChildConfig = field(default_factory=ChildConfig)
+    final: FinalConfig = field(default_factory=FinalConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @classmethod
@@ -305,6 +337,8 @@ FILLS = ("random", "none")
 # Training-set sizes of the built-in image data sets, to check dev_size + train_subset early.
 # digits: 1797 images, of which nao_kfp.child.data holds out a fixed 297 as the test set
 TRAIN_IMAGES = {"digits": 1500, "cifar10": 50000, "cifar100": 50000}
+# Spaces whose child is a CellNetwork: parameter budgets and the final training apply to them.
+BUDGET_SPACES = ("nasnet", "enas")
 
 
 def check(cfg: Config) -> None:
@@ -325,6 +359,14 @@ def check(cfg: Config) -> None:
         raise ConfigError(
             f"search.top_k: {s.top_k} seeds but only {s.initial_archs} initial architectures (search.initial_archs)"
         )
+    _positive("search.max_params", s.max_params, zero_ok=True)
+    _positive("search.max_macs", s.max_macs, zero_ok=True)
+    for key in ("max_params", "max_macs"):
+        if getattr(s, key) and s.space not in BUDGET_SPACES:
+            raise ConfigError(
+                f"search.{key}: budgets apply to the image children of {' and '.join(BUDGET_SPACES)}, "
+                f"not to search.space {s.space!r}"
+            )
     if s.eta <= 0:
         raise ConfigError(f"search.eta: expected a positive step size, got {s.eta}")
     if s.eta_growth <= 1:
@@ -427,6 +469,7 @@ def check(cfg: Config) -> None:
         raise ConfigError(f"child.device: expected auto, cpu or cuda, got {ch.device!r}")
     _positive("child.cutout", ch.cutout, zero_ok=True)
     _positive("child.cpu_threads", ch.cpu_threads, zero_ok=True)
+    _check_final(cfg)
     _positive("cluster.gpu_count", cl.gpu_count, zero_ok=True)
     _positive("cluster.parallelism", cl.parallelism)
     _positive("cluster.retries", cl.retries, zero_ok=True)
@@ -444,6 +487,38 @@ def check(cfg: Config) -> None:
             )
         if "key" not in tol and tol.get("operator") != "Exists":
             raise ConfigError(f"cluster.tolerations[{i}]: needs a key (or operator: Exists)")
+
+
+def _check_final(cfg: Config) -> None:
+    f = cfg.final
+    for key in ("rerank_top", "rerank_epochs", "layers", "channels", "epochs", "batch_size"):
+        _positive(f"final.{key}", getattr(f, key))
+    for key in ("weight_decay", "grad_clip", "aux_weight", "cutout", "train_subset"):
+        _positive(f"final.{key}", getattr(f, key), zero_ok=True)
+    if f.lr_max <= 0 or f.lr_min < 0 or f.lr_min > f.lr_max:
+        raise ConfigError(
+            f"final.lr_min: expected 0 <= lr_min <= lr_max, got {f.lr_min} and {f.lr_max}"
+        )
+    if not 0.0 <= f.drop_path < 1.0:
+        raise ConfigError(f"final.drop_path: expected a probability in [0, 1), got {f.drop_path}")
+    if not 0.0 <= f.dropout < 1.0:
+        raise ConfigError(f"final.dropout: expected a probability in [0, 1), got {f.dropout}")
+    if f.rerank_top > 1 and f.rerank_epochs > f.epochs:
+        raise ConfigError(
+            f"final.rerank_epochs: {f.rerank_epochs} is more than final.epochs ({f.epochs}); "
+            "re-ranking is meant to be the short run"
+        )
+    total = TRAIN_IMAGES.get(cfg.child.dataset)
+    if total is not None and cfg.child.dev_size + max(f.train_subset, 1) > total:
+        raise ConfigError(
+            f"final.train_subset: {f.train_subset} train images and child.dev_size "
+            f"{cfg.child.dev_size} do not fit in {cfg.child.dataset}'s {total} training images"
+        )
+    if f.enabled and cfg.search.space not in BUDGET_SPACES:
+        raise ConfigError(
+            f"final.enabled: the final training builds image networks ({', '.join(BUDGET_SPACES)}), "
+            f"not search.space {cfg.search.space!r}"
+        )
 
 
 def _positive(path: str, value: float, zero_ok: bool = False) -> None:

@@ -50,6 +50,14 @@ class RoundRecord:
     fit: dict[str, Any] = field(default_factory=dict)
     new_archs: int | None = None
     stopped: bool = False
+    # added from the pool by report.with_pool_stats: the round's children's sizes, and for
+    # language models the accuracies above as validation perplexities
+    best_params: int | None = None
+    mean_params: float | None = None
+    best_perplexity: float | None = None
+    mean_perplexity: float | None = None
+    predicted_perplexity: float | None = None
+    real_perplexity: float | None = None
 
 
 @dataclass
@@ -67,6 +75,10 @@ class Best:
     source: str = ""
     params: int | None = None
     describe: str = ""
+    macs: int | None = None
+    test_accuracy: float | None = None
+    dev_perplexity: float | None = None
+    test_perplexity: float | None = None
 
 
 @dataclass
@@ -80,6 +92,8 @@ class SearchResult:
     failed: int
     rounds: list[RoundRecord] = field(default_factory=list)
     best: Best | None = None
+    metric: dict[str, Any] = field(default_factory=dict)  # language models: perplexity, vocab
+    final: dict[str, Any] | None = None  # the final training's outcome (final.py), when run
     schema: str = RESULT_SCHEMA
 
 

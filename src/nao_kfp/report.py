@@ -1,53 +1,187 @@
-"""The search report: Markdown and a self-contained HTML page.
+"""The search report: Markdown and a self-contained HTML page, written from one list of blocks.
 
-It shows the best architecture, a table and a plot of accuracy by round with the predictor's
-mean prediction for each round's new architectures beside their real mean (the paper's Fig. 2b),
-and diagrams of the best normal and reduction cells, drawn as plain SVG (no graphviz needed).
+It shows the best architecture, a table of the rounds (accuracy beside the parameters of the
+child networks), a plot of accuracy by round with the predictor's mean prediction for each
+round's new architectures beside their real mean (the paper's Fig. 2b), the final training when
+there was one, and Graphviz diagrams of the best cells (diagrams.py).
+
+Language models (enas-rnn) are judged by validation perplexity. The search ranks them by a score
+(child/train_rnn.py: 1 - ln(ppl) / ln(V)); the report, the summary table and `with_pool_stats`
+show the perplexity itself. The score is linear in ln(ppl), so the mean score of a round is the
+geometric mean of its perplexities.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import html
 import io
+import math
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nao_kfp import diagrams
 from nao_kfp.pool import PoolEntry
-from nao_kfp.spaces import CellArch, get_space
 
-COLUMNS = (
-    ("round", "round", "{}"),
-    ("evaluated", "archs", "{}"),
-    ("best_accuracy", "best dev acc", "{:.4f}"),
-    ("mean_accuracy", "mean dev acc", "{:.4f}"),
-    ("pairwise_accuracy", "predictor pairwise acc", "{:.3f}"),
-    ("hamming", "decoder Hamming", "{:.2f}"),
-    ("predicted_mean", "predicted mean (new)", "{:.4f}"),
-    ("real_mean", "real mean (new)", "{:.4f}"),
+LANGUAGE_MODEL_SPACES = ("enas-rnn",)
+
+# ---------------------------------------------------------------- scores and perplexity
+
+
+def is_language_model(space_name: str) -> bool:
+    return space_name in LANGUAGE_MODEL_SPACES
+
+
+def score_to_perplexity(score: float, vocab: int) -> float:
+    """The perplexity of a score 1 - ln(ppl) / ln(V) (exact unless the score was clipped)."""
+    return math.exp((1.0 - score) * math.log(vocab))
+
+
+def perplexity_of(e: PoolEntry | Mapping[str, Any]) -> float | None:
+    """Validation perplexity of a language-model pool entry (or its record, or a child result):
+    the measured `dev_perplexity`, else the inverse of its score when the vocabulary is known;
+    None for image children and for entries that were not evaluated."""
+    if isinstance(e, PoolEntry):
+        rec: Mapping[str, Any] = {**e.extra, "accuracy": e.accuracy, "space": e.space}
+    else:
+        rec = e
+    if rec.get("dev_perplexity") is not None:
+        return float(rec["dev_perplexity"])
+    score = rec.get("accuracy", rec.get("dev_accuracy"))
+    if score is None or not rec.get("vocab") or not is_language_model(rec.get("space", "enas-rnn")):
+        return None
+    return score_to_perplexity(float(score), int(rec["vocab"]))
+
+
+def with_pool_stats(result: dict[str, Any], pool: Sequence[PoolEntry]) -> dict[str, Any]:
+    """result (select_best's) with what the pool adds: per round the parameters of the best and
+    the mean child, and for language models perplexities; for the best architecture its params,
+    MACs, test accuracy or perplexities. A new dict; applying it twice changes nothing."""
+    out = copy.deepcopy(result)
+    ok = [e for e in pool if e.status == "ok" and e.accuracy is not None]
+    lm = is_language_model(out["space"])
+    vocab = next((int(e.extra["vocab"]) for e in ok if e.extra.get("vocab")), None)
+    if lm:
+        out["metric"] = {"name": "perplexity", "vocab": vocab}
+    for rec in out["rounds"]:
+        members = [e for e in ok if e.round == rec["round"]]
+        best = max(members, key=lambda e: (e.accuracy, e.id), default=None)
+        params = [int(e.extra["params"]) for e in members if e.extra.get("params") is not None]
+        rec["best_params"] = best.extra.get("params") if best else None
+        rec["mean_params"] = statistics.fmean(params) if params else None
+        if lm:
+            ppl = [p for p in (perplexity_of(e) for e in members) if p is not None]
+            rec["best_perplexity"] = perplexity_of(best) if best else None
+            rec["mean_perplexity"] = statistics.geometric_mean(ppl) if ppl else None
+            for key in ("predicted_mean", "real_mean"):
+                score = rec.get(key)
+                rec[key.replace("_mean", "_perplexity")] = (
+                    score_to_perplexity(score, vocab) if score is not None and vocab else None
+                )
+    best_rec = out.get("best")
+    if best_rec:
+        match = next((e for e in ok if e.id == best_rec["id"]), None)
+        keys = ("params", "macs", "test_accuracy", "dev_perplexity", "test_perplexity")
+        for key in keys:
+            if best_rec.get(key) is None and match is not None and key in match.extra:
+                best_rec[key] = match.extra[key]
+        if lm and best_rec.get("dev_perplexity") is None and match is not None:
+            best_rec["dev_perplexity"] = perplexity_of(match)
+    return out
+
+
+# ---------------------------------------------------------------- the rounds table
+
+
+def _si(n: Any) -> str:
+    """1234 -> 1.23k, 2.5e6 -> 2.50M."""
+    x = float(n)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.2f}{unit}"
+    return f"{x:.0f}"
+
+
+def _fmt(spec: str) -> Callable[[Any], str]:
+    return spec.format
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    head: str
+    fmt: Callable[[Any], str] = field(default=_fmt("{}"))
+
+
+ACCURACY_COLUMNS = (
+    Column("round", "round"),
+    Column("evaluated", "archs"),
+    Column("best_accuracy", "best dev acc", _fmt("{:.4f}")),
+    Column("best_params", "params (best)", _si),
+    Column("mean_accuracy", "mean dev acc", _fmt("{:.4f}")),
+    Column("mean_params", "params (mean)", _si),
+    Column("pairwise_accuracy", "predictor pairwise acc", _fmt("{:.3f}")),
+    Column("hamming", "decoder Hamming", _fmt("{:.2f}")),
+    Column("predicted_mean", "predicted mean (new)", _fmt("{:.4f}")),
+    Column("real_mean", "real mean (new)", _fmt("{:.4f}")),
 )
+PERPLEXITY_COLUMNS = (
+    Column("round", "round"),
+    Column("evaluated", "archs"),
+    Column("best_perplexity", "best dev ppl", _fmt("{:.2f}")),
+    Column("best_params", "params (best)", _si),
+    Column("mean_perplexity", "mean dev ppl (geometric)", _fmt("{:.2f}")),
+    Column("mean_params", "params (mean)", _si),
+    Column("pairwise_accuracy", "predictor pairwise acc", _fmt("{:.3f}")),
+    Column("hamming", "decoder Hamming", _fmt("{:.2f}")),
+    Column("predicted_perplexity", "predicted ppl (new)", _fmt("{:.2f}")),
+    Column("real_perplexity", "real ppl (new)", _fmt("{:.2f}")),
+)
+COLUMNS = ACCURACY_COLUMNS
 
 
-def _cell(value: Any, fmt: str) -> str:
-    return "-" if value is None else fmt.format(value)
+def columns(result: Mapping[str, Any]) -> tuple[Column, ...]:
+    return PERPLEXITY_COLUMNS if is_language_model(result["space"]) else ACCURACY_COLUMNS
 
 
-def table_rows(rounds: list[dict[str, Any]]) -> list[list[str]]:
-    return [[_cell(r.get(k), fmt) for k, _h, fmt in COLUMNS] for r in rounds]
+def table_rows(rounds: list[dict[str, Any]], cols: Sequence[Column] = COLUMNS) -> list[list[str]]:
+    return [["-" if r.get(c.key) is None else c.fmt(r[c.key]) for c in cols] for r in rounds]
 
 
-def summary_table(result: dict[str, Any]) -> str:
+def best_line(result: Mapping[str, Any]) -> str | None:
+    """`dev accuracy 0.9533` or `dev perplexity 81.20`, with params when known."""
+    best = result.get("best")
+    if not best:
+        return None
+    if is_language_model(result["space"]):
+        ppl = best.get("dev_perplexity")
+        what = (
+            f"dev perplexity {ppl:.2f}" if ppl is not None else f"score {best['dev_accuracy']:.4f}"
+        )
+    else:
+        what = f"dev accuracy {best['dev_accuracy']:.4f}"
+    if best.get("params") is not None:
+        what += f", {_si(best['params'])} params"
+    return what
+
+
+def summary_table(result: dict[str, Any], pool: Sequence[PoolEntry] | None = None) -> str:
     """The per-round table as aligned plain text (what `nao search` prints at the end)."""
-    heads = [h for _k, h, _f in COLUMNS]
-    rows = table_rows(result["rounds"])
+    if pool is not None:
+        result = with_pool_stats(result, pool)
+    cols = columns(result)
+    heads = [c.head for c in cols]
+    rows = table_rows(result["rounds"], cols)
     widths = [max(len(x) for x in col) for col in zip(heads, *rows, strict=False)]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     out = [line(heads)] + [line(r) for r in rows]
     best = result.get("best")
     if best:
-        out.append(
-            f"best: {best['dev_accuracy']:.4f} dev accuracy  id {best['id']}  (round {best['round']})"
-        )
+        out.append(f"best: {best_line(result)}  id {best['id']}  (round {best['round']})")
         out.append(f"  {best['arch']}")
     return "\n".join(out)
 
@@ -55,12 +189,16 @@ def summary_table(result: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- the plot
 
 
-def accuracy_plot(rounds: list[dict[str, Any]]) -> bytes:
-    """PNG: best / mean dev accuracy per round, and predicted vs real mean of new archs."""
+def accuracy_plot(rounds: list[dict[str, Any]], *, perplexity_vocab: int | None = None) -> bytes:
+    """PNG: best / mean dev accuracy per round, and predicted vs real mean of new archs; with
+    perplexity_vocab, the same scores shown as validation perplexity (lower is better)."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a pod or CI
     import matplotlib.pyplot as plt
+
+    def y(v: float) -> float:
+        return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
 
     xs = [r["round"] for r in rounds]
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
@@ -72,11 +210,11 @@ def accuracy_plot(rounds: list[dict[str, Any]]) -> bytes:
         ("predicted_mean", "new archs: predicted mean", ":", "+"),
     ]
     for key, label, style, marker in series:
-        pts = [(x, r[key]) for x, r in zip(xs, rounds, strict=True) if r.get(key) is not None]
+        pts = [(x, y(r[key])) for x, r in zip(xs, rounds, strict=True) if r.get(key) is not None]
         if pts:
             ax.plot(*zip(*pts, strict=True), linestyle=style, marker=marker, label=label)
     ax.set_xlabel("round")
-    ax.set_ylabel("dev accuracy")
+    ax.set_ylabel("dev perplexity (lower is better)" if perplexity_vocab else "dev accuracy")
     ax.set_xticks(xs)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
@@ -87,82 +225,181 @@ def accuracy_plot(rounds: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
-# ---------------------------------------------------------------- cell diagrams
-
-NODE_W, NODE_H, COL_GAP, ROW_GAP = 110, 30, 70, 16
-
-
-def cell_svg(cell: tuple[tuple[int, str, int, str], ...], title: str) -> str:
-    """A left-to-right DAG: the two cell inputs, one box per node, the concatenated output.
-    Nodes sit in the column of their depth; edges are labelled with their op."""
-    names = ["c_{k-2}", "c_{k-1}"] + [f"node {k}" for k in range(len(cell))]
-    depth = [0, 0] + [0] * len(cell)
-    for k, (in1, _o1, in2, _o2) in enumerate(cell):
-        depth[k + 2] = 1 + max(depth[in1], depth[in2])
-    used = {i for n in cell for i in (n[0], n[2])}
-    loose = [k + 2 for k in range(len(cell)) if k + 2 not in used]
-    out_col = max(depth) + 1
-    cols: dict[int, list[int]] = {}
-    for i, d in enumerate(depth):
-        cols.setdefault(d, []).append(i)
-    pos: dict[int | str, tuple[float, float]] = {}
-    for d, members in cols.items():
-        for j, i in enumerate(members):
-            pos[i] = (20 + d * (NODE_W + COL_GAP), 40 + j * (NODE_H + ROW_GAP))
-    tallest = max(len(m) for m in cols.values())
-    height = 60 + tallest * (NODE_H + ROW_GAP)
-    pos["out"] = (20 + out_col * (NODE_W + COL_GAP), (height - NODE_H) / 2)
-    width = 40 + (out_col + 1) * (NODE_W + COL_GAP)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'font-family="sans-serif" font-size="11">',
-        '<defs><marker id="a" markerWidth="8" markerHeight="6" refX="8" refY="3" orient="auto">'
-        '<path d="M0,0 L8,3 L0,6 z" fill="#555"/></marker></defs>',
-        f'<text x="10" y="18" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-    ]
-    edges: list[tuple[int, int | str, str]] = [
-        (src, k + 2, op) for k, n in enumerate(cell) for src, op in ((n[0], n[1]), (n[2], n[3]))
-    ]
-    edges += [(k, "out", "concat") for k in loose]
-    for src, dst, op in edges:
-        (x1, y1), (x2, y2) = pos[src], pos[dst]
-        ax, ay, bx, by = x1 + NODE_W, y1 + NODE_H / 2, x2, y2 + NODE_H / 2
-        parts.append(
-            f'<line x1="{ax:.0f}" y1="{ay:.0f}" x2="{bx:.0f}" y2="{by:.0f}" stroke="#555" '
-            'marker-end="url(#a)"/>'
-        )
-        parts.append(
-            f'<text x="{(ax + bx) / 2:.0f}" y="{(ay + by) / 2 - 3:.0f}" text-anchor="middle" '
-            f'fill="#a33" font-size="9">{html.escape(op)}</text>'
-        )
-    boxes: list[tuple[int | str, str]] = [*enumerate(names), ("out", "output")]
-    for key, label in boxes:
-        x, y = pos[key]
-        fill = "#dde8f5" if key in (0, 1) else "#f5e6c8" if key == "out" else "#e2f0d9"
-        parts.append(
-            f'<rect x="{x:.0f}" y="{y:.0f}" width="{NODE_W}" height="{NODE_H}" rx="6" '
-            f'fill="{fill}" stroke="#333"/>'
-        )
-        parts.append(
-            f'<text x="{x + NODE_W / 2:.0f}" y="{y + NODE_H / 2 + 4:.0f}" '
-            f'text-anchor="middle">{html.escape(label)}</text>'
-        )
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
 def cell_diagrams(space_name: str, arch_text: str) -> dict[str, str]:
-    """SVG per cell for cell-based spaces; empty for the others (their text form is shown)."""
-    arch = get_space(space_name).parse(arch_text)
-    if not isinstance(arch, CellArch):
-        return {}
-    return {
-        "normal": cell_svg(arch.normal, "normal cell"),
-        "reduce": cell_svg(arch.reduce, "reduction cell"),
-    }
+    """SVG per cell (Graphviz); empty when `dot` is not installed."""
+    return diagrams.diagrams(space_name, arch_text)
+
+
+# ---------------------------------------------------------------- one document, two renderings
+
+Inline = str | tuple[str, str]  # plain text, or ("code" | "b", text)
+
+
+@dataclass
+class Doc:
+    """Blocks rendered both to Markdown and to HTML, so the two never drift apart."""
+
+    blocks: list[tuple[str, Any]] = field(default_factory=list)
+
+    def add(self, kind: str, *content: Any) -> None:
+        self.blocks.append((kind, content))
+
+    def markdown(self) -> str:
+        out: list[str] = []
+        for kind, c in self.blocks:
+            if kind in ("h1", "h2"):
+                out.append(("# " if kind == "h1" else "## ") + _md_inline(c[0]))
+            elif kind == "p":
+                out.append(_md_inline(c[0]))
+            elif kind == "pre":
+                out.append(f"```\n{c[0]}\n```")
+            elif kind == "table":
+                heads, rows = c
+                out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+                out += ["| " + " | ".join(r) + " |" for r in rows]
+            elif kind == "figure":
+                name, alt, uri, caption = c
+                out.append(f"![{alt}]({uri})")
+                if caption:
+                    out += ["", f"*{_md_inline(caption)}*"]
+            out.append("")
+        return "\n".join(out)
+
+    def html(self, svgs: Mapping[str, str], title: str) -> str:
+        body: list[str] = []
+        for kind, c in self.blocks:
+            if kind in ("h1", "h2", "p"):
+                body.append(f"<{kind}>{_html_inline(c[0])}</{kind}>")
+            elif kind == "pre":
+                body.append(f"<pre>{html.escape(c[0])}</pre>")
+            elif kind == "table":
+                heads, rows = c
+                head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
+                cells = "".join(
+                    "<tr>" + "".join(f"<td>{html.escape(x)}</td>" for x in r) + "</tr>"
+                    for r in rows
+                )
+                body.append(f"<table><tr>{head}</tr>{cells}</table>")
+            elif kind == "figure":
+                name, alt, uri, caption = c
+                art = svgs.get(name) or f'<img alt="{html.escape(alt)}" src="{uri}">'
+                cap = f"<figcaption>{_html_inline(caption)}</figcaption>" if caption else ""
+                body.append(f"<figure>{art}{cap}</figure>")
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n"
+            + "\n".join(body)
+            + "\n</body></html>\n"
+        )
+
+
+# Long architecture strings wrap instead of running off the page; wide tables and diagrams
+# scroll or shrink within it.
+CSS = (
+    "body{font-family:sans-serif;max-width:70em;margin:1em auto;padding:0 1em;line-height:1.4}"
+    "pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f6f6;padding:.5em}"
+    "code{background:#f0f0f0;padding:0 .2em;overflow-wrap:anywhere}"
+    "table{border-collapse:collapse;display:block;overflow-x:auto}"
+    "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:right}"
+    "figure{margin:1em 0}figure svg,figure img{max-width:100%;height:auto}"
+    "figcaption{font-size:.9em;color:#444}"
+)
+
+
+def _parts(text: Inline | Sequence[Inline]) -> list[Inline]:
+    return [text] if isinstance(text, (str, tuple)) else list(text)
+
+
+def _md_inline(text: Inline | Sequence[Inline]) -> str:
+    out = []
+    for part in _parts(text):
+        if isinstance(part, tuple):
+            kind, value = part
+            out.append(f"`{value}`" if kind == "code" else f"**{value}**")
+        else:
+            out.append(part)
+    return "".join(out)
+
+
+def _html_inline(text: Inline | Sequence[Inline]) -> str:
+    out = []
+    for part in _parts(text):
+        if isinstance(part, tuple):
+            kind, value = part
+            tag = "code" if kind == "code" else "b"
+            out.append(f"<{tag}>{html.escape(value)}</{tag}>")
+        else:
+            out.append(html.escape(part))
+    return "".join(out)
 
 
 # ---------------------------------------------------------------- the documents
+
+PLOT_CAPTION = (
+    "Predicted vs real: the predictor's mean score for each round's new architectures (after "
+    "embedding optimization) beside their measured mean (the paper's Fig. 2b)."
+)
+
+
+def build_doc(result: dict[str, Any], uris: Mapping[str, str], cells: Sequence[str]) -> Doc:
+    doc = Doc()
+    lm = is_language_model(result["space"])
+    doc.add("h1", f"NAO search report: {result['name']}")
+    failed = f", {result['failed']} failed" if result["failed"] else ""
+    doc.add(
+        "p",
+        [
+            "Space ",
+            ("code", result["space"]),
+            f", {result['evaluated']} architectures evaluated{failed}.",
+        ],
+    )
+    best = result.get("best")
+    if best:
+        doc.add(
+            "p",
+            [("b", "Best architecture"), f" (round {best['round']}, {best['source']}): ",
+             ("b", best_line(result) or ""), ", id ", ("code", best["id"])],
+        )  # fmt: skip
+        doc.add("pre", best["arch"])
+        doc.add("pre", best["describe"])
+    final = result.get("final")
+    if final:
+        doc.add("h2", "Final training")
+        doc.add("p", final_sentence(final, lm))
+        if final.get("model_dir"):
+            doc.add("p", ["Exported model: ", ("code", str(final["model_dir"]))])
+        if final.get("load"):
+            doc.add("pre", final["load"])
+    cols = columns(result)
+    doc.add("h2", "Rounds")
+    doc.add("table", [c.head for c in cols], table_rows(result["rounds"], cols))
+    caption = PLOT_CAPTION + (" Scores are shown as perplexity." if lm else "")
+    doc.add("figure", "accuracy.png", "accuracy by round", uris["accuracy.png"], caption)
+    for name in cells:
+        label = {"normal": "normal cell", "reduce": "reduction cell"}.get(name, name)
+        doc.add("figure", name, f"best {label}", uris[f"{name}.svg"], f"The best {label}.")
+    if best and not cells:
+        doc.add(
+            "p", "Cell diagrams need Graphviz's dot program (Debian: apt-get install graphviz)."
+        )
+    return doc
+
+
+def final_sentence(final: Mapping[str, Any], lm: bool = False) -> list[Inline]:
+    parts: list[Inline] = []
+    if lm and final.get("test_perplexity") is not None:
+        parts.append(("b", f"test perplexity {final['test_perplexity']:.2f}"))
+    elif final.get("test_accuracy") is not None:
+        parts.append(("b", f"test accuracy {final['test_accuracy']:.4f}"))
+    for key, name in (("params", "parameters"), ("macs", "multiply-adds")):
+        if final.get(key) is not None:
+            parts.append(f", {_si(final[key])} {name}")
+    if final.get("epochs") is not None:
+        parts.append(f", {final['epochs']} epochs")
+    if final.get("arch_id"):
+        parts += [", id ", ("code", final["arch_id"])]
+    return parts + ["."]
 
 
 def write_report(
@@ -173,65 +410,23 @@ def write_report(
     With inline, report.md embeds its images as data URIs (a KFP Markdown artifact is one
     file); otherwise it links the files beside it. report.html is always self-contained."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    png = accuracy_plot(result["rounds"]) if result["rounds"] else b""
+    result = with_pool_stats(result, pool)
+    vocab = (result.get("metric") or {}).get("vocab")
+    png = accuracy_plot(result["rounds"], perplexity_vocab=vocab) if result["rounds"] else b""
     (out_dir / "accuracy.png").write_bytes(png)
     best = result.get("best")
     svgs = cell_diagrams(result["space"], best["arch"]) if best else {}
     for name, svg in svgs.items():
         (out_dir / f"{name}.svg").write_text(svg)
-    png_uri = "data:image/png;base64," + base64.b64encode(png).decode()
-
-    def img(name: str, data_uri: str) -> str:
-        return f"![{name}]({data_uri if inline else name})"
-
-    md = [f"# NAO search report: {result['name']}", ""]
-    failed = f", {result['failed']} failed" if result["failed"] else ""
-    md.append(f"Space `{result['space']}`, {result['evaluated']} architectures evaluated{failed}.")
-    md.append("")
-    if best:
-        md += [
-            f"**Best architecture** (round {best['round']}, {best['source']}): dev accuracy "
-            f"**{best['dev_accuracy']:.4f}**, id `{best['id']}`",
-            "",
-            f"```\n{best['arch']}\n```",
-            "",
-            f"```\n{best['describe']}\n```",
-            "",
-        ]
-    heads = [h for _k, h, _f in COLUMNS]
-    md += ["## Rounds", "", "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
-    md += ["| " + " | ".join(r) + " |" for r in table_rows(result["rounds"])]
-    md += [
-        "",
-        "Predicted vs real: the predictor's mean accuracy for each round's new architectures "
-        "(after embedding optimization) beside their measured mean (the paper's Fig. 2b).",
-        "",
-        img("accuracy.png", png_uri),
-        "",
-    ]
+    data = {"accuracy.png": "data:image/png;base64," + base64.b64encode(png).decode()}
     for name, svg in svgs.items():
-        uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-        md += [img(f"{name}.svg", uri), ""]
-    text = "\n".join(md)
-    (out_dir / "report.md").write_text(text)
-
-    body = [f"<h1>NAO search report: {html.escape(result['name'])}</h1>"]
-    body.append(f"<p>{html.escape(md[2])}</p>")
-    if best:
-        body.append(
-            f"<p><b>Best architecture</b> (round {best['round']}): dev accuracy "
-            f"<b>{best['dev_accuracy']:.4f}</b>, id <code>{best['id']}</code></p>"
-            f"<pre>{html.escape(best['arch'])}</pre><pre>{html.escape(best['describe'])}</pre>"
-        )
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in table_rows(result["rounds"])
-    )
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in heads)
-    body.append(f"<h2>Rounds</h2><table border='1' cellspacing='0'><tr>{head}</tr>{rows}</table>")
-    body.append(f'<p><img alt="accuracy by round" src="{png_uri}"></p>')
-    body += [f"<div>{svg}</div>" for svg in svgs.values()]
-    page = "<!doctype html><html><head><meta charset='utf-8'><title>NAO report</title></head><body>"
-    (out_dir / "report.html").write_text(page + "\n".join(body) + "</body></html>\n")
+        data[f"{name}.svg"] = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    uris = data if inline else {k: k for k in data}
+    doc = build_doc(result, uris, list(svgs))
+    (out_dir / "report.md").write_text(doc.markdown())
+    html_doc = build_doc(result, data, list(svgs))
+    page = html_doc.html(svgs, f"NAO report: {result['name']}")
+    (out_dir / "report.html").write_text(page)
     paths = {
         "markdown": out_dir / "report.md",
         "html": out_dir / "report.html",

@@ -11,6 +11,8 @@ algorithm the pipeline runs:
     wanted            how many new architectures a round may propose (search.new_archs, capped
                       by what is left of search.max_evaluations)
     should_stop       early stop (search.early_stop): the last round brought no improvement
+    budget            which architectures the search may evaluate at all (search.max_params,
+                      search.max_macs), for sampling and decoding alike
     propose           decode new architectures, keep the ones the evaluator can score (or its
                       stand-ins for them), retry past duplicates, fill the rest at random
 """
@@ -63,6 +65,15 @@ def wanted(cfg: Config, pool: Sequence[PoolEntry]) -> int:
     return want
 
 
+def budget(cfg: Config) -> Any | None:
+    """The budget predicate (child/params.Budget), None when the search has none."""
+    if not cfg.search.max_params and not cfg.search.max_macs:
+        return None
+    from nao_kfp.child.params import within_budget
+
+    return within_budget(cfg)
+
+
 def should_stop(cfg: Config, history: Sequence[RoundRecord]) -> bool:
     return cfg.search.early_stop and bool(history) and not history[-1].improved
 
@@ -89,12 +100,13 @@ def propose(
     rng = rng_for(cfg, "propose", round_index)
     new: list[PoolEntry] = []
     skipped: set[str] = set()
+    accept = budget(cfg)
     for _attempt in range(s.decode_attempts):
         if len(new) >= want:
             break
         decoded = decode_new(
             model, emb, count=want - len(new), eta=s.eta, eta_growth=s.eta_growth,
-            eta_max=s.eta_max, known_ids=known | skipped,
+            eta_max=s.eta_max, known_ids=known | skipped, accept=accept,
         )  # fmt: skip
         if not decoded:
             break
@@ -102,6 +114,8 @@ def propose(
             if len(new) >= want:
                 break
             arch = evaluator.substitute(e.arch, known, rng)
+            if arch is not None and accept is not None and not accept(arch):
+                arch = None
             if arch is None:
                 skipped.add(e.id)
                 continue
@@ -114,7 +128,7 @@ def propose(
             known.add(e.id)
             new.append(e)
     if len(new) < want and s.fill == "random":
-        for arch in evaluator.sample(want - len(new), rng, known):
+        for arch in evaluator.sample(want - len(new), rng, known, accept):
             new.append(entry(space, arch, source="random-fill"))
             known.add(space.canonical_id(arch))
     for e in new:

@@ -36,6 +36,7 @@ from nao_kfp.records import (
     History,
     RoundRecord,
     SearchResult,
+    from_dict,
     read_history,
     to_dict,
     write_record,
@@ -107,7 +108,9 @@ def sample(
 ) -> dict[str, Any]:
     """Round 1's pool: search.initial_archs distinct random architectures, all pending."""
     ev = evaluator or make_evaluator(cfg)
-    archs = ev.sample(cfg.search.initial_archs, rounds.rng_for(cfg, "sample"), set())
+    archs = ev.sample(
+        cfg.search.initial_archs, rounds.rng_for(cfg, "sample"), set(), rounds.budget(cfg)
+    )
     if len(archs) < cfg.search.initial_archs:
         raise ConfigError(
             f"search.initial_archs: {cfg.search.initial_archs} requested but the "
@@ -382,6 +385,10 @@ def select_best(cfg: Config, pool_path: Path, history_path: Path, out: Path) -> 
             describe=space.describe(top.arch),
         ),
     )
+    from nao_kfp.report import with_pool_stats
+
+    # the pool's view (sizes, perplexities) as typed fields: loaded back strictly before writing
+    result = from_dict(SearchResult, with_pool_stats(to_dict(result), pool), str(out))
     write_record(out, result)
     return to_dict(result)
 

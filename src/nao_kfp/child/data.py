@@ -53,6 +53,9 @@ class Split:
     test_x: torch.Tensor
     test_y: torch.Tensor
     classes: int
+    # per-channel statistics of the training images in [0, 1]: x_normalized = (x - mean) / std
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
 
 
 def staged_file(dataset: str) -> str:
@@ -208,6 +211,7 @@ def split(data: ImageSet, cfg: ChildConfig) -> Split:
         (x - mean) / std, data.train_y[train_idx],
         norm(data.train_x[dev_idx]), data.train_y[dev_idx],
         norm(data.test_x), data.test_y, len(data.classes),
+        tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()),
     )  # fmt: skip
 
 

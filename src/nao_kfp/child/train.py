@@ -134,7 +134,9 @@ def _train_cnn(
 ) -> dict[str, Any]:
     device = runtime.pick_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
-    split = image_data.split(image_data.load_images(cfg), cfg)
+    images = image_data.load_images(cfg)
+    split, class_names = image_data.split(images, cfg), list(images.classes)
+    del images  # the split holds copies of what training needs
     in_ch, size = split.train_x.shape[1], split.train_x.shape[2]
     spec = net_spec(
         "image-folder", layers=cfg.layers, channels=cfg.channels, aux_head=cfg.aux_head,
@@ -208,6 +210,8 @@ def _train_cnn(
             runtime.save_checkpoint(
                 ckpt_path,
                 {"arch": arch_json, "space": space.name, "spec": dataclasses.asdict(spec),
+                 "normalize": {"mean": list(split.mean), "std": list(split.std)},
+                 "class_names": class_names, "dataset": cfg.dataset,
                  "model": net.state_dict(), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict(), "rng": runtime.rng_state(), **state},
             )  # fmt: skip

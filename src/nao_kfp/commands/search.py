@@ -18,6 +18,8 @@ from nao_kfp.errors import NaoError
 
 # How long `nao submit` waits for the API server's TCP port before giving up.
 CONNECT_TIMEOUT_S = 5.0
+# Where a local run keeps the final training's output (final.json, model/) under DIR.
+FINAL_SUBDIR = "final"
 
 
 class SubmitError(NaoError):
@@ -58,6 +60,7 @@ def _stamp() -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    from nao_kfp.final import final_summary, read_final
     from nao_kfp.pipelines.local import run_local
     from nao_kfp.report import summary_table
 
@@ -69,11 +72,20 @@ def cmd_search(args: argparse.Namespace) -> int:
     )
     start = time.monotonic()
     result = run_local(cfg, out)
-    print(summary_table(result))
+    print(summary_table(result, _pool(out / "pool.jsonl")))
     print(
         f"finished in {time.monotonic() - start:.0f}s; result: {out / 'result.json'}, report: {out / 'report.html'}"
     )
+    final = result.get("final") or read_final(out / FINAL_SUBDIR)
+    if final:  # last, so that the model and its load command are what the user sees
+        print(final_summary(final))
     return 0
+
+
+def _pool(path: Path) -> list[Any] | None:
+    from nao_kfp.pool import read_pool
+
+    return read_pool(path) if path.is_file() else None
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ official code); `decode_new` steps h' = normalize(h + eta * df/dh), decodes, and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,12 +112,15 @@ def decode_new(
     eta_growth: float,
     eta_max: float,
     known_ids: set[str],
+    accept: Callable[[Any], bool] | None = None,
 ) -> list[PoolEntry]:
     """Up to `count` new architectures (status pending), none in `known_ids`, none twice.
 
     Every seed is decoded at eta; if that does not give `count` new architectures, all seeds
     are decoded again from their original h at eta * eta_growth, and so on up to eta_max
-    (as the official code, a seed may yield one architecture per step size).
+    (as the official code, a seed may yield one architecture per step size). With `accept`
+    (a budget: child.params.within_budget) an architecture it rejects counts as a duplicate:
+    decoding keeps stepping.
     """
     space = model.space
     if emb.space != space.name:
@@ -138,6 +142,8 @@ def decode_new(
             cid = space.canonical_id(arch)
             if cid not in seen:
                 seen.add(cid)
+                if accept is not None and not accept(arch):
+                    continue
                 found.append((arch, i, step))
                 if len(found) == count:
                     break
@@ -167,10 +173,12 @@ def propose(
     eta_growth: float,
     eta_max: float,
     known_ids: set[str] | None = None,
+    accept: Callable[[Any], bool] | None = None,
 ) -> list[PoolEntry]:
     """optimize_embeddings + decode_new; never proposes an architecture of the pool."""
     emb = optimize_embeddings(model, pool, top_k=top_k)
     known = {e.id for e in pool} | set(known_ids or ())
     return decode_new(
-        model, emb, count=count, eta=eta, eta_growth=eta_growth, eta_max=eta_max, known_ids=known
-    )
+        model, emb, count=count, eta=eta, eta_growth=eta_growth, eta_max=eta_max,
+        known_ids=known, accept=accept,
+    )  # fmt: skip

@@ -13,6 +13,7 @@ from nao_kfp.pool import PoolEntry
 from nao_kfp.spaces import SearchSpace, get_space
 
 Log = Callable[[str], None]
+Accept = Callable[[Any], bool]
 
 
 class Evaluator(ABC):
@@ -34,9 +35,12 @@ class Evaluator(ABC):
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         return {}
 
-    def sample(self, count: int, rng: random.Random, exclude: set[str]) -> list[Any]:
-        """Up to `count` distinct architectures it can score, none with an id in `exclude`."""
-        return self.space.sample_unique(count, rng, exclude=exclude)
+    def sample(
+        self, count: int, rng: random.Random, exclude: set[str], accept: Accept | None = None
+    ) -> list[Any]:
+        """Up to `count` distinct architectures it can score, none with an id in `exclude`,
+        all accepted by `accept` (the search's budget) when given."""
+        return self.space.sample_unique(count, rng, exclude=exclude, accept=accept)
 
     def substitute(self, arch: Any, exclude: set[str], rng: random.Random) -> Any | None:
         """The architecture to evaluate in place of a proposed one: itself when it can be

@@ -21,7 +21,7 @@ from typing import Any
 
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError
-from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
+from nao_kfp.evaluators.base import Accept, Evaluator, Log, failed, ok
 from nao_kfp.pool import PoolEntry
 from nao_kfp.tabular import Table, read_table
 
@@ -45,8 +45,12 @@ class TableEvaluator(Evaluator):
 
         return torch.tensor([self.space.encode(r.arch) for r in self.table.rows], dtype=torch.long)
 
-    def sample(self, count: int, rng: random.Random, exclude: set[str]) -> list[Any]:
+    def sample(
+        self, count: int, rng: random.Random, exclude: set[str], accept: Accept | None = None
+    ) -> list[Any]:
         rows = [r for r in self.table.rows if r.id not in exclude]
+        if accept is not None:
+            rows = [r for r in rows if accept(r.arch)]
         return [r.arch for r in rng.sample(rows, min(count, len(rows)))]
 
     def substitute(self, arch: Any, exclude: set[str], rng: random.Random) -> Any | None:

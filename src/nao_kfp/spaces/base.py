@@ -12,13 +12,15 @@ import hashlib
 import operator
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from nao_kfp.errors import ArchError
 
 A = TypeVar("A")
+# sample_unique with a budget gives up after this many samples without one it accepts
+GIVE_UP_AFTER = 1000
 
 
 class SearchSpace(ABC, Generic[A]):
@@ -133,20 +135,42 @@ class SearchSpace(ABC, Generic[A]):
     def sample(self, rng: random.Random) -> A:
         return self._decode([rng.choice(self.valid_tokens(p)) for p in range(self.seq_len)])
 
-    def sample_unique(self, n: int, rng: random.Random, exclude: set[str] | None = None) -> list[A]:
-        """n architectures with distinct canonical ids, none of them in `exclude`."""
+    def sample_unique(
+        self,
+        n: int,
+        rng: random.Random,
+        exclude: set[str] | None = None,
+        *,
+        accept: Callable[[A], bool] | None = None,
+        give_up_after: int = GIVE_UP_AFTER,
+    ) -> list[A]:
+        """n architectures with distinct canonical ids, none of them in `exclude`, and with
+        `accept` (a budget) only those it accepts; without accept the draws are exactly those of
+        a plain call. A budget that accepts nothing within give_up_after samples, or too little
+        within give_up_after per architecture, is an ArchError: accept.explain(found, n, tries)
+        when the predicate has that method (child.params.Budget does)."""
         seen = set(exclude or ())
         out: list[A] = []
         tries = 0
+        limit = 1000 * n + 10000 if accept is None else give_up_after * (n + 1)
         while len(out) < n:
             tries += 1
-            if tries > 1000 * n + 10000:
-                raise ArchError(f"{self.name}: could not sample {n} distinct architectures")
+            if tries > limit or (accept is not None and not out and tries > give_up_after):
+                if accept is None:
+                    raise ArchError(f"{self.name}: could not sample {n} distinct architectures")
+                explain = getattr(accept, "explain", None)
+                raise ArchError(
+                    explain(len(out), n, tries - 1)
+                    if explain
+                    else f"{self.name}: only {len(out)} of {n} architectures accepted after "
+                    f"{tries - 1} samples"
+                )
             arch = self.sample(rng)
             cid = self.canonical_id(arch)
             if cid not in seen:
                 seen.add(cid)
-                out.append(arch)
+                if accept is None or accept(arch):
+                    out.append(arch)
         return out
 
     def mutate(self, arch: A, rng: random.Random) -> A:

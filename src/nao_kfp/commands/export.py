@@ -1,0 +1,41 @@
+"""`nao export`: a child or final checkpoint as a model that loads with torch alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.commands.common import add_config_args
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "export",
+        help="export a trained child or final network as a stand-alone model",
+        description="Writes DIR/model.pt (architecture, network settings, weights, data "
+        "normalization, classes), DIR/model.pt2 (a torch.export program: pixels in [0, 1] to "
+        "logits, loadable with only torch installed) and DIR/model.json; prints a JSON line with "
+        "the paths and the command that loads the model. --config/--set are needed only for "
+        "checkpoints that record no data normalization (older ones).",
+    )
+    p.add_argument(
+        "--checkpoint", required=True, type=Path,
+        help="checkpoint.pt written by train-child or the final training (or its folder)",
+    )  # fmt: skip
+    p.add_argument("--out", required=True, type=Path, help="folder for the exported model")
+    add_config_args(p, default=None)
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from nao_kfp.config import load_config
+    from nao_kfp.export import export_model
+
+    child = (
+        load_config(args.config, args.overrides).child if args.config or args.overrides else None
+    )
+    out = export_model(args.checkpoint, args.out, child_cfg=child)
+    print(json.dumps(out, sort_keys=True))
+    return 0

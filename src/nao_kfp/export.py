@@ -1,0 +1,204 @@
+"""A trained child (or final) network as a model that stands alone.
+
+`export_model(checkpoint, out_dir)` turns a checkpoint that train_child wrote into:
+
+  model.pt    a self-describing checkpoint: the architecture (space, JSON, string, id), the
+              network's constructor arguments (NetSpec), the weights (auxiliary head dropped:
+              it only trains), the data normalization, the classes and the metrics when a
+              result.json lies beside the checkpoint. `torch.load(path, weights_only=True)`
+              reads it; `load_classifier` rebuilds the network from it alone (with nao_kfp).
+  model.pt2   the same classifier as a torch.export program, which needs nothing but torch:
+              torch.export.load("model.pt2").module()(x) with x of N×C×H×W pixels in [0, 1]
+              (uint8 images / 255) returns N×classes logits; the normalization is inside.
+  model.json  what model.pt describes, readable (no weights).
+
+Checkpoints written before the normalization was recorded in them need the child section they
+were trained with (`child_cfg`), from which the normalization is computed again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nao_kfp.child.cnn import CellNetwork, NetSpec
+from nao_kfp.child.runtime import CHECKPOINT, RESULT
+from nao_kfp.config import ChildConfig
+from nao_kfp.errors import NaoError
+from nao_kfp.spaces import CellArch, get_space
+
+FORMAT, VERSION = "nao-kfp-model", 1
+MODEL_FILE, PROGRAM_FILE, INFO_FILE = "model.pt", "model.pt2", "model.json"
+METRIC_KEYS = ("dev_accuracy", "best_dev_accuracy", "test_accuracy", "params", "macs", "epochs")
+
+
+class ExportError(NaoError):
+    """A checkpoint cannot be exported (missing, not a child checkpoint, or of a language model)."""
+
+
+class Classifier(nn.Module):
+    """Pixels in [0, 1] -> logits: the data set's per-channel normalization, then the network."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, net: nn.Module, mean: list[float], std: list[float]):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits, _aux = self.net((x - self.mean) / self.std)
+        return logits
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
+    """A child checkpoint (a file, or a folder holding checkpoint.pt) and where it was."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CHECKPOINT
+    if not path.is_file():
+        raise ExportError(f"--checkpoint {path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle, zip and unpickling-policy errors alike
+        raise ExportError(
+            f"--checkpoint {path}: not a torch checkpoint ({type(e).__name__})"
+        ) from None
+    exported = isinstance(state, dict) and state.get("format") == FORMAT
+    if not exported and (
+        not isinstance(state, dict) or not {"arch", "space", "model"} <= set(state)
+    ):
+        raise ExportError(
+            f"--checkpoint {path}: not a child checkpoint (expected arch, space, model and spec; "
+            "train_child and the final training write them)"
+        )
+    return state, path
+
+
+def model_record(
+    state: dict[str, Any],
+    *,
+    child_cfg: ChildConfig | None = None,
+    metrics: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The self-describing checkpoint (model.pt) of a child checkpoint."""
+    if state.get("format") == FORMAT:
+        return state  # already exported
+    space = get_space(state["space"])
+    arch = space.from_json(state["arch"])
+    if not isinstance(arch, CellArch) or "spec" not in state:
+        raise ExportError(
+            f"--checkpoint: {space.name} children are not exported (image children of nasnet and "
+            "enas are)"
+        )
+    spec = dataclasses.replace(NetSpec(**state["spec"]), aux_head=False)
+    weights = {k: v for k, v in state["model"].items() if not k.startswith("aux_head.")}
+    norm, names = state.get("normalize"), state.get("class_names")
+    if norm is None:
+        if child_cfg is None:
+            raise ExportError(
+                "--checkpoint: it records no data normalization (written by an older nao-kfp); "
+                "pass --config (and --set) with the child section it was trained with"
+            )
+        norm, names = _normalization(child_cfg)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "space": space.name,
+        "arch": state["arch"],
+        "arch_string": space.to_string(arch),
+        "arch_id": space.canonical_id(arch),
+        "spec": dataclasses.asdict(spec),
+        "state_dict": weights,
+        "normalize": {
+            "mean": [float(v) for v in norm["mean"]],
+            "std": [float(v) for v in norm["std"]],
+        },
+        "classes": spec.classes,
+        "class_names": list(names) if names else [str(i) for i in range(spec.classes)],
+        "input": {"channels": spec.in_channels, "size": spec.input_size, "range": [0.0, 1.0]},
+        "dataset": state.get("dataset", child_cfg.dataset if child_cfg else ""),
+        "epochs_trained": int(state.get("epoch", 0)),
+        "metrics": {k: v for k, v in (metrics or {}).items() if k in METRIC_KEYS},
+    }
+
+
+def _normalization(cfg: ChildConfig) -> tuple[dict[str, list[float]], list[str]]:
+    from nao_kfp.child import data as image_data
+
+    images = image_data.load_images(cfg)
+    split = image_data.split(images, cfg)
+    return {"mean": list(split.mean), "std": list(split.std)}, list(images.classes)
+
+
+def load_classifier(record: dict[str, Any] | Path) -> Classifier:
+    """The classifier (eval mode) of an exported model.pt, or of its record."""
+    if not isinstance(record, dict):
+        record = dict(torch.load(Path(record), map_location="cpu", weights_only=True))
+    if record.get("format") != FORMAT:
+        raise ExportError(f"model: not an exported {FORMAT} file")
+    arch = get_space(record["space"]).from_json(record["arch"])
+    net = CellNetwork(arch, NetSpec(**record["spec"]))
+    net.load_state_dict(record["state_dict"])
+    norm = record["normalize"]
+    return Classifier(net, norm["mean"], norm["std"]).eval()
+
+
+def export_program(model: Classifier, record: dict[str, Any]) -> Any:
+    """torch.export of the classifier for any batch size."""
+    inp = record["input"]
+    example = torch.rand(2, inp["channels"], inp["size"], inp["size"])
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    with torch.no_grad():
+        return torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}})
+
+
+def load_command(out_dir: Path, record: dict[str, Any] | None = None) -> str:
+    """One command that loads the exported program and classifies a random batch."""
+    c, s = (record["input"]["channels"], record["input"]["size"]) if record else (3, 32)
+    path = Path(out_dir) / PROGRAM_FILE
+    return (
+        f"python -c \"import torch; m = torch.export.load('{path}').module(); "
+        f'print(m(torch.rand(4, {c}, {s}, {s})).argmax(1))"'
+    )
+
+
+def export_model(
+    checkpoint: Path, out_dir: Path, *, child_cfg: ChildConfig | None = None
+) -> dict[str, Any]:
+    """Write model.pt, model.pt2 and model.json into out_dir; return their paths, the load
+    command and the model's description."""
+    state, path = read_checkpoint(checkpoint)
+    result_file = path.parent / RESULT
+    metrics = json.loads(result_file.read_text()) if result_file.is_file() else None
+    record = model_record(state, child_cfg=child_cfg, metrics=metrics)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = load_classifier(record)
+    program = export_program(model, record)
+    _atomic(out_dir / MODEL_FILE, lambda tmp: torch.save(record, tmp))
+    _atomic(out_dir / PROGRAM_FILE, lambda tmp: torch.export.save(program, tmp))
+    info = {k: v for k, v in record.items() if k != "state_dict"}
+    info["load"] = load_command(out_dir, record)
+    (out_dir / INFO_FILE).write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+    return {
+        "model": str(out_dir / MODEL_FILE),
+        "program": str(out_dir / PROGRAM_FILE),
+        "info": str(out_dir / INFO_FILE),
+        "load": info["load"],
+        "arch_id": record["arch_id"],
+        "metrics": record["metrics"],
+    }
+
+
+def _atomic(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # torch.export wants a .pt2 name
+    write(tmp)
+    tmp.replace(path)

@@ -1,0 +1,174 @@
+"""The final training (paper §4.1): the architecture the search found, trained at full size.
+
+    rerank   (final.rerank_top > 1) train each of the search's top few with the final recipe for
+             final.rerank_epochs and keep the best by dev accuracy (ties: the search's order)
+    train    the winner with the full recipe of the `final:` section (N, F, epochs, cutout,
+             auxiliary head, drop-path, ...), resuming per epoch from the store like any child
+    export   the trained network as a stand-alone model (export.py) in work_dir/model
+
+Every run is a ChildCache entry keyed by the canonical id and a digest of its recipe, so a re-run
+(or a retried pod) finds finished runs and resumes an interrupted one from its last epoch. The
+dev set stays carved out of the training images (child.dev_size) as during the search; the test
+accuracy is measured on the data set's test images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.child.runtime import CHECKPOINT, write_result
+from nao_kfp.config import ChildConfig, Config
+from nao_kfp.errors import NaoError
+from nao_kfp.spaces import SearchSpace, get_space
+
+Log = Callable[[str], None]
+FINAL_JSON = "final.json"
+MODEL_DIR = "model"
+
+
+class FinalError(NaoError):
+    """The final training has nothing to train or a configuration it cannot use."""
+
+
+def final_child_config(cfg: Config, *, epochs: int | None = None) -> ChildConfig:
+    """cfg.child with the full-size recipe of cfg.final (epochs overridden for re-ranking)."""
+    f = cfg.final
+    return dataclasses.replace(
+        cfg.child, layers=f.layers, channels=f.channels, epochs=epochs or f.epochs,
+        batch_size=f.batch_size, lr_max=f.lr_max, lr_min=f.lr_min, weight_decay=f.weight_decay,
+        grad_clip=f.grad_clip, cutout=f.cutout, aux_head=f.aux_head, aux_weight=f.aux_weight,
+        drop_path=f.drop_path, dropout=f.dropout, train_subset=f.train_subset,
+    )  # fmt: skip
+
+
+def recipe_digest(child: ChildConfig, seed: int, what: str) -> str:
+    """Store-key part of a final run: what it is, its recipe and its seed."""
+    blob = json.dumps(dataclasses.asdict(child), sort_keys=True, separators=(",", ":"))
+    return f"{what}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}-s{seed}"
+
+
+def final_train(
+    cfg: Config,
+    archs: Sequence[Any],
+    work_dir: Path,
+    *,
+    seed: int,
+    store: Any = None,
+    data_dir: Path | None = None,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Re-rank (when final.rerank_top > 1), train the winner at full size, export it.
+
+    archs: the search's best architectures, best first (native strings or parsed). store: a
+    nao_kfp.store.Store (default: a local one in work_dir/store). data_dir: the staged data set,
+    as for train_children. Returns (and writes to work_dir/final.json) arch, arch_id,
+    test_accuracy, dev_accuracy, params (no auxiliary head), macs, epochs, seconds, rerank,
+    checkpoint, model_dir, model, program and load (the command that loads the model)."""
+    from nao_kfp.export import export_model
+    from nao_kfp.store import LocalStore
+
+    work_dir = Path(work_dir)
+    log = log or (lambda _msg: None)
+    space = get_space(cfg.search.space)
+    parsed = [space.parse(a) if isinstance(a, str) else a for a in archs]
+    if not parsed:
+        raise FinalError("final: no architecture to train (the search evaluated none)")
+    store = store if store is not None else LocalStore(work_dir / "store")
+    run = _Runner(space, store, seed, data_dir, log)
+
+    candidates = parsed[: cfg.final.rerank_top]
+    winner, rerank = candidates[0], []
+    if len(candidates) > 1:
+        short = final_child_config(cfg, epochs=cfg.final.rerank_epochs)
+        digest = recipe_digest(short, seed, "rerank")
+        for i, arch in enumerate(candidates, start=1):
+            log(f"final: re-ranking {i}/{len(candidates)} ({cfg.final.rerank_epochs} epochs)")
+            res = run(arch, short, digest, work_dir / "rerank" / space.canonical_id(arch))
+            rerank.append({"arch": space.to_string(arch), "id": space.canonical_id(arch),
+                           "dev_accuracy": res["dev_accuracy"]})  # fmt: skip
+        best = max(range(len(rerank)), key=lambda i: (rerank[i]["dev_accuracy"], -i))
+        winner = candidates[best]
+
+    full = final_child_config(cfg)
+    train_dir = work_dir / "train"
+    log(f"final: training {space.canonical_id(winner)} for {full.epochs} epochs")
+    res = run(winner, full, recipe_digest(full, seed, "final"), train_dir, keep_checkpoint=True)
+    exported = export_model(train_dir / CHECKPOINT, work_dir / MODEL_DIR)
+    out = {
+        "arch": space.to_string(winner),
+        "arch_id": space.canonical_id(winner),
+        **{k: res.get(k) for k in ("test_accuracy", "dev_accuracy", "params", "macs", "epochs")},
+        "seconds": res.get("seconds"),
+        "rerank": rerank,
+        "checkpoint": str(train_dir / CHECKPOINT),
+        "model_dir": str(work_dir / MODEL_DIR),
+        "model": exported["model"],
+        "program": exported["program"],
+        "load": exported["load"],
+    }
+    (work_dir / FINAL_JSON).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    return out
+
+
+@dataclasses.dataclass
+class _Runner:
+    """One cached, resumable training run: ChildCache result, else train_child resuming from
+    the store's checkpoint and mirroring every epoch's."""
+
+    space: SearchSpace[Any]
+    store: Any
+    seed: int
+    data_dir: Path | None
+    log: Log
+
+    def __call__(
+        self,
+        arch: Any,
+        child: ChildConfig,
+        digest: str,
+        out_dir: Path,
+        *,
+        keep_checkpoint: bool = False,
+    ) -> dict[str, Any]:
+        from nao_kfp.child import train_child
+        from nao_kfp.store import ChildCache
+
+        cache = ChildCache(self.store, self.space.name, self.space.canonical_id(arch), digest)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt = out_dir / CHECKPOINT
+        result = cache.result()
+        if result is not None and (not keep_checkpoint or cache.restore(ckpt)):
+            write_result(out_dir, result)  # beside the checkpoint, for the export's metrics
+            return result
+        cache.restore(ckpt)  # an interrupted run goes on from its last epoch
+        if self.data_dir is not None:
+            child = dataclasses.replace(child, data_dir=str(self.data_dir))
+        result = train_child(
+            self.space, arch, child, out_dir, seed=self.seed,
+            on_checkpoint=cache.mirror(log=self.log), log=self.log,
+        )  # fmt: skip
+        cache.save_result(result)
+        return result
+
+
+def read_final(work_dir: Path) -> dict[str, Any] | None:
+    """final.json of a finished final training in work_dir, else None."""
+    path = Path(work_dir) / FINAL_JSON
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def final_summary(final: dict[str, Any]) -> str:
+    """Two lines for the end of `nao search`: where the model is, and how to load it."""
+    parts = []
+    if final.get("test_accuracy") is not None:
+        parts.append(f"test accuracy {final['test_accuracy']:.4f}")
+    if final.get("params") is not None:
+        parts.append(f"{final['params'] / 1e6:.2f}M params")
+    if final.get("macs") is not None:
+        parts.append(f"{final['macs'] / 1e6:.1f}M multiply-adds")
+    return f"final model: {final['model_dir']} ({', '.join(parts)})\nload it: {final['load']}"

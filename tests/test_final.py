@@ -1,0 +1,148 @@
+"""The final training: re-rank the top few, train the winner at full size (resumably), export."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from nao_kfp import final
+from nao_kfp.config import load_config
+from nao_kfp.errors import ConfigError
+from nao_kfp.export import load_classifier
+from nao_kfp.spaces import get_space
+from nao_kfp.store import LocalStore
+
+TINY = [
+    "search.space=enas", "child.dataset=digits", "child.dev_size=200", "child.layers=1",
+    "child.channels=4", "child.epochs=1", "child.device=cpu", "child.cpu_threads=1",
+    "final.enabled=true", "final.rerank_top=2", "final.rerank_epochs=1", "final.layers=1",
+    "final.channels=6", "final.epochs=2", "final.batch_size=64", "final.train_subset=300",
+    "final.cutout=2", "final.drop_path=0.1", "final.dropout=0.1",
+]  # fmt: skip
+
+
+def archs(n: int = 3) -> list[str]:
+    space = get_space("enas")
+    return [space.to_string(a) for a in space.sample_unique(n, random.Random(11))]
+
+
+def test_final_training_reranks_trains_full_size_and_exports(tmp_path: Path) -> None:
+    cfg = load_config(None, TINY)
+    lines: list[str] = []
+    out = final.final_train(cfg, archs(), tmp_path / "w", seed=0, log=lines.append)
+    assert [r["arch"] for r in out["rerank"]] == archs()[:2]  # only the top rerank_top
+    best = max(out["rerank"], key=lambda r: r["dev_accuracy"])
+    assert out["arch"] == best["arch"] or out["rerank"][0]["dev_accuracy"] == best["dev_accuracy"]
+    assert 0.0 <= out["test_accuracy"] <= 1.0 and out["epochs"] == 2
+    assert out["params"] > 0 and out["macs"] > 0
+    ckpt = torch.load(out["checkpoint"], weights_only=True)
+    assert ckpt["spec"]["channels"] == 6 and ckpt["spec"]["aux_head"] is True and ckpt["epoch"] == 2
+    assert sum(1 for line in lines if line.startswith("epoch ")) == 1 + 1 + 2  # 2 reranks, 2 epochs
+    # the exported model is the trained network: it scores the test set as training did
+    model = load_classifier(Path(out["model"]))
+    program = torch.export.load(out["program"]).module()
+    from nao_kfp.child import data as image_data
+
+    images = image_data.load_images(cfg.child)
+    x = images.test_x.float() / 255
+    with torch.no_grad():
+        logits = model(x)
+    torch.testing.assert_close(program(x), logits, rtol=1e-4, atol=1e-4)
+    acc = float((logits.argmax(1) == images.test_y).float().mean())
+    assert acc == pytest.approx(out["test_accuracy"])
+    assert final.read_final(tmp_path / "w") == out
+    summary = final.final_summary(out)
+    assert out["model_dir"] in summary and summary.splitlines()[-1] == f"load it: {out['load']}"
+
+    # a second run (e.g. a retried pod with a fresh work dir) trains nothing: the store has it
+    again: list[str] = []
+    store = LocalStore(tmp_path / "w" / "store")
+    out2 = final.final_train(cfg, archs(), tmp_path / "w2", seed=0, store=store, log=again.append)
+    assert not [line for line in again if line.startswith("epoch ")]
+    assert {k: out2[k] for k in ("arch_id", "test_accuracy", "params")} == {
+        k: out[k] for k in ("arch_id", "test_accuracy", "params")
+    }
+
+
+def test_an_interrupted_final_training_resumes_from_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = load_config(None, [*TINY, "final.rerank_top=1"])
+    store = LocalStore(tmp_path / "store")
+    import nao_kfp.child as child_pkg  # final imports train_child from here when it runs
+
+    original = child_pkg.train_child
+
+    class Killed(Exception):
+        pass
+
+    def killed_after_one_epoch(*args: Any, **kw: Any) -> Any:
+        mirror = kw["on_checkpoint"]
+
+        def on_checkpoint(path: Path) -> None:
+            mirror(path)
+            raise Killed
+
+        return original(*args, **{**kw, "on_checkpoint": on_checkpoint})
+
+    monkeypatch.setattr(child_pkg, "train_child", killed_after_one_epoch)
+    with pytest.raises(Killed):
+        final.final_train(cfg, archs(1), tmp_path / "pod1", seed=0, store=store)
+    monkeypatch.setattr(child_pkg, "train_child", original)
+    lines: list[str] = []
+    out = final.final_train(cfg, archs(1), tmp_path / "pod2", seed=0, store=store, log=lines.append)
+    assert any(line.startswith("resuming at epoch 2 of 2") for line in lines)
+    assert [line.split()[1] for line in lines if line.startswith("epoch ")] == ["2/2"]
+    assert out["rerank"] == [] and out["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (["final.epochs=0"], r"^final.epochs: expected a positive number"),
+        (["final.rerank_top=3", "final.rerank_epochs=700"], r"^final.rerank_epochs: 700 is more"),
+        (["final.drop_path=1.0"], r"^final.drop_path: expected a probability"),
+        (["final.lr_min=1", "final.lr_max=0.1"], r"^final.lr_min: expected 0 <= lr_min"),
+        (["child.dataset=digits", "child.dev_size=500", "final.train_subset=1200"],
+         r"^final.train_subset: 1200 train images"),
+        (["search.space=enas-rnn", "child.dataset=ptb", "child.data_dir=x", "final.enabled=true"],
+         r"^final.enabled: the final training builds image networks"),
+    ],
+)  # fmt: skip
+def test_final_keys_are_checked_at_load(overrides: list[str], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, overrides)
+
+
+def test_nao_search_ends_with_the_final_model_and_how_to_load_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nao_kfp.pipelines import local as pipeline
+
+    from nao_kfp.cli import main
+
+    done = {"model_dir": str(tmp_path / "run" / "final" / "model"), "test_accuracy": 0.91,
+            "params": 12345, "macs": 67890, "load": "python -c \"import torch; ...\""}  # fmt: skip
+
+    def fake_run(cfg: Any, out: Path, **_kw: Any) -> dict[str, Any]:
+        (out / "final").mkdir(parents=True)
+        (out / "final" / final.FINAL_JSON).write_text(json.dumps(done))
+        return {
+            "name": "demo",
+            "space": "enas",
+            "evaluated": 0,
+            "failed": 0,
+            "rounds": [],
+            "best": None,
+        }
+
+    monkeypatch.setattr(pipeline, "run_local", fake_run)
+    assert main(["search", "--out", str(tmp_path / "run")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2:] == final.final_summary(done).splitlines()
+    assert lines[-2].startswith(f"final model: {done['model_dir']} (test accuracy 0.9100")
