@@ -19,6 +19,26 @@ from nao_kfp.config import Config, config_to_json
 from nao_kfp.errors import NaoError
 from nao_kfp.progress import ProgressFilter
 
+FINAL_DIR = "final"
+
+
+def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
+    """The final task's exported model, copied into DIR/final with a load command that points
+    there (the task's own points at its artifact path)."""
+    from nao_kfp.export import INFO_FILE, load_command
+    from nao_kfp.final import FINAL_JSON, MODEL_DIR
+    from nao_kfp.steps import read_json, write_json
+
+    shutil.copytree(model_artifact, dest / MODEL_DIR, dirs_exist_ok=True)
+    done: dict[str, Any] = read_json(dest / MODEL_DIR / FINAL_JSON)
+    record = read_json(dest / MODEL_DIR / INFO_FILE)
+    done.update(model_dir=str(dest / MODEL_DIR), load=load_command(dest / MODEL_DIR, record))
+    for key in ("model", "program"):
+        if done.get(key):
+            done[key] = str(dest / MODEL_DIR / Path(done[key]).name)
+    write_json(dest / FINAL_JSON, done)
+    return done
+
 
 class SearchError(NaoError):
     """A task of the local search failed (its log is in DIR/kfp.log)."""
@@ -59,7 +79,7 @@ def run_local(
 
     from nao_kfp.pool import read_pool
     from nao_kfp.report import write_report
-    from nao_kfp.steps import read_json
+    from nao_kfp.steps import read_json, write_json
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -97,6 +117,9 @@ def run_local(
     shutil.copyfile(task.outputs["result"].path, out_dir / "result.json")
     shutil.copyfile(task.outputs["pool"].path, out_dir / "pool.jsonl")
     result: dict[str, Any] = read_json(out_dir / "result.json")
+    if cfg.final.enabled:
+        result["final"] = keep_final(Path(task.outputs["model"].path), out_dir / FINAL_DIR)
+        write_json(out_dir / "result.json", result)
     # report.md here links the plot and cell diagrams written beside it; report.html is the
     # self-contained page from the report task
     write_report(result, read_pool(out_dir / "pool.jsonl"), out_dir)

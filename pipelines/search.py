@@ -23,6 +23,7 @@ from nao_kfp.components import (
     _base,
     data,
     decode,
+    final,
     fit,
     merge,
     optimize,
@@ -81,6 +82,16 @@ class Outputs(NamedTuple):
     html: HTML
 
 
+class FinalOutputs(NamedTuple):
+    """The same with the final model (final.enabled)."""
+
+    result: Dataset
+    pool: Dataset
+    markdown: Markdown
+    html: HTML
+    model: Model
+
+
 class Evaluated(NamedTuple):
     pool: Dataset
     history: Dataset
@@ -117,6 +128,7 @@ def build_pipeline(cfg: Config) -> Any:
     merge_c, merge_store_c, fit_c = on(merge.merge), on(merge.merge_from_store), on(fit.fit)
     optimize_c, decode_c = on(optimize.optimize), on(decode.decode)
     select_c, report_c = on(select.select_best), on(report.report)
+    final_c = on(final.final_train)
 
     @dsl.pipeline(name="evaluate-round")
     def evaluate_round(
@@ -169,9 +181,10 @@ def build_pipeline(cfg: Config) -> Any:
         )
 
     compiled = compiled_settings(cfg)
+    Returns = FinalOutputs if cfg.final.enabled else Outputs
 
     @dsl.pipeline(name=pipeline_name(cfg))
-    def nao_search(config: str = config_to_json(cfg)) -> Outputs:
+    def nao_search(config: str = config_to_json(cfg)) -> Returns:  # type: ignore[valid-type]
         """Neural Architecture Optimization (Luo et al. 2018, Algorithm 1).
 
         prepare data; sample N random architectures (the pending set of round 1)
@@ -182,6 +195,7 @@ def build_pipeline(cfg: Config) -> Any:
             decode: the new architectures, pending for round r
             train children; merge
         select the best architecture; write the report
+        (final.enabled) train the best at full size and export it
         """
         staged = prepare_c(config=config, compiled=compiled).set_display_name("prepare data")
         first = sample_c(config=config, compiled=compiled)
@@ -206,12 +220,15 @@ def build_pipeline(cfg: Config) -> Any:
         best.set_display_name("select best architecture")
         rep = report_c(config=config, result=best.outputs["result"], pool=pool)
         rep.set_display_name("report")
-        return Outputs(
-            result=best.outputs["result"],
-            pool=pool,
-            markdown=rep.outputs["markdown"],
+        outs = dict(
+            result=best.outputs["result"], pool=pool, markdown=rep.outputs["markdown"],
             html=rep.outputs["html"],
-        )
+        )  # fmt: skip
+        if not cfg.final.enabled:
+            return Outputs(**outs)
+        fin = final_c(config=config, pool=pool, data=data_dir)
+        place_on_gpu(fin.set_display_name("final training"), cl)
+        return FinalOutputs(**outs, model=fin.outputs["model"])
 
     return nao_search
 

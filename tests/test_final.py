@@ -119,30 +119,47 @@ def test_final_keys_are_checked_at_load(overrides: list[str], match: str) -> Non
         load_config(None, overrides)
 
 
-def test_nao_search_ends_with_the_final_model_and_how_to_load_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.slow
+def test_a_tiny_search_with_final_training_through_the_pipeline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from nao_kfp.pipelines import local as pipeline
+    """kfp.local end to end: a (synthetic-evaluator) search, then the final task trains the
+    best two re-ranked on digits and exports; the exported program loads with torch alone and
+    predicts what the checkpoint's network predicts."""
+    import os
+    import subprocess
+    import sys
 
     from nao_kfp.cli import main
+    from nao_kfp.export import load_classifier
 
-    done = {"model_dir": str(tmp_path / "run" / "final" / "model"), "test_accuracy": 0.91,
-            "params": 12345, "macs": 67890, "load": "python -c \"import torch; ...\""}  # fmt: skip
-
-    def fake_run(cfg: Any, out: Path, **_kw: Any) -> dict[str, Any]:
-        (out / "final").mkdir(parents=True)
-        (out / "final" / final.FINAL_JSON).write_text(json.dumps(done))
-        return {
-            "name": "demo",
-            "space": "enas",
-            "evaluated": 0,
-            "failed": 0,
-            "rounds": [],
-            "best": None,
-        }
-
-    monkeypatch.setattr(pipeline, "run_local", fake_run)
-    assert main(["search", "--out", str(tmp_path / "run")]) == 0
+    sets = ["evaluator.kind=synthetic", "search.rounds=2", "final.enabled=true",
+            "final.rerank_top=2", "final.rerank_epochs=1", "final.epochs=1", "final.layers=1",
+            "final.channels=4", "final.aux_head=false", "final.batch_size=64"]  # fmt: skip
+    out = tmp_path / "run"
+    args = ["search", "--out", str(out)]
+    for s in sets:
+        args += ["--set", s]
+    assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
+    done = json.loads((out / "final" / final.FINAL_JSON).read_text())
     assert lines[-2:] == final.final_summary(done).splitlines()
-    assert lines[-2].startswith(f"final model: {done['model_dir']} (test accuracy 0.9100")
+    assert done["model_dir"] == str(out / "final" / "model")
+    assert len(done["rerank"]) == 2 and 0.0 <= done["test_accuracy"] <= 1.0
+    result = json.loads((out / "result.json").read_text())
+    assert result["final"]["arch_id"] == done["arch_id"]
+    x = torch.rand(5, 1, 8, 8)
+    torch.save(x, tmp_path / "x.pt")
+    want = load_classifier(out / "final" / "model" / "model.pt")(x)
+    code = (
+        "import sys, torch; sys.modules['nao_kfp'] = None; "
+        f"m = torch.export.load({str(out / 'final' / 'model' / 'model.pt2')!r}).module(); "
+        f"torch.save(m(torch.load({str(tmp_path / 'x.pt')!r})), {str(tmp_path / 'y.pt')!r})"
+    )
+    subprocess.run([sys.executable, "-I", "-c", code], check=True)
+    assert torch.allclose(torch.load(tmp_path / "y.pt"), want, atol=1e-5)
+    # the load command the summary prints works as printed (with a `python` that has torch)
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    subprocess.run(
+        done["load"], shell=True, check=True, capture_output=True, env={**os.environ, "PATH": path}
+    )

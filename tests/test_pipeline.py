@@ -176,3 +176,17 @@ def test_nao_submit_needs_host_and_experiment(capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as e:
         main(["submit", "--host", "http://127.0.0.1:1"])
     assert e.value.code == 2 and "--experiment" in capsys.readouterr().err
+
+
+def test_final_training_is_one_gpu_task_only_when_enabled(tmp_path: Path) -> None:
+    off, _p, _t = compiled(tmp_path, "search.rounds=2")
+    assert not [t for t in leaf_tasks(off, off["root"]["dag"]) if t[0].startswith("final")]
+    on, platform, _t = compiled(tmp_path, "search.rounds=2", "final.enabled=true")
+    finals = [t for t in leaf_tasks(on, on["root"]["dag"]) if t[0].startswith("final")]
+    assert len(finals) == 1
+    (_name, label) = finals[0]
+    acc = on["deploymentSpec"]["executors"][label]["container"]["resources"]["accelerator"]
+    assert acc["resourceType"] == "nvidia.com/gpu"
+    tolerations = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"][label]
+    assert tolerations["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert "model" in on["root"]["outputDefinitions"]["artifacts"]

@@ -69,6 +69,9 @@ def format_event(ev: dict[str, Any]) -> str | None:
         return f"round {r}: controller fitted on {ev.get('n_train')} archs in {ev.get('seconds', 0):.0f}s"
     if kind == "decode":
         return f"round {r}: {ev.get('count')} new architectures decoded for round {ev.get('next')}"
+    if kind == "final":
+        acc = ev.get("test_accuracy")
+        return f"final model trained: test accuracy {_pct(acc)}" if acc is not None else None
     if kind == "stop":
         return f"round {r}: no improvement, later rounds skipped (search.early_stop)"
     return None

@@ -401,3 +401,29 @@ def report(
 
     paths = write_report(read_json(result_path), read_pool(pool_path), Path(out_dir), inline=inline)
     return {k: str(v) for k, v in paths.items()}
+
+
+def final(cfg: Config, pool_path: Path, data_dir: Path | None, out_model: Path) -> dict[str, Any]:
+    """Train the search's best architecture at full size (final.*): re-rank the top
+    final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
+    from the store, export it (export.py) into out_model with final.json beside it."""
+    import tempfile
+
+    from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train
+
+    out_model = Path(out_model)
+    if (out_model / FINAL_JSON).exists():  # finished before
+        return dict(read_json(out_model / FINAL_JSON))
+    ranked = sorted(evaluated(read_pool(pool_path)), key=lambda e: (-(e.accuracy or 0.0), e.id))
+    with tempfile.TemporaryDirectory(prefix="nao-final-") as tmp:
+        done = final_train(
+            cfg, [e.arch for e in ranked[: max(1, cfg.final.rerank_top)]], Path(tmp),
+            seed=cfg.search.seed, store=_store(cfg), data_dir=data_dir, log=print,
+        )  # fmt: skip
+        out_model.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(Path(tmp) / MODEL_DIR, out_model, dirs_exist_ok=True)
+    done = {k: v for k, v in done.items() if k not in ("checkpoint",)}
+    done["model_dir"] = str(out_model)
+    write_json(out_model / FINAL_JSON, done)
+    progress.emit("final", test_accuracy=done.get("test_accuracy"), params=done.get("params"))
+    return done

@@ -1,0 +1,30 @@
+"""Train the search's best architecture at full size and export it (final.enabled)."""
+
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
+from nao_kfp.components._base import component
+
+
+@component
+def final_train(
+    config: str,
+    pool: Input[Dataset],
+    data: Input[Dataset],
+    model: Output[Model],
+    metrics: Output[Metrics],
+) -> None:
+    """Re-rank the top final.rerank_top, train the winner with the final recipe (resuming per
+    epoch from the store), export it: a self-describing checkpoint and a torch.export program."""
+    from pathlib import Path
+
+    from nao_kfp.components._base import log_metrics
+
+    from nao_kfp import steps
+    from nao_kfp.config import config_from_json
+
+    out = steps.final(config_from_json(config), Path(pool.path), Path(data.path), Path(model.path))
+    log_metrics(
+        metrics,
+        {k: out.get(k) for k in ("test_accuracy", "dev_accuracy", "params", "macs")},
+        "final/",
+    )
+    model.metadata.update({k: out[k] for k in ("arch", "arch_id") if k in out})
