@@ -30,6 +30,7 @@ from nao_kfp.store import (
     result_key,
 )
 from nao_kfp.store.local import _atomic_writer
+from nao_kfp.store.safe import unwrap
 
 
 def _s3(server: S3Server, prefix: str = "", bucket: str | None = None) -> S3Store:
@@ -264,13 +265,12 @@ def test_s3_credentials_never_show_in_repr_or_errors(s3_server: S3Server, tmp_pa
     with pytest.raises(StoreError) as err:
         S3Store(s3_server.endpoint, s3_server.bucket, "no-such-user", s3_server.secret_key)
     assert s3_server.secret_key not in str(err.value)
-    # A failed mirror upload is logged (without credentials) and training goes on.
-    lines: list[str] = []
-    mirror = mirror_checkpoint(store, "checkpoints/x/../y", log=lines.append)
+    # A failed mirror upload raises one line without credentials (the task fails, KFP retries).
+    mirror = mirror_checkpoint(store, "checkpoints/x/../y")
     (tmp_path / "c.pt").write_bytes(b"c")
-    mirror(tmp_path / "c.pt")
-    assert len(lines) == 1 and "checkpoint mirror failed" in lines[0]
-    assert s3_server.secret_key not in lines[0]
+    with pytest.raises(StoreError) as err:
+        mirror(tmp_path / "c.pt")
+    assert s3_server.secret_key not in str(err.value) and "\n" not in str(err.value)
 
 
 def test_s3_unreachable_endpoint_fails_fast_with_one_line(s3_server: S3Server) -> None:
@@ -291,9 +291,11 @@ def test_s3_invalid_bucket_name_names_the_config_key(s3_server: S3Server) -> Non
 
 
 def test_open_store_local_default_and_store_dir(tmp_path: Path) -> None:
-    default = open_store(ClusterConfig(), tmp_path / "default")
+    default = unwrap(open_store(ClusterConfig(), tmp_path / "default"))
     assert isinstance(default, LocalStore) and default.root == tmp_path / "default"
-    chosen = open_store(ClusterConfig(store_dir=str(tmp_path / "chosen")), tmp_path / "default")
+    chosen = unwrap(
+        open_store(ClusterConfig(store_dir=str(tmp_path / "chosen")), tmp_path / "default")
+    )
     assert isinstance(chosen, LocalStore) and chosen.root == tmp_path / "chosen"
 
 
@@ -309,7 +311,7 @@ def test_open_store_s3_needs_both_env_variables(
     with pytest.raises(StoreError, match="^S3_SECRET_KEY: .*secret 'nao-s3'"):
         open_store(cluster, tmp_path)
     monkeypatch.setenv("S3_SECRET_KEY", s3_server.secret_key)
-    store = open_store(cluster, tmp_path)
+    store = unwrap(open_store(cluster, tmp_path))
     assert isinstance(store, S3Store) and store.endpoint == s3_server.endpoint
     store.put_json("results/open.json", {"x": 1})
     assert _s3(s3_server).get_json("results/open.json") == {"x": 1}
@@ -343,7 +345,7 @@ def _reopen(kind: str, store: Store, server: S3Server | None) -> Store:
 def test_s3_env_fixture_points_open_store_at_the_server(s3_env: list[str], tmp_path: Path) -> None:
     cfg = load_config("demo", s3_env)
     store = open_store(cfg.cluster, tmp_path)
-    assert isinstance(store, S3Store)
+    assert isinstance(unwrap(store), S3Store)
     store.put_json("results/fixture.json", {"ok": 1})
     assert store.get_json("results/fixture.json") == {"ok": 1}
 

@@ -163,6 +163,9 @@ class ChildConfig:
     amp: bool = True  # bf16 autocast + channels_last on CUDA
     download: bool = False  # let torchvision download CIFAR when data_dir lacks it (clusters only)
     dropout: float = 0.0  # before the classifier
+    # A child that raises (out of memory, a diverged loss, a crash) is trained again this many
+    # times, from its last checkpoint, before it is recorded as failed.
+    retries: int = 1
     rnn: RnnChildConfig = field(default_factory=RnnChildConfig)
 
 
@@ -212,6 +215,10 @@ class ClusterConfig:
     s3_secret: str = "nao-s3"  # Kubernetes secret holding S3_ACCESS_KEY / S3_SECRET_KEY
     s3_secure: bool = False
     store_dir: str = ""  # local store directory when s3_endpoint is empty
+    # A store that does not answer is retried with exponential backoff (from
+    # store_retry_delay_s, at most 30 s apart) until store_deadline_s; then the task fails.
+    store_deadline_s: float = 300.0
+    store_retry_delay_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -468,11 +475,14 @@ def check(cfg: Config) -> None:
     if ch.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"child.device: expected auto, cpu or cuda, got {ch.device!r}")
     _positive("child.cutout", ch.cutout, zero_ok=True)
+    _positive("child.retries", ch.retries, zero_ok=True)
     _positive("child.cpu_threads", ch.cpu_threads, zero_ok=True)
     _check_final(cfg)
     _positive("cluster.gpu_count", cl.gpu_count, zero_ok=True)
     _positive("cluster.parallelism", cl.parallelism)
     _positive("cluster.retries", cl.retries, zero_ok=True)
+    _positive("cluster.store_deadline_s", cl.store_deadline_s, zero_ok=True)
+    _positive("cluster.store_retry_delay_s", cl.store_retry_delay_s)
     if ":" not in cl.image.rsplit("/", 1)[-1] and "@" not in cl.image:
         raise ConfigError(
             f"cluster.image: {cl.image!r} has no tag; pin a version (no implicit :latest)"

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nao_kfp import progress, rounds
+from nao_kfp import faults, progress, rounds
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
@@ -50,6 +50,10 @@ Log = Callable[[str], None]
 FIT_METRICS = "fit_metrics.json"
 # Settings that shape the compiled pipeline: a run whose config changes them must fail.
 COMPILED_KEYS = ("search.rounds", "search.shards", "search.fan_in", "evaluator.kind")
+
+
+class SearchFailed(NaoError):
+    """A round, or the whole search, evaluated no architecture successfully."""
 
 
 def read_json(path: Path) -> Any:
@@ -213,10 +217,17 @@ def merge(
             else:
                 e = done
         pool.append(e)
+    new = [e for e in pool if e.round == round_index]
+    if new and not evaluated(new):
+        bad = [e for e in new if e.status == "failed"]
+        why = f"; first error: {bad[0].error}" if bad else ""
+        raise SearchFailed(
+            f"round {round_index}: all {len(new)} architectures failed to evaluate{why}"
+        )
+    faults.hit("merge")
     write_pool(out_pool, pool)
 
     history = read_history(history_path)
-    new = [e for e in pool if e.round == round_index]
     ok = evaluated(new)
     accs = [e.accuracy for e in ok if e.accuracy is not None]
     before = max((h.best_so_far for h in history.rounds if h.best_so_far is not None), default=None)
@@ -293,6 +304,7 @@ def fit(
         get_space(cfg.search.space), evaluated(pool), rounds.fit_settings(cfg, warm=warm),
         seed=rounds.seed_for(cfg.search.seed, "fit", round_index), init=init, log=log,
     )  # fmt: skip
+    faults.hit("fit")
     model.save(out_model)
     metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
     write_json(out_model / FIT_METRICS, metrics)
@@ -338,6 +350,7 @@ def decode(
         model = controller.NAOModel.load(Path(model_dir))
         emb = controller.Embeddings.load(Path(embeddings))
         new = rounds.propose(cfg, model, emb, pool, evaluator or make_evaluator(cfg), round_index)
+    faults.hit("decode")
     write_pool(out_pool, pool + new)
     if history.rounds:
         last = history.rounds[-1]
@@ -348,10 +361,6 @@ def decode(
 
 
 # ---------------------------------------------------------------- the outcome
-
-
-class SearchFailed(NaoError):
-    """The search evaluated no architecture successfully: there is no result to report."""
 
 
 def select_best(cfg: Config, pool_path: Path, history_path: Path, out: Path) -> dict[str, Any]:
@@ -407,21 +416,20 @@ def final(cfg: Config, pool_path: Path, data_dir: Path | None, out_model: Path) 
     """Train the search's best architecture at full size (final.*): re-rank the top
     final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
     from the store, export it (export.py) into out_model with final.json beside it."""
-    import tempfile
-
+    from nao_kfp.evaluators.train import work_dir
     from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train
 
     out_model = Path(out_model)
     if (out_model / FINAL_JSON).exists():  # finished before
         return dict(read_json(out_model / FINAL_JSON))
     ranked = sorted(evaluated(read_pool(pool_path)), key=lambda e: (-(e.accuracy or 0.0), e.id))
-    with tempfile.TemporaryDirectory(prefix="nao-final-") as tmp:
+    with work_dir() as tmp:
         done = final_train(
-            cfg, [e.arch for e in ranked[: max(1, cfg.final.rerank_top)]], Path(tmp),
+            cfg, [e.arch for e in ranked[: max(1, cfg.final.rerank_top)]], tmp,
             seed=cfg.search.seed, store=_store(cfg), data_dir=data_dir, log=print,
         )  # fmt: skip
         out_model.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(Path(tmp) / MODEL_DIR, out_model, dirs_exist_ok=True)
+        shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True)
     done = {k: v for k, v in done.items() if k not in ("checkpoint",)}
     done["model_dir"] = str(out_model)
     write_json(out_model / FINAL_JSON, done)

@@ -42,6 +42,10 @@ EVAL_BATCH_FACTOR = 2
 IMAGENET_STEM_FROM = 128  # no activations kept for backward: evaluation batches can be larger
 
 
+class ChildDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
 def train_child(
     space: SearchSpace[Any],
     arch: Any,
@@ -198,6 +202,11 @@ def _train_cnn(
                 sched.step()
                 total_loss += float(loss.detach()) * len(idx)
                 seen += len(idx)
+            if not math.isfinite(total_loss):  # before a poisoned checkpoint is written
+                raise ChildDiverged(
+                    f"child: training loss is {total_loss / seen} in epoch {epoch + 1} "
+                    f"(child.lr_max {cfg.lr_max}); the network diverged"
+                )
             dev_acc = evaluate(net, split.dev_x, split.dev_y, eval_batch, device, amp)
             state["seconds"] += time.perf_counter() - t0
             state["history"].append(

@@ -134,6 +134,12 @@ def train_rnn(
             for group in opt.param_groups:
                 group["lr"] = lr
             train_loss = _train_epoch(net, opt, train, r.bptt, cfg.grad_clip, device)
+            if not math.isfinite(train_loss):
+                from nao_kfp.child.train import ChildDiverged
+
+                raise ChildDiverged(
+                    f"child: training loss is {train_loss} in epoch {epoch + 1}; the network diverged"
+                )
             dev_ppl = evaluate_ppl(net, valid, r.bptt, device)
             state["seconds"] += time.perf_counter() - t0
             state["history"].append(

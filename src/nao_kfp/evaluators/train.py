@@ -3,21 +3,32 @@
 A finished child is taken from the store's result cache (keyed by space, canonical id and the
 child-training digest). A child with a checkpoint in the store resumes from it, and every
 epoch's checkpoint is mirrored there, so a killed and retried task loses at most one epoch. A
-child that raises is recorded as failed; the others go on.
+child that raises (out of memory, a diverged loss, a crash) is trained again from its last
+checkpoint up to child.retries times, then recorded as failed; the others go on. A store that
+fails after its retries is not a child's failure: it fails the task, which KFP retries.
+
+Children train in work directories under <tmp>/nao-work/<pid>-...; a killed task cannot remove
+its own, so each task first removes those of processes that no longer run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from nao_kfp import progress
+from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
 from nao_kfp.pool import PoolEntry
+from nao_kfp.store.base import StoreError
+
+WORK_ROOT = "nao-work"
 
 
 def child_digest(cfg: Config) -> str:
@@ -53,31 +64,88 @@ class TrainEvaluator(Evaluator):
         if data_dir is not None:
             child_cfg = dataclasses.replace(child_cfg, data_dir=str(data_dir))
         store = open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
+        remove_stale_work_dirs()
         done: list[PoolEntry] = []
         for i, e in enumerate(entries, start=1):
             cache = ChildCache(store, self.space.name, e.id, digest)
             result = cache.result()
-            cached, resumed = result is not None, False
-            if result is None:
-                with tempfile.TemporaryDirectory(prefix="nao-child-") as tmp:
-                    work = Path(tmp)
-                    resumed = cache.restore(work / "checkpoint.pt")
+            cached, resumed, attempts = result is not None, False, 0
+            while result is None and attempts <= child_cfg.retries:
+                attempts += 1
+                with work_dir() as work:
+                    resumed = cache.restore(work / "checkpoint.pt") or resumed
                     try:
+                        faults.hit("child-start")
                         result = train_child(
                             self.space, e.arch, child_cfg, work, seed=cfg.search.seed,
-                            on_checkpoint=cache.mirror(log=log), log=log,
+                            on_checkpoint=_mirror_then(cache.mirror()), log=log,
                         )  # fmt: skip
-                        cache.save_result(result)
+                    except StoreError:
+                        raise  # the store, not the child: fail the task (KFP retries it)
                     except Exception as err:  # one bad child must not kill the shard
                         line = (str(err).splitlines() or [""])[0]
-                        failed(e, f"{type(err).__name__}: {line}", resumed=resumed)
-                        log(f"child {e.id} failed: {e.error}")
+                        error = f"{type(err).__name__}: {line}"
+                        left = child_cfg.retries - attempts + 1
+                        log(f"child {e.id} failed ({error}); {left} retries left")
+                        if left <= 0:
+                            failed(e, error, resumed=resumed, attempts=attempts)
             if result is not None:
+                if not cached:
+                    cache.save_result(result)  # a StoreError here fails the task
                 extra = {k: v for k, v in result.items() if k != "dev_accuracy"}
                 ok(e, result["dev_accuracy"], **extra, cached=cached, resumed=resumed)
+                if attempts > 1:
+                    e.extra["attempts"] = attempts
             done.append(e)
             progress.emit(
                 "child", round=round_index, shard=shard, done=i, total=len(entries),
                 status=e.status, accuracy=e.accuracy, cached=cached, resumed=resumed,
             )  # fmt: skip
         return done
+
+
+def _work_root() -> Path:
+    return Path(tempfile.gettempdir()) / WORK_ROOT
+
+
+@contextlib.contextmanager
+def work_dir() -> Iterator[Path]:
+    """A child's scratch directory, removed afterwards; named by this process's id so that a
+    later task can tell a killed task's leftovers from a running one's."""
+    root = _work_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_work_dirs() -> list[Path]:
+    """Remove the work directories of processes that are gone (killed tasks)."""
+    root = _work_root()
+    gone = []
+    for path in root.iterdir() if root.is_dir() else []:
+        pid = path.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            gone.append(path)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _mirror_then(mirror: Callable[[Path], None]) -> Callable[[Path], None]:
+    def on_checkpoint(path: Path) -> None:
+        mirror(path)
+        faults.hit("child-epoch")  # a kill here loses nothing: the epoch is in the store
+
+    return on_checkpoint

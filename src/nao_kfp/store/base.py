@@ -14,6 +14,10 @@ class StoreError(NaoError):
     """A store key is malformed, credentials are missing, or the object store refused a request."""
 
 
+class StoreUnavailable(StoreError):
+    """The object store did not answer (down, timed out, 5xx): worth retrying."""
+
+
 def result_key(space_name: str, arch_id: str, child_digest: str) -> str:
     """Where a finished child's result JSON lives."""
     return f"results/{_part(space_name)}/{_part(child_digest)}/{_part(arch_id)}.json"
@@ -64,6 +68,14 @@ class Store(ABC):
     @abstractmethod
     def delete(self, key: str) -> None:
         """Remove the object; removing a missing object is not an error."""
+
+    def copy(self, src_key: str, dst_key: str) -> bool:
+        """Copy an object (False when src is missing); backends may do it server-side."""
+        data = self.get_bytes(src_key)
+        if data is None:
+            return False
+        self.put_bytes(dst_key, data)
+        return True
 
     def get_json(self, key: str) -> dict[str, Any] | None:
         data = self.get_bytes(key)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from nao_kfp.store.base import Store, StoreError, checkpoint_key, result_key
 from nao_kfp.store.local import LocalStore
 from nao_kfp.store.s3 import S3Store
+from nao_kfp.store.safe import SafeStore
 
 if TYPE_CHECKING:
     from nao_kfp.config import ClusterConfig
@@ -21,7 +22,17 @@ SECRET_KEY_ENV = "S3_SECRET_KEY"
 
 def open_store(cluster: ClusterConfig, default_dir: Path) -> Store:
     """S3 when cluster.s3_endpoint is set (credentials from S3_ACCESS_KEY / S3_SECRET_KEY),
-    else a local directory: cluster.store_dir, or default_dir when that is empty."""
+    else a local directory: cluster.store_dir, or default_dir when that is empty. Either way
+    behind SafeStore: checksummed objects, transient failures retried up to
+    cluster.store_deadline_s."""
+    return SafeStore(
+        _backend(cluster, default_dir),
+        deadline_s=cluster.store_deadline_s,
+        delay_s=cluster.store_retry_delay_s,
+    )
+
+
+def _backend(cluster: ClusterConfig, default_dir: Path) -> Store:
     if not cluster.s3_endpoint:
         return LocalStore(Path(cluster.store_dir) if cluster.store_dir else Path(default_dir))
     creds = []
@@ -43,34 +54,40 @@ def cached_result(store: Store, key: str) -> dict[str, Any] | None:
     return store.get_json(key)
 
 
+def previous_key(key: str) -> str:
+    """Where the checkpoint before the latest one is kept, the fallback for a corrupt latest."""
+    stem, dot, ext = key.rpartition(".")
+    return f"{stem}.prev.{ext}" if dot else f"{key}.prev"
+
+
 def mirror_checkpoint(
     store: Store, key: str, *, log: Callable[[str], None] | None = None
 ) -> Callable[[Path], None]:
-    """A train_child on_checkpoint callback that uploads each epoch's checkpoint to key.
+    """A train_child on_checkpoint callback that uploads each epoch's checkpoint to key, after
+    keeping the one it replaces at previous_key(key).
 
-    With log given, a failed upload is logged and training goes on (the previous checkpoint in
-    the store stays valid: uploads are atomic); without, the StoreError propagates."""
+    An upload that still fails after the store's retries raises StoreError: the task fails
+    and is retried (KFP), instead of training on with nothing to resume from."""
 
     def upload(path: Path) -> None:
-        try:
-            store.put_file(key, path)
-        except StoreError as e:
-            if log is None:
-                raise
-            log(f"checkpoint mirror failed, training continues: {e}")
+        store.copy(key, previous_key(key))
+        store.put_file(key, path)
+        if log is not None:
+            log(f"checkpoint mirrored to {key}")
 
     return upload
 
 
 def restore_checkpoint(store: Store, key: str, dest: Path) -> bool:
-    """Before a (retried) child starts: fetch its mirrored checkpoint to dest.
+    """Before a (retried) child starts: fetch its mirrored checkpoint to dest; a latest one
+    that fails its checksum is skipped for the previous one.
 
     A checkpoint already at dest is kept: it is at least as recent as the mirrored one, since the
     mirror is uploaded from it. True when dest holds a checkpoint afterwards."""
     dest = Path(dest)
     if dest.is_file():
         return True
-    return store.get_file(key, dest)
+    return store.get_file(key, dest) or store.get_file(previous_key(key), dest)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,13 @@ class LocalStore(Store):
                     keys.append(key)
         return sorted(keys)
 
+    def copy(self, src_key: str, dst_key: str) -> bool:
+        try:
+            self.put_file(dst_key, self._path(src_key))
+        except FileNotFoundError:
+            return False
+        return True
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nao_kfp.store.base import Store, StoreError, check_key
+from nao_kfp.store.base import Store, StoreError, StoreUnavailable, check_key
 
 if TYPE_CHECKING:
     from minio import Minio
@@ -23,6 +23,10 @@ S3_CONNECT_TIMEOUT_S = 10.0
 S3_READ_TIMEOUT_S = 300.0
 S3_RETRIES = 3
 
+# S3 error codes of a server that is there but cannot serve now.
+_TRANSIENT_CODES = frozenset(
+    {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "OperationAborted"}
+)
 # S3 error codes that mean "no such object" (servers differ in which one they send).
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"})
 
@@ -89,7 +93,7 @@ class S3Store(Store):
     @contextmanager
     def _errors(self, action: str, key: str) -> Iterator[None]:
         """Turn minio/urllib3 failures into a one-line StoreError without any credential."""
-        from minio.error import MinioException
+        from minio.error import MinioException, S3Error
         from urllib3.exceptions import HTTPError
 
         try:
@@ -99,7 +103,11 @@ class S3Store(Store):
             lines = (getattr(e, "message", None) or str(e)).splitlines()
             detail = lines[0] if lines else ""
             where = f"s3://{self.bucket}/{self._name(key) if key else ''}"
-            raise StoreError(
+            # an S3 error response (access denied, no such bucket...) is an answer; anything
+            # else (refused, timed out, 5xx after urllib3's retries) may pass
+            transient = not isinstance(e, S3Error) or what in _TRANSIENT_CODES
+            cls = StoreUnavailable if transient else StoreError
+            raise cls(
                 self._secrets.scrub(
                     f"S3 store {self.endpoint}: {action} {where} failed: {what} ({detail})"
                 )
@@ -174,6 +182,21 @@ class S3Store(Store):
                 if o.object_name is not None and not o.is_dir
             ]
         return sorted(n[skip:] for n in names)
+
+    def copy(self, src_key: str, dst_key: str) -> bool:
+        from minio.commonconfig import CopySource
+        from minio.error import S3Error
+
+        with self._errors("copy", src_key):
+            try:
+                self._client.copy_object(
+                    self.bucket, self._name(dst_key), CopySource(self.bucket, self._name(src_key))
+                )
+            except S3Error as e:
+                if e.code in _MISSING_CODES:
+                    return False
+                raise
+        return True
 
     def delete(self, key: str) -> None:
         name = self._name(key)
