@@ -6,7 +6,7 @@ Every task runs in the image through kfp.local's DockerRunner, i.e. through the 
 command KFP itself uses (`python3 -m kfp.dsl.executor_main ...`), as the image's non-root user,
 with the pipeline root bind-mounted at its host path. The Docker API is podman's
 (`podman system service`, started here unless DOCKER_HOST is set). Then the same config runs
-with SubprocessRunner (`nao search`'s runner) and the two result.json and pool.jsonl must be
+with `nao search` (SubprocessRunner) and the two result.json and pool.jsonl must be
 equal but for timings (VOLATILE). Exit status 1 when they differ. Writes OUT/docker/,
 OUT/subprocess/ and OUT/comparison.json.
 """
@@ -191,6 +191,22 @@ def run_in_docker(cfg: Config, out_dir: Path) -> dict[str, Any]:
     return json.loads((out_dir / "result.json").read_text())
 
 
+def nao_search(sets: list[str], out_dir: Path) -> None:
+    """The reference: `nao search --config demo --set ...` in a process of its own (kfp.local's
+    log handlers outlive a run, so two runs in one process log into each other's closed files).
+    Its output goes to OUT_DIR.log."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    log = out_dir.with_suffix(".log")
+    cli = "import sys; from nao_kfp.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", cli, "search", "--config", "demo", "--out", str(out_dir)]
+    with log.open("w") as out:
+        done = subprocess.run(
+            argv + [a for s in sets for a in ("--set", s)], stdout=out, stderr=subprocess.STDOUT
+        )
+    if done.returncode:
+        raise SystemExit(f"run_in_image: nao search failed ({done.returncode}); see {log}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--image", default=DEFAULT_IMAGE)
@@ -202,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     docker_dir, local_dir = out / "docker", out / "subprocess"
     docker_dir.mkdir(parents=True)
 
-    # one config for both; each run keeps its own store (run_local: DIR/store), so neither
+    # one config for both; each run keeps its own store (nao search: DIR/store), so neither
     # reads the other's finished children
     cfg = tiny_config(args.image, args.set)
 
@@ -211,11 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         run_in_docker(cfg, docker_dir)
     docker_s = time.monotonic() - started
 
-    from nao_kfp.pipelines.search import run_local
-
     started = time.monotonic()
-    with open(os.devnull, "w") as quiet:
-        run_local(cfg, local_dir, show=quiet)
+    nao_search([*TINY, f"cluster.image={args.image}", *args.set], local_dir)
     local_s = time.monotonic() - started
 
     diff = differences(read_outputs(local_dir), read_outputs(docker_dir))
