@@ -64,10 +64,15 @@ def test_hadolint_does_flag_a_bad_dockerfile(tmp_path: Path) -> None:
     assert "DL3007" in result.stdout  # :latest
 
 
+def _expand(text: str, args: dict[str, str]) -> str:
+    """$NAME and ${NAME} replaced by the ARG defaults (a FROM may take its base as a build arg)."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: args.get(m.group(1), m.group(0)), text)
+
+
 @BY_NAME
 def test_base_is_pinned_and_user_is_not_root(dockerfile: Path) -> None:
     steps = _instructions(dockerfile)
-    bases = [a for kind, a in steps if kind == "FROM"]
+    bases = [_expand(a, _args(dockerfile)) for kind, a in steps if kind == "FROM"]
     assert bases and all(re.search(r":\d[\w.-]*", b) or "@sha256:" in b for b in bases), bases
     users = [a for kind, a in steps if kind == "USER"]
     assert users and users[-1] not in ("root", "0")
