@@ -1,0 +1,73 @@
+"""A killed search, resumed: SIGKILL of the whole `nao search` process group mid-child,
+mid-merge, mid-fit and mid-decode (faults.py), rerun each time with the same command. No
+finished child is trained again, an interrupted one resumes from its last epoch, and the end
+result is exactly the uninterrupted run's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from search_tiny import tiny_config
+
+CLI = "import sys; from nao_kfp.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _search(cfg_path: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CLI, "search", "--config", str(cfg_path), "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600, start_new_session=True,
+    )  # fmt: skip
+
+
+def _comparable(out: Path) -> tuple[list[tuple[str, float | None, str, int | None]], dict]:
+    pool = [json.loads(line) for line in (out / "pool.jsonl").read_text().splitlines()]
+    result = json.loads((out / "result.json").read_text())
+    for rec in result["rounds"]:  # wall time and cache hits are what may differ
+        rec["fit"] = {
+            k: v for k, v in rec["fit"].items() if "second" not in k and k != "s_per_epoch"
+        }
+        rec["cached"] = None
+    return [(e["id"], e["accuracy"], e["source"], e["round"]) for e in pool], result
+
+
+@pytest.mark.slow
+def test_four_kills_then_the_uninterrupted_result(tmp_path: Path) -> None:
+    cfg = tiny_config(None, "child.epochs=2", "search.shards=2")
+    cfg_path = tmp_path / "tiny.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg.to_dict()))
+    (tmp_path / "tmp").mkdir()
+    (tmp_path / "faults").mkdir()
+    base = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
+    assert _search(cfg_path, tmp_path / "ref", base).returncode == 0
+
+    env = {**base, "NAO_FAULTS": "child-epoch:kill:1,merge:kill:1,fit:kill:1,decode:kill:1",
+           "NAO_FAULTS_DIR": str(tmp_path / "faults")}  # fmt: skip
+    runs = []
+    for _ in range(6):
+        runs.append(_search(cfg_path, tmp_path / "run", env))
+        if runs[-1].returncode == 0:
+            break
+    codes = [r.returncode for r in runs]
+    assert codes == [-signal.SIGKILL] * 4 + [0], [r.stderr[-2000:] for r in runs]
+    assert sorted(p.name for p in (tmp_path / "faults").iterdir()) == [
+        "child-epoch-kill", "decode-kill", "fit-kill", "merge-kill"
+    ]  # fmt: skip
+    assert _comparable(tmp_path / "run") == _comparable(tmp_path / "ref")
+
+    # every child finished training exactly once over the five runs: the others were cached
+    finished = [line for r in runs for line in r.stderr.splitlines() if " child " in line]
+    trained = [line for line in finished if "(cached)" not in line and line.rstrip().endswith("%")
+               or "(resumed)" in line]  # fmt: skip
+    n_children = len(_comparable(tmp_path / "ref")[0])
+    assert len(trained) == n_children, finished
+    assert any("(resumed)" in line for line in finished)  # the killed child lost < 1 epoch
+    # nothing left in the temp directory by the killed tasks
+    assert not list((tmp_path / "tmp").glob("nao-child-*"))
+    assert not list((tmp_path / "tmp" / "nao-work").glob("*"))
