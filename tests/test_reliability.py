@@ -237,3 +237,17 @@ def test_work_dirs_of_killed_tasks_are_removed(
     steps.train_children(cfg, tmp_path / "pool.jsonl", 0, 1, None, tmp_path / "r.jsonl")
     assert not stale.exists() and list((tmp_path / WORK_ROOT).iterdir()) == []
     assert not list(tmp_path.glob("nao-child-*"))
+
+
+def test_waiting_for_the_store_or_a_child_retry_shows_a_progress_line() -> None:
+    from nao_kfp.progress import format_event
+
+    line = format_event({"event": "store_wait", "action": "upload", "key": "results/a.json",
+                         "attempt": 2, "waited": 3.1, "retry_in": 2.0, "error": "down"})  # fmt: skip
+    assert line == (
+        "store: upload results/a.json failed (attempt 2, 3.1s so far); retrying in 2.0s: down"
+    )
+    line = format_event(
+        {"event": "child_retry", "round": 1, "id": "ab", "error": "E: x", "left": 1}
+    )
+    assert line and "retrying from its last checkpoint (1 retries left)" in line

@@ -69,6 +69,16 @@ def format_event(ev: dict[str, Any]) -> str | None:
         return f"round {r}: controller fitted on {ev.get('n_train')} archs in {ev.get('seconds', 0):.0f}s"
     if kind == "decode":
         return f"round {r}: {ev.get('count')} new architectures decoded for round {ev.get('next')}"
+    if kind == "store_wait":
+        return (
+            f"store: {ev.get('action')} {ev.get('key')} failed (attempt {ev.get('attempt')}, "
+            f"{ev.get('waited')}s so far); retrying in {ev.get('retry_in')}s: {ev.get('error')}"
+        )
+    if kind == "child_retry":
+        return (
+            f"round {r}: child {ev.get('id')} failed ({ev.get('error')}); retrying from its "
+            f"last checkpoint ({ev.get('left')} retries left)"
+        )
     if kind == "final":
         acc = ev.get("test_accuracy")
         return f"final model trained: test accuracy {_pct(acc)}" if acc is not None else None

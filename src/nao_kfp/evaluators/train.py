@@ -87,6 +87,10 @@ class TrainEvaluator(Evaluator):
                         error = f"{type(err).__name__}: {line}"
                         left = child_cfg.retries - attempts + 1
                         log(f"child {e.id} failed ({error}); {left} retries left")
+                        if left > 0:
+                            progress.emit(
+                                "child_retry", round=round_index, id=e.id, error=error, left=left
+                            )
                         if left <= 0:
                             failed(e, error, resumed=resumed, attempts=attempts)
             if result is not None:
