@@ -111,10 +111,15 @@ def pipeline_name(cfg: Config) -> str:
 
 def build_pipeline(cfg: Config) -> Any:
     """The pipeline for this config: its rounds and shards fixed, the config its one parameter.
+    (evaluator.kind supernet: the NAO-WS pipeline of pipelines/ws.py.)
 
     Round r >= 2 is one sub-pipeline (`nao-round`) used L - 1 times; compile_pipeline writes
     its spec once (dedup_components), so the IR grows by one task per round, not by a round's
     worth of components."""
+    if cfg.evaluator.kind == "supernet":
+        from nao_kfp.pipelines.ws import build_ws_pipeline
+
+        return build_ws_pipeline(cfg)
     s, cl = cfg.search, cfg.cluster
 
     def on(comp: Any) -> Any:

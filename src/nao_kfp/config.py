@@ -339,7 +339,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 # ---------------------------------------------------------------- cross-field constraints
 
 DATASETS = ("digits", "cifar10", "cifar100", "image-folder", "ptb")
-EVALUATORS = ("train", "table", "synthetic")
+EVALUATORS = ("train", "table", "synthetic", "supernet")
+SUPERNET_SPACES = ("nasnet", "enas", "nb201")  # child/supernet.py builds these
 FILLS = ("random", "none")
 # Training-set sizes of the built-in image data sets, to check dev_size + train_subset early.
 # digits: 1797 images, of which nao_kfp.child.data holds out a fixed 297 as the test set

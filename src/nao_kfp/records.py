@@ -58,6 +58,8 @@ class RoundRecord:
     mean_perplexity: float | None = None
     predicted_perplexity: float | None = None
     real_perplexity: float | None = None
+    # NAO-WS: the supernet's training in this round (epoch reached, loss, seconds)
+    supernet: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -94,6 +96,8 @@ class SearchResult:
     best: Best | None = None
     metric: dict[str, Any] = field(default_factory=dict)  # language models: perplexity, vocab
     final: dict[str, Any] | None = None  # the final training's outcome (final.py), when run
+    # NAO-WS: the supernet's best, retrained from scratch; best is the winner among them
+    rerank: list[dict[str, Any]] = field(default_factory=list)
     schema: str = RESULT_SCHEMA
 
 

@@ -227,6 +227,20 @@ def merge(
     faults.hit("merge")
     write_pool(out_pool, pool)
 
+    return record_round(cfg, round_index, pool, history_path, out_history)
+
+
+def record_round(
+    cfg: Config,
+    round_index: int,
+    pool: Sequence[PoolEntry],
+    history_path: Path,
+    out_history: Path,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Append the round's record (its children's accuracies and, for proposed architectures,
+    the predictor's view of them) to the history; extra: more RoundRecord fields."""
+    new = [e for e in pool if e.round == round_index]
     history = read_history(history_path)
     ok = evaluated(new)
     accs = [e.accuracy for e in ok if e.accuracy is not None]
@@ -250,6 +264,7 @@ def merge(
         real_mean=_mean(real),
         pairwise_accuracy=_pairwise(pred, real),
         hamming=prev_fit.get("hamming"),
+        **extra,
     )
     history.rounds.append(record)
     write_record(out_history, history)

@@ -2,7 +2,8 @@
 
 The search loop (steps.py, rounds.py) never knows which one runs; `evaluator.kind` in the
 config picks it: `train` (child training with the store's result cache and per-epoch resume),
-`table` (a CSV lookup: the tabular benchmark) or `synthetic` (a seeded function, for tests).
+`table` (a CSV lookup: the tabular benchmark), `synthetic` (a seeded function, for tests) or
+`supernet` (NAO-WS: shared weights, trained round by round; ws.py has its steps).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError
 from nao_kfp.evaluators.base import Evaluator
+from nao_kfp.evaluators.supernet import SupernetEvaluator
 from nao_kfp.evaluators.synthetic import SyntheticEvaluator
 from nao_kfp.evaluators.table import TableEvaluator
 from nao_kfp.evaluators.train import TrainEvaluator
@@ -20,6 +22,7 @@ REGISTRY: dict[str, type[Evaluator]] = {
     "train": TrainEvaluator,
     "table": TableEvaluator,
     "synthetic": SyntheticEvaluator,
+    "supernet": SupernetEvaluator,
 }
 
 
@@ -35,6 +38,7 @@ def make_evaluator(cfg: Config, **kwargs: Any) -> Evaluator:
 __all__ = [
     "REGISTRY",
     "Evaluator",
+    "SupernetEvaluator",
     "SyntheticEvaluator",
     "TableEvaluator",
     "TrainEvaluator",
