@@ -20,6 +20,7 @@ from nao_kfp.child import (
     load_split,
     rerank,
     score_archs,
+    score_epochs,
     train_child,
     train_supernet,
 )
@@ -274,6 +275,8 @@ def test_supernet_config_errors_name_the_key(override: str, key: str) -> None:
 def test_the_weight_sharing_presets() -> None:
     ws = load_config("nao-ws-cifar10").supernet
     assert (ws.epochs, ws.rounds_every, ws.layers, ws.channels) == (150, 30, 3, 20)
+    assert score_epochs(ws) == [30, 60, 90, 120, 150]
+    assert score_epochs(replace(ws, epochs=100)) == [30, 60, 90, 100]
     assert (ws.rerank_top, ws.rerank_epochs) == (5, 10)
     nb = load_config("nao-ws-nb201")
     assert (nb.supernet.layers, nb.supernet.channels) == (5, 16)

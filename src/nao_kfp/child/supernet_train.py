@@ -1,5 +1,6 @@
 """Training a supernet on a pool of architectures and scoring architectures with its weights.
 
+score_epochs(cfg.supernet) -> [30, 60, ..., 150]: where a search scores its pool
 train_supernet(space, cfg, archs, data, work_dir, *, epochs_to, seed) -> dict
 score_archs(space, cfg, archs, data, work_dir, *, epoch=None, bn=None) -> list[float]
 rerank(space, archs, child_cfg, epochs, work_dir, *, seed) -> list[dict]
@@ -47,7 +48,7 @@ from nao_kfp.child import runtime
 from nao_kfp.child.cnn import NetSpec
 from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
 from nao_kfp.child.train import train_child
-from nao_kfp.config import ChildConfig, Config
+from nao_kfp.config import ChildConfig, Config, SupernetConfig
 from nao_kfp.errors import ArchError, ConfigError
 from nao_kfp.spaces import SearchSpace
 
@@ -57,6 +58,13 @@ TRAINING_KEYS = (
     "layers", "channels", "batch_size", "epochs", "lr_max", "lr_min", "momentum",
     "weight_decay", "grad_clip", "drop_path",
 )  # fmt: skip
+
+
+def score_epochs(sn: SupernetConfig) -> list[int]:
+    """The epochs at which a search scores its pool: every rounds_every epochs and at the end
+    (the official NAO-WS: 30, 60, 90, 120, 150; controller rounds follow all but the last)."""
+    points = list(range(sn.rounds_every, sn.epochs + 1, sn.rounds_every))
+    return points if points[-1] == sn.epochs else [*points, sn.epochs]
 
 
 def snapshot_path(work_dir: Path, epoch: int) -> Path:
@@ -275,8 +283,8 @@ def score_archs(
         )
     device = runtime.pick_device(cfg.child.device)
     amp = cfg.child.amp and device.type == "cuda"
-    dev = [
-        (data.dev_x[i : i + sn.eval_batch_size], data.dev_y[i : i + sn.eval_batch_size])
+    dev = [  # moved once: every architecture runs on the same batches
+        (data.dev_x[i : i + sn.eval_batch_size].to(device), data.dev_y[i : i + sn.eval_batch_size])
         for i in range(0, n_dev, sn.eval_batch_size)
     ]
     calib = [
@@ -298,7 +306,7 @@ def score_archs(
             correct = 0
             with torch.no_grad(), _autocast(device, amp):
                 for xb, yb in dev:
-                    logits = net(xb.to(device), arch)
+                    logits = net(xb, arch)
                     correct += int((logits.argmax(1).cpu() == yb).sum())
             scores.append(correct / n_dev)
     return scores
