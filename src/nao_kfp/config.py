@@ -195,6 +195,34 @@ class FinalConfig:
 
 
 @dataclass(frozen=True)
+class SupernetConfig:
+    """Weight sharing (NAO-WS): one supernet trained on the current pool, scoring architectures
+    by their accuracy on fixed dev batches with the shared weights (nao_kfp.child.supernet).
+    The data, device, amp and cpu_threads come from the child section."""
+
+    layers: int = 3  # N cells per stage of the supernet
+    channels: int = 20  # F (C for nb201)
+    batch_size: int = 64
+    epochs: int = 150  # the whole schedule; the cosine lr spans it
+    rounds_every: int = 30  # epochs of supernet training between two controller rounds
+    lr_max: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    drop_path: float = 0.1  # drop probability at the deepest cell at the end of the schedule
+    eval_batch_size: int = 500
+    dev_batches: int = 1  # an architecture's score: its accuracy on this many fixed dev batches
+    # BatchNorm statistics when scoring: train (each dev batch's own statistics), recalibrate
+    # (running statistics re-estimated for the architecture on bn_batches training batches) or
+    # running (the statistics accumulated while training the supernet); see supernet_train.py.
+    bn: str = "train"
+    bn_batches: int = 4
+    rerank_top: int = 5  # final selection: retrain this many best-scored architectures from
+    rerank_epochs: int = 10  # scratch (child section, these many epochs) and keep the best
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     """Where and how the pipeline runs on Kubeflow."""
 
@@ -229,6 +257,7 @@ class Config:
     controller: ControllerConfig = field(default_factory=ControllerConfig)
     child: ChildConfig = field(default_factory=ChildConfig)
     final: FinalConfig = field(default_factory=FinalConfig)
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     @classmethod
@@ -479,6 +508,7 @@ def check(cfg: Config) -> None:
     _positive("child.retries", ch.retries, zero_ok=True)
     _positive("child.cpu_threads", ch.cpu_threads, zero_ok=True)
     _check_final(cfg)
+    _check_supernet(cfg.supernet)
     _positive("cluster.gpu_count", cl.gpu_count, zero_ok=True)
     _positive("cluster.parallelism", cl.parallelism)
     _positive("cluster.retries", cl.retries, zero_ok=True)
@@ -530,6 +560,36 @@ def _check_final(cfg: Config) -> None:
             f"final.enabled: the final training builds image networks ({', '.join(BUDGET_SPACES)}), "
             f"not search.space {cfg.search.space!r}"
         )
+
+
+SUPERNET_BN = ("train", "recalibrate", "running")
+
+
+def _check_supernet(sn: SupernetConfig) -> None:
+    for key in ("layers", "channels", "batch_size", "epochs", "rounds_every", "eval_batch_size"):
+        _positive(f"supernet.{key}", getattr(sn, key))
+    for key in ("dev_batches", "rerank_epochs"):
+        _positive(f"supernet.{key}", getattr(sn, key))
+    for key in ("weight_decay", "grad_clip", "rerank_top", "bn_batches"):
+        _positive(f"supernet.{key}", getattr(sn, key), zero_ok=True)
+    if sn.rounds_every > sn.epochs:
+        raise ConfigError(
+            f"supernet.rounds_every: {sn.rounds_every} is more than supernet.epochs {sn.epochs}"
+        )
+    if sn.lr_max <= 0 or sn.lr_min < 0 or sn.lr_min > sn.lr_max:
+        raise ConfigError(
+            f"supernet.lr_min: expected 0 <= lr_min <= lr_max, got {sn.lr_min} and {sn.lr_max}"
+        )
+    if not 0.0 <= sn.momentum < 1.0:
+        raise ConfigError(f"supernet.momentum: expected a value in [0, 1), got {sn.momentum}")
+    if not 0.0 <= sn.drop_path < 1.0:
+        raise ConfigError(
+            f"supernet.drop_path: expected a probability in [0, 1), got {sn.drop_path}"
+        )
+    if sn.bn not in SUPERNET_BN:
+        raise ConfigError(f"supernet.bn: expected one of {', '.join(SUPERNET_BN)}, got {sn.bn!r}")
+    if sn.bn == "recalibrate" and sn.bn_batches == 0:
+        raise ConfigError("supernet.bn_batches: recalibrate needs at least one training batch")
 
 
 def _positive(path: str, value: float, zero_ok: bool = False) -> None:

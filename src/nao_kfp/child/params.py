@@ -13,10 +13,11 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from nao_kfp.child.cnn import CellNetwork, NetSpec
+from nao_kfp.child.nb201net import Nb201Network
 from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.runtime import cpu_threads
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import CellArch, RnnArch, SearchSpace
+from nao_kfp.spaces import CellArch, Nb201Arch, RnnArch, SearchSpace
 
 if TYPE_CHECKING:
     from nao_kfp.config import ChildConfig, Config
@@ -47,13 +48,16 @@ def net_spec(
 
 
 def build_network(space: SearchSpace[Any], arch: Any, spec: NetSpec | RnnSpec) -> nn.Module:
-    """The child network of `arch`: a CellNetwork for nasnet/enas, an RnnLM for enas-rnn."""
+    """The child network of `arch`: a CellNetwork for nasnet/enas, an Nb201Network for nb201
+    (spec.layers cells per stage, spec.channels C; no auxiliary head), an RnnLM for enas-rnn."""
     if isinstance(arch, CellArch) and isinstance(spec, NetSpec):
         return CellNetwork(arch, spec)
+    if isinstance(arch, Nb201Arch) and isinstance(spec, NetSpec):
+        return Nb201Network(arch, spec)
     if isinstance(arch, RnnArch) and isinstance(spec, RnnSpec):
         return RnnLM(arch, spec)
     raise ArchError(
-        f"space: {space.name} has no trainable child network here (nasnet, enas and enas-rnn do)"
+        f"space: {space.name} has no trainable child network here (nasnet, enas, nb201 and enas-rnn do)"
     )
 
 

@@ -30,10 +30,11 @@ from torch import nn
 from nao_kfp.child import data as image_data
 from nao_kfp.child import runtime
 from nao_kfp.child.cnn import CellNetwork, NetSpec
-from nao_kfp.child.params import count_macs, net_spec
+from nao_kfp.child.nb201net import Nb201Network
+from nao_kfp.child.params import build_network, count_macs, net_spec
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import CellArch, RnnArch, SearchSpace
+from nao_kfp.spaces import CellArch, Nb201Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
 EVAL_BATCH_FACTOR = 2
@@ -91,7 +92,7 @@ def _train(
         result = train_rnn(
             space, arch, cfg, out_dir, seed=seed, on_checkpoint=on_checkpoint, log=log
         )
-    elif isinstance(arch, CellArch):
+    elif isinstance(arch, (CellArch, Nb201Arch)):
         if cfg.dataset == "ptb":
             raise ConfigError(f"child.dataset: ptb needs the enas-rnn space, not {space.name}")
         result = _train_cnn(
@@ -99,7 +100,7 @@ def _train(
         )
     else:
         raise ArchError(
-            f"space: {space.name} has no trainable child network (nasnet, enas and enas-rnn do)"
+            f"space: {space.name} has no trainable child network (nasnet, enas, nb201 and enas-rnn do)"
         )
     return result
 
@@ -128,7 +129,7 @@ def evaluate(
 
 def _train_cnn(
     space: SearchSpace[Any],
-    arch: CellArch,
+    arch: CellArch | Nb201Arch,
     cfg: ChildConfig,
     out_dir: Path,
     *,
@@ -151,7 +152,8 @@ def _train_cnn(
     ckpt_path = out_dir / runtime.CHECKPOINT
     with runtime.deterministic(device.type == "cpu"):
         runtime.seed_everything(seed)
-        net = CellNetwork(arch, spec).to(device)
+        net = build_network(space, arch, spec).to(device)
+        assert isinstance(net, (CellNetwork, Nb201Network))
         if amp:
             net = net.to(memory_format=torch.channels_last)
         steps_per_epoch = math.ceil(len(split.train_y) / cfg.batch_size)
@@ -234,7 +236,7 @@ def _train_cnn(
         "best_dev_accuracy": max(devs),
         "test_accuracy": test_acc,
         "params": params,
-        "macs": _macs(arch, spec),
+        "macs": _macs(space, arch, spec),
         "seconds": round(state["seconds"], 3),
         "epochs": cfg.epochs,
         "device": device.type,
@@ -243,7 +245,7 @@ def _train_cnn(
     }
 
 
-def _macs(arch: CellArch, spec: NetSpec) -> int:
+def _macs(space: SearchSpace[Any], arch: CellArch | Nb201Arch, spec: NetSpec) -> int:
     with torch.device("meta"):
-        net = CellNetwork(arch, dataclasses.replace(spec, aux_head=False))
+        net = build_network(space, arch, dataclasses.replace(spec, aux_head=False))
     return count_macs(net, spec)

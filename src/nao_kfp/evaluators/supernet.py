@@ -91,6 +91,4 @@ class SupernetEvaluator(Evaluator):
             self.space, self.cfg, [e.arch for e in entries], self._data(data_dir), self._work(),
             epoch=self.epoch,
         )  # fmt: skip
-        return [
-            ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)
-        ]
+        return [ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)]

@@ -1,0 +1,260 @@
+"""Weight sharing: supernet epoch time, and how well shared-weight scores rank architectures.
+
+    .venv/bin/python benchmarks/bench_supernet.py epoch-time [--space enas,nb201] [--layers 1]
+        [--channels 8] [--images 1024] [--batch 64] [--threads 1]
+    .venv/bin/python benchmarks/bench_supernet.py nb201 --data /tmp/cifar10-jpg \\
+        [--table /work/shared/data/nb201-sample/nb201_cifar10_sample725.csv] [--layers 1]
+        [--channels 8] [--epochs 10] [--train-images 10000] [--dev-images 500]
+        [--bn train,recalibrate,running] [--out runs/bench-supernet-nb201]
+    .venv/bin/python benchmarks/bench_supernet.py enas --data /tmp/cifar10-jpg [--archs 10]
+        [--pool 50] [--epochs 6] [--train-images 5000] [--dev-images 500] [--child-epochs 2]
+
+epoch-time: seconds per supernet training epoch (forward, backward, SGD step, one architecture
+per minibatch, random 32×32 tensors), extrapolated to the full epoch of each protocol (45,000
+images for NAO-WS, 25,000 for NAS-Bench-201).
+nb201: the NAS-Bench-201 protocol on CIFAR-10 (half of the 50k training images train, the other
+half validate; --train-images of the first half here) with the 725 sampled cells as the pool;
+for each BatchNorm mode the Kendall tau between the supernet's scores and the table's `valid`,
+the top-scored cell's standard string and its true rank. Parameter count as a baseline score.
+enas: a supernet trained on a random pool; for --archs of them the Kendall tau between the
+shared-weight dev accuracy and the dev accuracy after --child-epochs of training from scratch.
+
+--data: the extracted shared CIFAR-10 JPEGs (train/<class>/, test/<class>/) or a directory
+with a staged images-cifar10.pt. Work directories under --out resume after an interruption.
+Development data only: tests never read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from scipy.stats import kendalltau
+
+from nao_kfp.child import (
+    NetSpec,
+    build_supernet,
+    count_params,
+    load_split,
+    rerank,
+    score_archs,
+    train_child,
+    train_supernet,
+)
+from nao_kfp.config import load_config
+from nao_kfp.spaces import get_space
+
+TABLE = "/work/shared/data/nb201-sample/nb201_cifar10_sample725.csv"
+FULL_EPOCH = {"enas": 45000, "nb201": 25000}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def epoch_time(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    for name in args.space.split(","):
+        space = get_space(name)
+        torch.manual_seed(0)
+        net = build_supernet(space, NetSpec(layers=args.layers, channels=args.channels))
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=3e-4)
+        rng = random.Random(0)
+        steps = args.images // args.batch
+        x = torch.randn(args.batch, 3, 32, 32)
+        y = torch.randint(0, 10, (args.batch,))
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            loss = F.cross_entropy(net(x, space.sample(rng)), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        per_image = (time.perf_counter() - t0) / (steps * args.batch)
+        print(
+            json.dumps(
+                {"space": name, "layers": args.layers, "channels": args.channels,
+                 "batch": args.batch, "threads": args.threads,
+                 "params": sum(p.numel() for p in net.parameters()),
+                 "images_per_s": round(1 / per_image, 1),
+                 "epoch_s": round(per_image * FULL_EPOCH[name], 1),
+                 "epoch_images": FULL_EPOCH[name]}
+            )
+        )  # fmt: skip
+
+
+def _overrides(args: argparse.Namespace, dev_size: int) -> list[str]:
+    return [
+        f"child.data_dir={args.data}", f"child.dev_size={dev_size}",
+        f"child.train_subset={args.train_images}", "child.device=cpu",
+        f"child.cpu_threads={args.threads}", f"supernet.layers={args.layers}",
+        f"supernet.channels={args.channels}", f"supernet.epochs={args.epochs}",
+        f"supernet.rounds_every={args.epochs}", f"supernet.batch_size={args.batch}",
+        f"supernet.eval_batch_size={args.dev_images}", "supernet.dev_batches=1",
+        f"supernet.bn_batches={args.bn_batches}",
+    ]  # fmt: skip
+
+
+def _tau(a: list[float], b: list[float]) -> float:
+    return round(float(kendalltau(a, b).statistic), 4)
+
+
+def _score_modes(space: Any, cfg: Any, archs: list, data: Any, work: Path, modes: str) -> dict:
+    """{bn: (scores, seconds)}, kept in work/scores-<bn>.json so that a re-run skips them."""
+    out = {}
+    for bn in modes.split(","):
+        path = work / f"scores-{bn}.json"
+        if path.is_file():
+            out[bn] = tuple(json.loads(path.read_text()))
+            continue
+        t0 = time.perf_counter()
+        out[bn] = (score_archs(space, cfg, archs, data, work, bn=bn), time.perf_counter() - t0)
+        path.write_text(json.dumps(out[bn]))
+        log(f"scored {len(archs)} archs with bn={bn} in {out[bn][1]:.0f}s")
+    return out
+
+
+def nb201(args: argparse.Namespace) -> None:
+    space = get_space("nb201")
+    with open(args.table) as f:
+        rows = [(space.parse(r["arch"]), float(r["valid"])) for r in csv.DictReader(f)]
+    if args.cells:  # a seeded subset of the table, for a quick check
+        rows = random.Random(args.seed).sample(rows, args.cells)
+    archs, valid = [a for a, _ in rows], [v for _, v in rows]
+    cfg = load_config("nao-ws-nb201", _overrides(args, 25000))
+    data = load_split(cfg.child)
+    log(f"train {len(data.train_y)} / dev {len(data.dev_y)} images, pool {len(archs)} cells")
+    work = Path(args.out) / "supernet"
+    trained = train_supernet(
+        space, cfg, archs, data, work, epochs_to=args.epochs, seed=args.seed, log=log
+    )
+    params = [
+        float(count_params(space, a, layers=args.layers, channels=args.channels)["params"])
+        for a in archs
+    ]
+    result: dict[str, Any] = {
+        "bench": "nb201", "layers": args.layers, "channels": args.channels,
+        "epochs": args.epochs, "train_images": len(data.train_y), "dev_images": args.dev_images,
+        "cells": len(archs), "threads": args.threads, "supernet_seconds": trained["seconds"],
+        "epoch_s": round(trained["seconds"] / max(len(trained["history"]), 1), 1),
+        "final_train_accuracy": trained["history"][-1]["train_accuracy"],
+        "tau_params": _tau(params, valid), "modes": {},
+    }  # fmt: skip
+    ranked = sorted(range(len(valid)), key=lambda i: -valid[i])
+    result_scores = {}
+    for bn, (scores, seconds) in _score_modes(space, cfg, archs, data, work, args.bn).items():
+        result_scores[bn] = scores
+        best = max(range(len(scores)), key=lambda i: scores[i])
+        top5 = sorted(range(len(scores)), key=lambda i: -scores[i])[:5]
+        result["modes"][bn] = {
+            "tau": _tau(scores, valid), "seconds": round(seconds, 1),
+            "mean_score": round(sum(scores) / len(scores), 4),
+            "best_cell": space.to_string(archs[best]), "best_cell_valid": valid[best],
+            "best_cell_true_rank": ranked.index(best) + 1,
+            "top5_mean_valid": round(sum(valid[i] for i in top5) / 5, 2),
+        }  # fmt: skip
+    if args.rerank_top:  # the final selection: the top cells retrained from scratch
+        scores = result_scores[args.bn.split(",")[0]]
+        top = sorted(range(len(scores)), key=lambda i: -scores[i])[: args.rerank_top]
+        child = dataclasses.replace(
+            cfg.child, layers=args.layers, channels=args.channels, cpu_threads=args.threads
+        )
+        reranked = rerank(
+            space, [archs[i] for i in top], child, args.rerank_epochs, Path(args.out) / "rerank",
+            seed=args.seed,
+        )  # fmt: skip
+        pick = max(range(len(top)), key=lambda j: reranked[j]["dev_accuracy"])
+        result["rerank"] = {
+            "by": args.bn.split(",")[0], "epochs": args.rerank_epochs,
+            "cells": [{"cell": r["arch"], "dev_accuracy": r["dev_accuracy"],
+                       "valid": valid[i], "seconds": r["seconds"]}
+                      for i, r in zip(top, reranked, strict=True)],
+            "selected": reranked[pick]["arch"], "selected_valid": valid[top[pick]],
+            "selected_true_rank": ranked.index(top[pick]) + 1,
+        }  # fmt: skip
+    result["table_best_valid"] = max(valid)
+    result["table_mean_valid"] = round(sum(valid) / len(valid), 2)
+    print(json.dumps(result, indent=1))
+
+
+def enas(args: argparse.Namespace) -> None:
+    space = get_space("enas")
+    pool = space.sample_unique(args.pool, random.Random(args.seed))
+    extra = [
+        f"child.layers={args.layers}", f"child.channels={args.channels}",
+        f"child.epochs={args.child_epochs}", f"child.batch_size={args.batch}",
+        "child.aux_head=false", "child.dropout=0", "child.drop_path=0",
+    ]  # fmt: skip
+    # dev_size = the scored images, so the stand-alone children are judged on the same ones
+    cfg = load_config("nao-ws-cifar10", [*_overrides(args, args.dev_images), *extra])
+    data = load_split(cfg.child)
+    work = Path(args.out) / "supernet"
+    trained = train_supernet(
+        space, cfg, pool, data, work, epochs_to=args.epochs, seed=args.seed, log=log
+    )
+    chosen = pool[: args.archs]
+    alone = []
+    for i, arch in enumerate(chosen):
+        r = train_child(
+            space, arch, cfg.child, Path(args.out) / "alone" / space.canonical_id(arch), seed=0
+        )
+        alone.append(r["dev_accuracy"])
+        log(
+            f"stand-alone {i + 1}/{len(chosen)}: dev {r['dev_accuracy']:.4f} in {r['seconds']:.0f}s"
+        )
+    result: dict[str, Any] = {
+        "bench": "enas", "layers": args.layers, "channels": args.channels, "pool": args.pool,
+        "epochs": args.epochs, "train_images": len(data.train_y), "dev_images": args.dev_images,
+        "threads": args.threads, "supernet_seconds": trained["seconds"],
+        "epoch_s": round(trained["seconds"] / max(len(trained["history"]), 1), 1),
+        "child_epochs": args.child_epochs, "stand_alone": alone, "modes": {},
+    }  # fmt: skip
+    for bn, (scores, seconds) in _score_modes(space, cfg, chosen, data, work, args.bn).items():
+        result["modes"][bn] = {"tau": _tau(scores, alone), "scores": scores, "seconds": seconds}
+    print(json.dumps(result, indent=1))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("epoch-time")
+    e.add_argument("--space", default="enas,nb201")
+    e.add_argument("--images", type=int, default=1024)
+    for q in (e, sub.add_parser("nb201"), sub.add_parser("enas")):
+        q.add_argument("--layers", type=int, default=1)
+        q.add_argument("--channels", type=int, default=8)
+        q.add_argument("--batch", type=int, default=64)
+        q.add_argument("--threads", type=int, default=1)
+        if q is e:
+            continue
+        q.add_argument("--data", required=True)
+        q.add_argument("--epochs", type=int, default=10)
+        q.add_argument("--train-images", type=int, default=10000)
+        q.add_argument("--dev-images", type=int, default=500)
+        q.add_argument("--bn", default="train,recalibrate,running")
+        q.add_argument("--bn-batches", type=int, default=4)
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--out", default=f"runs/bench-supernet-{q.prog.split()[-1]}")
+        if q.prog.endswith("nb201"):
+            q.add_argument("--table", default=TABLE)
+            q.add_argument("--cells", type=int, default=0, help="0: every cell of the table")
+            q.add_argument("--rerank-top", type=int, default=0)
+            q.add_argument("--rerank-epochs", type=int, default=2)
+        else:
+            q.add_argument("--archs", type=int, default=10)
+            q.add_argument("--pool", type=int, default=50)
+            q.add_argument("--child-epochs", type=int, default=2)
+    args = p.parse_args()
+    {"epoch-time": epoch_time, "nb201": nb201, "enas": enas}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
