@@ -21,8 +21,9 @@ def supernet_round(
     or from the store's mirror after a preemption), then score every architecture with them."""
     from pathlib import Path
 
-    from nao_kfp import ws
     from nao_kfp.components._base import log_metrics
+
+    from nao_kfp import ws
     from nao_kfp.config import config_from_json
 
     record = ws.supernet_round(
@@ -46,12 +47,15 @@ def rerank_select(
     """result.json, its best chosen among the supernet's top few retrained from scratch."""
     from pathlib import Path
 
-    from nao_kfp import ws
     from nao_kfp.components._base import log_metrics
+
+    from nao_kfp import ws
     from nao_kfp.config import config_from_json
 
     out = ws.rerank_select(
         config_from_json(config), Path(pool.path), Path(history.path), Path(data.path),
         Path(result.path),
     )  # fmt: skip
-    log_metrics(metrics, {"evaluated": out["evaluated"], "best_dev_accuracy": out["best"]["dev_accuracy"]})
+    log_metrics(
+        metrics, {"evaluated": out["evaluated"], "best_dev_accuracy": out["best"]["dev_accuracy"]}
+    )

@@ -509,6 +509,8 @@ def check(cfg: Config) -> None:
     _positive("child.cpu_threads", ch.cpu_threads, zero_ok=True)
     _check_final(cfg)
     _check_supernet(cfg.supernet)
+    if cfg.evaluator.kind == "supernet":
+        _check_weight_sharing(cfg)
     _positive("cluster.gpu_count", cl.gpu_count, zero_ok=True)
     _positive("cluster.parallelism", cl.parallelism)
     _positive("cluster.retries", cl.retries, zero_ok=True)
@@ -590,6 +592,29 @@ def _check_supernet(sn: SupernetConfig) -> None:
         raise ConfigError(f"supernet.bn: expected one of {', '.join(SUPERNET_BN)}, got {sn.bn!r}")
     if sn.bn == "recalibrate" and sn.bn_batches == 0:
         raise ConfigError("supernet.bn_batches: recalibrate needs at least one training batch")
+
+
+def _check_weight_sharing(cfg: Config) -> None:
+    """evaluator.kind supernet: the NAO-WS pipeline's shape follows the supernet schedule."""
+    s, sn = cfg.search, cfg.supernet
+    if s.space not in SUPERNET_SPACES:
+        raise ConfigError(
+            f"evaluator.kind: supernet needs search.space {' or '.join(SUPERNET_SPACES)}, got {s.space!r}"
+        )
+    points = list(range(sn.rounds_every, sn.epochs + 1, sn.rounds_every))
+    if not points or points[-1] != sn.epochs:
+        points.append(sn.epochs)
+    if s.rounds != len(points):
+        raise ConfigError(
+            f"search.rounds: NAO-WS scores the pool at supernet epochs {', '.join(map(str, points))} "
+            f"(supernet.epochs / supernet.rounds_every), so it has {len(points)} rounds; got {s.rounds}"
+        )
+    if s.shards != 1:
+        raise ConfigError(
+            f"search.shards: NAO-WS trains one supernet on one GPU; expected 1, got {s.shards}"
+        )
+    if s.fan_in != "artifacts":
+        raise ConfigError("search.fan_in: NAO-WS has no shards to fan in; expected artifacts")
 
 
 def _positive(path: str, value: float, zero_ok: bool = False) -> None:

@@ -35,7 +35,8 @@ def run_search(
         data_dir = Path(prepared["data_dir"]) if "data_dir" in prepared else None
     pool, history = work / "pool-0.jsonl", work / "history-0.json"
     steps.sample(cfg, pool, history, evaluator=ev)
-    pool, history = evaluate(cfg, 1, pool, history, data_dir, work, ev)
+    ws = cfg.evaluator.kind == "supernet"  # NAO-WS: the supernet scores the whole pool
+    pool, history = (ws_round if ws else evaluate)(cfg, 1, pool, history, data_dir, work, ev)
     model = None
     for r in range(2, cfg.search.rounds + 1):
         prev = r - 1
@@ -48,8 +49,32 @@ def run_search(
             cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded, decoded_h,
             evaluator=ev,
         )  # fmt: skip
-        pool, history = evaluate(cfg, r, decoded, decoded_h, data_dir, work, ev)
+        pool, history = (ws_round if ws else evaluate)(
+            cfg, r, decoded, decoded_h, data_dir, work, ev
+        )
+    if ws:
+        from nao_kfp.ws import rerank_select
+
+        rerank_select(cfg, pool, history, data_dir, work / "result.json")
     return read_pool(pool)
+
+
+def ws_round(
+    cfg: Config,
+    r: int,
+    pool: Path,
+    history: Path,
+    data_dir: Path | None,
+    work: Path,
+    ev: Evaluator,
+) -> tuple[Path, Path]:
+    """NAO-WS round r: train the supernet further and re-score the pool (ws.supernet_round)."""
+    from nao_kfp.ws import supernet_round
+
+    prev = work / f"supernet-{r - 1}" if r > 1 else None
+    scored, scored_h = work / f"pool-{r}.jsonl", work / f"history-{r}.json"
+    supernet_round(cfg, r, pool, history, prev, data_dir, scored, scored_h, work / f"supernet-{r}")
+    return scored, scored_h
 
 
 def evaluate(

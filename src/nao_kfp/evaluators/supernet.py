@@ -51,15 +51,17 @@ class SupernetEvaluator(Evaluator):
             raise RuntimeError("supernet evaluator: no work directory for the supernet")
         return self.work_dir
 
-    def store_key(self) -> str:
-        """Where the supernet's latest checkpoint is mirrored: one per search (config + seed)."""
+    def store_key(self, epochs_to: int) -> str:
+        """Where a round's training mirrors its latest checkpoint: one key per search (config
+        and seed) and round, so a preempted round resumes its own epochs, never a later one's."""
         digest = self.cfg.digest("search", "evaluator", "controller", "child", "supernet")
-        return f"supernets/{self.space.name}/{digest}/{CHECKPOINT}"
+        return f"supernets/{self.space.name}/{digest}/to-epoch-{epochs_to}/{CHECKPOINT}"
 
     def train_to(
         self, epochs_to: int, archs: Sequence[Any], *, data_dir: Path | None, log: Log | None
     ) -> dict[str, Any]:
-        """Train the shared weights up to absolute epoch `epochs_to` on `archs`."""
+        """Train the shared weights up to absolute epoch `epochs_to` on `archs` (from the
+        work directory's checkpoint, or this round's mirror when a preempted run left one)."""
         from nao_kfp.child.supernet_train import train_supernet
         from nao_kfp.store import open_store
         from nao_kfp.store.cache import mirror_checkpoint, restore_checkpoint
@@ -67,11 +69,13 @@ class SupernetEvaluator(Evaluator):
         work = self._work()
         work.mkdir(parents=True, exist_ok=True)
         store = open_store(self.cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
-        restore_checkpoint(store, self.store_key(), work / CHECKPOINT)
+        key = self.store_key(epochs_to)
+        mirrored = work / ".mirrored.pt"
+        if restore_checkpoint(store, key, mirrored):  # later than the round's input
+            mirrored.replace(work / CHECKPOINT)
         out = train_supernet(
             self.space, self.cfg, list(archs), self._data(data_dir), work, epochs_to=epochs_to,
-            seed=self.cfg.search.seed, on_checkpoint=mirror_checkpoint(store, self.store_key()),
-            log=log,
+            seed=self.cfg.search.seed, on_checkpoint=mirror_checkpoint(store, key), log=log,
         )  # fmt: skip
         self.epoch = epochs_to
         return out
@@ -85,10 +89,15 @@ class SupernetEvaluator(Evaluator):
         shard: int = 0,
         log: Log | None = None,
     ) -> list[PoolEntry]:
-        from nao_kfp.child.supernet_train import score_archs
+        from nao_kfp.child.supernet_train import score_archs, snapshot_path
 
+        # the weights at epochs_to; a round that had finished before its task died has them in
+        # the checkpoint only
+        epoch = (
+            self.epoch if self.epoch and snapshot_path(self._work(), self.epoch).is_file() else None
+        )
         scores = score_archs(
             self.space, self.cfg, [e.arch for e in entries], self._data(data_dir), self._work(),
-            epoch=self.epoch,
+            epoch=epoch,
         )  # fmt: skip
         return [ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)]
