@@ -58,6 +58,11 @@ def test_a_tiny_ws_search_through_kfp_local(tmp_path: Path) -> None:
     result = run_local(cfg, tmp_path / "run")
     assert result["evaluator"] == "supernet" and len(result["rerank"]) == 2
     assert [r["supernet"]["epoch"] for r in result["rounds"]] == [1, 2]
+    from nao_kfp.report import summary_table
+
+    table = summary_table(result)
+    assert "supernet loss" in table and "supernet train acc" in table
+    assert "supernet loss" in (tmp_path / "run" / "report.md").read_text()
     mirrored = sorted((tmp_path / "run" / "store" / "supernets").rglob("checkpoint.pt"))
     # each round's supernet, mirrored every epoch for a preempted round
     assert [p.parent.name for p in mirrored] == ["to-epoch-1", "to-epoch-2"]

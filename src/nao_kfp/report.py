@@ -141,15 +141,30 @@ PERPLEXITY_COLUMNS = (
     Column("predicted_perplexity", "predicted ppl (new)", _fmt("{:.2f}")),
     Column("real_perplexity", "real ppl (new)", _fmt("{:.2f}")),
 )
+# NAO-WS: the supernet's training in each round (RoundRecord.supernet)
+SUPERNET_COLUMNS = (
+    Column("supernet.epoch", "supernet epoch"),
+    Column("supernet.loss", "supernet loss", _fmt("{:.4f}")),
+    Column("supernet.train_accuracy", "supernet train acc", _fmt("{:.4f}")),
+)
 COLUMNS = ACCURACY_COLUMNS
 
 
 def columns(result: Mapping[str, Any]) -> tuple[Column, ...]:
-    return PERPLEXITY_COLUMNS if is_language_model(result["space"]) else ACCURACY_COLUMNS
+    base = PERPLEXITY_COLUMNS if is_language_model(result["space"]) else ACCURACY_COLUMNS
+    return base + SUPERNET_COLUMNS if result.get("evaluator") == "supernet" else base
+
+
+def _value(record: Mapping[str, Any], key: str) -> Any:
+    for part in key.split("."):
+        record = record.get(part) if isinstance(record, Mapping) else None  # type: ignore[assignment]
+    return record
 
 
 def table_rows(rounds: list[dict[str, Any]], cols: Sequence[Column] = COLUMNS) -> list[list[str]]:
-    return [["-" if r.get(c.key) is None else c.fmt(r[c.key]) for c in cols] for r in rounds]
+    return [
+        ["-" if _value(r, c.key) is None else c.fmt(_value(r, c.key)) for c in cols] for r in rounds
+    ]
 
 
 def best_line(result: Mapping[str, Any]) -> str | None:
