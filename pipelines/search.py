@@ -105,6 +105,23 @@ class RoundOutputs(NamedTuple):
     model: Model
 
 
+def controller_tasks(
+    comps: tuple[Any, Any, Any], config: Any, round_index: Any, pool: Any, history: Any, model: Any
+) -> tuple[Any, Any]:
+    """The controller's three tasks of a round (fit, optimize, decode), wired; both pipelines'
+    rounds use them. Returns the fit and decode tasks."""
+    fit_c, optimize_c, decode_c = comps
+    fitted = fit_c(config=config, round_index=round_index, pool=pool, init_model=model)
+    fitted.set_display_name("fit controller")
+    emb = optimize_c(config=config, model=fitted.outputs["model"], pool=pool)
+    emb.set_display_name("optimize embeddings")
+    dec = decode_c(
+        config=config, round_index=round_index, model=fitted.outputs["model"],
+        embeddings=emb.outputs["embeddings"], pool=pool, history=history,
+    ).set_display_name("decode new architectures")  # fmt: skip
+    return fitted, dec
+
+
 def pipeline_name(cfg: Config) -> str:
     return "nao-search-" + (re.sub(r"[^a-z0-9-]+", "-", cfg.name.lower()).strip("-") or "run")
 
@@ -169,14 +186,9 @@ def build_pipeline(cfg: Config) -> Any:
         history: Input[Dataset], model: Input[Model], data: Input[Dataset],
     ) -> RoundOutputs:  # fmt: skip
         """fit (warm start) -> optimize -> decode the next round's archs -> evaluate them."""
-        fitted = fit_c(config=config, round_index=round_index, pool=pool, init_model=model)
-        fitted.set_display_name("fit controller")
-        emb = optimize_c(config=config, model=fitted.outputs["model"], pool=pool)
-        emb.set_display_name("optimize embeddings")
-        dec = decode_c(
-            config=config, round_index=round_index, model=fitted.outputs["model"],
-            embeddings=emb.outputs["embeddings"], pool=pool, history=history,
-        ).set_display_name("decode new architectures")  # fmt: skip
+        fitted, dec = controller_tasks(
+            (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
+        )
         ev = evaluate_round(
             config=config, round_index=next_round, pool=dec.outputs["new_pool"],
             history=dec.outputs["new_history"], data=data,

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from kfp import dsl
 from kfp.dsl import Dataset, Input, Model
 from nao_kfp.components import _base, data, decode, fit, optimize, report, sample, supernet
-from nao_kfp.pipelines.search import Outputs, pipeline_name, place_on_gpu
+from nao_kfp.pipelines.search import Outputs, controller_tasks, pipeline_name, place_on_gpu
 
 from nao_kfp.config import Config, config_to_json
 from nao_kfp.steps import compiled_settings
@@ -45,14 +45,9 @@ def build_ws_pipeline(cfg: Config) -> Any:
         history: Input[Dataset], model: Input[Model], net: Input[Model], data: Input[Dataset],
     ) -> WsRound:  # fmt: skip
         """fit (warm start) -> optimize -> decode -> train and score with the supernet."""
-        fitted = fit_c(config=config, round_index=round_index, pool=pool, init_model=model)
-        fitted.set_display_name("fit controller")
-        emb = optimize_c(config=config, model=fitted.outputs["model"], pool=pool)
-        emb.set_display_name("optimize embeddings")
-        dec = decode_c(
-            config=config, round_index=round_index, model=fitted.outputs["model"],
-            embeddings=emb.outputs["embeddings"], pool=pool, history=history,
-        ).set_display_name("decode new architectures")  # fmt: skip
+        fitted, dec = controller_tasks(
+            (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
+        )
         rnd = round_c(
             config=config, round_index=next_round, pool=dec.outputs["new_pool"],
             history=dec.outputs["new_history"], supernet=net, data=data,
