@@ -194,11 +194,11 @@ def test_the_controller_never_trains_on_failed_records(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- many writers, leftovers
 
 
-def _writer(args: tuple[str, str, int]) -> None:
-    root, arch, n = args
-    store = open_store(load_config("demo", [f"cluster.store_dir={root}"]).cluster, Path(root))
+def _writer(args: tuple[list[str], str, str, int]) -> None:
+    sets, scratch, arch, n = args
+    store = open_store(load_config("demo", sets).cluster, Path(scratch))
     cache = ChildCache(store, "enas", arch, "digest")
-    tmp = Path(root).parent / f"ckpt-{arch}.pt"
+    tmp = Path(scratch) / f"ckpt-{arch}.pt"
     mirror = cache.mirror()
     for epoch in range(n):
         tmp.write_bytes(f"{arch}:{epoch}".encode() * 1000)
@@ -206,18 +206,23 @@ def _writer(args: tuple[str, str, int]) -> None:
     cache.save_result({"dev_accuracy": 0.5, "arch": arch, "epochs": n})
 
 
-def test_eight_concurrent_children_leave_a_consistent_cache(tmp_path: Path) -> None:
-    root = tmp_path / "store"
+def test_eight_concurrent_children_leave_a_consistent_cache_in_one_bucket(
+    s3_env: list[str], tmp_path: Path
+) -> None:
+    sets = [*s3_env, "cluster.s3_bucket=nao-concurrent"]
     archs = [f"arch{i:02d}" for i in range(8)]
     with multiprocessing.get_context("spawn").Pool(8) as pool:
-        pool.map(_writer, [(str(root), a, 5) for a in archs])
-    store = open_store(load_config("demo", [f"cluster.store_dir={root}"]).cluster, root)
+        pool.map(_writer, [(sets, str(tmp_path), a, 5) for a in archs])
+    store = open_store(load_config("demo", sets).cluster, tmp_path)
     for a in archs:
         cache = ChildCache(store, "enas", a, "digest")
         assert cache.result() == {"dev_accuracy": 0.5, "arch": a, "epochs": 5}
         assert cache.restore(tmp_path / f"{a}.pt")
         assert (tmp_path / f"{a}.pt").read_bytes() == f"{a}:4".encode() * 1000
-    assert not [k for k in store.list() if ".tmp" in k]
+        prev = tmp_path / f"{a}.prev.pt"
+        assert store.get_file(previous_key(cache.checkpoint_key), prev)
+        assert prev.read_bytes() == f"{a}:3".encode() * 1000
+    assert len(store.list("results/")) == 8 and len(store.list("checkpoints/")) == 16
 
 
 def test_work_dirs_of_killed_tasks_are_removed(
