@@ -127,3 +127,28 @@ def test_store_fan_in_gives_the_same_search_as_artifact_fan_in(tmp_path: Path) -
     ).read_text()
     # the shards really went through the store
     assert len(list((tmp_path / "store" / "store" / "shards").rglob("*.jsonl"))) == 2 * 2
+
+
+def test_a_table_budget_uses_its_params_column(tmp_path: Path) -> None:
+    from nao_kfp.errors import ConfigError
+    from nao_kfp.tabular import Table
+
+    base = generate_table(NB201, TableSpec(seed=5, rows=400))
+    rows = [
+        dataclasses.replace(r, params=1000 + (i * 7919) % 5000) for i, r in enumerate(base.rows)
+    ]
+    write_table(tmp_path / "t.csv", Table(NB201, rows))
+    table = read_table(tmp_path / "t.csv", NB201)
+    assert [r.params for r in table.rows] == [r.params for r in rows]
+    limit = sorted(r.params or 0 for r in rows)[len(rows) // 3]
+    cfg = load_config("nb201", [*SMALL, "evaluator.kind=table", f"evaluator.table={tmp_path / 't.csv'}",
+                                f"search.max_params={limit}", "search.rounds=3"])  # fmt: skip
+    pool = run_search(cfg, tmp_path / "w")
+    assert len(pool) == 16
+    assert all((table.get(e.arch).params or 0) <= limit for e in pool)  # type: ignore[union-attr]
+    write_table(tmp_path / "bare.csv", base)
+    with pytest.raises(
+        ConfigError, match=r"^search.max_params: the table .*bare.csv needs a params column"
+    ):
+        make_evaluator(load_config("nb201", ["evaluator.kind=table", f"evaluator.table={tmp_path / 'bare.csv'}",
+                                             "search.max_params=10"]))  # fmt: skip

@@ -399,7 +399,7 @@ def check(cfg: Config) -> None:
     _positive("search.max_params", s.max_params, zero_ok=True)
     _positive("search.max_macs", s.max_macs, zero_ok=True)
     for key in ("max_params", "max_macs"):
-        if getattr(s, key) and s.space not in BUDGET_SPACES:
+        if getattr(s, key) and s.space not in BUDGET_SPACES and cfg.evaluator.kind != "table":
             raise ConfigError(
                 f"search.{key}: budgets apply to the image children of {' and '.join(BUDGET_SPACES)}, "
                 f"not to search.space {s.space!r}"

@@ -11,8 +11,7 @@ algorithm the pipeline runs:
     wanted            how many new architectures a round may propose (search.new_archs, capped
                       by what is left of search.max_evaluations)
     should_stop       early stop (search.early_stop): the last round brought no improvement
-    budget            which architectures the search may evaluate at all (search.max_params,
-                      search.max_macs), for sampling and decoding alike
+    (the budget, search.max_params / max_macs, is the evaluator's: Evaluator.budget)
     propose           decode new architectures, keep the ones the evaluator can score (or its
                       stand-ins for them), retry past duplicates, fill the rest at random
 """
@@ -65,15 +64,6 @@ def wanted(cfg: Config, pool: Sequence[PoolEntry]) -> int:
     return want
 
 
-def budget(cfg: Config) -> Any | None:
-    """The budget predicate (child/params.Budget), None when the search has none."""
-    if not cfg.search.max_params and not cfg.search.max_macs:
-        return None
-    from nao_kfp.child.params import within_budget
-
-    return within_budget(cfg)
-
-
 def should_stop(cfg: Config, history: Sequence[RoundRecord]) -> bool:
     return cfg.search.early_stop and bool(history) and not history[-1].improved
 
@@ -100,7 +90,7 @@ def propose(
     rng = rng_for(cfg, "propose", round_index)
     new: list[PoolEntry] = []
     skipped: set[str] = set()
-    accept = budget(cfg)
+    accept = evaluator.budget()
     for _attempt in range(s.decode_attempts):
         if len(new) >= want:
             break

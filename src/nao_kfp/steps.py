@@ -112,9 +112,7 @@ def sample(
 ) -> dict[str, Any]:
     """Round 1's pool: search.initial_archs distinct random architectures, all pending."""
     ev = evaluator or make_evaluator(cfg)
-    archs = ev.sample(
-        cfg.search.initial_archs, rounds.rng_for(cfg, "sample"), set(), rounds.budget(cfg)
-    )
+    archs = ev.sample(cfg.search.initial_archs, rounds.rng_for(cfg, "sample"), set(), ev.budget())
     if len(archs) < cfg.search.initial_archs:
         raise ConfigError(
             f"search.initial_archs: {cfg.search.initial_archs} requested but the "

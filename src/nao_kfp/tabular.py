@@ -6,6 +6,7 @@ Table format (CSV with a header row):
     valid     required  accuracy the search sees
     test      optional  accuracy that is only reported, never shown to a strategy
     seconds   optional  simulated training cost of the architecture
+    params    optional  the network's parameter count (search.max_params budgets use it)
 
 Accuracy units: a table is either all fractions in [0, 1] or all percentages in [0, 100]. The
 units are decided once per table over `valid` and `test` together (any value above 1 means
@@ -30,7 +31,7 @@ from typing import Any
 from nao_kfp.errors import ArchError, NaoError
 from nao_kfp.spaces import SearchSpace
 
-COLUMNS = ("arch", "valid", "test", "seconds")
+COLUMNS = ("arch", "valid", "test", "seconds", "params")
 REQUIRED = ("arch", "valid")
 
 
@@ -49,6 +50,7 @@ class Row:
     valid: float  # percent
     test: float | None = None  # percent
     seconds: float | None = None
+    params: int | None = None
 
 
 @dataclass
@@ -121,7 +123,7 @@ def read_table(path: str | Path, space: SearchSpace[Any]) -> Table:
             f"{path}:1: unknown column {unknown[0]!r}; expected some of {', '.join(COLUMNS)}"
         )
     col = {h: i for i, h in enumerate(header)}
-    raw: list[tuple[int, Any, str, float, float | None, float | None]] = []
+    raw: list[tuple[int, Any, str, float, float | None, float | None, int | None]] = []
     first_line: dict[str, int] = {}
     for lineno, cells in enumerate(reader, start=2):
         if not cells or all(not c.strip() for c in cells):
@@ -142,21 +144,27 @@ def read_table(path: str | Path, space: SearchSpace[Any]) -> Table:
         seconds = _optional(cells, col, "seconds", where)
         if seconds is not None and seconds < 0:
             raise TableError(f"{where}: seconds: expected a non-negative number, got {seconds}")
-        raw.append((lineno, arch, cid, valid, test, seconds))
+        params = _optional(cells, col, "params", where)
+        if params is not None and (params < 0 or params != int(params)):
+            raise TableError(f"{where}: params: expected a non-negative integer, got {params}")
+        raw.append(
+            (lineno, arch, cid, valid, test, seconds, None if params is None else int(params))
+        )
     if not raw:
         raise TableError(f"{path}: no rows after the header")
     accs = [v for r in raw for v in (r[3], r[4]) if v is not None]
     units = "percent" if max(accs) > 1.0 else "fraction"
     scale = 1.0 if units == "percent" else 100.0
     rows = []
-    for lineno, arch, cid, valid, test, seconds in raw:
+    for lineno, arch, cid, valid, test, seconds, params in raw:
         for name, v in (("valid", valid), ("test", test)):
             if v is not None and not 0.0 <= v * scale <= 100.0:
                 raise TableError(
                     f"{path}:{lineno}: {name}: {v} is out of range for a table in {units} "
                     f"(expected {'0..100' if units == 'percent' else '0..1'})"
                 )
-        rows.append(Row(arch, cid, valid * scale, None if test is None else test * scale, seconds))
+        test_pct = None if test is None else test * scale
+        rows.append(Row(arch, cid, valid * scale, test_pct, seconds, params))
     return Table(space, rows, source=str(path), units=units)
 
 
@@ -173,6 +181,8 @@ def write_table(path: str | Path, table: Table) -> None:
         cols.append("test")
     if any(r.seconds is not None for r in table.rows):
         cols.append("seconds")
+    if any(r.params is not None for r in table.rows):
+        cols.append("params")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as f:
@@ -184,6 +194,7 @@ def write_table(path: str | Path, table: Table) -> None:
                 "valid": r.valid,
                 "test": r.test,
                 "seconds": r.seconds,
+                "params": r.params,
             }
             w.writerow(["" if values[c] is None else values[c] for c in cols])
 

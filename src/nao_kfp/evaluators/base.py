@@ -42,6 +42,16 @@ class Evaluator(ABC):
         all accepted by `accept` (the search's budget) when given."""
         return self.space.sample_unique(count, rng, exclude=exclude, accept=accept)
 
+    def budget(self) -> Accept | None:
+        """Which architectures the search may evaluate at all (search.max_params /
+        search.max_macs), None without a budget: here the child network's own counts."""
+        s = self.cfg.search
+        if not s.max_params and not s.max_macs:
+            return None
+        from nao_kfp.child.params import within_budget
+
+        return within_budget(self.cfg)
+
     def substitute(self, arch: Any, exclude: set[str], rng: random.Random) -> Any | None:
         """The architecture to evaluate in place of a proposed one: itself when it can be
         scored, else a stand-in (or None); never one with an id in `exclude`."""

@@ -38,6 +38,24 @@ class TableEvaluator(Evaluator):
                 f"search.space: the config is for {self.space.name!r} but the table is for {table.space.name!r}"
             )
         self.table = table
+        if cfg.search.max_macs:
+            raise ConfigError("search.max_macs: a table has no multiply-add counts; use max_params")
+        if cfg.search.max_params and any(r.params is None for r in table.rows):
+            raise ConfigError(
+                f"search.max_params: the table {table.source} needs a params column for every row"
+            )
+
+    def budget(self) -> Accept | None:
+        """search.max_params against the table's params column."""
+        limit = self.cfg.search.max_params
+        if not limit:
+            return None
+
+        def accept(arch: Any) -> bool:
+            row = self.table.get(arch)
+            return row is not None and row.params is not None and row.params <= limit
+
+        return accept
 
     @cached_property
     def _tokens(self) -> Any:
