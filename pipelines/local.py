@@ -40,6 +40,33 @@ def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
     return done
 
 
+SCRATCH = ".tmp"
+
+
+@contextlib.contextmanager
+def scratch_tmpdir(path: Path) -> Any:
+    """TMPDIR for the run and its tasks: the temp folders a task leaves (KFP's component
+    command never removes its `mktemp -d`, a killed task cannot remove its work dirs, kfp.local
+    keeps a killed run's workspace) go here, and this removes them when the run ends; a run
+    killed before that has them removed by the next run into the same DIR."""
+    import os
+    import tempfile
+
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    saved_env, saved_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(path), str(path)
+    try:
+        yield path
+    finally:
+        if saved_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_env
+        tempfile.tempdir = saved_dir
+        shutil.rmtree(path, ignore_errors=True)
+
+
 class SearchError(NaoError):
     """A task of the local search failed (its log is in DIR/kfp.log)."""
 
@@ -85,20 +112,22 @@ def run_local(
     out_dir.mkdir(parents=True, exist_ok=True)
     cfg = local_config(cfg, out_dir)
     (out_dir / "config.json").write_text(config_to_json(cfg) + "\n")
-    local.init(
-        runner=local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(out_dir / "kfp"),
-        raise_on_error=True,
-    )
     log_path = out_dir / "kfp.log"
     start = log_path.stat().st_size if log_path.exists() else 0
     with (
+        scratch_tmpdir(out_dir / SCRATCH) as scratch,
         log_path.open("a") as log,
         contextlib.redirect_stdout(ProgressFilter(log, show or sys.stderr)),
         warnings.catch_warnings(),
     ):
         # kfp.local warns, per task, that the image and the Kubernetes settings are ignored here
         warnings.filterwarnings("ignore", module=r"kfp\.local\.")
+        local.init(
+            runner=local.SubprocessRunner(use_venv=False),
+            pipeline_root=str(out_dir / "kfp"),
+            workspace_root=str(scratch / "workspace"),
+            raise_on_error=True,
+        )
         original_print = builtins.print
         failed: str | None = None
         try:
