@@ -30,7 +30,7 @@ from nao_kfp.store import (
     result_key,
 )
 from nao_kfp.store.local import _atomic_writer
-from nao_kfp.store.safe import unwrap
+from nao_kfp.store.safe import SafeStore, unwrap
 
 
 def _s3(server: S3Server, prefix: str = "", bucket: str | None = None) -> S3Store:
@@ -239,7 +239,9 @@ def test_local_list_skips_writers_temp_files(tmp_path: Path) -> None:
 
 def test_s3_creates_a_missing_bucket(s3_server: S3Server, tmp_path: Path) -> None:
     bucket = f"nao-new-{uuid.uuid4().hex[:8]}"
-    store = _s3(s3_server, bucket=bucket)
+    # SeaweedFS may answer 500 while a new bucket's first volume grows (a loaded machine):
+    # the product's SafeStore retries that, as it would any transient failure
+    store = SafeStore(_s3(s3_server, bucket=bucket), delay_s=0.5)
     store.put_json("x.json", {"ok": True})
     assert _s3(s3_server, bucket=bucket).get_json("x.json") == {"ok": True}
 
