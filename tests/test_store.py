@@ -243,7 +243,7 @@ def test_s3_creates_a_missing_bucket(s3_server: S3Server, tmp_path: Path) -> Non
     # the product's SafeStore retries that, as it would any transient failure
     store = SafeStore(_s3(s3_server, bucket=bucket), delay_s=0.5)
     store.put_json("x.json", {"ok": True})
-    assert _s3(s3_server, bucket=bucket).get_json("x.json") == {"ok": True}
+    assert SafeStore(_s3(s3_server, bucket=bucket)).get_json("x.json") == {"ok": True}
 
 
 def test_s3_prefixes_isolate_stores_in_one_bucket(s3_server: S3Server) -> None:
