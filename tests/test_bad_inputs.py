@@ -1184,3 +1184,17 @@ def test_created_dir_removes_only_what_it_created(tmp_path: Path) -> None:
         out.mkdir()
         raise KeyboardInterrupt  # an interrupted run keeps its folder, to resume
     assert (tmp_path / "c").is_dir()
+
+
+def test_a_search_without_s3_credentials_leaves_no_run_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("S3_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("S3_SECRET_KEY", "x")
+    argv = ["search", "--set", "cluster.s3_endpoint=minio.nao:9000", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "nao: error: S3_ACCESS_KEY: environment variable not set; "
+        "cluster.s3_endpoint 'minio.nao:9000' needs S3 credentials\n"
+    )
+    assert list(tmp_path.iterdir()) == []

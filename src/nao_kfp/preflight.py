@@ -145,8 +145,18 @@ def _check_image_folder(root: Path) -> None:
 
 
 def check_inputs(cfg: Config) -> None:
-    """Every file a search on this machine reads, checked before its run directory exists:
-    the data set (when children or the final network are trained) and the table."""
+    """What a search on this machine reads, checked before its run directory exists: the data
+    set (when children or the final network are trained), the table, and the S3 credentials'
+    environment variables (whether the store answers is the first task's to find out)."""
+    if cfg.cluster.s3_endpoint:
+        from nao_kfp.store import ACCESS_KEY_ENV, SECRET_KEY_ENV, StoreError
+
+        for var in (ACCESS_KEY_ENV, SECRET_KEY_ENV):
+            if not os.environ.get(var):
+                raise StoreError(
+                    f"{var}: environment variable not set; cluster.s3_endpoint "
+                    f"{cfg.cluster.s3_endpoint!r} needs S3 credentials"
+                )
     if cfg.evaluator.kind == "train" or cfg.final.enabled:
         check_data_dir(cfg.child)
     if cfg.evaluator.kind == "table":
