@@ -1073,6 +1073,40 @@ _add(
     )
 )
 
+_add(
+    Case(
+        "cli",
+        ("reproduce", "--reference", "{tmp}/ref.json"),
+        "{tmp}/ref.json: not valid JSON (Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1))",
+        {"ref.json": "{x\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("reproduce", "--reference", "{tmp}/ref.json"),
+        "{tmp}/ref.json: expected a JSON object with a spec (a reference document)",
+        {"ref.json": "[1]\n"},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("reproduce", "--update-reference", "--reference", "{tmp}/refs"),
+        "--reference {tmp}/refs: is a folder; expected a file name",
+        {"refs/": ""},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("reproduce", "--pipeline-root", "{tmp}/f.txt"),
+        "--pipeline-root {tmp}/f.txt: is a file; expected a folder",
+        {"f.txt": "x"},
+    )
+)
+
 
 def _ids() -> list[str]:
     seen: Counter[str] = Counter()

@@ -136,6 +136,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from nao_kfp.strategies.reproduce import REFERENCE_PATH
 
     path = args.reference or REFERENCE_PATH
+    from nao_kfp.preflight import output_dir, output_file
+
+    if args.update_reference:
+        output_file(path, "--reference")
+    if args.pipeline_root is not None:
+        output_dir(args.pipeline_root, "--pipeline-root")
     merged = run_local(path, update=args.update_reference, pipeline_root=args.pipeline_root)
     if args.update_reference:
         print(f"wrote {path}")
