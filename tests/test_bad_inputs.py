@@ -1107,6 +1107,23 @@ _add(
     )
 )
 
+_add(
+    Case(
+        "table",
+        (
+            "search",
+            "--config",
+            "nb201",
+            "--set",
+            "evaluator.table={tmp}/nb201.csv",
+            "--out",
+            "{tmp}/run",
+        ),
+        "evaluator.table: no such file '{tmp}/nb201.csv' "
+        "(--set evaluator.table=<a CSV of arch,valid[,test,seconds]>)",
+    )
+)
+
 
 def _ids() -> list[str]:
     seen: Counter[str] = Counter()

@@ -163,4 +163,9 @@ def check_inputs(cfg: Config) -> None:
         from nao_kfp.spaces import get_space
         from nao_kfp.tabular import read_table
 
+        if not Path(cfg.evaluator.table).exists():
+            raise ConfigError(
+                f"evaluator.table: no such file {cfg.evaluator.table!r} "
+                "(--set evaluator.table=<a CSV of arch,valid[,test,seconds]>)"
+            )
         read_table(cfg.evaluator.table, get_space(cfg.search.space))
