@@ -46,7 +46,7 @@ def main() -> int:
     start = time.perf_counter()
     space = get_space("nb201")
     table = read_table(args.table, space)
-    cfg = benchmark_config(space.name, args.config, args.overrides)
+    cfg = benchmark_config(space.name, args.config, args.overrides, table=args.table)
     names = parse_names(args.strategy, "--strategy", STRATEGIES)
     strategies = {n: make_strategy(n, cfg) for n in names}
     doc = run_benchmark(

@@ -73,10 +73,14 @@ class SearchError(NaoError):
 
 def local_config(cfg: Config, out_dir: Path) -> Config:
     """A local run keeps its result cache and child checkpoints under DIR/store (unless the
-    config names an S3 store or another directory), so re-running into DIR resumes."""
-    if cfg.cluster.s3_endpoint or cfg.cluster.store_dir:
-        return cfg
-    return cfg.replace(cluster=dataclasses.replace(cfg.cluster, store_dir=str(out_dir / "store")))
+    config names an S3 store or another directory), so re-running into DIR resumes. It does not
+    retry a failed task: kfp.local would honour cluster.retries with cluster.retry_backoff, and
+    a bad input here fails the same way every time (an unreachable store: 4 tries, minutes of
+    backoff, before the one line)."""
+    cluster = dataclasses.replace(cfg.cluster, retries=0)
+    if not (cfg.cluster.s3_endpoint or cfg.cluster.store_dir):
+        cluster = dataclasses.replace(cluster, store_dir=str(out_dir / "store"))
+    return cfg.replace(cluster=cluster)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")

@@ -35,6 +35,7 @@ from nao_kfp.components import (
 from nao_kfp.pipelines.ir import dedup_components
 
 from nao_kfp.config import ClusterConfig, Config, config_to_json
+from nao_kfp.preflight import OutputError
 from nao_kfp.steps import compiled_settings
 
 # The node label GKE puts on GPU nodes (cluster.accelerator_type is its value, e.g.
@@ -261,6 +262,10 @@ def compile_pipeline(cfg: Config, out: str | Path) -> Path:
     docs = dedup_components(docs)
     text = "\n---\n".join(yaml.safe_dump(d, sort_keys=True) for d in docs)
     tmp_out = out.with_name(f".{out.name}.tmp")
-    tmp_out.write_text(text)
-    tmp_out.replace(out)
+    try:
+        tmp_out.write_text(text)
+        tmp_out.replace(out)
+    except OSError as e:
+        tmp_out.unlink(missing_ok=True)
+        raise OutputError(f"{out}: cannot write the pipeline ({e.strerror or e})") from None
     return out

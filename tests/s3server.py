@@ -104,8 +104,15 @@ def _ready(url: str) -> bool:
         return False
 
 
-def start_s3_server(workdir: Path, *, timeout_s: float = 30.0) -> S3Server:
-    """Start SeaweedFS with an S3 gateway under workdir; return once the gateway answers."""
+def start_s3_server(
+    workdir: Path,
+    *,
+    timeout_s: float = 30.0,
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
+) -> S3Server:
+    """Start SeaweedFS with an S3 gateway under workdir; return once the gateway answers.
+    The one identity it accepts is (access_key, secret_key)."""
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     data.mkdir(exist_ok=True)
@@ -113,7 +120,7 @@ def start_s3_server(workdir: Path, *, timeout_s: float = 30.0) -> S3Server:
         "identities": [
             {
                 "name": "nao-test",
-                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
                 "actions": ["Admin", "Read", "List", "Tagging", "Write"],
             }
         ]
@@ -148,8 +155,8 @@ def start_s3_server(workdir: Path, *, timeout_s: float = 30.0) -> S3Server:
     log.close()
     server = S3Server(
         endpoint=f"127.0.0.1:{ports['s3.port']}",
-        access_key=ACCESS_KEY,
-        secret_key=SECRET_KEY,
+        access_key=access_key,
+        secret_key=secret_key,
         bucket=BUCKET,
         process=proc,
         log_path=log_path,

@@ -164,7 +164,7 @@ def test_yaml_files_and_their_errors(tmp_path: Path) -> None:
     assert (cfg.name, cfg.search.rounds, cfg.search.eta) == ("mine", 2, 10.0)
     bad = tmp_path / "bad.yaml"
     bad.write_text("search: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML \("):
+    with pytest.raises(ConfigError, match=r"bad.yaml:2: not valid YAML \("):
         load_config(str(bad))
     with pytest.raises(ConfigError, match=r"^--config nope.yaml: no such file$"):
         load_config("nope.yaml")
@@ -174,7 +174,7 @@ def test_yaml_files_and_their_errors(tmp_path: Path) -> None:
         load_config("nope")
     assert load_config(None) == Config.from_dict({})
     (tmp_path / "dir.yaml").mkdir()
-    with pytest.raises(ConfigError, match=r"dir.yaml: no such file$"):
+    with pytest.raises(ConfigError, match=r"dir.yaml: is a folder; expected a YAML file$"):
         load_config(str(tmp_path / "dir.yaml"))
 
 

@@ -376,6 +376,12 @@ FILLS = ("random", "none")
 TRAIN_IMAGES = {"digits": 1500, "cifar10": 50000, "cifar100": 50000}
 # Spaces whose child is a CellNetwork: parameter budgets and the final training apply to them.
 BUDGET_SPACES = ("nasnet", "enas")
+# Spaces whose child nao_kfp.child.train_child can train: evaluator.kind train needs one.
+TRAINER_SPACES = ("nasnet", "enas", "enas-rnn", "nb201")
+# numpy's seed range; torch takes more, but a seed is also a numpy seed in the child runtime.
+MAX_SEED = 2**32 - 1
+# config.name names the default run folder (runs/<name>-<time>) and the KFP run.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
 
 def check(cfg: Config) -> None:
@@ -383,6 +389,11 @@ def check(cfg: Config) -> None:
     from nao_kfp.spaces import SPACES
 
     s, c, ch, cl = cfg.search, cfg.controller, cfg.child, cfg.cluster
+    if not NAME.match(cfg.name):
+        raise ConfigError(
+            f"name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or "
+            f"digit (it names the run folder), got {cfg.name!r}"
+        )
     if s.space not in SPACES:
         raise ConfigError(
             f"search.space: unknown space {s.space!r} (expected one of: {', '.join(SPACES)})"
@@ -392,10 +403,17 @@ def check(cfg: Config) -> None:
     _positive("search.top_k", s.top_k)
     _positive("search.new_archs", s.new_archs)
     _positive("search.shards", s.shards)
+    size = _space_size(s.space)
+    if s.initial_archs > size:
+        raise ConfigError(
+            f"search.initial_archs: {s.initial_archs} is more than the {size} architectures of the {s.space} space"
+        )
     if s.top_k > s.initial_archs:
         raise ConfigError(
             f"search.top_k: {s.top_k} seeds but only {s.initial_archs} initial architectures (search.initial_archs)"
         )
+    if not 0 <= s.seed <= MAX_SEED:
+        raise ConfigError(f"search.seed: expected 0..{MAX_SEED}, got {s.seed}")
     _positive("search.max_params", s.max_params, zero_ok=True)
     _positive("search.max_macs", s.max_macs, zero_ok=True)
     for key in ("max_params", "max_macs"):
@@ -425,6 +443,11 @@ def check(cfg: Config) -> None:
     if ev.kind not in EVALUATORS:
         raise ConfigError(
             f"evaluator.kind: unknown evaluator {ev.kind!r} (expected one of: {', '.join(EVALUATORS)})"
+        )
+    if ev.kind == "train" and s.space not in TRAINER_SPACES:
+        raise ConfigError(
+            f"search.space: {s.space} has no child trainer for evaluator.kind train "
+            f"({', '.join(TRAINER_SPACES)} have one); use evaluator.kind table or synthetic"
         )
     if ev.kind == "table" and not ev.table:
         raise ConfigError("evaluator.table: required for evaluator.kind table (a CSV file)")
@@ -617,6 +640,14 @@ def _check_weight_sharing(cfg: Config) -> None:
         raise ConfigError("search.fan_in: NAO-WS has no shards to fan in; expected artifacts")
 
 
+def _space_size(name: str) -> int:
+    """How many token sequences the space has: a bound on its distinct architectures."""
+    from nao_kfp.spaces import get_space
+
+    space = get_space(name)
+    return math.prod(len(space.valid_tokens(p)) for p in range(space.seq_len))
+
+
 def _positive(path: str, value: float, zero_ok: bool = False) -> None:
     if value < 0 or (value == 0 and not zero_ok):
         want = "a non-negative" if zero_ok else "a positive"
@@ -635,7 +666,9 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"--set {text}: expected a dotted key before '=', e.g. search.rounds=3")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=_StrictLoader) if raw.strip() else ""  # noqa: S506
+    except _DuplicateKey as e:
+        raise ConfigError(f"--set {text}: {str(e).split(': ', 1)[1]}") from None
     except yaml.YAMLError:
         value = raw
     return key.split("."), value
@@ -660,10 +693,14 @@ def preset_path(name: str) -> Path:
     p = Path(name)
     # A preset name wins over a same-named directory (e.g. a run folder called `demo`).
     if p.suffix in (".yaml", ".yml") or p.is_file():
+        if p.is_dir():
+            raise ConfigError(f"--config {name}: is a folder; expected a YAML file")
         if not p.is_file():
             raise ConfigError(f"--config {name}: no such file")
         return p
     candidate = PRESETS_DIR / f"{name}.yaml"
+    if not candidate.exists() and p.is_dir():
+        raise ConfigError(f"--config {name}: is a folder; expected a preset name or a YAML file")
     if not candidate.exists():
         names = sorted(x.stem for x in PRESETS_DIR.glob("*.yaml"))
         raise ConfigError(f"--config {name}: no such preset or file (presets: {', '.join(names)})")
@@ -674,18 +711,54 @@ def load_config(name: str | None = "demo", overrides: list[str] | None = None) -
     """Load a preset or YAML file, apply `a.b=value` overrides, check everything once."""
     data: dict[str, Any] = {}
     if name:
-        path = preset_path(name)
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        data = loaded
+        data = read_yaml(preset_path(name))
     data = apply_overrides(data, overrides or [])
     return Config.from_dict(data)
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in first:
+                raise _DuplicateKey(f"{line}: {key}: given twice (first on line {first[key]})")
+            first[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A config file's mapping; every problem is one line starting with the file name."""
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    try:
+        loaded = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+    except _DuplicateKey as e:
+        raise ConfigError(f"{path}:{e}") from None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({e.problem or e.context})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if loaded is None:
+        raise ConfigError(
+            f"{path}: empty; expected a mapping of config keys (search:, child:, ...)"
+        )
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return loaded
 
 
 def config_from_json(text: str) -> Config:

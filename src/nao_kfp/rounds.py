@@ -106,7 +106,8 @@ def propose(
             arch = evaluator.substitute(e.arch, known, rng)
             if arch is not None and accept is not None and not accept(arch):
                 arch = None
-            if arch is None:
+            # a stand-in chosen for an earlier proposal of this batch is known by now
+            if arch is None or space.canonical_id(arch) in known:
                 skipped.add(e.id)
                 continue
             if space.canonical_id(arch) != e.id:  # a stand-in: the evaluator's nearest

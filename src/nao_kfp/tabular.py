@@ -10,7 +10,8 @@ Table format (CSV with a header row):
 
 Accuracy units: a table is either all fractions in [0, 1] or all percentages in [0, 100]. The
 units are decided once per table over `valid` and `test` together (any value above 1 means
-percent) so that a table never mixes them; rows are stored and reported in percent.
+percent); a percentage table with a value in (0, 1] is taken for a mix of units and rejected at
+that value's line (0 reads the same in both). Rows are stored and reported in percent.
 
 A table may hold only a sample of the space (the shared 725-cell NAS-Bench-201 table does), so
 strategies ask `available(arch)` before they query. Every evaluation of a new architecture is a
@@ -106,7 +107,12 @@ def read_table(path: str | Path, space: SearchSpace[Any]) -> Table:
     path = Path(path)
     if not path.exists():
         raise TableError(f"{path}: no such table file")
-    text = path.read_text()
+    if path.is_dir():
+        raise TableError(f"{path}: is a folder; expected a table file (CSV)")
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise TableError(f"{path}: not UTF-8 text; expected a CSV table") from None
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if header is None:
@@ -152,9 +158,19 @@ def read_table(path: str | Path, space: SearchSpace[Any]) -> Table:
         )
     if not raw:
         raise TableError(f"{path}: no rows after the header")
-    accs = [v for r in raw for v in (r[3], r[4]) if v is not None]
-    units = "percent" if max(accs) > 1.0 else "fraction"
+    accs = [(acc, r[0], name) for r in raw
+            for name, acc in (("valid", r[3]), ("test", r[4])) if acc is not None]  # fmt: skip
+    percent = next(((acc, line) for acc, line, _c in accs if acc > 1.0), None)
+    units = "percent" if percent else "fraction"
     scale = 1.0 if units == "percent" else 100.0
+    if percent is not None:
+        for acc, line, column in accs:
+            if 0.0 < acc <= 1.0:
+                raise TableError(
+                    f"{path}:{line}: {column}: {acc} looks like a fraction but line {percent[1]} "
+                    f"has a percentage ({percent[0]}); expected one unit for the whole table "
+                    "(all 0..1 or all 0..100)"
+                )
     rows = []
     for lineno, arch, cid, valid, test, seconds, params in raw:
         for name, v in (("valid", valid), ("test", test)):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nao_kfp.commands.common import add_config_args, add_space_arg
+from nao_kfp.commands.common import add_config_args, add_space_arg, positive_int
 from nao_kfp.config import PRESETS_DIR, Config, load_config
 from nao_kfp.spaces import get_space
 
@@ -30,9 +30,11 @@ def register(sub: Any) -> None:
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5")
     p.add_argument("--json", dest="json_out", type=Path, help="write every per-seed value here")
     p.add_argument("--plot", type=Path, help="write a best-so-far vs queries plot (PNG)")
-    p.add_argument("--population", type=int, default=None, help="evolution population size")
     p.add_argument(
-        "--tournament", type=int, default=None, help="evolution tournament (sample) size"
+        "--population", type=positive_int, default=None, help="evolution population size"
+    )
+    p.add_argument(
+        "--tournament", type=positive_int, default=None, help="evolution tournament (sample) size"
     )
     p.add_argument(
         "--nao-unavailable",
@@ -65,14 +67,19 @@ def register(sub: Any) -> None:
     r.set_defaults(func=cmd_reproduce)
 
 
-def benchmark_config(space: str, preset: str | None, overrides: list[str]) -> Config:
-    """The named preset, else the space's own preset (configs/<space>.yaml) if there is one."""
+def benchmark_config(
+    space: str, preset: str | None, overrides: list[str], table: str | Path = ""
+) -> Config:
+    """The named preset, else the space's own preset (configs/<space>.yaml) if there is one;
+    the benchmark evaluates through the table."""
     if preset is None and (PRESETS_DIR / f"{space}.yaml").exists():
         preset = space
-    return load_config(preset, [f"search.space={space}", *overrides])
+    evaluator = ["evaluator.kind=table", f"evaluator.table={table}"] if table else []
+    return load_config(preset, [f"search.space={space}", *evaluator, *overrides])
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
+    from nao_kfp.preflight import output_file
     from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
     from nao_kfp.strategies.runner import (
         format_summary,
@@ -85,13 +92,19 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     )
     from nao_kfp.tabular import read_table
 
+    for flag, path in (("--json", args.json_out), ("--plot", args.plot)):
+        if path is not None:
+            output_file(path, flag)
     names = parse_names(args.strategy, "--strategy", STRATEGIES)
     budgets = parse_int_list(args.queries, "--queries", minimum=1)
     seeds = parse_int_list(args.seeds, "--seeds")
     space = get_space(args.space)
     table = read_table(args.table, space)
     cfg = benchmark_config(
-        space.name, args.config, [f"evaluator.unavailable={args.nao_unavailable}", *args.overrides]
+        space.name,
+        args.config,
+        [f"evaluator.unavailable={args.nao_unavailable}", *args.overrides],
+        table=args.table,
     )
     evo = EvolutionConfig()
     evo = EvolutionConfig(
@@ -123,6 +136,12 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from nao_kfp.strategies.reproduce import REFERENCE_PATH
 
     path = args.reference or REFERENCE_PATH
+    from nao_kfp.preflight import output_dir, output_file
+
+    if args.update_reference:
+        output_file(path, "--reference")
+    if args.pipeline_root is not None:
+        output_dir(args.pipeline_root, "--pipeline-root")
     merged = run_local(path, update=args.update_reference, pipeline_root=args.pipeline_root)
     if args.update_reference:
         print(f"wrote {path}")

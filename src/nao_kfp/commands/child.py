@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nao_kfp.commands.common import add_config_args, add_space_arg, parse_arch
+from nao_kfp.commands.common import add_config_args, add_space_arg, parse_arch, seed_int
 from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
 
@@ -36,7 +36,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--out", required=True, type=Path, help="output folder (checkpoint, result.json)"
     )
-    p.add_argument("--seed", type=int, default=None, help="training seed (default: search.seed)")
+    p.add_argument(
+        "--seed", type=seed_int, default=None, help="training seed (default: search.seed)"
+    )
     p.set_defaults(func=cmd_train_child)
 
     q = sub.add_parser(
@@ -53,20 +55,25 @@ def register(sub: Any) -> None:
 
 
 def cmd_train_child(args: argparse.Namespace) -> int:
-    from nao_kfp.child import train_child
+    from nao_kfp.preflight import check_data_dir, created_dir, output_dir
 
     space = get_space(args.space)
     arch = parse_arch(space, args.arch, args.format)
     cfg = load_config(args.config, [f"search.space={space.name}", *args.overrides])
+    output_dir(args.out, "--out")
+    check_data_dir(cfg.child)
+    from nao_kfp.child import train_child
+
     seed = cfg.search.seed if args.seed is None else args.seed
-    result = train_child(
-        space,
-        arch,
-        cfg.child,
-        args.out,
-        seed=seed,
-        log=lambda m: print(m, file=sys.stderr, flush=True),
-    )
+    with created_dir(args.out):  # a data set that fails to load leaves no empty --out
+        result = train_child(
+            space,
+            arch,
+            cfg.child,
+            args.out,
+            seed=seed,
+            log=lambda m: print(m, file=sys.stderr, flush=True),
+        )
     print(json.dumps(result, sort_keys=True))
     return 0
 

@@ -3,12 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
 from nao_kfp.config import Config, load_config
 from nao_kfp.errors import ArchError
 from nao_kfp.spaces import SPACES, SearchSpace, get_space
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a seed in the range search.seed allows."""
+    from nao_kfp.config import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected 0..{MAX_SEED}, got {text!r}")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """argparse type: a number that is neither nan nor infinite."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str | None = "demo") -> None:

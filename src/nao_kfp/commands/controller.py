@@ -11,7 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from nao_kfp.commands.common import add_config_args, config_from_args
+from nao_kfp.commands.common import (
+    add_config_args,
+    config_from_args,
+    finite_float,
+    positive_int,
+    seed_int,
+)
 from nao_kfp.pool import read_pool, write_pool
 from nao_kfp.spaces import SPACES, get_space
 
@@ -45,7 +51,10 @@ def register(sub: Any) -> None:
     )
     add_config_args(p, default=None)
     p.add_argument(
-        "--seed", type=int, default=None, help="random seed (default: the config's search.seed)"
+        "--seed",
+        type=seed_int,
+        default=None,
+        help="random seed (default: the config's search.seed)",
     )
     p.add_argument(
         "--init", type=Path, default=None, metavar="DIR", help="warm-start from this checkpoint"
@@ -78,24 +87,31 @@ def register(sub: Any) -> None:
         help="evaluated pool (seeds and known archs)",
     )
     p.add_argument(
-        "--seeds", type=int, default=None, metavar="K", help="top-K seeds (default: search.top_k)"
+        "--seeds",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="top-K seeds (default: search.top_k)",
     )
     p.add_argument(
         "--count",
-        type=int,
+        type=positive_int,
         default=None,
         metavar="M",
         help="new archs wanted (default: search.new_archs)",
     )
-    p.add_argument("--eta", type=float, default=None, help="step size (default: search.eta)")
+    p.add_argument("--eta", type=finite_float, default=None, help="step size (default: search.eta)")
     p.add_argument(
         "--eta-growth",
-        type=float,
+        type=finite_float,
         default=None,
         help="eta factor after a duplicate (default: search.eta_growth)",
     )
     p.add_argument(
-        "--eta-max", type=float, default=None, help="largest step size (default: search.eta_max)"
+        "--eta-max",
+        type=finite_float,
+        default=None,
+        help="largest step size (default: search.eta_max)",
     )
     add_config_args(p, default=None)
     p.add_argument(
@@ -108,12 +124,28 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _load_model(path: Path, flag: str) -> Any:
+    from nao_kfp import controller  # torch is imported only when a controller command runs
+    from nao_kfp.errors import NaoError
+
+    try:
+        return controller.NAOModel.load(path)
+    except NaoError:
+        raise
+    except Exception as e:  # torch.load: pickle, zip and unpickling-policy errors alike
+        raise controller.CheckpointError(
+            f"{flag} {path}: not a controller checkpoint ({type(e).__name__})"
+        ) from None
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    from nao_kfp import controller  # torch is imported only when a controller command runs
+    from nao_kfp import controller
+    from nao_kfp.preflight import output_dir
 
+    output_dir(args.out, "--out")
     space = get_space(args.space or cfg.search.space)
-    init = controller.NAOModel.load(args.init) if args.init else None
+    init = _load_model(args.init, "--init") if args.init else None
     eval_set = read_pool(args.eval) if args.eval else None
     model, metrics = controller.fit(
         space, read_pool(args.train), cfg.controller,
@@ -128,9 +160,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_propose(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     from nao_kfp import controller
+    from nao_kfp.preflight import output_file
 
+    output_file(args.out, "--out")
     s = cfg.search
-    model = controller.NAOModel.load(args.model)
+    model = _load_model(args.model, "--model")
     pool = read_pool(args.pool)
     top_k = s.top_k if args.seeds is None else args.seeds
     new = controller.propose(

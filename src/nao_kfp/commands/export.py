@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from nao_kfp.config import load_config
     from nao_kfp.export import export_model
+    from nao_kfp.preflight import output_dir
+
+    output_dir(args.out, "--out")
 
     child = (
         load_config(args.config, args.overrides).child if args.config or args.overrides else None

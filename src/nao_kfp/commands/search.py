@@ -60,11 +60,14 @@ def _stamp() -> str:
 
 def cmd_search(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    from nao_kfp.preflight import check_inputs, output_dir
+
+    out = output_dir(args.out or Path("runs") / f"{cfg.name}-{_stamp()}", "--out")
+    check_inputs(cfg)  # before the run directory exists: a run that cannot start leaves none
     from nao_kfp.final import final_summary, read_final
     from nao_kfp.pipelines.local import run_local
     from nao_kfp.report import summary_table
 
-    out = args.out or Path("runs") / f"{cfg.name}-{_stamp()}"
     print(
         f"nao search: {cfg.search.rounds} rounds on {cfg.child.dataset} ({cfg.search.space} space) "
         f"into {out}",
@@ -90,6 +93,9 @@ def _pool(path: Path) -> list[Any] | None:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    from nao_kfp.preflight import output_file
+
+    output_file(args.output, "-o")
     from nao_kfp.pipelines.search import compile_pipeline
 
     print(compile_pipeline(cfg, args.output))
@@ -114,6 +120,8 @@ def check_reachable(host: str) -> None:
 
 def cmd_submit(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    if args.package is not None and not args.package.is_file():
+        raise SubmitError(f"--package {args.package}: no such file (expected `nao compile` YAML)")
     check_reachable(args.host)
     import kfp
 

@@ -29,7 +29,7 @@ def checkpoint_key(space_name: str, arch_id: str, child_digest: str) -> str:
 
 
 def _part(text: str) -> str:
-    if not text or "/" in text or text in (".", ".."):
+    if not text or "/" in text or "\\" in text or "\x00" in text or text in (".", ".."):
         raise StoreError(f"store key part {text!r}: expected a non-empty name without '/'")
     return text
 
@@ -37,7 +37,8 @@ def _part(text: str) -> str:
 def check_key(key: str) -> str:
     """A key is a relative path of non-empty parts, none of them '.' or '..'."""
     parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+    bad = not key or key.startswith("/") or "\\" in key or "\x00" in key
+    if bad or any(p in ("", ".", "..") for p in parts):
         raise StoreError(f"store key {key!r}: expected a relative path like 'results/space/x.json'")
     return key
 

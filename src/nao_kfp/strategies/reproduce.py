@@ -98,7 +98,15 @@ def load_reference(path: str | Path = REFERENCE_PATH) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise ReproduceError(f"{path}: no reference yet; run `nao reproduce --update-reference`")
-    return json.loads(path.read_text())
+    if path.is_dir():
+        raise ReproduceError(f"{path}: is a folder; expected the reference JSON file")
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ReproduceError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
+        raise ReproduceError(f"{path}: expected a JSON object with a spec (a reference document)")
+    return doc
 
 
 def compare_results(reference: dict[str, Any], actual: dict[str, Any]) -> list[str]:

@@ -52,6 +52,11 @@ class ArgError(NaoError):
 # ---------------------------------------------------------------- argument lists
 
 
+# More seeds or budgets than anyone runs: a typo such as 0-100000000 fails instead of
+# allocating the range.
+MAX_LIST = 10_000
+
+
 def parse_int_list(text: str, flag: str, *, minimum: int = 0) -> list[int]:
     """`0-9`, `0,3,5` or a mix (`0-2,7`) -> sorted distinct integers."""
     out: set[int] = set()
@@ -66,6 +71,8 @@ def parse_int_list(text: str, flag: str, *, minimum: int = 0) -> list[int]:
             raise ArgError(f"{flag} {text}: range {part} ends below its start")
         if lo < minimum:
             raise ArgError(f"{flag} {text}: {lo} is below the minimum {minimum}")
+        if hi - lo + 1 + len(out) > MAX_LIST:
+            raise ArgError(f"{flag} {text}: more than {MAX_LIST} values")
         out.update(range(lo, hi + 1))
     return sorted(out)
 

@@ -1,0 +1,119 @@
+"""Building blocks of the bad-input corpus (tests/test_bad_inputs.py): valid architectures to
+break one part of, and one builder per kind of input. A Case is an argv, the files it needs and
+the one line it must print; `{tmp}` in any of them is the case's own folder."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nao_kfp.spaces import get_space
+
+NAONET_A = "0 7 1 15 2 8 1 7 0 6 1 7 0 8 4 7 1 5 0 7 0 7 1 13 0 6 0 14 0 9 1 10 0 14 2 6 1 11 0 7"
+NAONET_B = "0 1 0 2 0 1 2 2 1 3 0 2 4 0 1 3 2 1 0 3 1 1 1 0 2 1 2 4 1 0 2 3 3 1 2 2 0 2 0 2"
+NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+# A valid enas cell and an architecture built from it; malformed cases change one part.
+CELL = (
+    "identity~0 avg_pool_3x3~0 | max_pool_3x3~2 identity~2 | identity~0 max_pool_3x3~0 | "
+    "identity~2 sep_conv_5x5~1 | max_pool_3x3~5 identity~4"
+)
+ENAS = f"normal[{CELL}] reduce[{CELL}]"
+RNN = "relu | 1 identity | 2 tanh | 3 tanh | 4 identity | 5 relu | 2 sigmoid | 5 sigmoid | 7 relu | 4 relu | 9 sigmoid | 1 tanh"
+ENAS_OPS = "sep_conv_3x3, sep_conv_5x5, avg_pool_3x3, max_pool_3x3, identity"
+NB201_OPS = "none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3"
+
+# Six distinct nb201 cells (a fixed draw) for tables and pools.
+NB201_CELLS = [
+    get_space("nb201").to_string(a) for a in get_space("nb201").sample_unique(6, random.Random(0))
+]
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str  # config, set, arch, pool, table, data, output, cli
+    argv: tuple[str, ...]
+    message: str  # what follows "<prog>: error: "
+    # files to create first; a name ending in "/" is a folder, bytes are written as they are
+    files: dict[str, str | bytes] = field(default_factory=dict)
+    stdin: str | None = None
+    prog: str = "nao"  # argparse names the subcommand: "nao compile: error: ..."
+    exact: bool = True  # False: the line starts with the message (argparse lists choices)
+
+
+def arch(space: str, text: str, message: str, *extra: str) -> Case:
+    return Case("arch", ("arch", "show", "--space", space, *extra, text), message)
+
+
+def conf(message: str, *sets: str, yaml_text: str | bytes | None = None) -> Case:
+    """`nao config show` of a YAML file (kind config) or of --set overrides (kind set)."""
+    argv: tuple[str, ...] = ("config", "show")
+    files: dict[str, str | bytes] = {}
+    if yaml_text is not None:
+        files["c.yaml"] = yaml_text
+        argv += ("--config", "{tmp}/c.yaml")
+    for s in sets:
+        argv += ("--set", s)
+    return Case("config" if yaml_text is not None else "set", argv, message, files)
+
+
+def pool_line(line: str, message: str) -> Case:
+    """A pool file whose second line is `line` (the first is a valid nb201 entry)."""
+    first = json.dumps({"arch": NB201, "space": "nb201", "accuracy": 0.5})
+    return Case(
+        "pool",
+        ("pool", "check", "{tmp}/pool.jsonl"),
+        "{tmp}/pool.jsonl:2: " + message,
+        {"pool.jsonl": first + "\n" + line + "\n"},
+    )
+
+
+def table_rows(n: int = 6, header: str = "arch,valid,test") -> str:
+    """A valid percent table of the first n cells."""
+    rows = [f"{c},{80 + i}.5,{79 + i}.5" for i, c in enumerate(NB201_CELLS[:n])]
+    return "\n".join([header, *rows]) + "\n"
+
+
+BENCH = ("benchmark", "--space", "nb201", "--table", "{tmp}/t.csv", "--queries", "4")
+BENCH_TAIL = ("--seeds", "0", "--strategy", "random", "--quiet")
+
+
+def table(text: str | bytes, message: str) -> Case:
+    """`nao benchmark` reading the table `text`."""
+    return Case("table", (*BENCH, *BENCH_TAIL), message, {"t.csv": text})
+
+
+def bench(message: str, *args: str, kind: str = "cli", prog: str = "nao", folder: str = "") -> Case:
+    """`nao benchmark` on a valid table with `args` after the defaults (argparse: last wins);
+    `folder` is created first."""
+    files: dict[str, str | bytes] = {"t.csv": table_rows()}
+    if folder:
+        files[folder + "/"] = ""
+    return Case(kind, (*BENCH, *BENCH_TAIL, *args), message, files, prog=prog)
+
+
+TRAIN_CHILD = ("train-child", "--space", "enas", "--arch", ENAS, "--out", "{tmp}/child")
+
+
+def materialize(case: Case, tmp: Path) -> tuple[list[str], str]:
+    """Create the case's files under tmp; its argv and its whole expected line."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    for name, content in case.files.items():
+        path = tmp / name
+        if name.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    argv = [a.replace("{tmp}", str(tmp)) for a in case.argv]
+    return argv, f"{case.prog}: error: " + case.message.replace("{tmp}", str(tmp))
+
+
+def tree(root: Path) -> set[str]:
+    """Every file and folder under root, relative: what a case left behind shows up here."""
+    return {p.relative_to(root).as_posix() for p in root.rglob("*")}

@@ -1,0 +1,1268 @@
+"""The bad-input corpus: every case exits 2 with one line naming the file, key, flag or line and
+what was expected, prints no traceback and nothing on stdout, and leaves nothing behind (no
+empty --out folder, no run directory, no temp file). Each runs in-process and as a real
+`python -m nao_kfp.cli` process (forked from one interpreter: see cli_batch)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import stat
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from cli_batch import Result, run_batch
+from corpus import (
+    BENCH,
+    BENCH_TAIL,
+    CELL,
+    ENAS,
+    ENAS_OPS,
+    NAONET_A,
+    NAONET_B,
+    NB201,
+    NB201_CELLS,
+    NB201_OPS,
+    RNN,
+    TRAIN_CHILD,
+    Case,
+    arch,
+    bench,
+    conf,
+    materialize,
+    pool_line,
+    table,
+    table_rows,
+    tree,
+)
+
+from nao_kfp.cli import main
+from nao_kfp.config import MAX_SEED, TRAIN_IMAGES
+from nao_kfp.spaces import get_space
+
+
+def _cannot_create_in(folder: str) -> str:
+    """Why this user cannot create a file in folder (root and others differ on /proc)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder)
+    except OSError as e:
+        return str(e.strerror)
+    os.close(fd)
+    os.unlink(probe)
+    raise AssertionError(f"{folder} is writable here")
+
+
+EVALUATED = "".join(
+    json.dumps({"arch": c, "space": "nb201", "accuracy": 0.5 + i / 100}) + "\n"
+    for i, c in enumerate(NB201_CELLS)
+)
+PENDING = "".join(json.dumps({"arch": c, "space": "nb201"}) + "\n" for c in NB201_CELLS)
+
+
+CASES: list[Case] = []
+_add = CASES.append
+# ---------------------------------------------------------------- cell spaces, native form
+_add(
+    arch(
+        "enas",
+        ENAS.replace("identity~0 avg", "identity~2 avg", 1),
+        "normal cell node 0 branch 1: input 2 is out of range; expected 0..1 (0-1 the cell inputs, j+2 an earlier node j)",
+    )
+)
+_add(
+    arch(
+        "enas",
+        f"normal[{CELL}] reduce[{CELL.replace('identity~2 | ', 'conv_3x3~2 | ', 1)}]",
+        f"reduce cell node 1 branch 2: unknown op 'conv_3x3'; expected one of {ENAS_OPS}",
+    )
+)
+_add(
+    arch(
+        "enas",
+        f"normal[{CELL.rsplit(' | ', 1)[0]}] reduce[{CELL}]",
+        "normal cell: expected 5 nodes separated by '|', got 4",
+    )
+)
+_add(
+    arch(
+        "enas",
+        ENAS.replace("identity~0 max_pool_3x3~0", "identity~0 max_pool_3x3~0 identity~1", 1),
+        "normal cell node 2: expected two branches 'op~input op~input', got 'identity~0 max_pool_3x3~0 identity~1'",
+    )
+)
+_add(
+    arch(
+        "enas",
+        ENAS.replace("identity~0 avg", "identity avg", 1),
+        "normal cell node 0 branch 1: expected op~input, got 'identity'",
+    )
+)
+_add(
+    arch(
+        "enas",
+        ENAS.replace("identity~0 avg", "identity~x avg", 1),
+        "normal cell node 0 branch 1 input: expected an integer, got 'x'",
+    )
+)
+_add(arch("enas", f"normal[{CELL}]", "enas: missing reduce[...] cell"))
+_add(arch("enas", f"normal[{CELL}] normal[{CELL}]", "enas: normal cell given twice"))
+_add(arch("enas", "resnet50", "enas: expected normal[...] at 'resnet50'"))
+_add(
+    arch(
+        "nasnet",
+        ENAS,
+        "normal cell node 3 branch 2: unknown op 'sep_conv_5x5'; expected one of identity, conv_1x1, conv_3x3, conv_1x3_3x1, conv_1x7_7x1, max_pool_2x2, max_pool_3x3, max_pool_5x5, avg_pool_2x2, avg_pool_3x3, avg_pool_5x5",
+    )
+)
+# ---------------------------------------------------------------- official integer form
+_add(
+    arch(
+        "nasnet",
+        NAONET_A.rsplit(" ", 1)[0],
+        "nasnet official sequence: expected 40 integers, got 39",
+        "--format",
+        "official",
+    )
+)
+_add(
+    arch(
+        "nasnet",
+        "0 3 " + NAONET_A[4:],
+        "position 1 (normal cell node 0 op 1): op id 3 is not a nasnet op; expected 5..15",
+        "--format",
+        "official",
+    )
+)
+_add(
+    arch(
+        "enas",
+        "3" + NAONET_B[1:],
+        "position 0 (normal cell node 0 input 1): input 3 is out of range; expected 0..1",
+        "--format",
+        "official",
+    )
+)
+_add(
+    arch(
+        "enas",
+        NAONET_B.replace("2", "a", 1),
+        "enas official sequence item 3: expected an integer, got 'a'",
+        "--format",
+        "official",
+    )
+)
+_add(
+    arch(
+        "nb201",
+        NB201,
+        "--format official: the nb201 space has no official NAO form; expected nasnet or enas",
+        "--format",
+        "official",
+    )
+)
+_add(
+    Case(
+        "arch",
+        ("arch", "convert", "--space", "enas-rnn", "--from", "native", "--to", "official", RNN),
+        "--to official: the enas-rnn space has no official NAO form; expected nasnet or enas",
+    )
+)
+# ---------------------------------------------------------------- enas-rnn
+_add(
+    arch(
+        "enas-rnn", RNN.rsplit(" | ", 1)[0], "enas-rnn: expected 12 nodes separated by '|', got 11"
+    )
+)
+_add(
+    arch(
+        "enas-rnn",
+        RNN.replace("2 tanh", "3 tanh", 1),
+        "enas-rnn node 3: predecessor 3 is out of range; expected 1..2",
+    )
+)
+_add(
+    arch(
+        "enas-rnn",
+        RNN.replace("relu", "gelu", 1),
+        "enas-rnn node 1: unknown activation 'gelu'; expected one of tanh, relu, identity, sigmoid",
+    )
+)
+_add(
+    arch(
+        "enas-rnn",
+        RNN.replace("1 identity", "identity", 1),
+        "enas-rnn node 2: expected 'predecessor activation', got 'identity'",
+    )
+)
+_add(
+    arch(
+        "enas-rnn",
+        RNN.replace("1 identity", "one identity", 1),
+        "enas-rnn node 2 predecessor: expected an integer, got 'one'",
+    )
+)
+# ---------------------------------------------------------------- nb201
+_add(
+    arch(
+        "nb201",
+        "|none~0|+|none~0|none~1|",
+        "nb201: expected 3 node groups joined by '+', got 2 in '|none~0|+|none~0|none~1|'",
+    )
+)
+_add(arch("nb201", NB201.replace("~0", "~1", 1), "nb201 edge 0->1: expected input 0, got '1'"))
+_add(
+    arch(
+        "nb201",
+        NB201.replace("avg_pool_3x3", "conv_3x3"),
+        f"nb201 edge 1->2: unknown op 'conv_3x3'; expected one of {NB201_OPS}",
+    )
+)
+_add(
+    arch(
+        "nb201",
+        "|none~0|+|none~0|+|none~0|none~1|none~2|",
+        "nb201 node 2: expected 2 edge(s), got 1 in '|none~0|'",
+    )
+)
+# ---------------------------------------------------------------- configs
+_add(
+    conf(
+        "controller.hiden_size: unknown key (did you mean hidden_size?)", "controller.hiden_size=64"
+    )
+)
+_add(conf("search.rounds: expected an integer, got 'three'", "search.rounds=three"))
+_add(conf("search.rounds: expected a positive number, got -1", "search.rounds=-1"))
+_add(conf("search.rounds: expected a positive number, got 0", "search.rounds=0"))
+_add(conf("search.eta: expected a finite number, got nan", "search.eta=.nan"))
+_add(conf("child.lr_max: expected a finite number, got inf", "child.lr_max=.inf"))
+_add(
+    conf(
+        "evaluator.kind: unknown evaluator 'lookup' (expected one of: train, table, synthetic, supernet)",
+        "evaluator.kind=lookup",
+    )
+)
+_add(
+    conf("evaluator.table: required for evaluator.kind table (a CSV file)", "evaluator.kind=table")
+)
+_add(conf("search.fill: expected one of random, none, got 'zeros'", "search.fill=zeros"))
+_add(
+    conf(
+        "search.top_k: 50 seeds but only 16 initial architectures (search.initial_archs)",
+        "search.initial_archs=16",
+        "search.top_k=50",
+    )
+)
+_add(
+    conf(
+        "search.space: unknown space 'darts' (expected one of: nasnet, enas, enas-rnn, nb201)",
+        "search.space=darts",
+    )
+)
+_add(
+    conf(
+        "child.dataset: 'ptb' does not fit search.space 'enas' (ptb goes with enas-rnn only)",
+        "search.space=enas",
+        "child.dataset=ptb",
+    )
+)
+_add(conf("controller.trade_off: expected a value in [0, 1], got 1.5", "controller.trade_off=1.5"))
+_add(conf("cluster.image: 'nao:latest' uses :latest; pin a version", "cluster.image=nao:latest"))
+_add(conf("child.amp: expected true/false, got 'maybe'", "child.amp=maybe"))
+_add(conf("search.eta_max: 1.0 is below search.eta 10.0", "search.eta=10", "search.eta_max=1"))
+_add(
+    conf(
+        f"child.dev_size: 1700 dev + 200 train images do not fit in digits's {TRAIN_IMAGES['digits']} training images",
+        "child.dev_size=1700",
+        "child.train_subset=200",
+    )
+)
+_add(conf("--set search.rounds: expected KEY=VALUE, e.g. search.rounds=3", "search.rounds"))
+_add(conf("search: expected a mapping of keys, got int", yaml_text="search: 3\n"))
+_add(conf("controler: unknown key (did you mean controller?)", yaml_text="controler:\n  lr: 0.1\n"))
+_add(
+    conf(
+        "cluster.tolerations[0].foo: unknown key (expected key, operator, value, effect)",
+        "cluster.tolerations=[{key: gpu, foo: bar}]",
+    )
+)
+_add(conf("cluster.node_selector: expected a mapping, got ['a']", "cluster.node_selector=[a]"))
+_add(conf("{tmp}/c.yaml: expected a mapping at the top level", yaml_text="- search\n"))
+# ---------------------------------------------------------------- pool lines
+_add(
+    pool_line(
+        "{not json",
+        "not valid JSON (Expecting property name enclosed in double quotes at column 2)",
+    )
+)
+_add(pool_line(json.dumps({"space": "nb201", "accuracy": 0.5}), "missing required key 'arch'"))
+_add(
+    pool_line(
+        json.dumps({"arch": NB201, "space": "darts"}),
+        "space: unknown space 'darts'; expected one of nasnet, enas, enas-rnn, nb201",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201.replace("~1", "~0", 1), "space": "nb201"}),
+        "arch: nb201 edge 1->2: expected input 1, got '0'",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201, "space": "nb201", "accuracy": "0.9"}),
+        "accuracy: expected a number or null, got '0.9'",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201, "space": "nb201", "status": "ok"}),
+        "accuracy: status ok needs a number",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201, "space": "nb201", "status": "done"}),
+        "status: expected one of ok, failed, pending, got 'done'",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201, "space": "nb201", "id": "abc"}),
+        f"id: 'abc' does not match the architecture (expected {get_space('nb201').canonical_id(get_space('nb201').parse(NB201))})",
+    )
+)
+_add(pool_line(json.dumps([NB201, "nb201"]), "expected a JSON object, got list"))
+_add(
+    pool_line(
+        json.dumps({"arch": NB201, "space": "nb201", "accuracy": 0.5, "status": "failed"}),
+        "accuracy: status failed needs null, got 0.5",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201, "space": "nb201", "accuracy": math.nan}),
+        "accuracy: nan is not allowed; use null with status failed",
+    )
+)
+_add(pool_line(json.dumps({"arch": 3, "space": "nb201"}), "arch: expected a string, got 3"))
+# ---------------------------------------------------------------- more architectures
+_add(arch("nb201", "", "nb201: expected 3 node groups joined by '+', got 1 in ''"))
+_add(arch("enas", "normal[] reduce[]", "normal cell: expected 5 nodes separated by '|', got 1"))
+_add(
+    Case(
+        "arch",
+        ("arch", "convert", "--space", "enas", "--from", "official", "--to", "native", "1 2"),
+        "enas official sequence: expected 40 integers, got 2",
+    )
+)
+_add(
+    Case(
+        "arch",
+        ("params", "--space", "nb201", "--arch", NB201, "--layers", "2", "--channels", "8"),
+        "--space: nb201 has no CNN child to count; expected nasnet or enas",
+    )
+)
+_add(
+    Case(
+        "arch",
+        ("params", "--space", "enas", "--arch", ENAS, "--layers", "0", "--channels", "8"),
+        "--layers/--channels: expected at least 1 layer and 2 channels",
+    )
+)
+_add(
+    Case(
+        "arch",
+        ("arch", "sample", "--space", "nb201", "--count", "0"),
+        "--count: expected 1..15625 for the nb201 space, got 0",
+    )
+)
+_add(
+    Case(
+        "arch",
+        ("arch", "show", "--space", "nb201", "-"),
+        "ARCH: stdin is empty; expected one architecture per line",
+        stdin="\n\n",
+    )
+)
+# ---------------------------------------------------------------- config files
+_add(
+    conf(
+        "{tmp}/c.yaml: empty; expected a mapping of config keys (search:, child:, ...)",
+        yaml_text="",
+    )
+)
+_add(
+    conf(
+        "{tmp}/c.yaml: empty; expected a mapping of config keys (search:, child:, ...)",
+        yaml_text="# only a comment\n",
+    )
+)
+_add(conf("{tmp}/c.yaml: expected a mapping at the top level", yaml_text="3\n"))
+_add(
+    Case(
+        "config",
+        ("config", "show", "--config", "{tmp}/none.yaml"),
+        "--config {tmp}/none.yaml: no such file",
+    )
+)
+_add(
+    Case(
+        "config",
+        ("config", "show", "--config", "{tmp}/cfg.yaml"),
+        "--config {tmp}/cfg.yaml: is a folder; expected a YAML file",
+        {"cfg.yaml/": ""},
+    )
+)
+_add(
+    Case(
+        "config",
+        ("config", "show", "--config", "{tmp}/conf"),
+        "--config {tmp}/conf: is a folder; expected a preset name or a YAML file",
+        {"conf/": ""},
+    )
+)
+_add(
+    conf(
+        "{tmp}/c.yaml:2: not valid YAML (expected ',' or ']', but got '<stream end>')",
+        yaml_text="search: [1, 2\n",
+    )
+)
+_add(
+    conf(
+        "{tmp}/c.yaml:2: not valid YAML (found character '\\t' that cannot start any token)",
+        yaml_text="search:\n\trounds: 2\n",
+    )
+)
+_add(
+    conf(
+        "{tmp}/c.yaml:4: rounds: given twice (first on line 2)",
+        yaml_text="search:\n  rounds: 2\n  eta: 1.0\n  rounds: 3\n",
+    )
+)
+_add(
+    conf(
+        "{tmp}/c.yaml:3: search: given twice (first on line 1)",
+        yaml_text="search:\n  rounds: 2\nsearch:\n  eta: 1.0\n",
+    )
+)
+_add(conf("{tmp}/c.yaml: not UTF-8 text", yaml_text=b"search:\n  rounds: \xff\n"))
+_add(conf("search.eta: expected a finite number, got nan", yaml_text="search:\n  eta: .nan\n"))
+_add(conf("child.lr_max: expected a finite number, got inf", yaml_text="child:\n  lr_max: .inf\n"))
+_add(conf("search.rounds: expected a positive number, got 0", yaml_text="search:\n  rounds: 0\n"))
+_add(conf("search.rounds: expected an integer, got None", yaml_text="search:\n  rounds:\n"))
+_add(conf("search.rounds: expected an integer, got True", yaml_text="search:\n  rounds: yes\n"))
+_add(
+    conf(
+        "search.space: unknown space 'nb-201' (expected one of: nasnet, enas, enas-rnn, nb201)",
+        yaml_text="search:\n  space: nb-201\n",
+    )
+)
+_add(
+    conf(
+        "final.enabled: the final training builds image networks (nasnet, enas), not search.space 'enas-rnn'",
+        yaml_text="search:\n  space: enas-rnn\nchild:\n  dataset: ptb\n  data_dir: ptb\nfinal:\n  enabled: true\n",
+    )
+)
+_add(
+    conf(
+        "name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or digit "
+        "(it names the run folder), got '../../etc'",
+        yaml_text="name: ../../etc\n",
+    )
+)
+_add(
+    conf(
+        "child.data_dir: required for child.dataset 'image-folder'",
+        yaml_text="child:\n  dataset: image-folder\n",
+    )
+)
+_add(conf("child: expected a mapping of keys, got list", yaml_text="child: [1]\n"))
+# ---------------------------------------------------------------- --set
+_add(conf("search: expected a mapping of keys, got int", "search=3"))
+_add(conf("child.lr_max: expected a finite number, got nan", "child.lr_max=.nan"))
+_add(conf("--set =3: expected a dotted key before '=', e.g. search.rounds=3", "=3"))
+_add(
+    conf(
+        "--set search..rounds=3: expected a dotted key before '=', e.g. search.rounds=3",
+        "search..rounds=3",
+    )
+)
+_add(conf("--set search.rounds.x=3: rounds is not a section", "search.rounds.x=3"))
+_add(conf("search.rounds: expected an integer, got [3]", "search.rounds=[3]"))
+_add(conf("search.rounds: expected an integer, got '1e3'", "search.rounds=1e3"))
+_add(
+    conf(
+        "nosuch: unknown key (expected one of: name, search, evaluator, controller, child, final, supernet, cluster)",
+        "nosuch=1",
+    )
+)
+_add(
+    conf(
+        "--set search={rounds: 2, rounds: 3}: rounds: given twice (first on line 1)",
+        "search={rounds: 2, rounds: 3}",
+    )
+)
+_add(conf(f"search.seed: expected 0..{MAX_SEED}, got -1", "search.seed=-1"))
+_add(
+    conf(f"search.seed: expected 0..{MAX_SEED}, got {MAX_SEED + 1}", f"search.seed={MAX_SEED + 1}")
+)
+_add(
+    conf(
+        "name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or digit "
+        "(it names the run folder), got 'a/b'",
+        "name=a/b",
+    )
+)
+_add(
+    conf(
+        "search.initial_archs: 20000 is more than the 15625 architectures of the nb201 space",
+        "search.space=nb201",
+        "evaluator.kind=synthetic",
+        "search.initial_archs=20000",
+    )
+)
+_add(
+    conf(
+        "child.dataset: 'ptb' does not fit search.space 'nb201' (ptb goes with enas-rnn only)",
+        "search.space=nb201",
+        "child.dataset=ptb",
+    )
+)
+_add(
+    conf(
+        "final.enabled: the final training builds image networks (nasnet, enas), not search.space 'nb201'",
+        "search.space=nb201",
+        "evaluator.kind=synthetic",
+        "final.enabled=true",
+    )
+)
+_add(conf("child.device: expected auto, cpu or cuda, got 'tpu'", "child.device=tpu"))
+_add(conf("search.shards: expected a positive number, got 0", "search.shards=0"))
+_add(
+    conf(
+        "cluster.image: 'nao' has no tag; pin a version (no implicit :latest)", "cluster.image=nao"
+    )
+)
+# ---------------------------------------------------------------- more pool files
+_add(
+    pool_line(
+        json.dumps({"arch": NB201_CELLS[0], "space": "nb201", "accuracy": 1.5}),
+        "accuracy: expected a fraction in [0, 1], got 1.5 (percentages: divide by 100)",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201_CELLS[0], "space": "nb201", "accuracy": -3.0}),
+        "accuracy: expected a fraction in [0, 1], got -3.0 (percentages: divide by 100)",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201, "space": "nb201", "accuracy": 0.7}),
+        "arch: duplicate of line 1 (canonical id "
+        f"{get_space('nb201').canonical_id(get_space('nb201').parse(NB201))})",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201_CELLS[0], "space": "nb201", "round": "1"}),
+        "round: expected an integer or null, got '1'",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201_CELLS[0], "space": "nb201", "eta": math.inf}),
+        "eta: expected a finite number, got inf",
+    )
+)
+_add(
+    Case(
+        "pool",
+        ("pool", "check", "{tmp}/pools"),
+        "{tmp}/pools: is a directory; expected a pool file (JSONL)",
+        {"pools/": ""},
+    )
+)
+_add(Case("pool", ("pool", "check", "{tmp}/none.jsonl"), "{tmp}/none.jsonl: no such pool file"))
+_add(
+    Case(
+        "pool",
+        ("pool", "check", "{tmp}/p.jsonl"),
+        "{tmp}/p.jsonl:2: not UTF-8 text",
+        {"p.jsonl": EVALUATED.splitlines()[0].encode() + b"\n\xff\xfe\n"},
+    )
+)
+# ---------------------------------------------------------------- benchmark tables
+_MIXED = table_rows().replace("82.5,81.5", "0.825,0.815")
+_add(
+    table(
+        _MIXED,
+        "{tmp}/t.csv:4: valid: 0.825 looks like a fraction but line 2 has a percentage (80.5); "
+        "expected one unit for the whole table (all 0..1 or all 0..100)",
+    )
+)
+_add(table(table_rows() + f"{NB201_CELLS[1]},70,70\n", "{tmp}/t.csv:8: arch: duplicate of line 3"))
+_add(
+    Case(
+        "table",
+        (*BENCH[:4], "{tmp}/tables", *BENCH[5:], *BENCH_TAIL),
+        "{tmp}/tables: is a folder; expected a table file (CSV)",
+        {"tables/": ""},
+    )
+)
+_add(
+    Case(
+        "table",
+        (*BENCH[:4], "{tmp}/none.csv", *BENCH[5:], *BENCH_TAIL),
+        "{tmp}/none.csv: no such table file",
+    )
+)
+_add(table("", "{tmp}/t.csv:1: empty file; expected a header with columns arch, valid"))
+_add(table("arch,valid,test\n", "{tmp}/t.csv: no rows after the header"))
+_add(
+    table(
+        table_rows(header="arch,test"), "{tmp}/t.csv:1: missing column 'valid' (header: arch,test)"
+    )
+)
+_add(
+    table(
+        table_rows(header="arch,valid,acc"),
+        "{tmp}/t.csv:1: unknown column 'acc'; expected some of arch, valid, test, seconds, params",
+    )
+)
+_add(table(table_rows() + f"{NB201_CELLS[5]},70\n", "{tmp}/t.csv:8: expected 3 columns, got 2"))
+_add(
+    table(
+        table_rows().replace("81.5,80.5", "nan,80.5"),
+        "{tmp}/t.csv:3: valid: expected a finite number, got 'nan'",
+    )
+)
+_add(
+    table(
+        table_rows().replace("81.5,80.5", "150,80.5"),
+        "{tmp}/t.csv:3: valid: 150.0 is out of range for a table in percent (expected 0..100)",
+    )
+)
+_add(
+    table(
+        table_rows(header="arch,valid,seconds").replace("81.5,80.5", "81.5,-2"),
+        "{tmp}/t.csv:3: seconds: expected a non-negative number, got -2.0",
+    )
+)
+_add(
+    table(
+        table_rows().replace(NB201_CELLS[2], NB201_CELLS[2].replace("~0", "~1", 1)),
+        "{tmp}/t.csv:4: arch: nb201 edge 0->1: expected input 0, got '1'",
+    )
+)
+_add(table(b"arch,valid\n\xff,1\n", "{tmp}/t.csv: not UTF-8 text; expected a CSV table"))
+_add(
+    Case(
+        "table",
+        (
+            "search",
+            "--config",
+            "nb201",
+            "--set",
+            "evaluator.table={tmp}/t.csv",
+            "--out",
+            "{tmp}/run",
+        ),
+        "{tmp}/t.csv:4: valid: 0.825 looks like a fraction but line 2 has a percentage (80.5); "
+        "expected one unit for the whole table (all 0..1 or all 0..100)",
+        {"t.csv": _MIXED},
+    )
+)
+# ---------------------------------------------------------------- data directories
+_IMAGES = ("--set", "child.dataset=image-folder", "--set", "child.data_dir={tmp}/img")
+_add(
+    Case(
+        "data",
+        (*TRAIN_CHILD, "--set", "child.dataset=image-folder", "--set", "child.data_dir={tmp}/none"),
+        "child.data_dir: {tmp}/none does not exist",
+    )
+)
+_add(
+    Case(
+        "data",
+        (*TRAIN_CHILD, *_IMAGES),
+        "child.data_dir: {tmp}/img is a file; expected a folder",
+        {"img": "x"},
+    )
+)
+_add(
+    Case(
+        "data",
+        (*TRAIN_CHILD, *_IMAGES),
+        "child.data_dir: {tmp}/img has no train/ folder (expected train/<class>/ and test/<class>/ images)",
+        {"img/": ""},
+    )
+)
+_add(
+    Case(
+        "data",
+        (*TRAIN_CHILD, *_IMAGES),
+        "child.data_dir: {tmp}/img has no test/ folder (expected train/<class>/ and test/<class>/ images)",
+        {"img/train/cat/": ""},
+    )
+)
+_add(
+    Case(
+        "data",
+        (*TRAIN_CHILD, *_IMAGES),
+        "child.data_dir: {tmp}/img/train has no class folders",
+        {"img/train/": "", "img/test/": ""},
+    )
+)
+_add(
+    Case(
+        "data",
+        (*TRAIN_CHILD, *_IMAGES),
+        "child.data_dir: {tmp}/img/test has no dog/ folder (train/ has that class)",
+        {"img/train/cat/": "", "img/train/dog/": "", "img/test/cat/": ""},
+    )
+)
+_add(
+    Case(
+        "data",
+        (*TRAIN_CHILD, "--set", "child.dataset=cifar10", "--set", "child.data_dir={tmp}/img"),
+        "child.data_dir: no cifar10 under {tmp}/img (expected cifar-10-batches-py/ as torchvision "
+        "writes it, or train/<class>/ and test/<class>/ folders), and child.download is false",
+        {"img/": ""},
+    )
+)
+_add(
+    Case(
+        "data",
+        (
+            *TRAIN_CHILD[:2],
+            "enas-rnn",
+            TRAIN_CHILD[3],
+            RNN,
+            *TRAIN_CHILD[5:],
+            "--config",
+            "ptb",
+            "--set",
+            "child.data_dir={tmp}/ptb",
+        ),
+        "child.data_dir: {tmp}/ptb has no ptb.valid.txt (expected ptb.train.txt, ptb.valid.txt, ptb.test.txt)",
+        {"ptb/ptb.train.txt": "a b c\n"},
+    )  # fmt: skip
+)
+_add(
+    Case(
+        "data",
+        (
+            "search",
+            "--out",
+            "{tmp}/run",
+            "--set",
+            "child.dataset=image-folder",
+            "--set",
+            "child.data_dir={tmp}/none",
+        ),
+        "child.data_dir: {tmp}/none does not exist",
+    )
+)
+_add(
+    Case(
+        "data",
+        ("search", "--out", "{tmp}/run", "--set", "child.dataset=cifar10"),
+        "child.data_dir: required for cifar10 (or set child.download=true)",
+    )
+)
+# ---------------------------------------------------------------- output paths
+_add(
+    Case(
+        "output",
+        ("compile", "-o", "/proc/p.yaml"),
+        f"-o /proc/p.yaml: cannot write in /proc ({_cannot_create_in('/proc')})",
+    )
+)
+_add(
+    Case(
+        "output",
+        ("compile", "-o", "{tmp}/adir"),
+        "-o {tmp}/adir: is a folder; expected a file name",
+        {"adir/": ""},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("compile", "-o", "{tmp}/none/p.yaml"),
+        "-o {tmp}/none/p.yaml: folder {tmp}/none does not exist",
+    )
+)
+_add(
+    Case(
+        "output",
+        ("compile", "-o", "{tmp}/f.txt/p.yaml"),
+        "-o {tmp}/f.txt/p.yaml: {tmp}/f.txt is a file, not a folder",
+        {"f.txt": "x"},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("compile", "-o", "{tmp}/p.yaml", "--set", "search.eta=.nan"),
+        "search.eta: expected a finite number, got nan",
+    )
+)
+_add(
+    Case(
+        "output",
+        ("search", "--out", "{tmp}/f.txt"),
+        "--out {tmp}/f.txt: is a file; expected a folder",
+        {"f.txt": "x"},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("search", "--out", "{tmp}/f.txt/run"),
+        "--out {tmp}/f.txt/run: {tmp}/f.txt is a file, not a folder",
+        {"f.txt": "x"},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("search", "--out", "{tmp}/run", "--set", "search.rounds=0"),
+        "search.rounds: expected a positive number, got 0",
+    )
+)
+_add(
+    Case(
+        "output",
+        (
+            "search",
+            "--out",
+            "{tmp}/run",
+            "--set",
+            "search.space=nb201",
+            "--set",
+            "child.dataset=ptb",
+        ),
+        "child.dataset: 'ptb' does not fit search.space 'nb201' (ptb goes with enas-rnn only)",
+    )
+)
+_add(
+    Case(
+        "output",
+        (*TRAIN_CHILD[:-1], "{tmp}/f.txt"),
+        "--out {tmp}/f.txt: is a file; expected a folder",
+        {"f.txt": "x"},
+    )
+)
+_add(
+    Case(
+        "output",
+        (
+            "controller",
+            "fit",
+            "--space",
+            "nb201",
+            "--train",
+            "{tmp}/p.jsonl",
+            "--out",
+            "{tmp}/f.txt",
+        ),
+        "--out {tmp}/f.txt: is a file; expected a folder",
+        {"p.jsonl": EVALUATED, "f.txt": "x"},
+    )
+)
+_add(
+    Case(
+        "output",
+        (
+            "controller",
+            "propose",
+            "--model",
+            "{tmp}/m",
+            "--pool",
+            "{tmp}/p.jsonl",
+            "--out",
+            "{tmp}/adir",
+        ),
+        "--out {tmp}/adir: is a folder; expected a file name",
+        {"p.jsonl": EVALUATED, "adir/": ""},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("export", "--checkpoint", "{tmp}/c.pt", "--out", "{tmp}/f.txt"),
+        "--out {tmp}/f.txt: is a file; expected a folder",
+        {"c.pt": "x", "f.txt": "x"},
+    )
+)
+_add(
+    bench(
+        "--json {tmp}/adir: is a folder; expected a file name",
+        *("--json", "{tmp}/adir"),
+        kind="output",
+        folder="adir",
+    )
+)
+_add(
+    bench(
+        "--plot {tmp}/none/p.png: folder {tmp}/none does not exist",
+        *("--plot", "{tmp}/none/p.png"),
+        kind="output",
+    )
+)
+# ---------------------------------------------------------------- command lines
+_add(Case("cli", ("frobnicate",), "argument command: invalid choice: 'frobnicate'", exact=False))
+_add(Case("cli", ("search", "--bogus"), "unrecognized arguments: --bogus"))
+_add(Case("cli", (), "the following arguments are required: command"))
+_add(
+    Case(
+        "cli", ("compile",), "the following arguments are required: -o/--output", prog="nao compile"
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("pool", "check"),
+        "the following arguments are required: FILE",
+        prog="nao pool check",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("arch", "show", "--space", "darts", NB201),
+        "argument --space: invalid choice: 'darts'",
+        prog="nao arch show",
+        exact=False,
+    )
+)
+_add(bench("--queries 0: 0 is below the minimum 1", "--queries", "0"))
+_add(bench("--queries abc: expected integers like 0-9 or 0,3,5, got 'abc'", "--queries", "abc"))
+_add(bench("budget: 1000 queries but the table has only 6 architectures", "--queries", "1000"))
+_add(bench("--seeds 5-2: range 5-2 ends below its start", "--seeds", "5-2"))
+_add(bench("--seeds -3: -3 is below the minimum 0", "--seeds=-3"))
+_add(bench("--seeds 0-100000000: more than 10000 values", "--seeds", "0-100000000"))
+_add(bench("--seeds : expected integers like 0-9 or 0,3,5, got ''", "--seeds="))
+_add(
+    bench(
+        "--strategy: unknown name 'greedy'; expected some of nao, random, evolution",
+        "--strategy",
+        "greedy",
+    )
+)
+_add(
+    bench(
+        "argument --population: expected a positive integer, got '0'",
+        "--population",
+        "0",
+        prog="nao benchmark",
+    )
+)
+_add(
+    Case(
+        "cli",
+        (
+            "controller",
+            "propose",
+            "--model",
+            "{tmp}/m",
+            "--pool",
+            "{tmp}/p.jsonl",
+            "--count",
+            "0",
+            "--out",
+            "{tmp}/n.jsonl",
+        ),
+        "argument --count: expected a positive integer, got '0'",
+        prog="nao controller propose",
+    )
+)
+_add(
+    Case(
+        "cli",
+        (
+            "controller",
+            "propose",
+            "--model",
+            "{tmp}/m",
+            "--pool",
+            "{tmp}/p.jsonl",
+            "--eta",
+            "nan",
+            "--out",
+            "{tmp}/n.jsonl",
+        ),
+        "argument --eta: expected a finite number, got 'nan'",
+        prog="nao controller propose",
+    )
+)
+_add(
+    Case(
+        "cli",
+        (
+            "controller",
+            "propose",
+            "--model",
+            "{tmp}/m.pt",
+            "--pool",
+            "{tmp}/p.jsonl",
+            "--out",
+            "{tmp}/n.jsonl",
+        ),
+        "--model {tmp}/m.pt: not a controller checkpoint (UnpicklingError)",
+        {"m.pt": "not a checkpoint\n", "p.jsonl": EVALUATED},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("controller", "fit", "--space", "nb201", "--train", "{tmp}/p.jsonl", "--out", "{tmp}/m"),
+        "train: needs at least 2 evaluated architectures (status ok), got 0",
+        {"p.jsonl": PENDING},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("export", "--checkpoint", "{tmp}/c.pt", "--out", "{tmp}/model"),
+        "--checkpoint {tmp}/c.pt: not a torch checkpoint (UnpicklingError)",
+        {"c.pt": "not a checkpoint\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("export", "--checkpoint", "{tmp}/none.pt", "--out", "{tmp}/model"),
+        "--checkpoint {tmp}/none.pt: no such file",
+    )
+)
+_add(
+    Case(
+        "cli",
+        (
+            "submit",
+            "--host",
+            "http://127.0.0.1:9",
+            "--experiment",
+            "e",
+            "--package",
+            "{tmp}/p.yaml",
+        ),
+        "--package {tmp}/p.yaml: no such file (expected `nao compile` YAML)",
+    )
+)
+_add(
+    Case(
+        "cli",
+        (*TRAIN_CHILD, "--seed", "-1"),
+        f"argument --seed: expected 0..{MAX_SEED}, got '-1'",
+        prog="nao train-child",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("reproduce", "--reference", "{tmp}/none.json"),
+        "{tmp}/none.json: no reference yet; run `nao reproduce --update-reference`",
+    )
+)
+_add(
+    Case(
+        "cli",
+        (
+            "train-child",
+            "--space",
+            "nb201",
+            "--arch",
+            NB201,
+            "--out",
+            "{tmp}/child",
+            "--set",
+            "child.dataset=ptb",
+        ),
+        "child.dataset: 'ptb' does not fit search.space 'nb201' (ptb goes with enas-rnn only)",
+    )
+)
+
+_add(
+    Case(
+        "cli",
+        ("reproduce", "--reference", "{tmp}/ref.json"),
+        "{tmp}/ref.json: not valid JSON (Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1))",
+        {"ref.json": "{x\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("reproduce", "--reference", "{tmp}/ref.json"),
+        "{tmp}/ref.json: expected a JSON object with a spec (a reference document)",
+        {"ref.json": "[1]\n"},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("reproduce", "--update-reference", "--reference", "{tmp}/refs"),
+        "--reference {tmp}/refs: is a folder; expected a file name",
+        {"refs/": ""},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("reproduce", "--pipeline-root", "{tmp}/f.txt"),
+        "--pipeline-root {tmp}/f.txt: is a file; expected a folder",
+        {"f.txt": "x"},
+    )
+)
+
+_add(
+    Case(
+        "table",
+        (
+            "search",
+            "--config",
+            "nb201",
+            "--set",
+            "evaluator.table={tmp}/nb201.csv",
+            "--out",
+            "{tmp}/run",
+        ),
+        "evaluator.table: no such file '{tmp}/nb201.csv' "
+        "(--set evaluator.table=<a CSV of arch,valid[,test,seconds]>)",
+    )
+)
+
+
+def _ids() -> list[str]:
+    seen: Counter[str] = Counter()
+    out = []
+    for c in CASES:
+        seen[c.kind] += 1
+        out.append(f"{c.kind}-{seen[c.kind]}")
+    return out
+
+
+IDS = _ids()
+KINDS = ("config", "set", "arch", "pool", "table", "data", "output", "cli")
+
+
+def test_the_corpus_covers_every_kind_of_input() -> None:
+    counts = Counter(c.kind for c in CASES)
+    assert len(CASES) >= 100 and set(counts) == set(KINDS), counts
+    assert min(counts.values()) >= 8, counts
+
+
+def _check_line(err: str, line: str, exact: bool) -> None:
+    assert "Traceback" not in err, err
+    assert len(err.splitlines()) == 1, err
+    if exact:
+        assert err == line + "\n"
+    else:
+        assert err.startswith(line), err
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_bad_input_in_process(
+    case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv, line = materialize(case, tmp_path)
+    before = tree(tmp_path)
+    if case.stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(case.stdin))
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse
+        code = e.code
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    _check_line(err, line, case.exact)
+    assert out == ""
+    assert tree(tmp_path) == before, "partial output left behind"
+
+
+@pytest.fixture(scope="module")
+def cli_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Result, str, Path]]:
+    """Every corpus case as its own `nao` process (forked from one interpreter: see cli_batch)."""
+    root = tmp_path_factory.mktemp("corpus-cli")
+    prepared = [(c, i, *materialize(c, root / i)) for c, i in zip(CASES, IDS, strict=True)]
+    trees = {i: tree(root / i) for _c, i, _a, _l in prepared}
+    work = root / "_batch"
+    work.mkdir()
+    results = run_batch([(argv, c.stdin) for c, _i, argv, _l in prepared], work, timeout=600)
+    out = {}
+    for (_c, i, _a, line), r in zip(prepared, results, strict=True):
+        assert tree(root / i) == trees[i], f"{i}: partial output left behind"
+        out[i] = (r, line, root / i)
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_bad_input_through_the_cli(
+    case: Case, request: pytest.FixtureRequest, cli_results: dict[str, tuple[Result, str, Path]]
+) -> None:
+    proc, line, _tmp = cli_results[request.node.callspec.id]
+    assert proc.returncode == 2, proc.stderr
+    _check_line(proc.stderr, line, case.exact)
+    assert proc.stdout == ""
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_outputs_into_a_read_only_folder_fail_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        assert main(["compile", "-o", str(locked / "p.yaml")]) == 2
+        err = capsys.readouterr().err
+        assert (
+            err == f"nao: error: -o {locked}/p.yaml: cannot write in {locked} (Permission denied)\n"
+        )
+        assert main(["search", "--out", str(locked / "run")]) == 2
+        assert "--out" in capsys.readouterr().err
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(stat.S_IRWXU)
+
+
+def test_created_dir_removes_only_what_it_created(tmp_path: Path) -> None:
+    from nao_kfp.errors import NaoError
+    from nao_kfp.preflight import created_dir
+
+    with pytest.raises(NaoError), created_dir(tmp_path / "a" / "b") as out:
+        out.mkdir(parents=True)
+        raise NaoError("bad data")
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(NaoError), created_dir(tmp_path / "kept") as out:
+        (out / "x").write_text("earlier run")
+        raise NaoError("bad data")
+    assert (tmp_path / "kept" / "x").exists()
+    with pytest.raises(KeyboardInterrupt), created_dir(tmp_path / "c") as out:
+        out.mkdir()
+        raise KeyboardInterrupt  # an interrupted run keeps its folder, to resume
+    assert (tmp_path / "c").is_dir()
+
+
+def test_a_search_without_s3_credentials_leaves_no_run_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("S3_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("S3_SECRET_KEY", "x")
+    argv = ["search", "--set", "cluster.s3_endpoint=minio.nao:9000", "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "nao: error: S3_ACCESS_KEY: environment variable not set; "
+        "cluster.s3_endpoint 'minio.nao:9000' needs S3 credentials\n"
+    )
+    assert list(tmp_path.iterdir()) == []
