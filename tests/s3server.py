@@ -136,7 +136,7 @@ def start_s3_server(
         "-ip.bind=127.0.0.1",
         "-master.telemetry=false",
         "-master.volumeSizeLimitMB=64",
-        "-volume.max=8",
+        "-volume.max=400",  # every bucket is a collection with volumes of its own
         "-volume.preStopSeconds=0",
         "-filer",
         "-s3",

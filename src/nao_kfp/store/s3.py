@@ -76,9 +76,15 @@ class S3Store(Store):
                 f"cluster.s3_bucket: {bucket!r} is not a valid S3 bucket name "
                 "(3-63 lowercase letters, digits, '-' or '.')"
             ) from None
+        from minio.error import S3Error
+
         with self._errors("create bucket", ""):
             if not self._client.bucket_exists(bucket):
-                self._client.make_bucket(bucket)
+                try:
+                    self._client.make_bucket(bucket)
+                except S3Error as e:  # another task created it first: that is what we wanted
+                    if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                        raise
 
     def __repr__(self) -> str:
         return (
