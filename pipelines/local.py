@@ -85,13 +85,18 @@ def local_config(cfg: Config, out_dir: Path) -> Config:
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # the last line of a Python traceback: `pkg.module.SomeError: message`
-_CAUSE = re.compile(r"^\s*(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Failed)): (.+)$", re.M)
+_CAUSE = re.compile(
+    r"^\s*(?:(?:[a-z_]\w*\.)+([A-Z]\w*)|([A-Z]\w*(?:Error|Exception|Failed))): (.+)$", re.M
+)
 
 
 def failure_cause(log_text: str) -> str | None:
     """The error a failed task ended with, from its log (the last traceback's last line)."""
     found = _CAUSE.findall(_ANSI.sub("", log_text))
-    return f"{found[-1][0]}: {found[-1][1].strip()}" if found else None
+    if not found:
+        return None
+    qualified, plain, message = found[-1]
+    return f"{qualified or plain}: {message.strip()}"
 
 
 def run_local(
