@@ -5,7 +5,10 @@
     .venv/bin/python benchmarks/bench_supernet.py nb201 --data /tmp/cifar10-jpg \\
         [--table /work/shared/data/nb201-sample/nb201_cifar10_sample725.csv] [--layers 1]
         [--channels 8] [--epochs 10] [--train-images 10000] [--dev-images 500]
-        [--bn train,recalibrate,running] [--out runs/bench-supernet-nb201]
+        [--bn running,recalibrate,train] [--out runs/bench-supernet-nb201] [--rerank-top 3]
+    .venv/bin/python benchmarks/bench_supernet.py bn-sweep --data ... --out <the nb201 run's --out>
+        --layers 1 --channels 8 --epochs 15 --train-images 25000 [--cells 200]
+        [--grid "bn=running,dev_batches=1;bn=recalibrate,bn_batches=16"]
     .venv/bin/python benchmarks/bench_supernet.py enas --data /tmp/cifar10-jpg [--archs 10]
         [--pool 50] [--epochs 6] [--train-images 5000] [--dev-images 500] [--child-epochs 2]
 
@@ -16,6 +19,8 @@ nb201: the NAS-Bench-201 protocol on CIFAR-10 (half of the 50k training images t
 half validate; --train-images of the first half here) with the 725 sampled cells as the pool;
 for each BatchNorm mode the Kendall tau between the supernet's scores and the table's `valid`,
 the top-scored cell's standard string and its true rank. Parameter count as a baseline score.
+bn-sweep: other scoring settings (BN mode, dev batches, recalibration batches) on the supernet
+of a finished nb201 run (same size and data flags), for a seeded subset of the table's cells.
 enas: a supernet trained on a random pool; for --archs of them the Kendall tau between the
 shared-weight dev accuracy and the dev accuracy after --child-epochs of training from scratch.
 
@@ -100,6 +105,7 @@ def _overrides(args: argparse.Namespace, dev_size: int) -> list[str]:
         f"supernet.rounds_every={args.epochs}", f"supernet.batch_size={args.batch}",
         f"supernet.eval_batch_size={args.dev_images}", "supernet.dev_batches=1",
         f"supernet.bn_batches={args.bn_batches}",
+        *([f"supernet.lr_max={args.lr}"] if args.lr else []),
     ]  # fmt: skip
 
 
@@ -185,6 +191,25 @@ def nb201(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=1))
 
 
+def bn_sweep(args: argparse.Namespace) -> None:
+    """Re-score a seeded subset of the table with the supernet of a finished `nb201` run."""
+    space = get_space("nb201")
+    with open(args.table) as f:
+        rows = [(space.parse(r["arch"]), float(r["valid"])) for r in csv.DictReader(f)]
+    rows = random.Random(args.seed).sample(rows, args.cells) if args.cells else rows
+    archs, valid = [a for a, _ in rows], [v for _, v in rows]
+    base = _overrides(args, 25000)
+    data = load_split(load_config("nao-ws-nb201", base).child)
+    for setting in args.grid.split(";"):  # e.g. "bn=running,dev_batches=4"
+        keys = dict(kv.split("=") for kv in setting.split(","))
+        sets = [f"supernet.{k}={v}" for k, v in keys.items()]
+        cfg = load_config("nao-ws-nb201", [*base, "supernet.eval_batch_size=500", *sets])
+        t0 = time.perf_counter()
+        scores = score_archs(space, cfg, archs, data, Path(args.out) / "supernet")
+        print(json.dumps({**keys, "cells": len(archs), "tau": _tau(scores, valid),
+                          "seconds": round(time.perf_counter() - t0, 1)}), flush=True)  # fmt: skip
+
+
 def enas(args: argparse.Namespace) -> None:
     space = get_space("enas")
     pool = space.sample_unique(args.pool, random.Random(args.seed))
@@ -213,8 +238,10 @@ def enas(args: argparse.Namespace) -> None:
     result: dict[str, Any] = {
         "bench": "enas", "layers": args.layers, "channels": args.channels, "pool": args.pool,
         "epochs": args.epochs, "train_images": len(data.train_y), "dev_images": args.dev_images,
-        "threads": args.threads, "supernet_seconds": trained["seconds"],
+        "threads": args.threads, "lr_max": cfg.supernet.lr_max,
+        "supernet_seconds": trained["seconds"],
         "epoch_s": round(trained["seconds"] / max(len(trained["history"]), 1), 1),
+        "final_train_accuracy": trained["history"][-1]["train_accuracy"],
         "child_epochs": args.child_epochs, "stand_alone": alone, "modes": {},
     }  # fmt: skip
     for bn, (scores, seconds) in _score_modes(space, cfg, chosen, data, work, args.bn).items():
@@ -228,7 +255,7 @@ def main() -> None:
     e = sub.add_parser("epoch-time")
     e.add_argument("--space", default="enas,nb201")
     e.add_argument("--images", type=int, default=1024)
-    for q in (e, sub.add_parser("nb201"), sub.add_parser("enas")):
+    for q in (e, sub.add_parser("nb201"), sub.add_parser("enas"), sub.add_parser("bn-sweep")):
         q.add_argument("--layers", type=int, default=1)
         q.add_argument("--channels", type=int, default=8)
         q.add_argument("--batch", type=int, default=64)
@@ -239,11 +266,16 @@ def main() -> None:
         q.add_argument("--epochs", type=int, default=10)
         q.add_argument("--train-images", type=int, default=10000)
         q.add_argument("--dev-images", type=int, default=500)
-        q.add_argument("--bn", default="train,recalibrate,running")
+        q.add_argument("--bn", default="running,recalibrate,train")  # rerank by the first
         q.add_argument("--bn-batches", type=int, default=4)
+        q.add_argument("--lr", type=float, default=0.0, help="supernet.lr_max; 0: the preset's")
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--out", default=f"runs/bench-supernet-{q.prog.split()[-1]}")
-        if q.prog.endswith("nb201"):
+        if q.prog.endswith("bn-sweep"):
+            q.add_argument("--table", default=TABLE)
+            q.add_argument("--cells", type=int, default=200)
+            q.add_argument("--grid", default="bn=train;bn=recalibrate;bn=running")
+        elif q.prog.endswith("nb201"):
             q.add_argument("--table", default=TABLE)
             q.add_argument("--cells", type=int, default=0, help="0: every cell of the table")
             q.add_argument("--rerank-top", type=int, default=0)
@@ -253,7 +285,7 @@ def main() -> None:
             q.add_argument("--pool", type=int, default=50)
             q.add_argument("--child-epochs", type=int, default=2)
     args = p.parse_args()
-    {"epoch-time": epoch_time, "nb201": nb201, "enas": enas}[args.cmd](args)
+    {"epoch-time": epoch_time, "nb201": nb201, "enas": enas, "bn-sweep": bn_sweep}[args.cmd](args)
 
 
 if __name__ == "__main__":
