@@ -27,6 +27,24 @@ shared-weight dev accuracy and the dev accuracy after --child-epochs of training
 --data: the extracted shared CIFAR-10 JPEGs (train/<class>/, test/<class>/) or a directory
 with a staged images-cifar10.pt. Work directories under --out resume after an interruption.
 Development data only: tests never read it.
+
+Measured on the shared 2-core CPU (1 thread, nice 19, other jobs running; BN modes compared in
+src/nao_kfp/child/supernet_train.py):
+  epoch-time  enas N=1 F=8: 68-104 images/s (a 45k epoch 7-11 min); N=3 F=20 (the preset):
+              15 images/s (51 min). nb201 N=1 C=8: 415-760 images/s (a 25k epoch 33-60 s);
+              N=5 C=16 (the preset): 66 images/s (6.3 min).
+  nb201       --layers 1 --channels 8 --epochs 15 --train-images 25000 --dev-images 500
+              --rerank-top 3 --rerank-epochs 2: 89 s per epoch, final train accuracy 0.53;
+              Kendall tau vs `valid` over the 725 cells: running 0.31, recalibrate 0.21,
+              train 0.16 (parameter count alone: 0.56). Top-scored cell (running):
+              |nor_conv_3x3~0|+|avg_pool_3x3~0|skip_connect~1|+|nor_conv_3x3~0|skip_connect~1|none~2|
+              valid 88.22, rank 266 of 725 (table best 91.36, mean 84.77); the rerank of the top
+              3 kept it. Scoring 725 cells: 3-20 min per mode (load-dependent).
+  enas        --pool 10 --archs 10 --epochs 10 --lr 0.05 --train-images 5000 --dev-images 500
+              --child-epochs 2: 114 s per epoch, final train accuracy 0.27; tau vs stand-alone
+              dev accuracy (0.35-0.44): train 0.49, recalibrate 0.36, running 0.07. With
+              --pool 50 --epochs 6 (lr 0.025) the supernet reached 0.16 train accuracy and the
+              taus were noise (train -0.16, recalibrate 0.04, running 0.07).
 """
 
 from __future__ import annotations

@@ -213,11 +213,11 @@ class SupernetConfig:
     drop_path: float = 0.1  # drop probability at the deepest cell at the end of the schedule
     eval_batch_size: int = 500
     dev_batches: int = 1  # an architecture's score: its accuracy on this many fixed dev batches
-    # BatchNorm statistics when scoring: running (the statistics accumulated while training the
-    # supernet; ranked best when measured), train (each dev batch's own statistics, the official
-    # NAO-WS code) or recalibrate (re-estimated per architecture on bn_batches training
-    # batches); see child/supernet_train.py for the measurements.
-    bn: str = "running"
+    # BatchNorm statistics when scoring: train (each dev batch's own statistics, the official
+    # NAO-WS code; ranked best on enas), running (the statistics accumulated while training the
+    # supernet; ranked best on nb201) or recalibrate (re-estimated per architecture on
+    # bn_batches training batches); the measurements are in child/supernet_train.py.
+    bn: str = "train"
     bn_batches: int = 4
     rerank_top: int = 5  # final selection: retrain this many best-scored architectures from
     rerank_epochs: int = 10  # scratch (child section, these many epochs) and keep the best

@@ -17,26 +17,32 @@ uninterrupted one (CPU, same seed, same pools).
 
 Scoring: an architecture's score is its top-1 accuracy (a fraction) on the first
 dev_batches × eval_batch_size dev images, the same fixed batches for every architecture, with
-the shared weights. BatchNorm statistics (supernet.bn):
-  running      (default) eval mode with the running statistics accumulated while training the
+the shared weights. BatchNorm statistics (supernet.bn), best chosen per space:
+  train        (the default; enas) each dev batch is normalized with its own statistics (the
+               official NAO-WS code, `bn_train=True`). No extra passes.
+  running      (nb201) eval mode with the running statistics accumulated while training the
                supernet. No extra passes.
-  train        each dev batch is normalized with its own statistics (the official NAO-WS code,
-               `bn_train=True`). No extra passes.
   recalibrate  the architecture's running statistics are re-estimated from bn_batches fixed
                training batches (cumulative average), then the dev batches run in eval mode.
                Costs bn_batches extra forward passes per architecture.
-Measured on NAS-Bench-201 (benchmarks/bench_supernet.py nb201: CIFAR-10 25k/25k, supernet C=8,
-N=1, 15 epochs, pool = the 725 sampled cells, one dev batch of 500), Kendall tau against the
-benchmark's validation accuracy: running 0.31, recalibrate (4 batches of 64) 0.21, train 0.16.
-On 200 of the cells: running 0.290 / 0.293 with 1 / 4 dev batches, train 0.145 / 0.279,
-recalibrate 0.187 / 0.171 with 4 / 16 recalibration batches. Why: per-architecture statistics
-(train, recalibrate) make every architecture's activations look normal and squeeze the scores
-together (std 0.033 around 0.57, against 0.13 around 0.39 with running statistics), so with one
-batch of 500 the binomial noise (±0.022) swamps the differences; train mode needs 4× the dev
-images to catch up. Running statistics also judge every cell in the statistics the shared
-weights were trained with, so cells whose activations are far off the pool's (chains of skips
-and `none`) lose: train mode's top-scored cell was such a cell, true rank 589 of 725. And
-running mode costs no extra pass.
+Measured with benchmarks/bench_supernet.py (Kendall tau of the scores against ground truth):
+  nb201  CIFAR-10 25k/25k, supernet C=8, N=1, 15 epochs, pool = the 725 sampled cells, one dev
+         batch of 500, against the benchmark's validation accuracy: running 0.31, recalibrate
+         (4 batches of 64) 0.21, train 0.16. On 200 of the cells: running 0.290 / 0.293 with 1 /
+         4 dev batches, train 0.145 / 0.279, recalibrate 0.187 / 0.171 with 4 / 16 batches.
+  enas   5k training images, supernet C=8, N=1, 10 epochs at lr 0.05 on a pool of 10, against
+         the dev accuracy of the 10 trained alone for 2 epochs: train 0.49, recalibrate 0.36,
+         running 0.07 (10 architectures: about ±0.25).
+Why they differ: NB201's shared layers (stem, reduction blocks, head) sit in a fixed skeleton,
+so their running statistics fit every cell roughly, and judging each cell in those statistics
+penalizes cells whose activations are far off (chains of skips and `none`: train mode's
+top-scored cell was one, true rank 589 of 725). Per-architecture statistics make every cell's
+activations look normal and squeeze the scores together (std 0.033 around 0.57 against 0.13
+around 0.39), so one batch of 500 drowns them in binomial noise (±0.022); train mode needs 4×
+the dev images to catch up. In the enas supernet every cell ends in the shared combine BN over a
+different subset of node outputs for each architecture, so its running statistics fit no
+architecture (running-mode scores 0.09-0.27 against 0.24-0.36 with batch statistics) and
+per-architecture statistics win.
 """
 
 from __future__ import annotations
