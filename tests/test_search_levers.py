@@ -197,6 +197,18 @@ def test_predicted_selection_queries_the_candidates_f_ranks_highest() -> None:
     assert all(e.round == 2 and e.source in ("nao", "nao-nearest") for e in new)
 
 
+def test_search_candidates_widens_the_beam_until_enough_are_found() -> None:
+    one, model, emb, pool, ev = _round_inputs("search.select=predicted", "search.beam=1")
+    rng = rounds.rng_for(one, "propose", 1)
+    few = rounds.ranked(one, model, emb, {e.id for e in pool}, ev, rng)
+    many_cfg = load_config(None, ["search.space=nb201", "search.initial_archs=30", "search.top_k=5",
+                                  "search.select=predicted", "search.beam=1", "search.candidates=60"])  # fmt: skip
+    rng = rounds.rng_for(many_cfg, "propose", 1)
+    many = rounds.ranked(many_cfg, model, emb, {e.id for e in pool}, ev, rng)
+    assert len(few) < 60 <= len(many)
+    assert len({e.id for e in many}) == len(many)
+
+
 def test_random_share_puts_random_archs_after_the_decoded_ones() -> None:
     cfg, model, emb, pool, ev = _round_inputs(
         "search.select=predicted", "search.new_archs=10", "search.random_share=0.5"
