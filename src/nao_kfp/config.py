@@ -58,6 +58,30 @@ class SearchConfig:
     # merge runs after the whole loop and reads them there; any KFP 2 backend).
     fan_in: str = "artifacts"
 
+    # ---- how a round picks its new architectures (issue 11); the default is the paper's.
+    # first: decode every seed at eta, grow eta until search.new_archs are new. predicted:
+    # decode every seed at every step of the ladder eta, eta * eta_growth, ... <= eta_max, and
+    # query the candidates f ranks highest (f + explore * the spread of the ensemble's heads).
+    select: str = "first"
+    # select predicted: keep the `beam` most likely architectures of each decoding (beam
+    # search; 1: greedy) -- the decoder's near alternatives to where the step landed.
+    beam: int = 1
+    # select predicted: rank at least this many candidates; while fewer are new, decode again
+    # with twice the beam (up to search.decode_attempts times). 0: one decoding as it comes.
+    candidates: int = 0
+    explore: float = 0.0
+    # Share of a round's new architectures drawn at random instead (exploration), e.g. 0.1.
+    random_share: float = 0.0
+    # SemiNAS in a warm-started fit: how many pseudo-labeled architectures, for how many
+    # epochs (0 epochs: none; the cold fit's controller.pseudo_* already taught the decoder the
+    # space, these keep it from narrowing to the evaluated few).
+    warm_pseudo_labels: int = 0
+    warm_pseudo_epochs: int = 0
+    # A warm-started fit trains only the predictor (controller.predictor_only): the cold fit's
+    # encoder and decoder stay as they are, so the embedding space and the decoder's
+    # neighbourhoods stay the same from round to round, and a round costs milliseconds.
+    warm_predictor_only: bool = False
+
     # Budgets on the child network the search trains (child.layers, child.channels, the data
     # set's image size; parameters without the auxiliary head, multiply-adds of one image):
     # sampling and decoding only return architectures within them. 0: no limit.
@@ -112,6 +136,27 @@ class ControllerConfig:
     # CPU threads while training: the LSTMs' matrices are small, so extra threads mostly add
     # contention (measured in benchmarks/bench_controller.py); 0 keeps torch's default.
     threads: int = 1
+
+    # ---- the predictor's loss and heads, and semi-supervised training (issue 11). The
+    # defaults are the paper's: one head, MSE only, labeled architectures only.
+    # A ranking loss beside MSE: none, hinge (pairwise: a better arch must score rank_margin
+    # higher on the [0, 1] scale) or listwise (ListMLE on the logits); rank_weight is its
+    # share of the predictor loss, (1 - rank_weight) * MSE + rank_weight * rank.
+    rank_loss: str = "none"
+    rank_weight: float = 0.5
+    rank_margin: float = 0.05
+    # Predictor heads on the one encoder, each trained on its own bootstrap of the pool
+    # (Poisson(1) weights); f is their mean and their spread feeds search.explore.
+    ensemble: int = 1
+    # SemiNAS (Luo et al. 2020): after a fit, label this many unseen random architectures with
+    # the predictor and train pseudo_epochs more epochs on the labeled and pseudo-labeled ones.
+    pseudo_labels: int = 0
+    pseudo_epochs: int = 0
+    pseudo_batch_size: int = 0  # 0: controller.batch_size (larger batches: fewer, cheaper steps)
+    # Train only the predictor heads, on the embeddings of the encoder as it is (encoder and
+    # decoder keep their weights; one cheap MLP step per batch). search.warm_predictor_only
+    # sets it for warm-started fits.
+    predictor_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -372,6 +417,8 @@ DATASETS = ("digits", "cifar10", "cifar100", "image-folder", "ptb")
 EVALUATORS = ("train", "table", "synthetic", "supernet")
 SUPERNET_SPACES = ("nasnet", "enas", "nb201")  # child/supernet.py builds these
 FILLS = ("random", "none")
+SELECTS = ("first", "predicted")
+RANK_LOSSES = ("none", "hinge", "listwise")
 # Training-set sizes of the built-in image data sets, to check dev_size + train_subset early.
 # digits: 1797 images, of which nao_kfp.child.data holds out a fixed 297 as the test set
 TRAIN_IMAGES = {"digits": 1500, "cifar10": 50000, "cifar100": 50000}
@@ -434,6 +481,20 @@ def check(cfg: Config) -> None:
     _positive("search.decode_attempts", s.decode_attempts)
     if s.fill not in FILLS:
         raise ConfigError(f"search.fill: expected one of {', '.join(FILLS)}, got {s.fill!r}")
+    if s.select not in SELECTS:
+        raise ConfigError(f"search.select: expected one of {', '.join(SELECTS)}, got {s.select!r}")
+    _positive("search.beam", s.beam)
+    _positive("search.candidates", s.candidates, zero_ok=True)
+    _positive("search.warm_pseudo_labels", s.warm_pseudo_labels, zero_ok=True)
+    _positive("search.warm_pseudo_epochs", s.warm_pseudo_epochs, zero_ok=True)
+    _positive("search.explore", s.explore, zero_ok=True)
+    if not 0.0 <= s.random_share <= 1.0:
+        raise ConfigError(f"search.random_share: expected a value in [0, 1], got {s.random_share}")
+    if s.explore and c.ensemble < 2:
+        raise ConfigError(
+            f"search.explore: {s.explore} needs the spread of controller.ensemble >= 2 heads, "
+            f"got {c.ensemble}"
+        )
     if s.fan_in not in ("artifacts", "store"):
         raise ConfigError(f"search.fan_in: expected artifacts or store, got {s.fan_in!r}")
     if 0 < s.max_evaluations < s.initial_archs:
@@ -496,6 +557,19 @@ def check(cfg: Config) -> None:
     _positive("controller.grad_clip", c.grad_clip, zero_ok=True)
     _positive("controller.eval_every", c.eval_every)
     _positive("controller.threads", c.threads, zero_ok=True)
+    if c.rank_loss not in RANK_LOSSES:
+        raise ConfigError(
+            f"controller.rank_loss: expected one of {', '.join(RANK_LOSSES)}, got {c.rank_loss!r}"
+        )
+    if not 0.0 <= c.rank_weight <= 1.0:
+        raise ConfigError(
+            f"controller.rank_weight: expected a value in [0, 1], got {c.rank_weight}"
+        )
+    _positive("controller.rank_margin", c.rank_margin, zero_ok=True)
+    _positive("controller.ensemble", c.ensemble)
+    _positive("controller.pseudo_labels", c.pseudo_labels, zero_ok=True)
+    _positive("controller.pseudo_epochs", c.pseudo_epochs, zero_ok=True)
+    _positive("controller.pseudo_batch_size", c.pseudo_batch_size, zero_ok=True)
     if ch.dataset not in DATASETS:
         raise ConfigError(
             f"child.dataset: unknown data set {ch.dataset!r} (expected one of: {', '.join(DATASETS)})"

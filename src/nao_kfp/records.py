@@ -8,6 +8,7 @@ the file and the key.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import types
@@ -113,13 +114,19 @@ def from_dict(cls: type[T], data: Any, where: str) -> T:
     return typing.cast(T, _value(cls, data, where))
 
 
+@functools.cache
+def _layout(tp: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    # get_type_hints re-evaluates every annotation string: once per record class, not per
+    # value (a search reads its growing history every round)
+    return typing.get_type_hints(tp), {f.name: f for f in dataclasses.fields(tp)}
+
+
 def _value(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise RecordError(f"{where}: expected an object, got {_show(value)}")
-        hints = typing.get_type_hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp)}
+        hints, fields = _layout(typing.cast(type, tp))
         for key in value:
             if key not in fields:
                 raise RecordError(f"{where}.{key}: unknown key")

@@ -6,6 +6,7 @@ algorithm the pipeline runs:
 
     seed_for          the per-step seeds (stable across runs and platforms)
     fit_settings      which epochs a fit gets: controller.epochs cold, search.warm_epochs warm
+                      (SemiNAS: controller.pseudo_*, search.warm_pseudo_*)
     needs_fit         whether a round's fit has anything new to learn from
     top_k             how many seeds the embedding optimization starts from
     wanted            how many new architectures a round may propose (search.new_archs, capped
@@ -29,6 +30,9 @@ from nao_kfp.evaluators import Evaluator
 from nao_kfp.pool import PoolEntry, entry, evaluated
 from nao_kfp.records import RoundRecord
 
+# the widest beam search.candidates may grow a decoding to
+MAX_BEAM = 256
+
 
 def seed_for(seed: int, what: str, round_index: int = 0) -> int:
     """A per-step seed: stable across runs and platforms (unlike hash())."""
@@ -41,9 +45,17 @@ def rng_for(cfg: Config, what: str, round_index: int = 0) -> random.Random:
 
 
 def fit_settings(cfg: Config, *, warm: bool) -> ControllerConfig:
-    if warm and cfg.search.warm_epochs > 0:
-        return dataclasses.replace(cfg.controller, epochs=cfg.search.warm_epochs)
-    return cfg.controller
+    if not warm:
+        return cfg.controller
+    c = dataclasses.replace(
+        cfg.controller,
+        pseudo_labels=cfg.search.warm_pseudo_labels,
+        pseudo_epochs=cfg.search.warm_pseudo_epochs,
+        predictor_only=cfg.controller.predictor_only or cfg.search.warm_predictor_only,
+    )
+    if cfg.search.warm_epochs > 0:
+        c = dataclasses.replace(c, epochs=cfg.search.warm_epochs)
+    return c
 
 
 def needs_fit(pool: Sequence[PoolEntry], round_index: int, *, warm: bool) -> bool:
@@ -77,20 +89,117 @@ def propose(
     round_index: int,
 ) -> list[PoolEntry]:
     """Up to wanted(cfg, pool) new pending entries for round `round_index + 1`, none already
-    in the pool. Decoded architectures the evaluator cannot score are replaced by its stand-in
-    (source `nao-nearest`) or skipped; each of search.decode_attempts decodes starts again from
-    search.eta with everything found so far known. A shortfall is filled with random
-    architectures (search.fill: random, source `random-fill`)."""
-    from nao_kfp.controller import decode_new
+    in the pool.
 
+    search.select first (the paper): decode at search.eta, growing eta until enough are new.
+    Decoded architectures the evaluator cannot score are replaced by its stand-in (source
+    `nao-nearest`) or skipped; each of search.decode_attempts decodes starts again from
+    search.eta with everything found so far known. search.select predicted: the candidates of
+    every seed at every step size, ranked by the predictor (ranked), the best first; a
+    shortfall goes to the first-found decoding. search.random_share of search.new_archs are
+    random architectures (source `explore`), after the decoded ones. A shortfall is filled
+    with random architectures (search.fill: random, source `random-fill`)."""
     s = cfg.search
     space = evaluator.space
     want = wanted(cfg, pool)
     known = {e.id for e in pool}
     rng = rng_for(cfg, "propose", round_index)
+    accept = evaluator.budget()
+    # drawn per slot of a full round, so a round cut short by the budget is a prefix of it
+    explore = (
+        sum(rng.random() < s.random_share for _ in range(s.new_archs)) if s.random_share else 0
+    )
+    n_model = min(want, s.new_archs - explore)
+    new: list[PoolEntry] = []
+    if s.select == "predicted" and n_model:
+        new = ranked(cfg, model, emb, known, evaluator, rng)[:n_model]
+        known |= {e.id for e in new}
+    new += _decode_first(cfg, model, emb, known, evaluator, rng, n_model - len(new))
+
+    def add_random(count: int, source: str) -> None:
+        if count > 0:
+            for arch in evaluator.sample(count, rng, known, accept):
+                new.append(entry(space, arch, source=source))
+                known.add(space.canonical_id(arch))
+
+    add_random(min(explore, want - len(new)), "explore")
+    if s.fill == "random":
+        add_random(want - len(new), "random-fill")
+    for e in new:
+        e.round = round_index + 1
+    return new
+
+
+def ranked(
+    cfg: Config,
+    model: Any,
+    emb: Any,
+    known: set[str],
+    evaluator: Evaluator,
+    rng: random.Random,
+) -> list[PoolEntry]:
+    """search.select predicted: every seed decoded at every step size of eta's ladder; the
+    distinct candidates the evaluator can score (or their stand-ins), none in `known`, best
+    first by the predictor (search.explore adds the spread of the ensemble's heads)."""
+    from nao_kfp.controller import decode_candidates, eta_ladder
+
+    s = cfg.search
+    accept = evaluator.budget()
+    etas = eta_ladder(s.eta, s.eta_growth, s.eta_max)
+    taken = set(known)
+    out: list[PoolEntry] = []
+    beam = s.beam
+    # late in a search the seeds' nearest decodings are all known: widen the beam (each
+    # attempt doubles it) until search.candidates are found
+    for _attempt in range(s.decode_attempts if s.candidates else 1):
+        found = decode_candidates(model, emb, etas=etas, known_ids=taken, beam=beam, accept=accept)
+        for e in found:
+            arch = _stand_in(evaluator, e.arch, taken, rng, accept)
+            if arch is None or evaluator.space.canonical_id(arch) in taken:
+                continue
+            if evaluator.space.canonical_id(arch) != e.id:
+                e = dataclasses.replace(e, arch=arch, source="nao-nearest", extra=dict(e.extra))
+            taken.add(e.id)
+            out.append(e)
+        if len(out) >= s.candidates or beam >= MAX_BEAM:
+            break
+        beam = min(2 * beam, MAX_BEAM)
+    archs = [e.arch for e in out]
+    scores = model.score(archs, s.explore)
+    predicted = model.score(archs) if s.explore else scores
+    for e, p in zip(out, predicted, strict=True):
+        e.predicted = p
+    order = sorted(range(len(out)), key=lambda i: (-scores[i], out[i].id))
+    return [out[i] for i in order]
+
+
+def _stand_in(
+    evaluator: Evaluator, arch: Any, exclude: set[str], rng: random.Random, accept: Any
+) -> Any | None:
+    arch = evaluator.substitute(arch, exclude, rng)
+    if arch is not None and accept is not None and not accept(arch):
+        return None
+    return arch
+
+
+def _decode_first(
+    cfg: Config,
+    model: Any,
+    emb: Any,
+    known: set[str],
+    evaluator: Evaluator,
+    rng: random.Random,
+    want: int,
+) -> list[PoolEntry]:
+    """search.select first: up to `want` decoded architectures (or stand-ins), in the order
+    decode_new finds them; adds their ids to `known`."""
+    from nao_kfp.controller import decode_new
+
+    s = cfg.search
+    space = evaluator.space
+    accept = evaluator.budget()
     new: list[PoolEntry] = []
     skipped: set[str] = set()
-    accept = evaluator.budget()
     for _attempt in range(s.decode_attempts):
         if len(new) >= want:
             break
@@ -103,9 +212,7 @@ def propose(
         for e in decoded:
             if len(new) >= want:
                 break
-            arch = evaluator.substitute(e.arch, known, rng)
-            if arch is not None and accept is not None and not accept(arch):
-                arch = None
+            arch = _stand_in(evaluator, e.arch, known, rng, accept)
             # a stand-in chosen for an earlier proposal of this batch is known by now
             if arch is None or space.canonical_id(arch) in known:
                 skipped.add(e.id)
@@ -118,10 +225,4 @@ def propose(
                 )
             known.add(e.id)
             new.append(e)
-    if len(new) < want and s.fill == "random":
-        for arch in evaluator.sample(want - len(new), rng, known, accept):
-            new.append(entry(space, arch, source="random-fill"))
-            known.add(space.canonical_id(arch))
-    for e in new:
-        e.round = round_index + 1
     return new

@@ -2,7 +2,14 @@
 
 from nao_kfp.controller.metrics import hamming, pairwise_accuracy
 from nao_kfp.controller.nao import CheckpointError, NAOModel
-from nao_kfp.controller.optimize import Embeddings, decode_new, optimize_embeddings, propose
+from nao_kfp.controller.optimize import (
+    Embeddings,
+    decode_candidates,
+    decode_new,
+    eta_ladder,
+    optimize_embeddings,
+    propose,
+)
 from nao_kfp.controller.train import ControllerError, evaluate, fit
 
 __all__ = [
@@ -10,7 +17,9 @@ __all__ = [
     "ControllerError",
     "Embeddings",
     "NAOModel",
+    "decode_candidates",
     "decode_new",
+    "eta_ladder",
     "evaluate",
     "fit",
     "hamming",

@@ -62,13 +62,10 @@ class Seq2Seq(nn.Module):
         h = cfg.hidden_size
         self.enc_embed = nn.Embedding(vocab_size, cfg.embedding_size)
         self.enc_rnn = nn.LSTM(cfg.embedding_size, h, batch_first=True)
-        layers: list[nn.Module] = []
-        width = h
-        for _ in range(cfg.mlp_layers):
-            layers += [nn.Linear(width, cfg.mlp_hidden), nn.ReLU(), nn.Dropout(cfg.dropout)]
-            width = cfg.mlp_hidden
-        layers.append(nn.Linear(width, 1))
-        self.mlp = nn.Sequential(*layers)
+        self.mlp = _mlp(h, cfg)
+        # controller.ensemble - 1 more predictor heads on the same encoder (none by default, so
+        # a one-head checkpoint keeps its keys); f is their mean, their spread an uncertainty
+        self.more_heads = nn.ModuleList(_mlp(h, cfg) for _ in range(cfg.ensemble - 1))
         self.dec_embed = nn.Embedding(vocab_size + 1, h)  # + the start token
         self.dec_rnn = nn.LSTM(h, h, batch_first=True)
         self.attention = Attention(h)
@@ -88,9 +85,24 @@ class Seq2Seq(nn.Module):
     def pool(states: Tensor) -> Tensor:
         return F.normalize(states.mean(dim=1), p=2, dim=-1)
 
+    def head_logits(self, states: Tensor) -> Tensor:
+        """B x L x H states -> heads x B predictor logits (before the sigmoid)."""
+        return self.pooled_logits(self.pool(states))
+
+    def pooled_logits(self, pooled: Tensor) -> Tensor:
+        """B x H pooled embeddings -> heads x B predictor logits."""
+        return torch.stack([m(pooled).squeeze(-1) for m in self.heads()])
+
+    def heads(self) -> list[nn.Module]:
+        return [self.mlp, *self.more_heads]
+
+    def predict_heads(self, states: Tensor) -> Tensor:
+        """heads x B scores in [0, 1] (normalized accuracy), one row per predictor head."""
+        return torch.sigmoid(self.head_logits(states))
+
     def predict(self, states: Tensor) -> Tensor:
-        """B x L x H states -> B scores in [0, 1] (normalized accuracy)."""
-        return torch.sigmoid(self.mlp(self.pool(states))).squeeze(-1)
+        """B x L x H states -> B scores in [0, 1] (normalized accuracy): the heads' mean."""
+        return self.predict_heads(states).mean(dim=0)
 
     # ------------------------------------------------------------ decoder
 
@@ -125,6 +137,39 @@ class Seq2Seq(nn.Module):
             with torch.backends.mkldnn.flags(enabled=False), cpu_threads(self.threads):
                 return self._greedy(states)
 
+    @torch.no_grad()
+    def beam(self, states: Tensor, width: int) -> Tensor:
+        """The `width` most likely sequences of each row (beam search): B x width x L tokens,
+        most likely first (with width 1, greedy decoding)."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="TF32 acceleration")
+            with torch.backends.mkldnn.flags(enabled=False), cpu_threads(self.threads):
+                return self._beam(states, width)
+
+    def _beam(self, states: Tensor, width: int) -> Tensor:
+        b, n = states.size(0), states.size(1)
+        # every row starts as one live beam; the others get -inf until the first step fills them
+        h, c = self._init_state(states)
+        rep = states.unsqueeze(1).expand(b, width, n, states.size(2)).reshape(b * width, n, -1)
+        state = (h.repeat_interleave(width, 1), c.repeat_interleave(width, 1))
+        score = torch.full((b, width), float("-inf"), device=states.device)
+        score[:, 0] = 0.0
+        tok = torch.full((b * width, 1), self.vocab_size, dtype=torch.long, device=states.device)
+        seqs = torch.zeros((b, width, 0), dtype=torch.long, device=states.device)
+        for pos in range(self.seq_len):
+            logits, state = self._step_logits(self.dec_embed(tok), state, rep, slice(pos, pos + 1))
+            logp = torch.log_softmax(logits.squeeze(1), dim=-1).view(b, width, -1)
+            total = (score.unsqueeze(-1) + logp).view(b, -1)  # b x (width * vocab)
+            score, flat = total.topk(width, dim=-1)
+            beam, new_tok = flat // self.vocab_size, flat % self.vocab_size
+            seqs = torch.cat(
+                (seqs.gather(1, beam.unsqueeze(-1).expand(-1, -1, pos)), new_tok.unsqueeze(-1)), -1
+            )
+            rows = (beam + torch.arange(b, device=states.device).unsqueeze(1) * width).flatten()
+            state = (state[0][:, rows], state[1][:, rows])
+            tok = new_tok.reshape(b * width, 1)
+        return seqs
+
     def _greedy(self, states: Tensor) -> Tensor:
         b = states.size(0)
         state = self._init_state(states)
@@ -137,6 +182,15 @@ class Seq2Seq(nn.Module):
             tok = logits.argmax(dim=-1)
             out.append(tok)
         return torch.cat(out, dim=1)
+
+
+def _mlp(width: int, cfg: ControllerConfig) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for _ in range(cfg.mlp_layers):
+        layers += [nn.Linear(width, cfg.mlp_hidden), nn.ReLU(), nn.Dropout(cfg.dropout)]
+        width = cfg.mlp_hidden
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)
 
 
 def mask_tensor(valid_mask: Sequence[Sequence[bool]]) -> Tensor:

@@ -30,6 +30,23 @@ class CheckpointError(NaoError):
     """A controller checkpoint is missing, of another format, or does not fit its space."""
 
 
+def _read_checkpoint(file: Path) -> Any:
+    """torch.load of model.pt, memoized on the file's identity (path, inode, size, mtime): the
+    in-process loop loads each round's model three times (optimize, decode, the next warm
+    start), and the weights-only unpickler costs more than the rest of a small step. Files are
+    replaced atomically, so a rewritten checkpoint has a new inode and is read again; the
+    weights are copied into a new network by load_state_dict, so nothing is shared."""
+    st = file.stat()
+    key = (str(file.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if _LAST_READ.get("key") != key:
+        _LAST_READ.clear()
+        _LAST_READ.update(key=key, ck=torch.load(file, map_location="cpu", weights_only=True))
+    return _LAST_READ["ck"]
+
+
+_LAST_READ: dict[str, Any] = {}
+
+
 class NAOModel:
     def __init__(
         self,
@@ -79,6 +96,20 @@ class NAOModel:
         return [float(v) for v in self.denormalize(y)]
 
     @torch.no_grad()
+    def score(self, archs: Sequence[Any], explore: float = 0.0) -> list[float]:
+        """The heads' mean plus `explore` times their spread (std), in accuracy units: what
+        search.select predicted ranks candidates by."""
+        if not archs:
+            return []
+        self.net.eval()
+        with cpu_threads(self.cfg.threads):
+            heads = self.net.predict_heads(self.net.encode(self.tokens(archs)))
+        y = heads.mean(dim=0)
+        if explore and heads.size(0) > 1:
+            y = y + explore * heads.std(dim=0)
+        return [float(v) for v in self.denormalize(y)]
+
+    @torch.no_grad()
     def reconstruct(self, archs: Sequence[Any]) -> Tensor:
         """Greedy D(E(x)) as tokens, N x L."""
         self.net.eval()
@@ -118,7 +149,7 @@ class NAOModel:
             raise CheckpointError(
                 f"{file}: no controller checkpoint (expected {WEIGHTS} from `nao controller fit`)"
             )
-        ck = torch.load(file, map_location="cpu", weights_only=True)
+        ck = _read_checkpoint(file)
         if not isinstance(ck, dict) or ck.get("format") != FORMAT:
             raise CheckpointError(
                 f"{file}: format: expected {FORMAT}, got {ck.get('format') if isinstance(ck, dict) else ck!r}"
@@ -140,7 +171,7 @@ class NAOModel:
 
     def copy_weights_from(self, other: NAOModel) -> None:
         """Warm start: the other model must have the same shapes (same sizes in the config)."""
-        for key in ("embedding_size", "hidden_size", "mlp_layers", "mlp_hidden"):
+        for key in ("embedding_size", "hidden_size", "mlp_layers", "mlp_hidden", "ensemble"):
             mine, theirs = getattr(self.cfg, key), getattr(other.cfg, key)
             if mine != theirs:
                 raise ConfigError(

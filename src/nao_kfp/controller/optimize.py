@@ -163,6 +163,68 @@ def decode_new(
     ]
 
 
+def eta_ladder(eta: float, eta_growth: float, eta_max: float) -> list[float]:
+    """eta, eta * eta_growth, ... up to eta_max: the step sizes decode_new walks through."""
+    if eta <= 0 or eta_growth <= 1 or eta_max < eta:
+        raise ControllerError(
+            f"eta: expected 0 < eta <= eta_max and eta_growth > 1, got {eta}, {eta_max}, {eta_growth}"
+        )
+    steps, step = [], eta
+    while step <= eta_max * (1 + _ETA_TOL):
+        steps.append(step)
+        step *= eta_growth
+    return steps
+
+
+def decode_candidates(
+    model: NAOModel,
+    emb: Embeddings,
+    *,
+    etas: list[float],
+    known_ids: set[str],
+    beam: int = 1,
+    accept: Callable[[Any], bool] | None = None,
+) -> list[PoolEntry]:
+    """Every seed decoded at every step size in one batched call, keeping the `beam` most
+    likely architectures of each (1: the greedy one): the distinct architectures not in
+    `known_ids` (nor seeds), in order of step size, seed and likelihood, for a caller to rank."""
+    space = model.space
+    if emb.space != space.name:
+        raise CheckpointError(
+            f"embeddings: made for space {emb.space!r}, the model is for {space.name!r}"
+        )
+    k = emb.h.size(0)
+    if not k or not etas:
+        return []
+    moved = torch.cat([emb.h + step * emb.grad for step in etas])
+    moved = F.normalize(moved, p=2, dim=-1)
+    with cpu_threads(model.cfg.threads):
+        tokens = model.net.beam(moved, beam) if beam > 1 else model.net.greedy(moved).unsqueeze(1)
+    seen = set(known_ids) | set(emb.seed_ids)
+    out = []
+    for n, rows in enumerate(tokens.tolist()):
+        for row in rows:
+            arch = space.decode(row)
+            cid = space.canonical_id(arch)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            if accept is not None and not accept(arch):
+                continue
+            i = n % k
+            out.append(
+                entry(
+                    space,
+                    arch,
+                    source="nao",
+                    seed_arch=emb.seeds[i],
+                    eta=etas[n // k],
+                    predicted_before=emb.f_before[i],
+                )  # fmt: skip
+            )
+    return out
+
+
 def propose(
     model: NAOModel,
     pool: list[PoolEntry],

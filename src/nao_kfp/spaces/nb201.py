@@ -7,6 +7,7 @@ distinct position in the benchmark's tables, so there is no symmetry to remove.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +60,15 @@ class Nb201Space(SearchSpace[Nb201Arch]):
         lines.append("output = node 3")
         return "\n".join(lines)
 
+    # A search reads its pool (a few hundred of these strings) several times per round, and a
+    # table has 15,625 rows; the arch is immutable, so parse and id are cached per value.
     def parse(self, text: str) -> Nb201Arch:
+        return _parse(self, text)
+
+    def canonical_id(self, arch: Nb201Arch) -> str:
+        return _canonical_id(self, arch)
+
+    def _parse(self, text: str) -> Nb201Arch:
         s = text.strip()
         groups = s.split("+")
         if len(groups) != 3:
@@ -100,6 +109,16 @@ class Nb201Space(SearchSpace[Nb201Arch]):
                     f"nb201 {self.position_name(pos)}: unknown op {op!r}; expected one of {', '.join(NB201_OPS)}"
                 )
         return Nb201Arch(tuple(data))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse(space: Nb201Space, text: str) -> Nb201Arch:
+    return space._parse(text)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _canonical_id(space: Nb201Space, arch: Nb201Arch) -> str:
+    return SearchSpace.canonical_id(space, arch)
 
 
 NB201 = Nb201Space()
