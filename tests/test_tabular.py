@@ -64,6 +64,17 @@ def test_fraction_tables_are_read_as_percent(tmp_path):
     assert t.get(NB201.parse(OTHER)).test is None
 
 
+def test_chance_level_cells_stay_percentages(tmp_path):
+    # complete CIFAR-100 / ImageNet16-120 tables hold disconnected cells at chance level,
+    # 1.0 and 0.83 percent: they are not fractions, and the table reads as percent
+    p = tmp_path / "c100.csv"
+    p.write_text(f"arch,valid,test\n{GOOD},61.5,73.1\n{OTHER},1.0,0.8333\n")
+    t = read_table(p, NB201)
+    assert t.units == "percent"
+    assert t.get(NB201.parse(OTHER)).valid == pytest.approx(1.0)
+    assert t.get(NB201.parse(OTHER)).test == pytest.approx(0.8333)
+
+
 @pytest.mark.parametrize(
     "body, message",
     [
