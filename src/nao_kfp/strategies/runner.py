@@ -212,7 +212,28 @@ def format_summary(doc: dict[str, Any]) -> str:
             c = cells[(name, b)]
             row += f"  {c['mean']:>8.2f} ± {c['std']:<4.2f} ({c.get('sem', 0.0):.2f})"
         lines.append(row)
+    lines += _differences(doc, cells)
     return "\n".join(lines)
+
+
+def _differences(doc: dict[str, Any], cells: dict[tuple[str, int], Any]) -> list[str]:
+    """NAO's mean minus each other strategy's, in standard errors of the difference
+    (sqrt(sem_a^2 + sem_b^2), the runs being independent): what "beats it by more than two
+    standard errors" is read from."""
+    if "nao" not in doc["strategies"] or len(doc["seeds"]) < 2:
+        return []
+    out = []
+    for other in doc["strategies"]:
+        if other == "nao":
+            continue
+        parts = []
+        for b in doc["budgets"]:
+            a, o = cells[("nao", b)], cells[(other, b)]
+            diff, se = a["mean"] - o["mean"], math.hypot(a.get("sem", 0.0), o.get("sem", 0.0))
+            z = f"{diff / se:+.1f} SE" if se > 0 else "SE 0"
+            parts.append(f"@{b} {diff:+.2f} ({z})")
+        out.append(f"nao - {other}: " + ", ".join(parts))
+    return out
 
 
 def settings_of(strategy: Strategy) -> dict[str, Any]:
