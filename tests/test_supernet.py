@@ -272,6 +272,14 @@ def test_supernet_config_errors_name_the_key(override: str, key: str) -> None:
         load_config("demo", [override])
 
 
+def test_dev_batches_that_outgrow_the_dev_split_fail_at_load_time() -> None:
+    cfg = load_config("nao-ws-nb201")
+    too_many = cfg.child.dev_size // cfg.supernet.eval_batch_size + 1
+    with pytest.raises(ConfigError, match=r"supernet.dev_batches: .* but child.dev_size is"):
+        load_config("nao-ws-nb201", [f"supernet.dev_batches={too_many}"])
+    load_config("nao-ws-nb201", [f"supernet.dev_batches={too_many - 1}"])
+
+
 def test_the_weight_sharing_presets() -> None:
     ws = load_config("nao-ws-cifar10").supernet
     assert (ws.epochs, ws.rounds_every, ws.layers, ws.channels) == (150, 30, 3, 20)

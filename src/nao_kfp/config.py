@@ -713,6 +713,13 @@ def _check_weight_sharing(cfg: Config) -> None:
         )
     if s.fan_in != "artifacts":
         raise ConfigError("search.fan_in: NAO-WS has no shards to fan in; expected artifacts")
+    n_dev = sn.dev_batches * sn.eval_batch_size
+    if n_dev > cfg.child.dev_size:
+        raise ConfigError(
+            f"supernet.dev_batches: {sn.dev_batches} batches of supernet.eval_batch_size "
+            f"{sn.eval_batch_size} need {n_dev} dev images, but child.dev_size is "
+            f"{cfg.child.dev_size}"
+        )
 
 
 def _space_size(name: str) -> int:
