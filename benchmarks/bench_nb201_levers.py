@@ -1,0 +1,121 @@
+"""Ablation of the nb201 preset's search levers: each one switched off (or a rejected one
+switched on) against the shipped recipe, on the same tables and seeds; prints the numbers.
+
+    .venv/bin/python benchmarks/bench_nb201_levers.py --table C100.csv --table IN16.csv --seeds 0-9
+    .venv/bin/python benchmarks/bench_nb201_levers.py --only recipe,no-semi --seeds 0-29
+
+Reported per table: the test accuracy (valid if the table has no test column) of the
+best-by-valid cell at each query budget, mean ± standard error over seeds, the mean best valid
+reached, and NAO's process CPU seconds per seed (one thread; wall time on a shared machine
+measures the neighbours). Each variant runs `nao benchmark`'s NAO strategy, i.e. the pipeline's
+own loop, with the preset plus the variant's overrides. Development data only: tests never
+read it.
+"""
+
+import argparse
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from nao_kfp.commands.benchmark import benchmark_config
+from nao_kfp.errors import NaoError
+from nao_kfp.spaces import get_space
+from nao_kfp.strategies import make_strategy
+from nao_kfp.strategies.runner import best_by_valid, parse_int_list, parse_names
+from nao_kfp.tabular import read_table
+
+# name -> the overrides on top of configs/nb201.yaml. "off": a lever of the recipe removed;
+# "on": a lever the recipe does not use, added.
+VARIANTS: dict[str, list[str]] = {
+    "recipe": [],
+    # the preset before issue 11 (the paper's loop: first decodings, no SemiNAS), for the
+    # quality and the CPU time side by side
+    "previous-preset": [
+        "search.top_k=2",
+        "search.new_archs=2",
+        "search.select=first",
+        "search.beam=1",
+        "search.candidates=0",
+        "search.eta=1.0",
+        "search.eta_max=1000",
+        "search.warm_epochs=10",
+        "search.warm_pseudo_labels=0",
+        "search.warm_pseudo_epochs=0",
+        "controller.lr=0.003",
+        "controller.pseudo_labels=0",
+        "controller.pseudo_epochs=0",
+    ],  # fmt: skip
+    # off
+    "select-first": ["search.select=first"],  # the paper: the first new decodings, growing eta
+    "greedy-decoding": ["search.beam=1", "search.candidates=0"],
+    "no-candidates-floor": ["search.candidates=0"],
+    "no-semi": [
+        "controller.pseudo_labels=0",
+        "search.warm_pseudo_labels=0",
+        "search.warm_pseudo_epochs=0",
+    ],  # fmt: skip
+    "no-warm-semi": ["search.warm_pseudo_labels=0", "search.warm_pseudo_epochs=0"],
+    "warm-10-epochs": ["search.warm_epochs=10"],
+    "top-2-seeds": ["search.top_k=2"],
+    "new-4": ["search.new_archs=4"],
+    # on
+    "hinge-rank-loss": ["controller.rank_loss=hinge"],
+    "listwise-rank-loss": ["controller.rank_loss=listwise"],
+    "ensemble-5": ["controller.ensemble=5"],
+    "random-share-0.15": ["search.random_share=0.15"],
+    "warm-predictor-only": ["search.warm_predictor_only=true"],
+}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--table", type=Path, action="append", required=True)
+    p.add_argument("--queries", default="100,200")
+    p.add_argument("--seeds", default="0-9")
+    p.add_argument("--only", default="", help="comma-separated variants (default: all)")
+    p.add_argument("--config", default="nb201")
+    args = p.parse_args()
+    budgets = sorted(parse_int_list(args.queries, "--queries"))
+    seeds = parse_int_list(args.seeds, "--seeds")
+    names = parse_names(args.only, "--only", tuple(VARIANTS)) if args.only else list(VARIANTS)
+    space = get_space("nb201")
+    tables = [read_table(t, space) for t in args.table]
+    print(f"seeds {args.seeds}; test % of the best-by-valid cell, mean ± standard error")
+    for name in names:
+        cfg = benchmark_config("nb201", args.config, VARIANTS[name])
+        strategy = make_strategy("nao", cfg)
+        for path, table in zip(args.table, tables, strict=True):
+            got: dict[int, list[float]] = {b: [] for b in budgets}
+            valid: dict[int, list[float]] = {b: [] for b in budgets}
+            cpu = []
+            for seed in seeds:
+                start = time.process_time()
+                history = strategy.run(table, max(budgets), seed)
+                cpu.append(time.process_time() - start)
+                for b in budgets:
+                    best = best_by_valid(history[:b])
+                    got[b].append(best.test if best.test is not None else best.valid)
+                    valid[b].append(best.valid)
+            cells = "  ".join(
+                f"@{b} {statistics.fmean(v):6.2f} ± {_sem(v):.2f}" for b, v in got.items()
+            )
+            reached = " / ".join(f"{statistics.fmean(v):.2f}" for v in valid.values())
+            print(
+                f"{name:<20} {path.stem:<22} {cells}  valid {reached}  "
+                f"{statistics.fmean(cpu):5.1f} s CPU/seed",
+                flush=True,
+            )
+    return 0
+
+
+def _sem(values: list[float]) -> float:
+    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except NaoError as e:
+        sys.exit(f"bench_nb201_levers: {e}")
