@@ -136,6 +136,31 @@ def nb201_used(net: Any, arch: Nb201Arch) -> tuple[re.Pattern[str], set[str]]:
 
 
 @pytest.mark.parametrize("space_name", ["enas", "nb201"])
+def test_the_supernet_runs_in_channels_last(space_name: str) -> None:
+    # on CUDA with child.amp the supernet and its batches are channels_last (the layout bf16
+    # convolutions want): every op must accept it and compute the same function and gradients
+    space = get_space(space_name)
+    torch.manual_seed(0)
+    net = build_supernet(space, NetSpec(layers=1, channels=4, in_channels=3, input_size=8))
+    net.eval()
+    x = torch.randn(4, 3, 8, 8)
+    for seed in range(3):
+        arch = space.sample(random.Random(seed))
+        net.to(memory_format=torch.contiguous_format)
+        ref = net(x, arch)
+        ref.sum().backward()
+        grads = {n: p.grad.clone() for n, p in net.named_parameters() if p.grad is not None}
+        net.zero_grad(set_to_none=True)
+        net.to(memory_format=torch.channels_last)
+        out = net(x.contiguous(memory_format=torch.channels_last), arch)
+        out.sum().backward()
+        assert torch.allclose(out, ref, atol=1e-5)
+        for n, g in grads.items():
+            assert torch.allclose(dict(net.named_parameters())[n].grad, g, atol=1e-5), n
+        net.zero_grad(set_to_none=True)
+
+
+@pytest.mark.parametrize("space_name", ["enas", "nb201"])
 def test_a_sampled_architecture_trains_only_its_own_weights(space_name: str) -> None:
     space = get_space(space_name)
     torch.manual_seed(0)

@@ -118,6 +118,12 @@ def _check_identity(path: Path, found: dict, want: dict) -> None:
             )
 
 
+def _layout(amp: bool) -> torch.memory_format:
+    """channels_last with bf16 autocast on CUDA (the tensor cores' layout for convolutions, as
+    for the stand-alone children); the default layout otherwise."""
+    return torch.channels_last if amp else torch.contiguous_format
+
+
 def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
     if device.type == "cuda" and amp:
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -160,6 +166,7 @@ def train_supernet(
     with runtime.cpu_threads(cfg.child.cpu_threads), runtime.deterministic(device.type == "cpu"):
         runtime.seed_everything(seed)
         net = build_supernet(space, ident_spec(ident)).to(device)
+        net = net.to(memory_format=_layout(amp))  # type: ignore[call-overload]
         opt = torch.optim.SGD(
             net.parameters(), lr=sn.lr_max, momentum=sn.momentum, weight_decay=sn.weight_decay
         )
@@ -189,7 +196,7 @@ def train_supernet(
             for i in range(steps):
                 idx = perm[i * sn.batch_size : (i + 1) * sn.batch_size]
                 xb = image_data.augment(data.train_x[idx], g, pad=pad, flip=flip, cutout=0)
-                xb, yb = xb.to(device), data.train_y[idx].to(device)
+                xb, yb = xb.to(device, memory_format=_layout(amp)), data.train_y[idx].to(device)
                 arch = archs[pick.randrange(len(archs))]
                 with _autocast(device, amp):
                     logits = net(xb, arch)
@@ -300,11 +307,16 @@ def score_archs(
     device = runtime.pick_device(cfg.child.device)
     amp = cfg.child.amp and device.type == "cuda"
     dev = [  # moved once: every architecture runs on the same batches
-        (data.dev_x[i : i + sn.eval_batch_size].to(device), data.dev_y[i : i + sn.eval_batch_size])
+        (
+            data.dev_x[i : i + sn.eval_batch_size].to(device, memory_format=_layout(amp)),
+            data.dev_y[i : i + sn.eval_batch_size],
+        )
         for i in range(0, n_dev, sn.eval_batch_size)
     ]
     calib = [
-        data.train_x[i * sn.batch_size : (i + 1) * sn.batch_size].to(device)
+        data.train_x[i * sn.batch_size : (i + 1) * sn.batch_size].to(
+            device, memory_format=_layout(amp)
+        )
         for i in range(sn.bn_batches if mode == "recalibrate" else 0)
     ]
     scores = []
@@ -312,6 +324,7 @@ def score_archs(
         net = build_supernet(space, ident_spec(saved["identity"]))
         net.load_state_dict(saved["model"])
         net.to(device)
+        net.to(memory_format=_layout(amp))  # type: ignore[call-overload]
         for arch in archs:
             if mode == "recalibrate":
                 _recalibrate(net, arch, calib)
