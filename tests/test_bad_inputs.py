@@ -729,6 +729,14 @@ _add(
 _add(
     Case(
         "data",
+        (*TRAIN_CHILD, *_IMAGES),
+        "child.data_dir: {tmp}/img/train/cat/0.png: not a readable image",
+        {"img/train/cat/0.png": "not a png", "img/test/cat/0.png": "not a png"},
+    )
+)
+_add(
+    Case(
+        "data",
         (*TRAIN_CHILD, "--set", "child.dataset=cifar10", "--set", "child.data_dir={tmp}/img"),
         "child.data_dir: no cifar10 under {tmp}/img (expected cifar-10-batches-py/ as torchvision "
         "writes it, or train/<class>/ and test/<class>/ folders), and child.download is false",

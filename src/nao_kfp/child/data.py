@@ -89,7 +89,7 @@ def _torchvision_cifar(dataset: str, root: Path, download: bool) -> ImageSet:
 
 
 def _image_folder(root: Path) -> ImageSet:
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
     if not classes:
@@ -105,8 +105,15 @@ def _image_folder(root: Path) -> ImageSet:
                 )
             for f in sorted(folder.iterdir()):
                 if f.suffix.lower() in IMAGE_EXTS:
-                    with Image.open(f) as im:
-                        xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+                    try:
+                        with Image.open(f) as im:
+                            xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+                    except OSError as e:  # PIL's UnidentifiedImageError, a truncated file
+                        # PIL's own message repeats the path; other errors say what went wrong
+                        why = "" if isinstance(e, UnidentifiedImageError) else f" ({e})"
+                        raise ConfigError(
+                            f"child.data_dir: {f}: not a readable image{why}"
+                        ) from None
                     ys.append(label)
         if not xs:
             raise ConfigError(f"child.data_dir: no images under {root / split}")
@@ -139,6 +146,11 @@ def load_images(cfg: ChildConfig, cache_dir: Path | None = None) -> ImageSet:
             )
         try:
             return _torchvision_cifar(cfg.dataset, target, cfg.download)
+        except OSError as e:  # the download failed (no network, a proxy, a full disk)
+            raise ConfigError(
+                f"child.download: could not fetch {cfg.dataset} into {target} ({e}); stage it "
+                "there or as train/<class>/ folders under child.data_dir"
+            ) from None
         except RuntimeError as e:  # torchvision: "Dataset not found or corrupted"
             raise ConfigError(
                 f"child.data_dir: no {cfg.dataset} under {target} in torchvision's format or as "
