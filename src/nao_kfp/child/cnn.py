@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nao_kfp.child.ops import OPS, FactorizedReduce, ReLUConvBN, drop_path, nchw
+from nao_kfp.child.ops import (
+    OPS,
+    FactorizedReduce,
+    ReLUConvBN,
+    drop_path,
+    nchw,
+    schedule_drop_path,
+)
 from nao_kfp.errors import ArchError
 from nao_kfp.spaces import CellArch
 
@@ -199,11 +206,7 @@ class CellNetwork(nn.Module):
                 nn.init.kaiming_normal_(w)
 
     def set_drop_path(self, drop_prob: float, progress: float) -> None:
-        """Deeper cells and later epochs drop more: p = drop_prob * depth ratio * progress."""
-        total = len(self.cells)
-        for i, cell in enumerate(self.cells):
-            assert isinstance(cell, Cell)
-            cell.drop_prob = drop_prob * (i + 1) / total * min(max(progress, 0.0), 1.0)
+        schedule_drop_path(self.cells, drop_prob, progress)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         if x.device.type == "cpu":  # channels-last is for CUDA; on the CPU it can crash (nchw)

@@ -19,7 +19,14 @@ import torch
 from torch import nn
 
 from nao_kfp.child.cnn import NetSpec
-from nao_kfp.child.ops import FactorizedReduce, OpFactory, ReLUConvBN, drop_path, nchw
+from nao_kfp.child.ops import (
+    FactorizedReduce,
+    OpFactory,
+    ReLUConvBN,
+    drop_path,
+    nchw,
+    schedule_drop_path,
+)
 from nao_kfp.errors import ArchError
 from nao_kfp.spaces.nb201 import EDGES, NB201_OPS, Nb201Arch
 
@@ -134,10 +141,8 @@ class Nb201Skeleton(nn.Module):
         self.classifier = nn.Linear(prev, spec.classes)
 
     def set_drop_path(self, drop_prob: float, progress: float) -> None:
-        """As CellNetwork: p = drop_prob * depth ratio * progress (the benchmark trains with 0)."""
-        total = len(self.cells)
-        for i, cell in enumerate(self.cells):
-            cell.drop_prob = drop_prob * (i + 1) / total * min(max(progress, 0.0), 1.0)
+        """ops.schedule_drop_path (the benchmark trains with 0)."""
+        schedule_drop_path(self.cells, drop_prob, progress)
 
     def _run(
         self, x: torch.Tensor, cell: Callable[[nn.Module, torch.Tensor], torch.Tensor]

@@ -8,7 +8,7 @@ Construction details follow the official NAO PyTorch code so that parameter coun
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -135,6 +135,16 @@ def nchw(x: torch.Tensor) -> torch.Tensor:
     if x.stride() == tuple(reversed(want)):
         return x
     return x.clone(memory_format=torch.contiguous_format)
+
+
+def schedule_drop_path(cells: Iterable[nn.Module], drop_prob: float, progress: float) -> None:
+    """Set each cell's drop_prob: deeper cells and later epochs drop more,
+    p = drop_prob * depth ratio * progress (progress clipped to [0, 1])."""
+    ordered = list(cells)
+    for i, cell in enumerate(ordered):
+        # a plain float attribute, which nn.Module's typed __setattr__ does not describe
+        p = drop_prob * (i + 1) / len(ordered) * min(max(progress, 0.0), 1.0)
+        cell.drop_prob = p  # type: ignore[assignment]
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:

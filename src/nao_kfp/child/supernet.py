@@ -31,7 +31,7 @@ from torch import nn
 
 from nao_kfp.child.cnn import Calibrate, NetSpec, Shape, _down
 from nao_kfp.child.nb201net import CELL_OPS, DropPathCell, Nb201Skeleton, cell_forward
-from nao_kfp.child.ops import OPS, FactorizedReduce, drop_path, nchw
+from nao_kfp.child.ops import OPS, FactorizedReduce, drop_path, nchw, schedule_drop_path
 from nao_kfp.errors import ArchError, ConfigError
 from nao_kfp.spaces import CellArch, CellSpace, Nb201Arch, SearchSpace
 from nao_kfp.spaces.nb201 import EDGES
@@ -133,10 +133,7 @@ class CellSupernet(nn.Module):
                 nn.init.kaiming_normal_(w)
 
     def set_drop_path(self, drop_prob: float, progress: float) -> None:
-        total = len(self.cells)
-        for i, cell in enumerate(self.cells):
-            assert isinstance(cell, SuperCell)
-            cell.drop_prob = drop_prob * (i + 1) / total * min(max(progress, 0.0), 1.0)
+        schedule_drop_path(self.cells, drop_prob, progress)
 
     def forward(self, x: torch.Tensor, arch: CellArch) -> torch.Tensor:
         if x.device.type == "cpu":  # see ops.nchw
