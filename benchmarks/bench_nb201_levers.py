@@ -13,17 +13,17 @@ read it.
 """
 
 import argparse
-import math
 import statistics
 import sys
-import time
 from pathlib import Path
+
+from bench_tabular import CpuTimed  # this folder: the CPU-seconds wrapper of the tabular benchmark
 
 from nao_kfp.commands.benchmark import benchmark_config
 from nao_kfp.errors import NaoError
 from nao_kfp.spaces import get_space
 from nao_kfp.strategies import make_strategy
-from nao_kfp.strategies.runner import best_by_valid, parse_int_list, parse_names
+from nao_kfp.strategies.runner import parse_int_list, parse_names, run_benchmark
 from nao_kfp.tabular import read_table
 
 # name -> the overrides on top of configs/nb201.yaml. "off": a lever of the recipe removed;
@@ -85,33 +85,22 @@ def main() -> int:
     print(f"seeds {args.seeds}; test % of the best-by-valid cell, mean ± standard error")
     for name in names:
         cfg = benchmark_config("nb201", args.config, VARIANTS[name])
-        strategy = make_strategy("nao", cfg)
         for path, table in zip(args.table, tables, strict=True):
-            got: dict[int, list[float]] = {b: [] for b in budgets}
-            valid: dict[int, list[float]] = {b: [] for b in budgets}
-            cpu = []
-            for seed in seeds:
-                start = time.process_time()
-                history = strategy.run(table, max(budgets), seed)
-                cpu.append(time.process_time() - start)
-                for b in budgets:
-                    best = best_by_valid(history[:b])
-                    got[b].append(best.test if best.test is not None else best.valid)
-                    valid[b].append(best.valid)
+            nao = CpuTimed(make_strategy("nao", cfg))
+            doc = run_benchmark(table, {"nao": nao}, budgets, seeds)
             cells = "  ".join(
-                f"@{b} {statistics.fmean(v):6.2f} ± {_sem(v):.2f}" for b, v in got.items()
+                f"@{s['budget']} {s['mean']:6.2f} ± {s['sem']:.2f}" for s in doc["summary"]
             )
-            reached = " / ".join(f"{statistics.fmean(v):.2f}" for v in valid.values())
+            reached = " / ".join(
+                f"{statistics.fmean(r['valid'] for r in doc['runs'] if r['budget'] == b):.2f}"
+                for b in doc["budgets"]
+            )
             print(
                 f"{name:<20} {path.stem:<22} {cells}  valid {reached}  "
-                f"{statistics.fmean(cpu):5.1f} s CPU/seed",
+                f"{statistics.fmean(nao.cpu):5.1f} s CPU/seed",
                 flush=True,
             )
     return 0
-
-
-def _sem(values: list[float]) -> float:
-    return statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
 
 
 if __name__ == "__main__":
