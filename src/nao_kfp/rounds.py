@@ -154,13 +154,10 @@ def ranked(
     for _attempt in range(s.decode_attempts if s.candidates else 1):
         found = decode_candidates(model, emb, etas=etas, known_ids=taken, beam=beam, accept=accept)
         for e in found:
-            arch = _stand_in(evaluator, e.arch, taken, rng, accept)
-            if arch is None or evaluator.space.canonical_id(arch) in taken:
-                continue
-            if evaluator.space.canonical_id(arch) != e.id:
-                e = dataclasses.replace(e, arch=arch, source="nao-nearest", extra=dict(e.extra))
-            taken.add(e.id)
-            out.append(e)
+            got = _scorable(evaluator, e, taken, rng, accept)
+            if got is not None:
+                taken.add(got.id)
+                out.append(got)
         if len(out) >= s.candidates or beam >= MAX_BEAM:
             break
         beam = min(2 * beam, MAX_BEAM)
@@ -173,13 +170,21 @@ def ranked(
     return [out[i] for i in order]
 
 
-def _stand_in(
-    evaluator: Evaluator, arch: Any, exclude: set[str], rng: random.Random, accept: Any
-) -> Any | None:
-    arch = evaluator.substitute(arch, exclude, rng)
-    if arch is not None and accept is not None and not accept(arch):
+def _scorable(
+    evaluator: Evaluator, e: PoolEntry, known: set[str], rng: random.Random, accept: Any
+) -> PoolEntry | None:
+    """A decoded entry as the evaluator can score it: e itself, or a copy holding the
+    evaluator's stand-in (source `nao-nearest`); None when that is outside the budget or
+    already in `known` (a stand-in chosen for an earlier proposal of this batch)."""
+    arch = evaluator.substitute(e.arch, known, rng)
+    if arch is None or (accept is not None and not accept(arch)):
         return None
-    return arch
+    cid = evaluator.space.canonical_id(arch)
+    if cid in known:
+        return None
+    if cid == e.id:
+        return e
+    return dataclasses.replace(e, arch=arch, source="nao-nearest", extra=dict(e.extra))
 
 
 def _decode_first(
@@ -196,7 +201,6 @@ def _decode_first(
     from nao_kfp.controller import decode_new
 
     s = cfg.search
-    space = evaluator.space
     accept = evaluator.budget()
     new: list[PoolEntry] = []
     skipped: set[str] = set()
@@ -212,17 +216,12 @@ def _decode_first(
         for e in decoded:
             if len(new) >= want:
                 break
-            arch = _stand_in(evaluator, e.arch, known, rng, accept)
-            # a stand-in chosen for an earlier proposal of this batch is known by now
-            if arch is None or space.canonical_id(arch) in known:
+            got = _scorable(evaluator, e, known, rng, accept)
+            if got is not e:  # unscorable, or replaced by its stand-in
                 skipped.add(e.id)
-                continue
-            if space.canonical_id(arch) != e.id:  # a stand-in: the evaluator's nearest
-                skipped.add(e.id)
-                (pred,) = model.predict([arch])
-                e = dataclasses.replace(
-                    e, arch=arch, source="nao-nearest", predicted=pred, extra=dict(e.extra)
-                )
-            known.add(e.id)
-            new.append(e)
+                if got is None:
+                    continue
+                (got.predicted,) = model.predict([got.arch])
+            known.add(got.id)
+            new.append(got)
     return new
