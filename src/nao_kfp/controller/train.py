@@ -187,15 +187,31 @@ def _pseudo_round(
     return len(archs)
 
 
-def _epoch_inputs(data: _Data, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
-    """One epoch's tokens, targets and row indices into data (to look up per-row weights)."""
-    n = data.tokens.size(0)
+def _epoch_inputs(
+    x: Tensor, variants: Tensor | None, target: Tensor, gen: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One epoch's inputs (the rows of x, plus one random symmetric variant of each when the
+    space has them), targets and row indices into x (to look up per-row weights). x: token
+    rows, or their pooled embeddings for a predictor-only fit."""
+    n = x.size(0)
     rows = torch.arange(n)
-    if data.variants is None:
-        return data.tokens, data.target, rows
+    if variants is None:
+        return x, target, rows
     pick = torch.randint(VARIANTS, (n,), generator=gen)
-    sym = data.variants[rows, pick]
-    return torch.cat((data.tokens, sym)), torch.cat((data.target, data.target)), rows.repeat(2)
+    sym = variants[rows, pick]
+    return torch.cat((x, sym)), torch.cat((target, target)), rows.repeat(2)
+
+
+def _optimizer(params: Any, cfg: ControllerConfig) -> torch.optim.Optimizer:
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    # foreach: one fused update for all of the small parameter tensors (~15% of a CPU step)
+    return opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+
+
+def _objective(mse: Tensor, rank: Tensor, cfg: ControllerConfig) -> Tensor:
+    """The predictor's loss: MSE, or (1 - rank_weight) * MSE + rank_weight * the ranking loss."""
+    w = cfg.rank_weight if cfg.rank_loss != "none" else 0.0
+    return mse if not w else (1.0 - w) * mse + w * rank
 
 
 def predictor_loss(
@@ -265,8 +281,7 @@ def _train_predictor(
     (computed once), with the predictor loss; the encoder and decoder are untouched."""
     net = model.net
     params = [p for head in net.heads() for p in head.parameters()]
-    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    opt = opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    opt = _optimizer(params, cfg)
     net.eval()
     with torch.no_grad():
         pooled = net.pool(net.encode(data.tokens))
@@ -276,21 +291,16 @@ def _train_predictor(
             flat = data.variants.reshape(n * v, length)
             variants = net.pool(net.encode(flat)).reshape(n, v, -1)
     boot = _bootstrap(model, data.tokens.size(0), gen)
-    rank_w = cfg.rank_weight if cfg.rank_loss != "none" else 0.0
     t0 = time.perf_counter()
     mse_sum, batches = 0.0, 0
     for _epoch in range(cfg.epochs):
-        x_all, y_all, rows_all = pooled, data.target, torch.arange(pooled.size(0))
-        if variants is not None:
-            pick = torch.randint(VARIANTS, (pooled.size(0),), generator=gen)
-            x_all = torch.cat((pooled, variants[rows_all, pick]))
-            y_all, rows_all = y_all.repeat(2), rows_all.repeat(2)
+        x_all, y_all, rows_all = _epoch_inputs(pooled, variants, data.target, gen)
         perm = torch.randperm(x_all.size(0), generator=gen)
         mse_sum, batches = 0.0, 0
         for idx in perm.split(cfg.batch_size):
             w = None if boot is None else boot[:, rows_all[idx]]
             mse, rank = predictor_loss(net.pooled_logits(x_all[idx]), y_all[idx], cfg, w)
-            loss = mse if not rank_w else (1.0 - rank_w) * mse + rank_w * rank
+            loss = _objective(mse, rank, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
@@ -316,9 +326,7 @@ def _train(
     if cfg.predictor_only:
         return _train_predictor(model, data, cfg, gen)
     net = model.net
-    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    # foreach: one fused update for all of the small parameter tensors (~15% of a CPU step)
-    opt = opt_cls(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    opt = _optimizer(net.parameters(), cfg)
     lam, vocab = cfg.trade_off, net.vocab_size
     stopper = _EarlyStopper(cfg.patience) if hold is not None else None
     steps_per_epoch = -(-_epoch_size(data) // cfg.batch_size)
@@ -327,10 +335,9 @@ def _train(
     t0 = time.perf_counter()
     epoch, mse_sum, nll_sum, batches = 0, 0.0, 0.0, 0
     boot = _bootstrap(model, data.tokens.size(0), gen)
-    rank_w = cfg.rank_weight if cfg.rank_loss != "none" else 0.0
     for epoch in range(1, cfg.epochs + 1):
         net.train()
-        x_all, y_all, rows_all = _epoch_inputs(data, gen)
+        x_all, y_all, rows_all = _epoch_inputs(data.tokens, data.variants, data.target, gen)
         perm = torch.randperm(x_all.size(0), generator=gen)
         mse_sum, nll_sum, batches = 0.0, 0.0, 0
         for idx in perm.split(cfg.batch_size):
@@ -339,8 +346,7 @@ def _train(
             w = None if boot is None else boot[:, rows_all[idx]]
             mse, rank = predictor_loss(net.head_logits(states), y, cfg, w)
             nll = F.cross_entropy(net.decode_logits(states, x).reshape(-1, vocab), x.reshape(-1))
-            pred_loss = mse if not rank_w else (1.0 - rank_w) * mse + rank_w * rank
-            loss = lam * pred_loss + (1.0 - lam) * nll
+            loss = lam * _objective(mse, rank, cfg) + (1.0 - lam) * nll
             if schedule is not None:
                 for group in opt.param_groups:
                     group["lr"] = schedule(step)
