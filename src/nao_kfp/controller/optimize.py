@@ -122,19 +122,12 @@ def decode_new(
     (a budget: child.params.within_budget) an architecture it rejects counts as a duplicate:
     decoding keeps stepping.
     """
-    space = model.space
-    if emb.space != space.name:
-        raise CheckpointError(
-            f"embeddings: made for space {emb.space!r}, the model is for {space.name!r}"
-        )
-    if eta <= 0 or eta_growth <= 1 or eta_max < eta:
-        raise ControllerError(
-            f"eta: expected 0 < eta <= eta_max and eta_growth > 1, got {eta}, {eta_max}, {eta_growth}"
-        )
+    space = _space_of(model, emb)
     seen = set(known_ids) | set(emb.seed_ids)
     found: list[tuple[Any, int, float]] = []  # (arch, seed index, eta)
-    step = eta
-    while len(found) < count and step <= eta_max * (1 + _ETA_TOL) and emb.h.size(0):
+    for step in eta_ladder(eta, eta_growth, eta_max):
+        if len(found) >= count or not emb.h.size(0):
+            break
         with cpu_threads(model.cfg.threads):
             tokens = model.net.greedy(F.normalize(emb.h + step * emb.grad, p=2, dim=-1))
         for i, row in enumerate(tokens.tolist()):
@@ -147,7 +140,6 @@ def decode_new(
                 found.append((arch, i, step))
                 if len(found) == count:
                     break
-        step *= eta_growth
     after = model.predict([a for a, _, _ in found])
     return [
         entry(
@@ -161,6 +153,15 @@ def decode_new(
         )
         for (arch, i, step_used), pred in zip(found, after, strict=True)
     ]
+
+
+def _space_of(model: NAOModel, emb: Embeddings) -> Any:
+    """The model's space, which the embeddings must have been made for."""
+    if emb.space != model.space.name:
+        raise CheckpointError(
+            f"embeddings: made for space {emb.space!r}, the model is for {model.space.name!r}"
+        )
+    return model.space
 
 
 def eta_ladder(eta: float, eta_growth: float, eta_max: float) -> list[float]:
@@ -188,11 +189,7 @@ def decode_candidates(
     """Every seed decoded at every step size in one batched call, keeping the `beam` most
     likely architectures of each (1: the greedy one): the distinct architectures not in
     `known_ids` (nor seeds), in order of step size, seed and likelihood, for a caller to rank."""
-    space = model.space
-    if emb.space != space.name:
-        raise CheckpointError(
-            f"embeddings: made for space {emb.space!r}, the model is for {space.name!r}"
-        )
+    space = _space_of(model, emb)
     k = emb.h.size(0)
     if not k or not etas:
         return []
