@@ -87,13 +87,8 @@ class NAOModel:
 
     @torch.no_grad()
     def predict(self, archs: Sequence[Any]) -> list[float]:
-        """Predicted accuracy of each architecture, in the pool's accuracy units."""
-        if not archs:
-            return []
-        self.net.eval()
-        with cpu_threads(self.cfg.threads):
-            y = self.net.predict(self.net.encode(self.tokens(archs)))
-        return [float(v) for v in self.denormalize(y)]
+        """Predicted accuracy of each architecture (the heads' mean), in the pool's units."""
+        return self.score(archs)
 
     @torch.no_grad()
     def score(self, archs: Sequence[Any], explore: float = 0.0) -> list[float]:
