@@ -8,6 +8,7 @@ from nao_kfp.components._base import component
 def final_train(
     config: str,
     pool: Input[Dataset],
+    result: Input[Dataset],
     data: Input[Dataset],
     model: Output[Model],
     metrics: Output[Metrics],
@@ -21,7 +22,13 @@ def final_train(
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
-    out = steps.final(config_from_json(config), Path(pool.path), Path(data.path), Path(model.path))
+    out = steps.final(
+        config_from_json(config),
+        Path(pool.path),
+        Path(result.path),
+        Path(data.path),
+        Path(model.path),
+    )
     log_metrics(
         metrics,
         {k: out.get(k) for k in ("test_accuracy", "dev_accuracy", "params", "macs")},

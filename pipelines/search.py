@@ -30,13 +30,14 @@ from nao_kfp.components import (
     report,
     sample,
     select,
+    supernet,
     train,
 )
 from nao_kfp.pipelines.ir import dedup_components
 
 from nao_kfp.config import ClusterConfig, Config, config_to_json
 from nao_kfp.preflight import OutputError
-from nao_kfp.steps import compiled_settings
+from nao_kfp.steps import compiled_settings, shares_weights
 
 # The node label GKE puts on GPU nodes (cluster.accelerator_type is its value, e.g.
 # nvidia-tesla-a100); other clusters select nodes with cluster.node_selector instead.
@@ -106,11 +107,20 @@ class RoundOutputs(NamedTuple):
     model: Model
 
 
+class WsRoundOutputs(NamedTuple):
+    """The same, and the supernet (NAO-WS)."""
+
+    pool: Dataset
+    history: Dataset
+    model: Model
+    supernet: Model
+
+
 def controller_tasks(
     comps: tuple[Any, Any, Any], config: Any, round_index: Any, pool: Any, history: Any, model: Any
 ) -> tuple[Any, Any]:
-    """The controller's three tasks of a round (fit, optimize, decode), wired; both pipelines'
-    rounds use them. Returns the fit and decode tasks."""
+    """The controller's three tasks of a round (fit, optimize, decode), wired. Returns the fit
+    and decode tasks."""
     fit_c, optimize_c, decode_c = comps
     fitted = fit_c(config=config, round_index=round_index, pool=pool, init_model=model)
     fitted.set_display_name("fit controller")
@@ -129,16 +139,16 @@ def pipeline_name(cfg: Config) -> str:
 
 def build_pipeline(cfg: Config) -> Any:
     """The pipeline for this config: its rounds and shards fixed, the config its one parameter.
-    (evaluator.kind supernet: the NAO-WS pipeline of pipelines/ws.py.)
 
-    Round r >= 2 is one sub-pipeline (`nao-round`) used L - 1 times; compile_pipeline writes
-    its spec once (dedup_components), so the IR grows by one task per round, not by a round's
-    worth of components."""
-    if cfg.evaluator.kind == "supernet":
-        from nao_kfp.pipelines.ws import build_ws_pipeline
-
-        return build_ws_pipeline(cfg)
+    evaluator.kind decides what evaluates a round: search.shards parallel tasks and a merge, or
+    (supernet, NAO-WS) one task that trains the supernet further and re-scores the pool, the
+    supernet going from round to round as a Model artifact (and mirrored to the store). The
+    selection is the evaluator's too (NAO-WS re-ranks its top few), so it gets the data and,
+    for NAO-WS, the GPU. Round r >= 2 is one sub-pipeline (`nao-round`) used L - 1 times;
+    compile_pipeline writes its spec once (dedup_components), so the IR grows by one task per
+    round, not by a round's worth of components."""
     s, cl = cfg.search, cfg.cluster
+    ws = shares_weights(cfg)
 
     def on(comp: Any) -> Any:
         return _base.on_image(comp, cl.image)
@@ -151,7 +161,7 @@ def build_pipeline(cfg: Config) -> Any:
     merge_c, merge_store_c, fit_c = on(merge.merge), on(merge.merge_from_store), on(fit.fit)
     optimize_c, decode_c = on(optimize.optimize), on(decode.decode)
     select_c, report_c = on(select.select_best), on(report.report)
-    final_c = on(final.final_train)
+    final_c, supernet_c = on(final.final_train), on(supernet.supernet_round)
 
     @dsl.pipeline(name="evaluate-round")
     def evaluate_round(
@@ -181,61 +191,99 @@ def build_pipeline(cfg: Config) -> Any:
             pool=merged.outputs["merged_pool"], history=merged.outputs["merged_history"]
         )
 
-    @dsl.pipeline(name="nao-round")
-    def nao_round(
-        config: str, round_index: int, next_round: int, pool: Input[Dataset],
-        history: Input[Dataset], model: Input[Model], data: Input[Dataset],
-    ) -> RoundOutputs:  # fmt: skip
-        """fit (warm start) -> optimize -> decode the next round's archs -> evaluate them."""
-        fitted, dec = controller_tasks(
-            (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
-        )
+    def evaluate(
+        config: Any, round_index: Any, pool: Any, history: Any, data: Any, net: Any, name: str
+    ) -> tuple[Any, Any, Any]:
+        """Round round_index's evaluation, as evaluator.kind makes it: (pool, history, the
+        supernet or None)."""
+        if ws:
+            t = supernet_c(
+                config=config, round_index=round_index, pool=pool, history=history,
+                supernet=net, data=data,
+            )  # fmt: skip
+            place_on_gpu(t.set_display_name(name), cl)
+            return t.outputs["scored_pool"], t.outputs["new_history"], t.outputs["new_supernet"]
         ev = evaluate_round(
-            config=config, round_index=next_round, pool=dec.outputs["new_pool"],
-            history=dec.outputs["new_history"], data=data,
-        ).set_display_name("evaluate children")  # fmt: skip
-        return RoundOutputs(
-            pool=ev.outputs["pool"], history=ev.outputs["history"], model=fitted.outputs["model"]
-        )
+            config=config, round_index=round_index, pool=pool, history=history, data=data
+        ).set_display_name(name)
+        return ev.outputs["pool"], ev.outputs["history"], None
+
+    if ws:
+
+        @dsl.pipeline(name="nao-round")
+        def nao_round(
+            config: str, round_index: int, next_round: int, pool: Input[Dataset],
+            history: Input[Dataset], model: Input[Model], data: Input[Dataset],
+            supernet: Input[Model],
+        ) -> WsRoundOutputs:  # fmt: skip
+            """fit (warm start) -> optimize -> decode -> train the supernet further; re-score."""
+            fitted, dec = controller_tasks(
+                (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
+            )
+            pool, history, net = evaluate(
+                config, next_round, dec.outputs["new_pool"], dec.outputs["new_history"], data,
+                supernet, "train and score the supernet",
+            )  # fmt: skip
+            return WsRoundOutputs(
+                pool=pool, history=history, model=fitted.outputs["model"], supernet=net
+            )
+
+    else:
+
+        @dsl.pipeline(name="nao-round")
+        def nao_round(
+            config: str, round_index: int, next_round: int, pool: Input[Dataset],
+            history: Input[Dataset], model: Input[Model], data: Input[Dataset],
+        ) -> RoundOutputs:  # fmt: skip
+            """fit (warm start) -> optimize -> decode the next round's archs -> evaluate them."""
+            fitted, dec = controller_tasks(
+                (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
+            )
+            pool, history, _ = evaluate(
+                config, next_round, dec.outputs["new_pool"], dec.outputs["new_history"], data,
+                None, "evaluate children",
+            )  # fmt: skip
+            return RoundOutputs(pool=pool, history=history, model=fitted.outputs["model"])
 
     compiled = compiled_settings(cfg)
     Returns = FinalOutputs if cfg.final.enabled else Outputs
 
     @dsl.pipeline(name=pipeline_name(cfg))
     def nao_search(config: str = config_to_json(cfg)) -> Returns:  # type: ignore[valid-type]
-        """Neural Architecture Optimization (Luo et al. 2018, Algorithm 1).
+        """Neural Architecture Optimization (Luo et al. 2018, Algorithm 1; §3.4 for NAO-WS).
 
         prepare data; sample N random architectures (the pending set of round 1)
-        round 1: train children (P parallel shards); merge their dev accuracies into the pool
+        round 1: evaluate them: train children (P parallel shards) and merge their dev
+            accuracies into the pool, or (NAO-WS) train the supernet to its first scoring
+            epoch and score the pool with the shared weights
         for round r = 2..L (one `nao-round` each):
             fit: train encoder / predictor / decoder on the pool (warm start)
             optimize: move the top-K embeddings along the predictor's gradient
             decode: the new architectures, pending for round r
-            train children; merge
-        select the best architecture; write the report
-        (final.enabled) train the best at full size and export it
+            evaluate them (NAO-WS: train the supernet further, re-score the whole pool)
+        select the best architecture (NAO-WS: re-rank the top few trained from scratch)
+        write the report; (final.enabled) train the best at full size and export it
         """
         staged = prepare_c(config=config, compiled=compiled).set_display_name("prepare data")
         first = sample_c(config=config, compiled=compiled)
         first.set_display_name("sample initial architectures")
         data_dir = staged.outputs["data"]
-        pool, history, model = (
-            first.outputs["pool"],
-            first.outputs["history"],
-            first.outputs["model"],
-        )
-        rnd = evaluate_round(
-            config=config, round_index=1, pool=pool, history=history, data=data_dir
-        ).set_display_name("round 1")
-        pool, history = rnd.outputs["pool"], rnd.outputs["history"]
+        model = first.outputs["model"]  # empty: round 1 has no controller (nor supernet) yet
+        pool, history, net = evaluate(
+            config, 1, first.outputs["pool"], first.outputs["history"], data_dir, model,
+            "round 1",
+        )  # fmt: skip
         for r in range(2, s.rounds + 1):
             rnd = nao_round(
                 config=config, round_index=r - 1, next_round=r, pool=pool, history=history,
-                model=model, data=data_dir,
+                model=model, data=data_dir, **({"supernet": net} if ws else {}),
             ).set_display_name(f"round {r}")  # fmt: skip
             pool, history, model = rnd.outputs["pool"], rnd.outputs["history"], rnd.outputs["model"]
-        best = select_c(config=config, pool=pool, history=history)
+            net = rnd.outputs["supernet"] if ws else None
+        best = select_c(config=config, pool=pool, history=history, data=data_dir)
         best.set_display_name("select best architecture")
+        if ws:  # its selection trains the top few from scratch
+            place_on_gpu(best, cl)
         rep = report_c(config=config, result=best.outputs["result"], pool=pool)
         rep.set_display_name("report")
         outs = dict(
@@ -244,7 +292,7 @@ def build_pipeline(cfg: Config) -> Any:
         )  # fmt: skip
         if not cfg.final.enabled:
             return Outputs(**outs)
-        fin = final_c(config=config, pool=pool, data=data_dir)
+        fin = final_c(config=config, pool=pool, result=best.outputs["result"], data=data_dir)
         place_on_gpu(fin.set_display_name("final training"), cl)
         return FinalOutputs(**outs, model=fin.outputs["model"])
 

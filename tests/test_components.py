@@ -77,7 +77,9 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
     assert (tmp_path / "model2" / "fit_metrics.json").exists()
 
     result, sm = art(D, tmp_path / "result.json"), dsl.Metrics()
-    select.select_best.python_func(config=c, pool=pool, history=hist, result=result, metrics=sm)
+    select.select_best.python_func(
+        config=c, pool=pool, history=hist, data=staged, result=result, metrics=sm
+    )
     doc = json.loads(Path(result.path).read_text())
     assert [r["round"] for r in doc["rounds"]] == [1, 2]
     assert (

@@ -18,9 +18,7 @@ from nao_kfp.child import (
     build_supernet,
     count_params,
     load_split,
-    rerank,
     score_archs,
-    score_epochs,
     train_child,
     train_supernet,
 )
@@ -28,8 +26,10 @@ from nao_kfp.child.data import Split
 from nao_kfp.child.nb201net import CELL_OPS
 from nao_kfp.config import Config, load_config
 from nao_kfp.errors import ConfigError
+from nao_kfp.final import best_of, rerank
 from nao_kfp.spaces import CellArch, Nb201Arch, get_space
 from nao_kfp.spaces.nb201 import NB201_OPS
+from nao_kfp.store import LocalStore
 
 # small and single-threaded: the CI machine has 2 shared cores
 TINY = [
@@ -308,8 +308,8 @@ def test_dev_batches_that_outgrow_the_dev_split_fail_at_load_time() -> None:
 def test_the_weight_sharing_presets() -> None:
     ws = load_config("nao-ws-cifar10").supernet
     assert (ws.epochs, ws.rounds_every, ws.layers, ws.channels) == (150, 30, 3, 20)
-    assert score_epochs(ws) == [30, 60, 90, 120, 150]
-    assert score_epochs(replace(ws, epochs=100)) == [30, 60, 90, 100]
+    assert ws.schedule() == [30, 60, 90, 120, 150]
+    assert replace(ws, epochs=100).schedule() == [30, 60, 90, 100]
     assert (ws.rerank_top, ws.rerank_epochs) == (5, 10)
     nb = load_config("nao-ws-nb201")
     assert (nb.supernet.layers, nb.supernet.channels) == (5, 16)
@@ -333,10 +333,16 @@ def test_nb201_child_trains_on_digits_and_reranks(tmp_path: Path) -> None:
     )
     empty = Nb201Arch(("none",) * 6)
     cfg = tiny("child.train_subset=600", "child.dev_size=300", "child.channels=8").child
-    results = rerank(space, [best, empty], cfg, 2, tmp_path, seed=0)
+    short = replace(cfg, epochs=2)
+    store = LocalStore(tmp_path / "store")
+    results = rerank(space, [best, empty], short, tmp_path / "w", seed=0, store=store)
     assert [r["arch"] for r in results] == [space.to_string(best), space.to_string(empty)]
-    assert results[0]["epochs"] == 2 and results[0]["params"] > results[1]["params"] > 0
+    assert results[0]["params"] > results[1]["params"] > 0
     assert results[0]["dev_accuracy"] > 0.5  # chance is 0.1
     assert results[0]["dev_accuracy"] > results[1]["dev_accuracy"]  # `none` everywhere: no cell
-    again = train_child(space, best, replace(cfg, epochs=2), tmp_path / results[0]["id"], seed=0)
+    assert best_of(results) == 0
+    again = train_child(space, best, short, tmp_path / "w" / results[0]["id"], seed=0)
     assert again["dev_accuracy"] == results[0]["dev_accuracy"]  # finished: read back
+    # cached in the store: a re-run elsewhere trains nothing
+    assert rerank(space, [best, empty], short, tmp_path / "w2", seed=0, store=store) == results
+    assert not (tmp_path / "w2" / results[0]["id"] / "checkpoint.pt").exists()

@@ -1,12 +1,20 @@
-"""NAO-WS end to end: a tiny weight-sharing search on digits, in-process and through kfp.local
-(the one-GPU pipeline variant), with a resume that reuses the mirrored supernet."""
+"""NAO-WS end to end: a tiny weight-sharing search on digits through the one pipeline (the
+supernet evaluator's rounds, its re-rank selection, the final training and export), in-process
+and through kfp.local, with progress on stderr, and resumed mid-round after a kill."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 from nao_kfp.pipelines.local import run_local
 
 from nao_kfp.config import load_config
@@ -22,6 +30,10 @@ TINY_WS = [
     "supernet.rerank_top=2", "supernet.rerank_epochs=1", "child.epochs=1", "child.layers=1",
     "child.channels=4",
 ]  # fmt: skip
+FINAL = [
+    "final.enabled=true", "final.rerank_top=1", "final.epochs=1", "final.layers=1",
+    "final.channels=4", "final.aux_head=false", "final.batch_size=64", "final.train_subset=300",
+]  # fmt: skip
 
 
 def test_the_ws_shape_follows_the_supernet_schedule() -> None:
@@ -36,6 +48,18 @@ def test_the_ws_shape_follows_the_supernet_schedule() -> None:
         load_config(
             "demo", [*TINY_WS, "search.space=enas-rnn", "child.dataset=ptb", "child.data_dir=x"]
         )
+    assert load_config("demo", [*TINY_WS, "supernet.epochs=5", "supernet.rounds_every=2",
+                                "search.rounds=3"]).supernet.schedule() == [2, 4, 5]  # fmt: skip
+
+
+def test_nao_ws_compiles_through_the_one_factory(tmp_path: Path) -> None:
+    from nao_kfp.cli import main
+
+    assert main(["compile", "--config", "nao-ws-cifar10", "-o", str(tmp_path / "ws.yaml")]) == 0
+    text = (tmp_path / "ws.yaml").read_text()
+    assert "supernet-round" in text and "train-children" not in text
+    assert "select-best" in text and "nvidia.com/gpu" in text
+    assert not (Path(__file__).parents[1] / "pipelines" / "ws.py").exists()
 
 
 @pytest.mark.slow
@@ -47,17 +71,30 @@ def test_a_tiny_ws_search_in_process(tmp_path: Path) -> None:
     result = read_result(tmp_path / "w" / "result.json")
     assert [r.supernet["epoch"] for r in result.rounds] == [1, 2]
     assert len(result.rerank) == 2 and result.best is not None
-    assert result.best.id in {r["id"] for r in result.rerank}
+    win = max(result.rerank, key=lambda r: r["dev_accuracy"])
+    assert result.best.dev_accuracy == win["dev_accuracy"] and result.best.params == win["params"]
+    assert [r["supernet_accuracy"] for r in result.rerank] == sorted(
+        (e.accuracy for e in pool), reverse=True
+    )[:2]
     again = run_search(cfg, tmp_path / "again")  # deterministic on CPU
     assert [(e.id, e.accuracy) for e in again] == [(e.id, e.accuracy) for e in pool]
 
 
 @pytest.mark.slow
-def test_a_tiny_ws_search_through_kfp_local(tmp_path: Path) -> None:
-    cfg = load_config("demo", TINY_WS)
-    result = run_local(cfg, tmp_path / "run")
+def test_a_tiny_ws_search_through_kfp_local_with_final_training(tmp_path: Path) -> None:
+    cfg = load_config("demo", [*TINY_WS, *FINAL])
+    shown = io.StringIO()
+    result = run_local(cfg, tmp_path / "run", show=shown)
     assert result["evaluator"] == "supernet" and len(result["rerank"]) == 2
     assert [r["supernet"]["epoch"] for r in result["rounds"]] == [1, 2]
+    # progress a person can watch: supernet epochs with time left, then scoring
+    lines = shown.getvalue().splitlines()
+    assert any(
+        line.startswith("round 1: supernet epoch 1/2 loss ") and "s/epoch, left: round" in line
+        for line in lines
+    ), lines
+    assert "round 2: scoring with the supernet 9/9" in "\n".join(lines)
+    assert any(line.startswith("select: re-ranked 2/2") for line in lines)
     from nao_kfp.report import summary_table
 
     table = summary_table(result)
@@ -66,6 +103,70 @@ def test_a_tiny_ws_search_through_kfp_local(tmp_path: Path) -> None:
     mirrored = sorted((tmp_path / "run" / "store" / "supernets").rglob("checkpoint.pt"))
     # each round's supernet, mirrored every epoch for a preempted round
     assert [p.parent.name for p in mirrored] == ["to-epoch-1", "to-epoch-2"]
-    inproc = run_search(cfg, tmp_path / "w")
+    # each round's supernet numbers as KFP Metrics
+    logged = {}
+    for path in (tmp_path / "run" / "kfp").rglob("executor_output.json"):
+        out = json.loads(path.read_text()).get("artifacts", {}).get("metrics", {})
+        for art in out.get("artifacts", []):
+            logged.update(art.get("metadata", {}))
+    assert {"round1/supernet/loss", "round2/supernet/train_accuracy"} <= set(logged)
+
+    # the final training trained the selection's winner and exported it
+    final = result["final"]
+    assert final["arch_id"] == result["best"]["id"] and final["epochs"] == 1
+    x = torch.rand(3, 1, 8, 8)
+    program = torch.export.load(final["program"]).module()
+    assert program(x).shape == (3, 10)
+
+    inproc = run_search(cfg, tmp_path / "w")  # the in-process loop is the same search
     pool = [json.loads(x) for x in (tmp_path / "run" / "pool.jsonl").read_text().splitlines()]
     assert [(e["id"], e["accuracy"]) for e in pool] == [(e.id, e.accuracy) for e in inproc]
+    assert (
+        read_result(tmp_path / "w" / "result.json").best
+        == read_result(tmp_path / "run" / "result.json").best
+    )
+
+
+CLI = "import sys; from nao_kfp.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _search(cfg_path: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CLI, "search", "--config", str(cfg_path), "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600, start_new_session=True,
+    )  # fmt: skip
+
+
+def _comparable(out: Path) -> tuple[str, dict]:
+    result = json.loads((out / "result.json").read_text())
+    for rec in result["rounds"]:  # wall time is what may differ
+        rec["fit"] = {
+            k: v for k, v in rec["fit"].items() if "second" not in k and k != "s_per_epoch"
+        }
+        rec["supernet"].pop("seconds")
+    return (out / "pool.jsonl").read_text(), result
+
+
+@pytest.mark.slow
+def test_a_ws_search_killed_mid_round_resumes_to_the_same_result(tmp_path: Path) -> None:
+    """SIGKILL of the whole `nao search` after the first supernet epoch of round 1 (of 2), then
+    the same command again: the round resumes from the mirrored epoch and the search ends as an
+    uninterrupted one does."""
+    cfg = load_config("demo", [*TINY_WS, "supernet.epochs=4", "supernet.rounds_every=2"])
+    cfg_path = tmp_path / "ws.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg.to_dict()))
+    (tmp_path / "faults").mkdir()
+    base = dict(os.environ)
+    assert _search(cfg_path, tmp_path / "ref", base).returncode == 0
+    env = {**base, "NAO_FAULTS": "supernet-epoch:kill:1",
+           "NAO_FAULTS_DIR": str(tmp_path / "faults")}  # fmt: skip
+    killed = _search(cfg_path, tmp_path / "run", env)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert "round 1: supernet epoch 1/4" in killed.stderr
+    again = _search(cfg_path, tmp_path / "run", env)
+    assert again.returncode == 0, again.stderr[-2000:]
+    # round 1 went on at epoch 2: epoch 1 was not trained again
+    assert "round 1: supernet epoch 1/4" not in again.stderr
+    assert "round 1: supernet epoch 2/4" in again.stderr
+    assert "supernet: resuming at epoch 2" in (tmp_path / "run" / "kfp.log").read_text()
+    assert _comparable(tmp_path / "run") == _comparable(tmp_path / "ref")

@@ -267,6 +267,12 @@ class SupernetConfig:
     rerank_top: int = 5  # final selection: retrain this many best-scored architectures from
     rerank_epochs: int = 10  # scratch (child section, these many epochs) and keep the best
 
+    def schedule(self) -> list[int]:
+        """The supernet epoch at which each round scores the pool: every rounds_every epochs
+        and at the end (the official NAO-WS: 30, 60, 90, 120, 150), one round each."""
+        points = list(range(self.rounds_every, self.epochs + 1, self.rounds_every))
+        return points if points and points[-1] == self.epochs else [*points, self.epochs]
+
 
 @dataclass(frozen=True)
 class ClusterConfig:
@@ -422,8 +428,10 @@ RANK_LOSSES = ("none", "hinge", "listwise")
 # Training-set sizes of the built-in image data sets, to check dev_size + train_subset early.
 # digits: 1797 images, of which nao_kfp.child.data holds out a fixed 297 as the test set
 TRAIN_IMAGES = {"digits": 1500, "cifar10": 50000, "cifar100": 50000}
-# Spaces whose child is a CellNetwork: parameter budgets and the final training apply to them.
+# Spaces whose child is a CellNetwork: parameter budgets apply to them.
 BUDGET_SPACES = ("nasnet", "enas")
+# Spaces whose child is an image network: the final training trains and exports it.
+FINAL_SPACES = ("nasnet", "enas", "nb201")
 # Spaces whose child nao_kfp.child.train_child can train: evaluator.kind train needs one.
 TRAINER_SPACES = ("nasnet", "enas", "enas-rnn", "nb201")
 # numpy's seed range; torch takes more, but a seed is also a numpy seed in the child runtime.
@@ -655,9 +663,9 @@ def _check_final(cfg: Config) -> None:
             f"final.train_subset: {f.train_subset} train images and child.dev_size "
             f"{cfg.child.dev_size} do not fit in {cfg.child.dataset}'s {total} training images"
         )
-    if f.enabled and cfg.search.space not in BUDGET_SPACES:
+    if f.enabled and cfg.search.space not in FINAL_SPACES:
         raise ConfigError(
-            f"final.enabled: the final training builds image networks ({', '.join(BUDGET_SPACES)}), "
+            f"final.enabled: the final training builds image networks ({', '.join(FINAL_SPACES)}), "
             f"not search.space {cfg.search.space!r}"
         )
 
@@ -693,15 +701,13 @@ def _check_supernet(sn: SupernetConfig) -> None:
 
 
 def _check_weight_sharing(cfg: Config) -> None:
-    """evaluator.kind supernet: the NAO-WS pipeline's shape follows the supernet schedule."""
+    """evaluator.kind supernet: the search's rounds follow the supernet schedule."""
     s, sn = cfg.search, cfg.supernet
     if s.space not in SUPERNET_SPACES:
         raise ConfigError(
             f"evaluator.kind: supernet needs search.space {' or '.join(SUPERNET_SPACES)}, got {s.space!r}"
         )
-    points = list(range(sn.rounds_every, sn.epochs + 1, sn.rounds_every))
-    if not points or points[-1] != sn.epochs:
-        points.append(sn.epochs)
+    points = sn.schedule()
     if s.rounds != len(points):
         raise ConfigError(
             f"search.rounds: NAO-WS scores the pool at supernet epochs {', '.join(map(str, points))} "
@@ -711,8 +717,6 @@ def _check_weight_sharing(cfg: Config) -> None:
         raise ConfigError(
             f"search.shards: NAO-WS trains one supernet on one GPU; expected 1, got {s.shards}"
         )
-    if s.fan_in != "artifacts":
-        raise ConfigError("search.fan_in: NAO-WS has no shards to fan in; expected artifacts")
     n_dev = sn.dev_batches * sn.eval_batch_size
     if n_dev > cfg.child.dev_size:
         raise ConfigError(

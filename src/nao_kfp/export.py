@@ -26,11 +26,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from nao_kfp.child.cnn import CellNetwork, NetSpec
+from nao_kfp.child.cnn import NetSpec
+from nao_kfp.child.params import build_network
 from nao_kfp.child.runtime import CHECKPOINT, RESULT
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import NaoError
-from nao_kfp.spaces import CellArch, get_space
+from nao_kfp.spaces import CellArch, Nb201Arch, get_space
 
 FORMAT, VERSION = "nao-kfp-model", 1
 MODEL_FILE, PROGRAM_FILE, INFO_FILE = "model.pt", "model.pt2", "model.json"
@@ -93,10 +94,10 @@ def model_record(
         return state  # already exported
     space = get_space(state["space"])
     arch = space.from_json(state["arch"])
-    if not isinstance(arch, CellArch) or "spec" not in state:
+    if not isinstance(arch, (CellArch, Nb201Arch)) or "spec" not in state:
         raise ExportError(
-            f"--checkpoint: {space.name} children are not exported (image children of nasnet and "
-            "enas are)"
+            f"--checkpoint: {space.name} children are not exported (image children of nasnet, "
+            "enas and nb201 are)"
         )
     spec = dataclasses.replace(NetSpec(**state["spec"]), aux_head=False)
     weights = {k: v for k, v in state["model"].items() if not k.startswith("aux_head.")}
@@ -144,8 +145,8 @@ def load_classifier(record: dict[str, Any] | Path) -> Classifier:
         record = dict(torch.load(Path(record), map_location="cpu", weights_only=True))
     if record.get("format") != FORMAT:
         raise ExportError(f"model: not an exported {FORMAT} file")
-    arch = get_space(record["space"]).from_json(record["arch"])
-    net = CellNetwork(arch, NetSpec(**record["spec"]))
+    space = get_space(record["space"])
+    net = build_network(space, space.from_json(record["arch"]), NetSpec(**record["spec"]))
     net.load_state_dict(record["state_dict"])
     norm = record["normalize"]
     return Classifier(net, norm["mean"], norm["std"]).eval()

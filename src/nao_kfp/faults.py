@@ -3,8 +3,8 @@
 NAO_FAULTS is a comma-separated list of `point:action[:times]`:
 
     point   child-start (a child begins training), child-epoch (a child's epoch checkpoint
-            was written and mirrored), fit, decode, merge (inside those steps, before they
-            write their outputs)
+            was written and mirrored), supernet-epoch (the same for a NAO-WS supernet), fit,
+            decode, merge (inside those steps, before they write their outputs)
     action  kill   SIGKILL this process's whole process group (the search and its tasks)
             raise  raise RuntimeError (a crashing child or step)
             oom    raise torch.OutOfMemoryError

@@ -6,10 +6,12 @@
              auxiliary head, drop-path, ...), resuming per epoch from the store like any child
     export   the trained network as a stand-alone model (export.py) in work_dir/model
 
-Every run is a ChildCache entry keyed by the canonical id and a digest of its recipe, so a re-run
-(or a retried pod) finds finished runs and resumes an interrupted one from its last epoch. The
-dev set stays carved out of the training images (child.dev_size) as during the search; the test
-accuracy is measured on the data set's test images.
+`rerank` is also the weight-sharing search's selection (NAO-WS retrains the supernet's top few
+with the child recipe for supernet.rerank_epochs). Every run is a ChildCache entry keyed by the
+canonical id and a digest of its recipe, so a re-run (or a retried pod) finds finished runs and
+resumes an interrupted one from its last epoch. The dev set stays carved out of the training
+images (child.dev_size) as during the search; the test accuracy is measured on the data set's
+test images.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nao_kfp import progress
 from nao_kfp.child.runtime import CHECKPOINT, write_result
 from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import NaoError
@@ -79,24 +82,19 @@ def final_train(
     if not parsed:
         raise FinalError("final: no architecture to train (the search evaluated none)")
     store = store if store is not None else LocalStore(work_dir / "store")
-    run = _Runner(space, store, seed, data_dir, log)
 
     candidates = parsed[: cfg.final.rerank_top]
-    winner, rerank = candidates[0], []
+    winner, reranked = candidates[0], []
     if len(candidates) > 1:
         short = final_child_config(cfg, epochs=cfg.final.rerank_epochs)
-        digest = recipe_digest(short, seed, "rerank")
-        for i, arch in enumerate(candidates, start=1):
-            log(f"final: re-ranking {i}/{len(candidates)} ({cfg.final.rerank_epochs} epochs)")
-            res = run(arch, short, digest, work_dir / "rerank" / space.canonical_id(arch))
-            rerank.append({"arch": space.to_string(arch), "id": space.canonical_id(arch),
-                           "dev_accuracy": res["dev_accuracy"]})  # fmt: skip
-        best = max(range(len(rerank)), key=lambda i: (rerank[i]["dev_accuracy"], -i))
-        winner = candidates[best]
+        reranked = rerank(space, candidates, short, work_dir / "rerank", seed=seed, store=store,
+                          data_dir=data_dir, log=log, what="final")  # fmt: skip
+        winner = candidates[best_of(reranked)]
 
     full = final_child_config(cfg)
     train_dir = work_dir / "train"
     log(f"final: training {space.canonical_id(winner)} for {full.epochs} epochs")
+    run = _Runner(space, store, seed, data_dir, log)
     res = run(winner, full, recipe_digest(full, seed, "final"), train_dir, keep_checkpoint=True)
     exported = export_model(train_dir / CHECKPOINT, work_dir / MODEL_DIR)
     out = {
@@ -104,7 +102,7 @@ def final_train(
         "arch_id": space.canonical_id(winner),
         **{k: res.get(k) for k in ("test_accuracy", "dev_accuracy", "params", "macs", "epochs")},
         "seconds": res.get("seconds"),
-        "rerank": rerank,
+        "rerank": reranked,
         "checkpoint": str(train_dir / CHECKPOINT),
         "model_dir": str(work_dir / MODEL_DIR),
         "model": exported["model"],
@@ -113,6 +111,41 @@ def final_train(
     }
     (work_dir / FINAL_JSON).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     return out
+
+
+def rerank(
+    space: SearchSpace[Any],
+    archs: Sequence[Any],
+    recipe: ChildConfig,
+    work_dir: Path,
+    *,
+    seed: int,
+    store: Any,
+    data_dir: Path | None = None,
+    log: Log | None = None,
+    what: str = "search",
+) -> list[dict[str, Any]]:
+    """Train each of `archs` (the search's best, best first) from scratch with `recipe` (its
+    epochs: the short run) and return, in the same order, {arch, id, dev_accuracy, test_accuracy,
+    params, macs}; best_of picks the winner. Each run is cached and resumes per epoch from the
+    store (keyed by the recipe's digest), so a re-run retrains nothing it finished."""
+    log = log or (lambda _msg: None)
+    run = _Runner(space, store, seed, data_dir, log)
+    digest = recipe_digest(recipe, seed, "rerank")
+    out = []
+    for i, arch in enumerate(archs, start=1):
+        cid = space.canonical_id(arch)
+        log(f"{what}: re-ranking {i}/{len(archs)} ({recipe.epochs} epochs)")
+        res = run(arch, recipe, digest, Path(work_dir) / cid)
+        out.append({"arch": space.to_string(arch), "id": cid,
+                    **{k: res.get(k) for k in ("dev_accuracy", "test_accuracy", "params", "macs")}})  # fmt: skip
+        progress.emit("rerank", what=what, done=i, total=len(archs), accuracy=res["dev_accuracy"])
+    return out
+
+
+def best_of(reranked: Sequence[dict[str, Any]]) -> int:
+    """Index of the re-rank's winner: the best dev accuracy, ties to the search's order."""
+    return max(range(len(reranked)), key=lambda i: (reranked[i]["dev_accuracy"], -i))
 
 
 @dataclasses.dataclass

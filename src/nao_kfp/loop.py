@@ -1,9 +1,11 @@
 """The search loop in-process: the pipeline's steps, in the pipeline's order, without KFP.
 
 `run_search` calls the step functions of steps.py exactly as pipelines/search.py wires them
-(sample, round 1's evaluation, then fit -> optimize -> decode -> evaluate -> merge per round),
-with files in a work directory. The tabular benchmark runs NAO through it, so a benchmark
-number is a number about the pipeline's algorithm; a test checks that both give the same pool.
+(sample, round 1's evaluation, then fit -> optimize -> decode -> evaluate per round, then
+select_best), with files in a work directory. A round's evaluation is what the evaluator's kind
+makes it in the pipeline: shards and a merge, or one supernet task (NAO-WS) whose supernet goes
+from round to round. The tabular benchmark runs NAO through it, so a benchmark number is a
+number about the pipeline's algorithm; a test checks that both give the same pool.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ def rounds_for_budget(cfg: Config, budget: int) -> int:
 def run_search(
     cfg: Config, work: Path, *, evaluator: Evaluator | None = None, data_dir: Path | None = None
 ) -> list[PoolEntry]:
-    """Algorithm 1 for cfg.search.rounds rounds; returns the final pool (work/pool-L.jsonl)."""
+    """Algorithm 1 for cfg.search.rounds rounds; returns the final pool (work/pool-L.jsonl) and
+    leaves the selection in work/result.json."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     ev = evaluator or make_evaluator(cfg)
@@ -35,8 +38,7 @@ def run_search(
         data_dir = Path(prepared["data_dir"]) if "data_dir" in prepared else None
     pool, history = work / "pool-0.jsonl", work / "history-0.json"
     steps.sample(cfg, pool, history, evaluator=ev)
-    ws = cfg.evaluator.kind == "supernet"  # NAO-WS: the supernet scores the whole pool
-    pool, history = (ws_round if ws else evaluate)(cfg, 1, pool, history, data_dir, work, ev)
+    pool, history = evaluate(cfg, 1, pool, history, data_dir, work, ev)
     model = None
     for r in range(2, cfg.search.rounds + 1):
         prev = r - 1
@@ -49,32 +51,9 @@ def run_search(
             cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded, decoded_h,
             evaluator=ev,
         )  # fmt: skip
-        pool, history = (ws_round if ws else evaluate)(
-            cfg, r, decoded, decoded_h, data_dir, work, ev
-        )
-    if ws:
-        from nao_kfp.ws import rerank_select
-
-        rerank_select(cfg, pool, history, data_dir, work / "result.json")
+        pool, history = evaluate(cfg, r, decoded, decoded_h, data_dir, work, ev)
+    steps.select_best(cfg, pool, history, work / "result.json", data_dir=data_dir, evaluator=ev)
     return read_pool(pool)
-
-
-def ws_round(
-    cfg: Config,
-    r: int,
-    pool: Path,
-    history: Path,
-    data_dir: Path | None,
-    work: Path,
-    ev: Evaluator,
-) -> tuple[Path, Path]:
-    """NAO-WS round r: train the supernet further and re-score the pool (ws.supernet_round)."""
-    from nao_kfp.ws import supernet_round
-
-    prev = work / f"supernet-{r - 1}" if r > 1 else None
-    scored, scored_h = work / f"pool-{r}.jsonl", work / f"history-{r}.json"
-    supernet_round(cfg, r, pool, history, prev, data_dir, scored, scored_h, work / f"supernet-{r}")
-    return scored, scored_h
 
 
 def evaluate(
@@ -86,12 +65,19 @@ def evaluate(
     work: Path,
     ev: Evaluator,
 ) -> tuple[Path, Path]:
-    """One round's shards, then merge (the evaluate-round sub-pipeline)."""
+    """Round r's evaluation: the supernet task (the previous round's supernet in, this round's
+    out), or the shards and the merge (the evaluate-round sub-pipeline)."""
+    merged, merged_h = work / f"pool-{r}.jsonl", work / f"history-{r}.json"
+    if steps.shares_weights(cfg):
+        prev = work / f"supernet-{r - 1}" if r > 1 else None
+        steps.supernet_round(
+            cfg, r, pool, history, prev, data_dir, merged, merged_h, work / f"supernet-{r}"
+        )
+        return merged, merged_h
     shards = [work / f"round-{r}-shard-{i}.jsonl" for i in range(cfg.search.shards)]
     for i, out in enumerate(shards):
         steps.train_children(
             cfg, pool, i, cfg.search.shards, data_dir, out, round_index=r, evaluator=ev
         )
-    merged, merged_h = work / f"pool-{r}.jsonl", work / f"history-{r}.json"
     steps.merge(cfg, r, pool, shards, history, merged, merged_h)
     return merged, merged_h

@@ -49,6 +49,14 @@ def _pct(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.2f}%"
 
 
+def _duration(seconds: Any) -> str:
+    if seconds is None:
+        return "-"
+    m, sec = divmod(int(round(float(seconds))), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{sec:02d}s" if m else f"{sec}s"
+
+
 def format_event(ev: dict[str, Any]) -> str | None:
     """A one-line human form of an event (None: not worth showing)."""
     kind, r = ev.get("event"), ev.get("round")
@@ -79,6 +87,21 @@ def format_event(ev: dict[str, Any]) -> str | None:
             f"round {r}: child {ev.get('id')} failed ({ev.get('error')}); retrying from its "
             f"last checkpoint ({ev.get('left')} retries left)"
         )
+    if kind == "supernet":
+        return (
+            f"round {r}: supernet epoch {ev.get('epoch')}/{ev.get('epochs')} loss "
+            f"{ev.get('loss', 0):.4f} train accuracy {_pct(ev.get('train_accuracy'))}, "
+            f"{ev.get('seconds', 0):.1f}s/epoch, left: round {_duration(ev.get('round_left'))}, "
+            f"search ~{_duration(ev.get('search_left'))}"
+        )
+    if kind == "supernet_score":
+        return (
+            f"round {r}: scoring with the supernet {ev.get('done')}/{ev.get('total')} "
+            f"({ev.get('seconds', 0):.0f}s)"
+        )
+    if kind == "rerank":
+        acc = _pct(ev.get("accuracy"))
+        return f"{ev.get('what')}: re-ranked {ev.get('done')}/{ev.get('total')} (dev {acc})"
     if kind == "final":
         acc = ev.get("test_accuracy")
         return f"final model trained: test accuracy {_pct(acc)}" if acc is not None else None

@@ -7,7 +7,13 @@ Round r (1..L) of the search:
     optimize        move the embeddings of the top-K architectures uphill on the predictor
     decode          decode them into new architectures: the pending entries of round r + 1
 The last round stops after merge (decoded architectures would never be evaluated). Round 1's
-pending entries come from `sample`; `select_best` and `report` close the search.
+pending entries come from `sample`; `select_best` and `report` close the search, and `final`
+trains the winner at full size (final.enabled).
+
+With the supernet evaluator (NAO-WS, `shares_weights`) one task evaluates a round instead of
+the shards and the merge: `supernet_round` trains the shared weights to the round's epoch of
+supernet.schedule() on the pool and re-scores the whole pool with them. The evaluator also picks
+the winner (Evaluator.select: NAO-WS re-ranks its top few by a short training from scratch).
 
 What a round decides (seeds, epochs, top-K, how many to propose, early stop) comes from
 rounds.py; how an architecture is scored from the evaluator (evaluators/, `evaluator.kind`).
@@ -273,6 +279,48 @@ def record_round(
     return to_dict(record)
 
 
+def shares_weights(cfg: Config) -> bool:
+    """NAO-WS: a round is one supernet task (supernet_round), not shards and a merge."""
+    return cfg.evaluator.kind == "supernet"
+
+
+def supernet_round(
+    cfg: Config,
+    round_index: int,
+    pool_path: Path,
+    history_path: Path,
+    supernet_in: Path | None,
+    data_dir: Path | None,
+    out_pool: Path,
+    out_history: Path,
+    supernet_out: Path,
+    *,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """NAO-WS round r: train the supernet (from `supernet_in`) to epoch schedule[r-1] on the
+    pool's architectures, re-score the whole pool with it, record the round (with the
+    supernet's numbers); the trained supernet goes to `supernet_out`."""
+    from nao_kfp.evaluators.supernet import CHECKPOINT, SupernetEvaluator
+
+    supernet_out = Path(supernet_out)
+    supernet_out.mkdir(parents=True, exist_ok=True)
+    if supernet_in is not None and (Path(supernet_in) / CHECKPOINT).is_file():
+        shutil.copyfile(Path(supernet_in) / CHECKPOINT, supernet_out / CHECKPOINT)
+    ev = SupernetEvaluator(cfg, supernet_out)
+    ev.round_index = round_index
+    pool = read_pool(pool_path)
+    epochs_to = cfg.supernet.schedule()[round_index - 1]
+    trained = ev.train_to(epochs_to, [e.arch for e in pool], data_dir=data_dir, log=log)
+    scored = ev.evaluate(pool, data_dir=data_dir, round_index=round_index)
+    for snap in supernet_out.glob("supernet-epoch*.pt"):  # the checkpoint holds the same weights
+        snap.unlink()
+    write_pool(out_pool, scored)
+    last = trained["history"][-1] if trained.get("history") else {}
+    summary = {"epoch": epochs_to, **{k: v for k, v in last.items() if k != "epoch"}}
+    summary["seconds"] = trained.get("seconds")
+    return record_round(cfg, round_index, scored, history_path, out_history, supernet=summary)
+
+
 def _pairwise(pred: Sequence[float], real: Sequence[float]) -> float | None:
     if len(pred) < 2:
         return None
@@ -376,8 +424,24 @@ def decode(
 # ---------------------------------------------------------------- the outcome
 
 
-def select_best(cfg: Config, pool_path: Path, history_path: Path, out: Path) -> dict[str, Any]:
-    """result.json: the best architecture and its dev accuracy, and the per-round records."""
+def ranked(pool: Sequence[PoolEntry]) -> list[PoolEntry]:
+    """The evaluated entries, best accuracy first; ties broken by id, so the order does not
+    depend on the pool's."""
+    return sorted(evaluated(pool), key=lambda e: (-(e.accuracy or 0.0), e.id))
+
+
+def select_best(
+    cfg: Config,
+    pool_path: Path,
+    history_path: Path,
+    out: Path,
+    *,
+    data_dir: Path | None = None,
+    evaluator: Evaluator | None = None,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """result.json: the best architecture within the budget (chosen by the evaluator: the best
+    accuracy, or NAO-WS's re-rank of the top few), its dev accuracy, the per-round records."""
     pool = read_pool(pool_path)
     ok = evaluated(pool)
     bad = [e for e in pool if e.status == "failed"]
@@ -386,8 +450,14 @@ def select_best(cfg: Config, pool_path: Path, history_path: Path, out: Path) -> 
         raise SearchFailed(
             f"search: no architecture was evaluated successfully ({len(bad)} failed{why})"
         )
-    # ties broken by id, so the choice does not depend on the pool's order
-    top = max(ok, key=lambda e: (e.accuracy or 0.0, e.id))
+    ev = evaluator or make_evaluator(cfg)
+    accept = ev.budget()
+    candidates = [e for e in ranked(ok) if accept is None or accept(e.arch)]
+    if not candidates:
+        raise SearchFailed(
+            f"search: none of the {len(ok)} evaluated architectures is within the budget"
+        )
+    top, rerank = ev.select(candidates, data_dir=data_dir, log=log)
     space = get_space(cfg.search.space)
     params = top.extra.get("params")
     result = SearchResult(
@@ -405,7 +475,10 @@ def select_best(cfg: Config, pool_path: Path, history_path: Path, out: Path) -> 
             source=top.source,
             params=params if isinstance(params, int) else None,
             describe=space.describe(top.arch),
+            macs=top.extra.get("macs") if rerank else None,
+            test_accuracy=top.extra.get("test_accuracy") if rerank else None,
         ),
+        rerank=rerank,
     )
     from nao_kfp.report import with_pool_stats
 
@@ -425,20 +498,28 @@ def report(
     return {k: str(v) for k, v in paths.items()}
 
 
-def final(cfg: Config, pool_path: Path, data_dir: Path | None, out_model: Path) -> dict[str, Any]:
+def final(
+    cfg: Config, pool_path: Path, result_path: Path, data_dir: Path | None, out_model: Path
+) -> dict[str, Any]:
     """Train the search's best architecture at full size (final.*): re-rank the top
     final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
-    from the store, export it (export.py) into out_model with final.json beside it."""
+    from the store, export it (export.py) into out_model with final.json beside it. The order
+    is the selection's (result.json: its winner first), then the pool's by accuracy."""
     from nao_kfp.evaluators.train import work_dir
     from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train
+    from nao_kfp.records import read_result
 
     out_model = Path(out_model)
     if (out_model / FINAL_JSON).exists():  # finished before
         return dict(read_json(out_model / FINAL_JSON))
-    ranked = sorted(evaluated(read_pool(pool_path)), key=lambda e: (-(e.accuracy or 0.0), e.id))
+    result = read_result(result_path)
+    order = ranked(read_pool(pool_path))
+    if result.best is not None:
+        first = [e for e in order if e.id == result.best.id]
+        order = first + [e for e in order if e.id != result.best.id]
     with work_dir() as tmp:
         done = final_train(
-            cfg, [e.arch for e in ranked[: max(1, cfg.final.rerank_top)]], tmp,
+            cfg, [e.arch for e in order[: max(1, cfg.final.rerank_top)]], tmp,
             seed=cfg.search.seed, store=_store(cfg), data_dir=data_dir, log=print,
         )  # fmt: skip
         out_model.mkdir(parents=True, exist_ok=True)

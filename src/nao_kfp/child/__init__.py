@@ -7,11 +7,9 @@ build_network(space, arch, spec) -> nn.Module     (spec: NetSpec or RnnSpec; see
 
 Weight sharing (NAO-WS; config section `supernet`):
 build_supernet(space, spec) -> nn.Module          net(x, arch) -> logits
-score_epochs(cfg.supernet) -> list[int]          (the epochs_to of each round: 30, 60, ..., 150)
 train_supernet(space, cfg, archs, data, work_dir, *, epochs_to, seed, on_checkpoint=None, log=None) -> dict
 score_archs(space, cfg, archs, data, work_dir, *, epoch=None, bn=None) -> list[float]
-rerank(space, archs, child_cfg, epochs, work_dir, *, seed, log=None) -> list[dict]
-load_split(child_cfg) -> Split                    (the `data` of the three above)
+load_split(child_cfg) -> Split                    (the `data` of the two above)
 """
 
 from nao_kfp.child.cnn import CellNetwork, NetSpec
@@ -22,9 +20,7 @@ from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
 from nao_kfp.child.supernet_train import (
     load_split,
-    rerank,
     score_archs,
-    score_epochs,
     train_supernet,
 )
 from nao_kfp.child.train import train_child
@@ -43,9 +39,7 @@ __all__ = [
     "load_split",
     "net_spec",
     "prepare_data",
-    "rerank",
     "score_archs",
-    "score_epochs",
     "train_child",
     "train_supernet",
 ]

@@ -1,9 +1,10 @@
 """Training a supernet on a pool of architectures and scoring architectures with its weights.
 
-score_epochs(cfg.supernet) -> [30, 60, ..., 150]: where a search scores its pool
 train_supernet(space, cfg, archs, data, work_dir, *, epochs_to, seed) -> dict
 score_archs(space, cfg, archs, data, work_dir, *, epoch=None, bn=None) -> list[float]
-rerank(space, archs, child_cfg, epochs, work_dir, *, seed) -> list[dict]
+
+A search trains to each epoch of cfg.supernet.schedule() in turn (one round each) and scores its
+pool there; the final selection's re-ranking from scratch is final.rerank's.
 
 The schedule (cfg.supernet): SGD with momentum, one cosine period from lr_max to lr_min over all
 `epochs` (stepped per batch), weight decay, gradient clipping, drop-path. Each minibatch trains
@@ -47,7 +48,6 @@ per-architecture statistics win.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import random
 import time
@@ -63,8 +63,8 @@ from nao_kfp.child import data as image_data
 from nao_kfp.child import runtime
 from nao_kfp.child.cnn import NetSpec
 from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
-from nao_kfp.child.train import train_child
-from nao_kfp.config import ChildConfig, Config, SupernetConfig
+from nao_kfp.child.train import autocast
+from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import ArchError, ConfigError
 from nao_kfp.spaces import SearchSpace
 
@@ -74,13 +74,6 @@ TRAINING_KEYS = (
     "layers", "channels", "batch_size", "epochs", "lr_max", "lr_min", "momentum",
     "weight_decay", "grad_clip", "drop_path",
 )  # fmt: skip
-
-
-def score_epochs(sn: SupernetConfig) -> list[int]:
-    """The epochs at which a search scores its pool: every rounds_every epochs and at the end
-    (the official NAO-WS: 30, 60, 90, 120, 150; controller rounds follow all but the last)."""
-    points = list(range(sn.rounds_every, sn.epochs + 1, sn.rounds_every))
-    return points if points[-1] == sn.epochs else [*points, sn.epochs]
 
 
 def snapshot_path(work_dir: Path, epoch: int) -> Path:
@@ -124,12 +117,6 @@ def _layout(amp: bool) -> torch.memory_format:
     return torch.channels_last if amp else torch.contiguous_format
 
 
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
-    if device.type == "cuda" and amp:
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def train_supernet(
     space: SearchSpace[Any],
     cfg: Config,
@@ -140,11 +127,13 @@ def train_supernet(
     epochs_to: int,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None = None,
+    on_epoch: Callable[[dict[str, Any], float], None] | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Train the supernet in work_dir up to absolute epoch `epochs_to` on minibatches of
     architectures drawn from `archs`; return {epoch, epochs, history, seconds, params, device,
-    train_size, snapshot}. A work_dir already at or past epochs_to trains nothing."""
+    train_size, snapshot}. A work_dir already at or past epochs_to trains nothing.
+    on_epoch(record, seconds): after each epoch, its history record and its wall time."""
     sn, log = cfg.supernet, log or (lambda _msg: None)
     if not 0 < epochs_to <= sn.epochs:
         raise ConfigError(f"supernet.epochs: epochs_to={epochs_to} is outside 1..{sn.epochs}")
@@ -198,7 +187,7 @@ def train_supernet(
                 xb = image_data.augment(data.train_x[idx], g, pad=pad, flip=flip, cutout=0)
                 xb, yb = xb.to(device, memory_format=_layout(amp)), data.train_y[idx].to(device)
                 arch = archs[pick.randrange(len(archs))]
-                with _autocast(device, amp):
+                with autocast(device, amp):
                     logits = net(xb, arch)
                     loss = F.cross_entropy(logits, yb)
                 # None, not zero: SGD then leaves the unsampled ops' weights and momenta alone
@@ -211,7 +200,8 @@ def train_supernet(
                 total_loss += float(loss.detach())
                 correct += int((logits.argmax(1) == yb).sum())
             seen = steps * sn.batch_size
-            state["seconds"] += time.perf_counter() - t0
+            took = time.perf_counter() - t0
+            state["seconds"] += took
             state["history"].append(
                 {"epoch": epoch + 1, "loss": total_loss / steps, "train_accuracy": correct / seen,
                  "lr": sched.get_last_lr()[0], "pool": len(archs)}
@@ -228,6 +218,8 @@ def train_supernet(
             )  # fmt: skip
             if on_checkpoint is not None:
                 on_checkpoint(ckpt_path)
+            if on_epoch is not None:
+                on_epoch(state["history"][-1], took)
         snap = snapshot_path(work_dir, epochs_to)
         if state["epoch"] == epochs_to and not snap.is_file():
             runtime.save_checkpoint(
@@ -284,10 +276,12 @@ def score_archs(
     *,
     epoch: int | None = None,
     bn: str | None = None,
+    on_scored: Callable[[int, int], None] | None = None,
 ) -> list[float]:
     """Each architecture's accuracy (a fraction) on the fixed dev batches with the shared weights
     of the supernet in work_dir: the weights reached at `epoch` (an epochs_to of train_supernet),
-    else the latest checkpoint. bn overrides supernet.bn (for measuring the alternatives)."""
+    else the latest checkpoint. bn overrides supernet.bn (for measuring the alternatives).
+    on_scored(i, n): after the i-th of the n architectures."""
     sn = cfg.supernet
     mode = bn or sn.bn
     if mode not in ("train", "recalibrate", "running"):
@@ -333,32 +327,11 @@ def score_archs(
             else:
                 net.eval()
             correct = 0
-            with torch.no_grad(), _autocast(device, amp):
+            with torch.no_grad(), autocast(device, amp):
                 for xb, yb in dev:
                     logits = net(xb, arch)
                     correct += int((logits.argmax(1).cpu() == yb).sum())
             scores.append(correct / n_dev)
+            if on_scored is not None:
+                on_scored(len(scores), len(archs))
     return scores
-
-
-def rerank(
-    space: SearchSpace[Any],
-    archs: Sequence[Any],
-    child_cfg: ChildConfig,
-    epochs: int,
-    work_dir: Path,
-    *,
-    seed: int,
-    log: Log | None = None,
-) -> list[dict[str, Any]]:
-    """Final selection: train each architecture from scratch for `epochs` epochs with the child
-    recipe (train_child, in work_dir/<canonical id>, so a re-run resumes) and return the results
-    in the order given, each with its `arch` string and `id`; the caller keeps the best
-    dev_accuracy. NAO-WS retrains its top 5 for 10 epochs."""
-    cfg = dataclasses.replace(child_cfg, epochs=epochs)
-    results = []
-    for arch in archs:
-        cid = space.canonical_id(arch)
-        r = train_child(space, arch, cfg, Path(work_dir) / cid, seed=seed, log=log)
-        results.append({"arch": space.to_string(arch), "id": cid, **r})
-    return results

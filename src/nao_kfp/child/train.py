@@ -105,7 +105,8 @@ def _train(
     return result
 
 
-def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
+def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on CUDA when child.amp is on (the supernet trains with it too)."""
     if device.type == "cuda" and amp:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -117,7 +118,7 @@ def evaluate(
     """Top-1 accuracy as a fraction."""
     net.eval()
     correct = 0
-    with torch.no_grad(), _autocast(device, amp):
+    with torch.no_grad(), autocast(device, amp):
         for i in range(0, len(y), batch):
             xb = x[i : i + batch].to(device)
             if device.type == "cuda" and amp:
@@ -191,7 +192,7 @@ def _train_cnn(
                 xb, yb = xb.to(device), split.train_y[idx].to(device)
                 if amp:
                     xb = xb.contiguous(memory_format=torch.channels_last)
-                with _autocast(device, amp):
+                with autocast(device, amp):
                     logits, aux = net(xb)
                     loss = F.cross_entropy(logits, yb)
                     if aux is not None:

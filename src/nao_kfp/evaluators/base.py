@@ -57,6 +57,13 @@ class Evaluator(ABC):
         scored, else a stand-in (or None); never one with an id in `exclude`."""
         return arch
 
+    def select(
+        self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
+    ) -> tuple[PoolEntry, list[dict[str, Any]]]:
+        """The search's winner among its evaluated entries (`ranked`: best accuracy first, all
+        within the budget), and the records of how it was chosen (empty: by accuracy alone)."""
+        return ranked[0], []
+
     @abstractmethod
     def evaluate(
         self,

@@ -4,27 +4,40 @@ One supernet holds the weights of every choice of the space (child/supernet.py).
 trains it round by round on the architectures of its pool (each minibatch trains one of them),
 and an architecture's score is its accuracy on fixed dev batches with the shared weights
 (child/supernet_train.py, `supernet.bn` for the BatchNorm statistics). So evaluating costs a few
-forward passes, and every round re-scores the whole pool with the newer weights.
+forward passes, and every round re-scores the whole pool with the newer weights (steps.
+supernet_round). The winner is chosen by retraining the best supernet.rerank_top from scratch
+for supernet.rerank_epochs (final.rerank, cached and resumable) and keeping the best of them.
 
 The supernet's checkpoint lives in a work directory (the pipeline passes it from round to round
 as a Model artifact) and is mirrored to the store every epoch, so a preempted round resumes
-from its last epoch.
+from its last epoch, and a round whose input holds no supernet starts from the previous round's
+mirror.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, ok
 from nao_kfp.evaluators.train import TrainEvaluator
 from nao_kfp.pool import PoolEntry
 
 CHECKPOINT = "checkpoint.pt"
+# scoring progress: about this many lines per round, however large the pool
+SCORE_UPDATES = 10
+
+
+def _store(cfg: Config) -> Any:
+    from nao_kfp.store import open_store
+
+    return open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
 
 
 class SupernetEvaluator(Evaluator):
@@ -34,6 +47,7 @@ class SupernetEvaluator(Evaluator):
         super().__init__(cfg)
         self.work_dir = Path(work_dir) if work_dir else None
         self.epoch: int | None = None  # the weights that score: train_to's last epochs_to
+        self.round_index = 0  # for progress lines
 
     def prepare(self, out_dir: Path) -> dict[str, Any]:
         return TrainEvaluator(self.cfg).prepare(out_dir)
@@ -60,22 +74,46 @@ class SupernetEvaluator(Evaluator):
     def train_to(
         self, epochs_to: int, archs: Sequence[Any], *, data_dir: Path | None, log: Log | None
     ) -> dict[str, Any]:
-        """Train the shared weights up to absolute epoch `epochs_to` on `archs` (from the
-        work directory's checkpoint, or this round's mirror when a preempted run left one)."""
+        """Train the shared weights up to absolute epoch `epochs_to` on `archs`: from this
+        round's mirror when a preempted run left one, else from the work directory's checkpoint
+        (the round's input), else from the previous round's mirror."""
         from nao_kfp.child.supernet_train import train_supernet
-        from nao_kfp.store import open_store
         from nao_kfp.store.cache import mirror_checkpoint, restore_checkpoint
 
         work = self._work()
         work.mkdir(parents=True, exist_ok=True)
-        store = open_store(self.cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
-        key = self.store_key(epochs_to)
+        store, key = _store(self.cfg), self.store_key(epochs_to)
+        points = self.cfg.supernet.schedule()
+        before = [p for p in points if p < epochs_to]
         mirrored = work / ".mirrored.pt"
-        if restore_checkpoint(store, key, mirrored):  # later than the round's input
+        if restore_checkpoint(store, key, mirrored) or (
+            before
+            and not (work / CHECKPOINT).is_file()
+            and restore_checkpoint(store, self.store_key(before[-1]), mirrored)
+        ):
             mirrored.replace(work / CHECKPOINT)
+        mirror = mirror_checkpoint(store, key)
+
+        def on_checkpoint(path: Path) -> None:
+            mirror(path)
+            faults.hit("supernet-epoch")  # a kill here loses nothing: the epoch is in the store
+
+        timed: list[float] = []
+
+        def on_epoch(record: dict[str, Any], seconds: float) -> None:
+            timed.append(seconds)
+            per_epoch = sum(timed) / len(timed)
+            epoch, total = record["epoch"], self.cfg.supernet.epochs
+            progress.emit(
+                "supernet", round=self.round_index, epoch=epoch, epochs=total,
+                loss=record["loss"], train_accuracy=record["train_accuracy"],
+                seconds=round(seconds, 2), round_left=round(per_epoch * (epochs_to - epoch), 1),
+                search_left=round(per_epoch * (total - epoch), 1),
+            )  # fmt: skip
+
         out = train_supernet(
             self.space, self.cfg, list(archs), self._data(data_dir), work, epochs_to=epochs_to,
-            seed=self.cfg.search.seed, on_checkpoint=mirror_checkpoint(store, key), log=log,
+            seed=self.cfg.search.seed, on_checkpoint=on_checkpoint, on_epoch=on_epoch, log=log,
         )  # fmt: skip
         self.epoch = epochs_to
         return out
@@ -96,8 +134,43 @@ class SupernetEvaluator(Evaluator):
         epoch = (
             self.epoch if self.epoch and snapshot_path(self._work(), self.epoch).is_file() else None
         )
+        every = max(1, len(entries) // SCORE_UPDATES)
+        t0 = time.perf_counter()
+
+        def on_scored(done: int, total: int) -> None:
+            if done % every == 0 or done == total:
+                progress.emit(
+                    "supernet_score", round=round_index, done=done, total=total,
+                    seconds=round(time.perf_counter() - t0, 1),
+                )  # fmt: skip
+
         scores = score_archs(
             self.space, self.cfg, [e.arch for e in entries], self._data(data_dir), self._work(),
-            epoch=epoch,
+            epoch=epoch, on_scored=on_scored,
         )  # fmt: skip
         return [ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)]
+
+    def select(
+        self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
+    ) -> tuple[PoolEntry, list[dict[str, Any]]]:
+        """NAO-WS's selection: the best supernet.rerank_top retrained from scratch (the child
+        recipe, supernet.rerank_epochs) and the best of them by that dev accuracy."""
+        from nao_kfp.evaluators.train import work_dir
+        from nao_kfp.final import best_of, rerank
+
+        sn = self.cfg.supernet
+        top = list(ranked[: sn.rerank_top])
+        if len(top) < 2:
+            return ranked[0], []
+        recipe = dataclasses.replace(self.cfg.child, epochs=sn.rerank_epochs)
+        with work_dir() as tmp:
+            records = rerank(
+                self.space, [e.arch for e in top], recipe, tmp, seed=self.cfg.search.seed,
+                store=_store(self.cfg), data_dir=data_dir, log=log, what="select",
+            )  # fmt: skip
+        for rec, e in zip(records, top, strict=True):
+            rec["supernet_accuracy"] = e.accuracy
+        win, rec = top[best_of(records)], records[best_of(records)]
+        trained = {k: rec[k] for k in ("test_accuracy", "params", "macs") if rec.get(k) is not None}
+        extra = {**win.extra, **trained, "supernet_accuracy": win.accuracy}
+        return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records
