@@ -71,13 +71,14 @@ from nao_kfp.child import (
     build_supernet,
     count_params,
     load_split,
-    rerank,
     score_archs,
     train_child,
     train_supernet,
 )
 from nao_kfp.config import load_config
+from nao_kfp.final import best_of, rerank
 from nao_kfp.spaces import get_space
+from nao_kfp.store import LocalStore
 
 TABLE = "/work/shared/data/nb201-sample/nb201_cifar10_sample725.csv"
 FULL_EPOCH = {"enas": 45000, "nb201": 25000}
@@ -211,17 +212,18 @@ def nb201(args: argparse.Namespace) -> None:
         scores = result_scores[args.bn.split(",")[0]]
         top = sorted(range(len(scores)), key=lambda i: -scores[i])[: args.rerank_top]
         child = dataclasses.replace(
-            cfg.child, layers=args.layers, channels=args.channels, cpu_threads=args.threads
-        )
-        reranked = rerank(
-            space, [archs[i] for i in top], child, args.rerank_epochs, Path(args.out) / "rerank",
-            seed=args.seed,
+            cfg.child, layers=args.layers, channels=args.channels, cpu_threads=args.threads,
+            epochs=args.rerank_epochs,
         )  # fmt: skip
-        pick = max(range(len(top)), key=lambda j: reranked[j]["dev_accuracy"])
+        out = Path(args.out) / "rerank"
+        reranked = rerank(
+            space, [archs[i] for i in top], child, out, seed=args.seed,
+            store=LocalStore(out / "store"),
+        )  # fmt: skip
+        pick = best_of(reranked)
         result["rerank"] = {
             "by": args.bn.split(",")[0], "epochs": args.rerank_epochs,
-            "cells": [{"cell": r["arch"], "dev_accuracy": r["dev_accuracy"],
-                       "valid": valid[i], "seconds": r["seconds"]}
+            "cells": [{"cell": r["arch"], "dev_accuracy": r["dev_accuracy"], "valid": valid[i]}
                       for i, r in zip(top, reranked, strict=True)],
             "selected": reranked[pick]["arch"], "selected_valid": valid[top[pick]],
             "selected_true_rank": ranked.index(top[pick]) + 1,
@@ -289,6 +291,100 @@ def enas(args: argparse.Namespace) -> None:
     print(json.dumps(result, indent=1))
 
 
+def _jpeg_batch(root: Path, n: int, seed: int) -> torch.Tensor:
+    """n training images (a seeded choice over train/<class>/*.jpg), normalized per channel."""
+    import numpy as np
+    from PIL import Image
+
+    files = sorted((root / "train").glob("*/*.jpg"))
+    chosen = random.Random(seed).sample(files, n)
+    x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("RGB"))) for f in chosen])
+    x = x.permute(0, 3, 1, 2).float() / 255
+    return (x - x.mean(dim=(0, 2, 3), keepdim=True)) / x.std(dim=(0, 2, 3), keepdim=True)
+
+
+def synflow(net: Any, shape: tuple[int, ...]) -> float:
+    """SynFlow (Tanaka et al. 2020; as a zero-cost proxy, Abdelfattah et al. 2021): sum over the
+    weights of |w * d R / d w| with R the output sum of the network with |w|, on an all-ones
+    input, in double precision; BatchNorm in eval mode with fresh statistics (the identity)."""
+    net = net.double().eval()
+    for p in net.parameters():
+        p.data.abs_()
+    net.zero_grad()
+    logits, _ = net(torch.ones((1, *shape), dtype=torch.float64))
+    logits.sum().backward()
+    return float(sum((p * p.grad).abs().sum() for p in net.parameters() if p.grad is not None))
+
+
+def naswot(net: Any, x: torch.Tensor) -> float:
+    """NASWOT (Mellor et al. 2021): log|K_H| of the Hamming-similarity kernel of the batch's
+    binary ReLU activation codes, summed over every ReLU."""
+    n = len(x)
+    k = torch.zeros(n, n, dtype=torch.float64)
+
+    def hook(_mod: Any, inp: tuple[torch.Tensor, ...], _out: Any) -> None:
+        c = (inp[0].detach().flatten(1) > 0).double()
+        k.add_(c @ c.t() + (1 - c) @ (1 - c).t())
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.ReLU)]
+    with torch.no_grad():
+        net.train()(x)
+    for h in handles:
+        h.remove()
+    return float(torch.linalg.slogdet(k)[1])
+
+
+def proxies(args: argparse.Namespace) -> None:
+    """Baselines computed on the same cells: parameter count, SynFlow, NASWOT; each cell's
+    network is the benchmark's (--layers N, --channels C), freshly initialized with one seed."""
+    from nao_kfp.child import build_network
+    from nao_kfp.child.params import net_spec
+
+    torch.set_num_threads(args.threads)
+    space = get_space("nb201")
+    with open(args.table) as f:
+        rows = [(space.parse(r["arch"]), float(r["valid"])) for r in csv.DictReader(f)]
+    if args.cells:
+        rows = random.Random(args.seed).sample(rows, args.cells)
+    archs, valid = [a for a, _ in rows], [v for _, v in rows]
+    x = _jpeg_batch(Path(args.data), args.batch, args.seed)
+    spec = net_spec("cifar10", layers=args.layers, channels=args.channels, aux_head=False)
+    scores: dict[str, list[float]] = {"params": [], "synflow": [], "naswot": []}
+    t0 = time.perf_counter()
+    for i, arch in enumerate(archs, start=1):
+        torch.manual_seed(args.seed)
+        net = build_network(space, arch, spec)
+        scores["params"].append(float(sum(p.numel() for p in net.parameters())))
+        scores["naswot"].append(naswot(net, x))
+        scores["synflow"].append(synflow(net, tuple(x.shape[1:])))
+        if i % 50 == 0:
+            log(f"{i}/{len(archs)} cells in {time.perf_counter() - t0:.0f}s")
+
+    def ranks(v: list[float]) -> list[float]:
+        order = sorted(range(len(v)), key=lambda i: v[i])
+        r = [0.0] * len(v)
+        for pos, i in enumerate(order):
+            r[i] = float(pos)
+        return r
+
+    combos = {"naswot+synflow": ("naswot", "synflow"), "naswot+params": ("naswot", "params"),
+              "synflow+params": ("synflow", "params")}  # fmt: skip
+    for name, (a, b) in combos.items():
+        scores[name] = [p + q for p, q in zip(ranks(scores[a]), ranks(scores[b]), strict=True)]
+    truth = sorted(range(len(valid)), key=lambda i: -valid[i])
+    out: dict[str, Any] = {"bench": "proxies", "cells": len(archs), "layers": args.layers,
+                           "channels": args.channels, "batch": args.batch,
+                           "seconds": round(time.perf_counter() - t0, 1), "scores": {}}  # fmt: skip
+    for name, v in scores.items():
+        top5 = sorted(range(len(v)), key=lambda i: -v[i])[:5]
+        out["scores"][name] = {
+            "tau": _tau(v, valid), "top5_true_ranks": [truth.index(i) + 1 for i in top5],
+            "top5_mean_valid": round(sum(valid[i] for i in top5) / 5, 2),
+        }  # fmt: skip
+    out["table_best_valid"] = max(valid)
+    print(json.dumps(out, indent=1))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -328,8 +424,19 @@ def main() -> None:
             q.add_argument("--archs", type=int, default=10)
             q.add_argument("--pool", type=int, default=50)
             q.add_argument("--child-epochs", type=int, default=2)
+    z = sub.add_parser("proxies")
+    z.add_argument("--data", required=True, help="the CIFAR-10 JPEGs (train/<class>/*.jpg)")
+    z.add_argument("--table", default=TABLE)
+    z.add_argument("--cells", type=int, default=0, help="0: every cell of the table")
+    z.add_argument("--layers", type=int, default=5)
+    z.add_argument("--channels", type=int, default=16)
+    z.add_argument("--batch", type=int, default=64, help="images for NASWOT")
+    z.add_argument("--threads", type=int, default=1)
+    z.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    {"epoch-time": epoch_time, "nb201": nb201, "enas": enas, "bn-sweep": bn_sweep}[args.cmd](args)
+    commands = {"epoch-time": epoch_time, "nb201": nb201, "enas": enas, "bn-sweep": bn_sweep,
+                "proxies": proxies}  # fmt: skip
+    commands[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -463,7 +463,7 @@ _add(
 )
 _add(
     conf(
-        "final.enabled: the final training builds image networks (nasnet, enas), not search.space 'enas-rnn'",
+        "final.enabled: the final training builds image networks (nasnet, enas, nb201), not search.space 'enas-rnn'",
         yaml_text="search:\n  space: enas-rnn\nchild:\n  dataset: ptb\n  data_dir: ptb\nfinal:\n  enabled: true\n",
     )
 )
@@ -530,14 +530,6 @@ _add(
         "child.dataset: 'ptb' does not fit search.space 'nb201' (ptb goes with enas-rnn only)",
         "search.space=nb201",
         "child.dataset=ptb",
-    )
-)
-_add(
-    conf(
-        "final.enabled: the final training builds image networks (nasnet, enas), not search.space 'nb201'",
-        "search.space=nb201",
-        "evaluator.kind=synthetic",
-        "final.enabled=true",
     )
 )
 _add(conf("child.device: expected auto, cpu or cuda, got 'tpu'", "child.device=tpu"))

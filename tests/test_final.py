@@ -101,6 +101,19 @@ def test_an_interrupted_final_training_resumes_from_the_store(
     assert out["rerank"] == [] and out["epochs"] == 2
 
 
+def test_an_nb201_cell_trains_as_a_final_model_and_exports(tmp_path: Path) -> None:
+    cfg = load_config(None, [*TINY, "search.space=nb201", "final.rerank_top=1", "final.epochs=1"])
+    space = get_space("nb201")
+    cell = "|nor_conv_3x3~0|+|nor_conv_3x3~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+    out = final.final_train(cfg, [cell], tmp_path / "w", seed=0)
+    assert out["arch"] == space.to_string(space.parse(cell)) and out["params"] > 0
+    model = load_classifier(Path(out["model"]))
+    program = torch.export.load(out["program"]).module()
+    x = torch.rand(4, 1, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [

@@ -48,6 +48,10 @@ def test_the_ws_shape_follows_the_supernet_schedule() -> None:
         load_config(
             "demo", [*TINY_WS, "search.space=enas-rnn", "child.dataset=ptb", "child.data_dir=x"]
         )
+    from nao_kfp.preflight import check_inputs
+
+    with pytest.raises(ConfigError, match=r"^child.data_dir: required for cifar10"):
+        check_inputs(load_config("nao-ws-nb201"))  # before the run: the supernet reads CIFAR-10
     assert load_config("demo", [*TINY_WS, "supernet.epochs=5", "supernet.rounds_every=2",
                                 "search.rounds=3"]).supernet.schedule() == [2, 4, 5]  # fmt: skip
 

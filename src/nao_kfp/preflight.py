@@ -146,7 +146,7 @@ def _check_image_folder(root: Path) -> None:
 
 def check_inputs(cfg: Config) -> None:
     """What a search on this machine reads, checked before its run directory exists: the data
-    set (when children or the final network are trained), the table, and the S3 credentials'
+    set (when children, a supernet or the final network are trained), the table, and the S3 credentials'
     environment variables (whether the store answers is the first task's to find out)."""
     if cfg.cluster.s3_endpoint:
         from nao_kfp.store import ACCESS_KEY_ENV, SECRET_KEY_ENV, StoreError
@@ -157,7 +157,7 @@ def check_inputs(cfg: Config) -> None:
                     f"{var}: environment variable not set; cluster.s3_endpoint "
                     f"{cfg.cluster.s3_endpoint!r} needs S3 credentials"
                 )
-    if cfg.evaluator.kind == "train" or cfg.final.enabled:
+    if cfg.evaluator.kind in ("train", "supernet") or cfg.final.enabled:
         check_data_dir(cfg.child)
     if cfg.evaluator.kind == "table":
         from nao_kfp.spaces import get_space

@@ -425,9 +425,9 @@ def decode(
 
 
 def ranked(pool: Sequence[PoolEntry]) -> list[PoolEntry]:
-    """The evaluated entries, best accuracy first; ties broken by id, so the order does not
-    depend on the pool's."""
-    return sorted(evaluated(pool), key=lambda e: (-(e.accuracy or 0.0), e.id))
+    """The evaluated entries, best accuracy first; ties broken by id (the larger first), so
+    the order does not depend on the pool's."""
+    return sorted(evaluated(pool), key=lambda e: (e.accuracy or 0.0, e.id), reverse=True)
 
 
 def select_best(

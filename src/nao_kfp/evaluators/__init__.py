@@ -3,7 +3,8 @@
 The search loop (steps.py, rounds.py) never knows which one runs; `evaluator.kind` in the
 config picks it: `train` (child training with the store's result cache and per-epoch resume),
 `table` (a CSV lookup: the tabular benchmark), `synthetic` (a seeded function, for tests) or
-`supernet` (NAO-WS: shared weights, trained round by round; ws.py has its steps).
+`supernet` (NAO-WS: shared weights, trained round by round by steps.supernet_round; it also
+chooses the winner, Evaluator.select).
 """
 
 from __future__ import annotations
