@@ -14,6 +14,8 @@
         [--grid "bn=running,dev_batches=1;bn=recalibrate,bn_batches=16"]
     .venv/bin/python benchmarks/bench_supernet.py enas --data /tmp/cifar10-jpg [--archs 10]
         [--pool 50] [--epochs 6] [--train-images 5000] [--dev-images 500] [--child-epochs 2]
+    .venv/bin/python benchmarks/bench_supernet.py proxies --data /tmp/cifar10-jpg [--cells 0]
+        [--layers 5] [--channels 16] [--batch 64]
 
 epoch-time: seconds per supernet training epoch (forward, backward, SGD step, one architecture
 per minibatch, random 32×32 tensors), extrapolated to the full epoch of each protocol (45,000
@@ -26,6 +28,11 @@ bn-sweep: other scoring settings (BN mode, dev batches, recalibration batches) o
 of a finished nb201 run (same size and data flags), for a seeded subset of the table's cells.
 enas: a supernet trained on a random pool; for --archs of them the Kendall tau between the
 shared-weight dev accuracy and the dev accuracy after --child-epochs of training from scratch.
+
+proxies: the baselines a supernet's ranking must beat, on the same cells (the table's): each
+cell's parameter count, SynFlow and NASWOT score (the benchmark's network, N=5 C=16, freshly
+initialized; NASWOT on --batch training images), their pairwise rank sums, and per score the
+Kendall tau against `valid` and the true ranks of its top 5.
 
 --data: the extracted shared CIFAR-10 JPEGs (train/<class>/, test/<class>/) or a directory
 with a staged images-cifar10.pt. Work directories under --out resume after an interruption.
@@ -298,7 +305,7 @@ def _jpeg_batch(root: Path, n: int, seed: int) -> torch.Tensor:
 
     files = sorted((root / "train").glob("*/*.jpg"))
     chosen = random.Random(seed).sample(files, n)
-    x = torch.stack([torch.from_numpy(np.asarray(Image.open(f).convert("RGB"))) for f in chosen])
+    x = torch.stack([torch.from_numpy(np.array(Image.open(f).convert("RGB"))) for f in chosen])
     x = x.permute(0, 3, 1, 2).float() / 255
     return (x - x.mean(dim=(0, 2, 3), keepdim=True)) / x.std(dim=(0, 2, 3), keepdim=True)
 
@@ -313,7 +320,8 @@ def synflow(net: Any, shape: tuple[int, ...]) -> float:
     net.zero_grad()
     logits, _ = net(torch.ones((1, *shape), dtype=torch.float64))
     logits.sum().backward()
-    return float(sum((p * p.grad).abs().sum() for p in net.parameters() if p.grad is not None))
+    with torch.no_grad():
+        return float(sum((p * p.grad).abs().sum() for p in net.parameters() if p.grad is not None))
 
 
 def naswot(net: Any, x: torch.Tensor) -> float:
