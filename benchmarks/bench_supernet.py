@@ -50,6 +50,11 @@ src/nao_kfp/child/supernet_train.py):
               |nor_conv_3x3~0|+|avg_pool_3x3~0|skip_connect~1|+|nor_conv_3x3~0|skip_connect~1|none~2|
               valid 88.22, rank 266 of 725 (table best 91.36, mean 84.77); the rerank of the top
               3 kept it. Scoring 725 cells: 3-20 min per mode (load-dependent).
+  proxies     the 725 cells, N=5 C=16, NASWOT on 64 images, 1 thread: 998 s (1.4 s a cell).
+              Kendall tau vs `valid`: params 0.562, SynFlow 0.635, NASWOT 0.598, rank sums
+              NASWOT+SynFlow 0.653, SynFlow+params 0.642, NASWOT+params 0.632 (the supernet
+              above, `running`: 0.31). True ranks of the top 5 (of 725): SynFlow 23, 4, 5, 75, 2;
+              SynFlow+params 23, 4, 5, 2, 1 (mean valid 91.00; table best 91.36).
   enas        --pool 10 --archs 10 --epochs 10 --lr 0.05 --train-images 5000 --dev-images 500
               --child-epochs 2: 114 s per epoch, final train accuracy 0.27; tau vs stand-alone
               dev accuracy (0.35-0.44): train 0.49, recalibrate 0.36, running 0.07. With
