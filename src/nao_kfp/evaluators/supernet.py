@@ -134,7 +134,7 @@ class SupernetEvaluator(Evaluator):
         epoch = (
             self.epoch if self.epoch and snapshot_path(self._work(), self.epoch).is_file() else None
         )
-        every = max(1, len(entries) // SCORE_UPDATES)
+        every = -(-len(entries) // SCORE_UPDATES)  # ceil: at most SCORE_UPDATES lines
         t0 = time.perf_counter()
 
         def on_scored(done: int, total: int) -> None:
