@@ -1053,6 +1053,46 @@ _add(
 _add(
     Case(
         "cli",
+        ("serve", "{tmp}/none"),
+        "MODEL_DIR {tmp}/none: no such folder (expected `nao export --out`)",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m"),
+        "MODEL_DIR {tmp}/m: no model.pt2 (expected `nao export --out`)",
+        {"m/model.pt": "not a model\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m", "--port", "8081"),
+        "MODEL_DIR {tmp}/m: model.pt is not a torch file (UnpicklingError)",
+        {"m/model.pt": "not a model\n", "m/model.pt2": "not a program\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m", "--port", "70000"),
+        "argument --port: expected a TCP port 1-65535, got '70000'",
+        prog="nao serve",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m", "--name", "My_Model"),
+        "argument --name: expected lowercase letters, digits and '-' (at most 63, no leading or "
+        "trailing '-'), got 'My_Model'",
+        prog="nao serve",
+    )
+)
+_add(
+    Case(
+        "cli",
         (
             "submit",
             "--host",
