@@ -114,7 +114,7 @@ def run_local(
     from kfp import local
 
     from nao_kfp.pool import read_pool
-    from nao_kfp.report import write_report
+    from nao_kfp.report import param_counter, write_report
     from nao_kfp.steps import read_json, write_json
 
     out_dir = Path(out_dir).resolve()
@@ -160,6 +160,8 @@ def run_local(
         write_json(out_dir / "result.json", result)
     # report.md here links the plot and cell diagrams written beside it; report.html is the
     # self-contained page from the report task
-    write_report(result, read_pool(out_dir / "pool.jsonl"), out_dir)
+    write_report(
+        result, read_pool(out_dir / "pool.jsonl"), out_dir, count_params=param_counter(cfg)
+    )
     shutil.copyfile(task.outputs["html"].path, out_dir / "report.html")
     return result

@@ -419,9 +419,12 @@ def report(
     cfg: Config, result_path: Path, pool_path: Path, out_dir: Path, *, inline: bool = False
 ) -> dict[str, Any]:
     """report.md / report.html with the accuracy plot and the best cells (report.py)."""
-    from nao_kfp.report import write_report
+    from nao_kfp.report import param_counter, write_report
 
-    paths = write_report(read_json(result_path), read_pool(pool_path), Path(out_dir), inline=inline)
+    paths = write_report(
+        read_json(result_path), read_pool(pool_path), Path(out_dir), inline=inline,
+        count_params=param_counter(cfg),
+    )  # fmt: skip
     return {k: str(v) for k, v in paths.items()}
 
 

@@ -37,7 +37,7 @@ def register(sub: Any) -> None:
         help="serve an exported model over HTTP (KServe: open inference protocol v2 and v1)",
         description="Loads MODEL_DIR/model.pt2 (and the input shape and class names from "
         "model.pt) into KServe's model server: POST /v2/models/NAME/infer with an FP32 tensor "
-        "N×C×H×W of pixels in [0, 1], or POST /v1/models/NAME:predict with {\"instances\": "
+        'N×C×H×W of pixels in [0, 1], or POST /v1/models/NAME:predict with {"instances": '
         "[...]}, returns the logits and the class names; /v2/health/ready and /metrics come "
         "with it. Stops on Ctrl-C or SIGTERM. Needs the serve extra (pip install "
         "'nao-kfp[serve]').",
