@@ -448,6 +448,9 @@ def final(cfg: Config, pool_path: Path, data_dir: Path | None, out_model: Path) 
         shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True)
     done = {k: v for k, v in done.items() if k not in ("checkpoint",)}
     done["model_dir"] = str(out_model)
+    for key in ("model", "program", "inference_service"):  # the files, where they are now
+        if done.get(key):
+            done[key] = str(out_model / Path(done[key]).name)
     write_json(out_model / FINAL_JSON, done)
     progress.emit("final", test_accuracy=done.get("test_accuracy"), params=done.get("params"))
     return done
