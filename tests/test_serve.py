@@ -26,8 +26,6 @@ from nao_kfp.child import train_child
 from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
 
-pytest.importorskip("kserve", reason="the serve extra (pip install -e '.[serve]')")
-
 CHILD = [
     "search.space=enas", "child.dataset=digits", "child.layers=1", "child.channels=4",
     "child.dev_size=200", "child.train_subset=300", "child.epochs=1", "child.batch_size=64",
@@ -74,6 +72,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    pytest.importorskip("kserve", reason="the serve extra (pip install -e '.[serve]')")
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as f:
@@ -208,3 +207,26 @@ def test_the_server_still_answers_after_bad_payloads_then_stops_on_sigterm(
     assert server.proc.wait(timeout=60) == 0, server.log.read_text()
     with pytest.raises(urllib.error.URLError):
         server.call("GET", "/v2/health/ready")
+
+
+def test_search_ends_with_the_line_that_serves_the_best_child(tmp_path: Path) -> None:
+    """Without a final training, `nao search`'s last line exports the best child's checkpoint
+    from the run's store and serves it; evaluators that train nothing get no such line."""
+    from nao_kfp.commands.search import serve_line
+    from nao_kfp.evaluators.train import child_digest
+    from nao_kfp.store import checkpoint_key
+
+    cfg = load_config("demo")
+    result = {"best": {"id": "0123abcd", "arch": "..."}}
+    assert serve_line(cfg, tmp_path, result, None) is None  # no checkpoint in the store
+    ckpt = tmp_path / "store" / checkpoint_key("enas", "0123abcd", child_digest(cfg))
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"")
+    model = tmp_path / "model"
+    assert serve_line(cfg, tmp_path, result, None) == (
+        f"serve it: nao export --checkpoint {ckpt} --out {model} && nao serve {model}"
+    )
+    final = {"model_dir": str(tmp_path / "final" / "model")}
+    assert serve_line(cfg, tmp_path, result, final) == f"serve it: nao serve {final['model_dir']}"
+    synthetic = load_config("demo", ["evaluator.kind=synthetic"])
+    assert serve_line(synthetic, tmp_path, result, None) is None
