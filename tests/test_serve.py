@@ -58,10 +58,15 @@ class Server:
         self.proc, self.port, self.log = proc, port, log
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """body: bytes as they are, or JSON ("content-type" in it: that header instead)."""
+        kind = "application/json"
+        if isinstance(body, dict) and "content-type" in body:
+            body = dict(body)
+            kind = body.pop("content-type")
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
         req = urllib.request.Request(
             f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
-            headers={"content-type": "application/json"},
+            headers={"content-type": kind},
         )  # fmt: skip
         try:
             with urllib.request.urlopen(req, timeout=30) as r:
@@ -173,6 +178,8 @@ BAD_V1: list[tuple[str, Any, str]] = [
     ("missing", {"inputs": []},
      'instances: expected {"instances": [...]} with one C×H×W list of pixels each'),
     ("json", b"{instances", "Unrecognized request format"),
+    ("form", {"instances": [[[0.5]]], "content-type": "application/x-www-form-urlencoded"},
+     "request body: expected JSON (content-type: application/json)"),
 ]  # fmt: skip
 
 

@@ -148,6 +148,8 @@ def model_class() -> type:
             )
 
         def _predict_v1(self, payload: Any) -> dict[str, Any]:
+            if isinstance(payload, (bytes, str)):  # kserve passes non-JSON content types on
+                raise InvalidInput("request body: expected JSON (content-type: application/json)")
             instances = payload.get("instances") if isinstance(payload, dict) else None
             if not isinstance(instances, list) or not instances:
                 raise InvalidInput(
