@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 from cli_batch import Result, run_batch
 from corpus import (
     BENCH,
@@ -61,6 +62,19 @@ EVALUATED = "".join(
     for i, c in enumerate(NB201_CELLS)
 )
 PENDING = "".join(json.dumps({"arch": c, "space": "nb201"}) + "\n" for c in NB201_CELLS)
+
+
+def torch_file(obj: object) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+# what `nao export` writes into model.pt, without the weights: enough for `nao serve` to reach
+# model.pt2
+EXPORTED_RECORD = torch_file(
+    {"format": "nao-kfp-model", "input": {"channels": 1, "size": 8}, "class_names": ["0", "1"]}
+)
 
 
 CASES: list[Case] = []
@@ -1071,6 +1085,22 @@ _add(
         ("serve", "{tmp}/m", "--port", "8081"),
         "MODEL_DIR {tmp}/m: model.pt is not a torch file (UnpicklingError)",
         {"m/model.pt": "not a model\n", "m/model.pt2": "not a program\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m"),
+        "MODEL_DIR {tmp}/m: model.pt2 is not a torch.export program (BadZipFile)",
+        {"m/model.pt": EXPORTED_RECORD, "m/model.pt2": "not a program\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m"),
+        "MODEL_DIR {tmp}/m: model.pt is not an exported nao-kfp-model file",
+        {"m/model.pt": torch_file({"arch": "a checkpoint, not a model"}), "m/model.pt2": "x\n"},
     )
 )
 _add(

@@ -58,7 +58,33 @@ def read_model_dir(model_dir: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise ServeError(f"MODEL_DIR {model_dir}: {MODEL_FILE} is not an exported {FORMAT} file")
+    if not {"input", "class_names"} <= set(record):
+        raise ServeError(
+            f"MODEL_DIR {model_dir}: {MODEL_FILE} records no input shape or class names "
+            "(expected `nao export`'s; export the checkpoint again)"
+        )
     return record
+
+
+def load_program(model_dir: Path) -> Any:
+    """model.pt2 as a callable module; one-line error when it is not a torch.export program."""
+    import logging
+
+    import torch
+
+    # torch.export.load logs a traceback for an unreadable archive before it raises its own error
+    quiet = logging.getLogger("torch.export")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        return torch.export.load(str(Path(model_dir) / PROGRAM_FILE)).module()
+    except Exception as e:  # zip, pickle and version errors alike
+        raise ServeError(
+            f"MODEL_DIR {model_dir}: {PROGRAM_FILE} is not a torch.export program "
+            f"({type(e).__name__})"
+        ) from None
+    finally:
+        quiet.setLevel(level)
 
 
 def model_class() -> type:
@@ -89,7 +115,7 @@ def model_class() -> type:
             inp = record["input"]
             self.shape = (int(inp["channels"]), int(inp["size"]), int(inp["size"]))
             self.class_names = [str(c) for c in record["class_names"]]
-            self.program = torch.export.load(str(self.model_dir / PROGRAM_FILE)).module()
+            self.program = load_program(self.model_dir)
             self.ready = True
             return self.ready
 
