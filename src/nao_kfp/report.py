@@ -309,6 +309,7 @@ def pareto_plot(sizes: Sizes, winner: str | None, *, perplexity_vocab: int | Non
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
 
     def y(v: float) -> float:
         return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
@@ -323,8 +324,12 @@ def pareto_plot(sizes: Sizes, winner: str | None, *, perplexity_vocab: int | Non
     if best:
         ax.scatter([best[0].size], [y(best[0].accuracy)], marker="*", s=220, color="tab:red",
                    edgecolors="black", zorder=5, label="best")  # fmt: skip
-    if min(p.size for p in sizes.points) > 0:
+    low, high = min(p.size for p in sizes.points), max(p.size for p in sizes.points)
+    if low > 0:
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 40k, 1M
+        if high < 10 * low:  # within one decade only the minor ticks have labels
+            ax.xaxis.set_minor_formatter(EngFormatter(sep=""))
     ax.set_xlabel(SIZE_LABELS[sizes.key] + (" (counted)" if sizes.counted else ""))
     ax.set_ylabel("dev perplexity (lower is better)" if perplexity_vocab else "dev accuracy")
     ax.grid(alpha=0.3)
