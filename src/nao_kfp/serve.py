@@ -1,7 +1,8 @@
 """The exported model behind KServe: a custom predictor (kserve.Model) and its InferenceService.
 
 `NaoModel` loads model.pt2 (the torch.export program: N×C×H×W pixels in [0, 1] in, logits out,
-the normalization inside) and, from model.pt, the input shape and the class names. KServe's
+the normalization inside; on a GPU when there is one) and, from model.pt, the input shape and
+the class names. KServe's
 ModelServer does the rest: the open inference protocol v2 (`GET /v2/models/<name>`, `POST
 /v2/models/<name>/infer`), v1 (`POST /v1/models/<name>:predict`), health (`/v2/health/ready`)
 and Prometheus metrics (`/metrics`). A payload this model cannot take (wrong shape, datatype or
@@ -107,6 +108,7 @@ def model_class() -> type:
             super().__init__(name)
             self.model_dir = Path(model_dir)
             self.program: Any = None
+            self.device = torch.device("cpu")
             self.class_names: list[str] = []
             self.shape: tuple[int, int, int] = (0, 0, 0)
 
@@ -115,7 +117,9 @@ def model_class() -> type:
             inp = record["input"]
             self.shape = (int(inp["channels"]), int(inp["size"]), int(inp["size"]))
             self.class_names = [str(c) for c in record["class_names"]]
-            self.program = load_program(self.model_dir)
+            # the InferenceService asks for cluster.gpu_count GPUs: use one when there is one
+            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            self.program = load_program(self.model_dir).to(self.device)
             self.ready = True
             return self.ready
 
@@ -140,9 +144,10 @@ def model_class() -> type:
                 raise InvalidInput(
                     f"{field}: expected pixel values in [0, 1], got {x.min():g}..{x.max():g}"
                 )
+            pixels = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
             with torch.no_grad():
-                out = self.program(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-            return out.numpy().astype(np.float32)
+                out = self.program(pixels.to(self.device))
+            return out.float().cpu().numpy()
 
         def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
             if isinstance(payload, InferRequest):
