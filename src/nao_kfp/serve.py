@@ -2,12 +2,11 @@
 
 `NaoModel` loads model.pt2 (the torch.export program: N×C×H×W pixels in [0, 1] in, logits out,
 the normalization inside; on a GPU when there is one) and, from model.pt, the input shape and
-the class names. KServe's
-ModelServer does the rest: the open inference protocol v2 (`GET /v2/models/<name>`, `POST
-/v2/models/<name>/infer`), v1 (`POST /v1/models/<name>:predict`), health (`/v2/health/ready`)
-and Prometheus metrics (`/metrics`). A payload this model cannot take (wrong shape, datatype or
-values, no inputs) raises kserve's InvalidInput, which the server answers with HTTP 400 and
-`{"error": "<one line>"}`.
+the class names. KServe's ModelServer does the rest: the open inference protocol v2 (`GET
+/v2/models/<name>`, `POST /v2/models/<name>/infer`), v1 (`POST /v1/models/<name>:predict`),
+health (`/v2/health/ready`) and Prometheus metrics (`/metrics`). A payload this model cannot
+take (wrong shape, datatype or values, no inputs) raises kserve's InvalidInput, which the server
+answers with HTTP 400 and `{"error": "<one line>"}`.
 
     v2 in:  inputs[0]: FP32, shape [N, C, H, W], values in [0, 1]
     v2 out: outputs[0] "logits" FP32 [N, classes]; outputs[1] "class_names" BYTES [classes]
