@@ -237,3 +237,29 @@ def test_search_ends_with_the_line_that_serves_the_best_child(tmp_path: Path) ->
     assert serve_line(cfg, tmp_path, result, final) == f"serve it: nao serve {final['model_dir']}"
     synthetic = load_config("demo", ["evaluator.kind=synthetic"])
     assert serve_line(synthetic, tmp_path, result, None) is None
+
+
+def test_the_final_model_is_published_to_s3_with_an_s3_uri(
+    s3_env: list[str], tmp_path: Path
+) -> None:
+    """With cluster.s3_endpoint the model's files go to the bucket and the InferenceService's
+    STORAGE_URI is s3://<bucket>/<key> (what KServe's storage initializer downloads)."""
+    import yaml
+
+    from nao_kfp.final import publish_model
+    from nao_kfp.store import open_store
+
+    cfg = load_config("demo", [*s3_env, "cluster.gpu_count=0"])
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("model.pt", "model.pt2", "model.json"):
+        (model / name).write_bytes(name.encode())
+    store = open_store(cfg.cluster, tmp_path / "unused")
+    out = publish_model(cfg, store, model, "models/enas/final-x/0123abcd")
+    assert out["storage_uri"] == f"s3://{cfg.cluster.s3_bucket}/models/enas/final-x/0123abcd"
+    for name in ("model.pt", "model.pt2", "model.json"):
+        assert store.get_bytes(f"models/enas/final-x/0123abcd/{name}") == name.encode()
+    isvc = yaml.safe_load(Path(out["inference_service"]).read_text())
+    (container,) = isvc["spec"]["predictor"]["containers"]
+    assert container["env"] == [{"name": "STORAGE_URI", "value": out["storage_uri"]}]
+    assert "limits" not in container["resources"]  # gpu_count 0: no GPU asked for
