@@ -263,3 +263,16 @@ def test_the_final_model_is_published_to_s3_with_an_s3_uri(
     (container,) = isvc["spec"]["predictor"]["containers"]
     assert container["env"] == [{"name": "STORAGE_URI", "value": out["storage_uri"]}]
     assert "limits" not in container["resources"]  # gpu_count 0: no GPU asked for
+
+
+def test_without_kserve_nao_serve_says_which_extra_to_install(model_dir: Path) -> None:
+    code = (
+        "import sys; sys.modules['kserve'] = None; from nao_kfp.cli import main; "
+        f"sys.exit(main(['serve', {str(model_dir)!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        "nao: error: kserve is not installed: serving needs the serve extra "
+        "(pip install 'nao-kfp[serve]')\n"
+    )

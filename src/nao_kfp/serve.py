@@ -95,7 +95,7 @@ def model_class() -> type:
         from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
     except ImportError:
         raise ServeError(
-            "nao serve: kserve is not installed (pip install 'nao-kfp[serve]')"
+            "kserve is not installed: serving needs the serve extra (pip install 'nao-kfp[serve]')"
         ) from None
     import numpy as np
     import torch
