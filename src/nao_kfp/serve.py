@@ -21,6 +21,7 @@ kserve is imported only by the functions that serve (the `serve` extra).
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -213,6 +214,8 @@ def serve(model: Any, *, port: int = HTTP_PORT) -> None:
     # FastAPI answers a v2 body that is not JSON, or not an inference request, with 422 and a
     # list of pydantic errors; a bad payload is a 400 with one line, as kserve's own errors are
     app.add_exception_handler(RequestValidationError, _bad_request)
+    # kserve 0.21's own routes use it; nothing for a user of `nao serve` to act on
+    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     kserve.ModelServer(http_port=port, enable_grpc=False).start([model])
 
 
