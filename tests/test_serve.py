@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -149,6 +150,18 @@ def test_v1_predict_returns_the_same_logits(server: Server, model_dir: Path) -> 
     got = torch.tensor(out["predictions"], dtype=torch.float32)
     torch.testing.assert_close(got, program_logits(model_dir, x), rtol=0, atol=0)
     assert out["class_names"] == [str(d) for d in range(10)]
+
+
+def test_health_and_metrics_come_from_kserve(server: Server) -> None:
+    assert server.call("GET", "/v2/health/ready") == (200, {"ready": True})
+    assert server.call("GET", "/v2/models/nao/ready") == (200, {"name": "nao", "ready": True})
+    server.call("POST", "/v1/models/nao:predict", {"instances": pixels(1).tolist()})
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=30) as r:
+        metrics = r.read().decode()
+    (count,) = re.findall(
+        r'^request_predict_seconds_count\{model_name="nao"\} (\S+)$', metrics, re.M
+    )
+    assert float(count) >= 1
 
 
 BAD_V2: list[tuple[str, Any, str]] = [
