@@ -268,6 +268,11 @@ class SupernetConfig:
     rerank_epochs: int = 10  # scratch (child section, these many epochs) and keep the best
 
 
+# The node label GKE puts on GPU nodes (cluster.accelerator_type is its value, e.g.
+# nvidia-tesla-a100); other clusters select nodes with cluster.node_selector instead.
+ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """Where and how the pipeline runs on Kubeflow."""
