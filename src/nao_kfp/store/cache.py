@@ -23,7 +23,7 @@ SECRET_KEY_ENV = "S3_SECRET_KEY"
 def open_store(cluster: ClusterConfig, default_dir: Path) -> Store:
     """S3 when cluster.s3_endpoint is set (credentials from S3_ACCESS_KEY / S3_SECRET_KEY),
     else a local directory: cluster.store_dir, or default_dir when that is empty. Either way
-    behind SafeStore: checksummed objects, transient failures retried up to
+    behind SafeStore: checked objects, transient failures retried up to
     cluster.store_deadline_s."""
     return SafeStore(
         _backend(cluster, default_dir),
@@ -80,7 +80,8 @@ def mirror_checkpoint(
 
 def restore_checkpoint(store: Store, key: str, dest: Path) -> bool:
     """Before a (retried) child starts: fetch its mirrored checkpoint to dest; a latest one
-    that fails its checksum is skipped for the previous one.
+    that fails its checksum (or records none: an upload that never finished) is skipped for the
+    previous one.
 
     A checkpoint already at dest is kept: it is at least as recent as the mirrored one, since the
     mirror is uploaded from it. True when dest holds a checkpoint afterwards."""
