@@ -33,11 +33,11 @@ class SafeStore(Store):
         deadline_s: float = 300.0,
         delay_s: float = 1.0,
         max_delay_s: float = 30.0,
-        on_corrupt: Callable[[str], None] | None = None,
+        on_corrupt: Callable[[CorruptObject], None] | None = None,
     ) -> None:
         self.inner = inner
         self.deadline_s, self.delay_s, self.max_delay_s = deadline_s, delay_s, max_delay_s
-        self.on_corrupt = on_corrupt or (lambda msg: print(msg, flush=True))
+        self.on_corrupt = on_corrupt or (lambda e: print(f"{e}; ignored", flush=True))
 
     def __repr__(self) -> str:
         return f"SafeStore({self.inner!r})"
@@ -65,7 +65,7 @@ class SafeStore(Store):
         try:
             return read()
         except CorruptObject as e:
-            self.on_corrupt(f"{e}; ignored")
+            self.on_corrupt(e)
             return missing
 
     # ------------------------------------------------------------ the Store interface
