@@ -3,9 +3,10 @@
 An object is exactly the bytes stored (a checkpoint stays a torch file); its SHA-256 travels as
 user metadata (`x-amz-meta-nao-sha256`, hex), written in the same PUT, so an object never exists
 without it, and kept by server-side copies. A read gets the metadata with the body in one
-response and checks the body against it. (S3's own `x-amz-checksum-sha256` would do the check
-on the server, and SeaweedFS and MinIO honour it on a single PUT, but a multipart upload, which
-the minio client uses above 5 MiB, records a checksum of part checksums, not of the object.)
+response and checks the body against it. (S3's own `x-amz-checksum-sha256` would also have the
+server check the upload, and SeaweedFS 4.48 honours it on a single PUT, but the minio client
+7.2 has no API for it, and a multipart upload, which it makes above 5 MiB, records a checksum
+of the parts' checksums, not of the object.)
 
 The credentials are held by the minio client and a redactor only: no repr, log line or error
 message carries them.
