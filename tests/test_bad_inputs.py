@@ -251,6 +251,31 @@ _add(
 _add(conf("search.rounds: expected an integer, got 'three'", "search.rounds=three"))
 _add(conf("search.rounds: expected a positive number, got -1", "search.rounds=-1"))
 _add(conf("search.rounds: expected a positive number, got 0", "search.rounds=0"))
+# the pipeline unrolls rounds and shards at compile time: an absurd count is an error, not a hang
+_add(
+    conf(
+        "search.rounds: expected at most 200 (the pipeline unrolls its rounds at compile time), "
+        "got 99999999999999999999",
+        "search.rounds=99999999999999999999",
+    )
+)
+_add(
+    conf(
+        "search.shards: expected at most 1000 (the pipeline unrolls its shards at compile time), "
+        "got 1001",
+        "search.shards=1001",
+    )
+)
+_add(
+    Case(
+        "set",
+        ("config", "show", "--config", "nao-ws-nb201", "--set", "supernet.epochs=99999999999999999999",
+         "--set", "supernet.rounds_every=1"),
+        "supernet.epochs: 99999999999999999999 epochs scored every 1 (supernet.rounds_every) are "
+        "99999999999999999999 rounds; expected at most 200 (the pipeline unrolls its rounds at "
+        "compile time)",
+    )
+)  # fmt: skip
 _add(conf("search.eta: expected a finite number, got nan", "search.eta=.nan"))
 _add(conf("child.lr_max: expected a finite number, got inf", "child.lr_max=.inf"))
 _add(
