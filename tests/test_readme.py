@@ -54,6 +54,8 @@ SKIP = {
     "cd - && kubectl apply -k manifests/overlays/local": CLUSTER,
     "kubectl apply -k manifests/overlays/local": CLUSTER,
     "kubectl -n nao wait --for=condition=complete job/nao-store-create-bucket --timeout=300s": CLUSTER,
+    "kubectl apply -k manifests/overlays/serving": CLUSTER,
+    "kubectl apply -n nao -f inference-service.yaml": CLUSTER,
 }  # fmt: skip
 
 
