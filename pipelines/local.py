@@ -152,7 +152,11 @@ class KfpLog:
 # shards of a ParallelFor run in threads, so one can save another's wrapper and restore it for
 # good: print nests deeper every round, each layer calling the one below twice, until a line
 # costs seconds (and lines are lost when one thread clears the handlers another logs through).
-# For the run both become no-ops: one handler for the whole run, print never swapped.
+# For the run both become no-ops: one handler for the whole run, print never swapped. Should a
+# kfp release rename them, nao search says so on stderr and print is still put back on every line
+# kfp.log receives (KfpLog), which bounds the nesting to a layer per running task; should one
+# swap print some other way, it is put back after every task and the run says how often.
+# tests/test_local_rounds.py checks these hooks against the installed kfp.
 KFP_HOOKS = ("indented_print", "local_logger_context")
 _INPUT_DUMP = "Got executor_input:"
 
