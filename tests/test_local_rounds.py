@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
+from nao_kfp.pipelines.local import KFP_HOOKS, FlatPrint, KfpLog, run_local
 from search_tiny import tiny_config
 
-from nao_kfp.pipelines.local import KFP_HOOKS, run_local
 from nao_kfp.progress import ProgressFilter
 
 ROUNDS = 20
@@ -72,10 +72,14 @@ def test_a_long_local_search_keeps_print_flat_and_its_log_bounded(tmp_path: Path
     round_lines = [(t, flat) for t, flat in shown.lines if re.match(r"round \d+: \d+ archs", t)]
     assert len(round_lines) == ROUNDS
     assert all(flat for _, flat in round_lines), [t for t, flat in round_lines if not flat]
-    assert "swapped print" not in shown.getvalue() and "has no logging_utils" not in shown.getvalue()
+    assert (
+        "swapped print" not in shown.getvalue() and "has no logging_utils" not in shown.getvalue()
+    )
 
     log = (tmp_path / "run" / "kfp.log").read_text()
-    task_lines = [ln for ln in log.splitlines() if re.match(r"\s*(NAO-PROGRESS|\[KFP Executor)", ln)]
+    task_lines = [
+        ln for ln in log.splitlines() if re.match(r"\s*(NAO-PROGRESS|\[KFP Executor)", ln)
+    ]
     assert len(task_lines) > 10 * ROUNDS
     deepest = max(len(ln) - len(ln.lstrip(" ")) for ln in task_lines)
     assert deepest <= ONE_TASK_LEVEL, deepest
@@ -147,6 +151,34 @@ def test_progress_filter_keeps_each_threads_lines_whole() -> None:
     assert sorted(shown.getvalue().splitlines()) == [
         f"round {i}: 1 archs evaluated, best -, best so far -" for i in range(4)
     ]
+
+
+def test_kfp_log_drops_each_tasks_input_dump_and_keeps_the_rest() -> None:
+    """Two tasks' lines interleaved, as ParallelFor shards print them: each thread's dump of its
+    executor input is left out, every other line kept (without colours)."""
+    file = io.StringIO()
+    log = KfpLog(file, FlatPrint())
+    header = "[KFP Executor 2026-01-01 00:00:00,000 INFO]: Got executor_input:\n"
+    dump = ["{\n", '    "inputs": {\n', '        "parameterValues": {}\n', "    }\n", "}\n"]
+    mine = [header, *dump, "NAO-PROGRESS {}\n", "\x1b[92mSUCCESS\x1b[0m\n"]
+    barrier = threading.Barrier(2)
+
+    def task() -> None:
+        barrier.wait()
+        for line in mine:
+            log.write(line)
+            time.sleep(0.001)  # let the other task print between two lines
+
+    threads = [threading.Thread(target=task) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    kept = file.getvalue().splitlines()
+    assert sorted(kept) == sorted(
+        2
+        * [header.rstrip() + " (not kept: see config.json and kfp/)", "NAO-PROGRESS {}", "SUCCESS"]
+    )
 
 
 # the steps of a round that neither train nor run the controller, on the synthetic evaluator
