@@ -19,7 +19,6 @@ if TYPE_CHECKING:  # the names as mypy sees them (`as`: re-exported)
     from nao_kfp.controller.optimize import decode_new as decode_new
     from nao_kfp.controller.optimize import eta_ladder as eta_ladder
     from nao_kfp.controller.optimize import optimize_embeddings as optimize_embeddings
-    from nao_kfp.controller.optimize import propose as propose
     from nao_kfp.controller.train import ControllerError as ControllerError
     from nao_kfp.controller.train import evaluate as evaluate
     from nao_kfp.controller.train import fit as fit
@@ -35,7 +34,6 @@ _HOME = {
     "decode_new": "optimize",
     "eta_ladder": "optimize",
     "optimize_embeddings": "optimize",
-    "propose": "optimize",
     "ControllerError": "train",
     "evaluate": "train",
     "fit": "train",
