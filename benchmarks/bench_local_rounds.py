@@ -14,7 +14,9 @@ one round, and round R's time over round 3's. Round 1 runs from its first task t
 round r >= 2 from round r - 1's merge to its own (the controller's fit, optimize and decode, then
 the children and their merge). A search that runs past --timeout is stopped; the rounds it
 finished are still reported. The targets: round R within 25 % of round 3, the nb201 search in
-at most 10 minutes on 2 cores.
+at most 10 minutes on 2 cores. Each search's CPU seconds (its own and its task processes')
+say what it would take on an idle machine when the machine is shared. --rounds 0: no synthetic
+search.
 
 The controller's fit trains on every architecture evaluated so far, so its own work grows with
 the round (demo: 18 architectures in round 3, 306 in round 50). Beside each round's time this
@@ -28,6 +30,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -116,7 +119,7 @@ def run_search(name: str, args: list[str], out: Path, timeout: float) -> dict[st
     `timeout` seconds."""
     cmd = [sys.executable, "-m", "nao_kfp.cli", "search", *args, "--out", str(out)]
     print(f"\n== {name}: {' '.join(cmd[3:])}", flush=True)
-    start = time.monotonic()
+    start, before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     with (out.parent / f"{out.name}.stdout").open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -126,13 +129,21 @@ def run_search(name: str, args: list[str], out: Path, timeout: float) -> dict[st
             proc.wait()
             rc = f"stopped after {timeout:.0f}s"
     wall = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the search and every task process it waited for: what the run costs on an idle machine
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     rounds = parse_log(out / "kfp.log") if (out / "kfp.log").exists() else []
-    return {"name": name, "rc": rc, "wall_s": round(wall, 1), "rounds": rounds, "out": str(out)}
+    return {
+        "name": name, "rc": rc, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+        "rounds": rounds, "out": str(out),
+    }  # fmt: skip
 
 
 def report(run: dict[str, object], detail: int) -> dict[str, object]:
     rounds: list[Round] = run["rounds"]  # type: ignore[assignment]
-    print(f"exit: {run['rc']}, wall {run['wall_s']} s, {len(rounds)} rounds finished")
+    print(
+        f"exit: {run['rc']}, wall {run['wall_s']} s, CPU {run.get('cpu_s')} s, {len(rounds)} rounds"
+    )
     print("round  seconds  fit's own  rest  kfp.log bytes")
     for r in rounds:
         print(f"{r.index:5d}  {r.seconds:7.2f}  {r.fit_s:9.2f}  {r.rest_s:5.2f}  {r.log_bytes:13d}")
@@ -140,6 +151,7 @@ def report(run: dict[str, object], detail: int) -> dict[str, object]:
         "search": run["name"],
         "rounds": len(rounds),
         "wall_s": run["wall_s"],
+        "cpu_s": run.get("cpu_s"),
         "exit": run["rc"],
     }
     if len(rounds) >= 3:
@@ -166,7 +178,9 @@ def report(run: dict[str, object], detail: int) -> dict[str, object]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=50, help="rounds of the synthetic search")
+    p.add_argument(
+        "--rounds", type=int, default=50, help="rounds of the synthetic search (0: none)"
+    )
     p.add_argument("--table", type=Path, default=None, help="nb201 table CSV (else no nb201 run)")
     p.add_argument("--detail-round", type=int, default=3)
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per search")
@@ -179,7 +193,7 @@ def main() -> None:
         "--config", "demo", "--set", "evaluator.kind=synthetic",
         "--set", f"search.rounds={args.rounds}", "--set", "controller.epochs=50",
     ]  # fmt: skip
-    runs = [("synthetic", synthetic)]
+    runs = [("synthetic", synthetic)] if args.rounds > 0 else []
     if args.table:
         table = str(args.table.resolve())
         nb201 = [
