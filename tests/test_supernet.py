@@ -156,7 +156,11 @@ def test_the_supernet_runs_in_channels_last(space_name: str) -> None:
         out.sum().backward()
         assert torch.allclose(out, ref, atol=1e-5)
         for n, g in grads.items():
-            assert torch.allclose(dict(net.named_parameters())[n].grad, g, atol=1e-5), n
+            # float32 rounding relative to the gradient's scale (stem gradients reach 1e3-1e4,
+            # and AVX-512 kernels round differently per layout in the last bits)
+            scale = float(g.abs().max())
+            got = dict(net.named_parameters())[n].grad
+            assert torch.allclose(got, g, rtol=1e-5, atol=1e-5 * max(scale, 1.0)), n
         net.zero_grad(set_to_none=True)
 
 
