@@ -154,7 +154,7 @@ def test_the_supernet_runs_in_channels_last(space_name: str) -> None:
         net.to(memory_format=torch.channels_last)
         out = net(x.contiguous(memory_format=torch.channels_last), arch)
         out.sum().backward()
-        assert torch.allclose(out, ref, atol=1e-5)
+        assert torch.allclose(out, ref, rtol=1e-5, atol=1e-5 * max(float(ref.abs().max()), 1.0))
         for n, g in grads.items():
             # float32 rounding relative to the gradient's scale (stem gradients reach 1e3-1e4,
             # and AVX-512 kernels round differently per layout in the last bits)
