@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from nao_kfp import prior as priors
+from nao_kfp import steps
 from nao_kfp.cli import main
 from nao_kfp.config import load_config
 from nao_kfp.controller import fit, pairwise_accuracy
@@ -134,6 +135,12 @@ def test_a_search_with_a_prior_starts_from_its_best_and_every_fit_records_it(
     fits = [h.fit for h in history[:2]]
     assert [f["prior"] for f in fits] == [f"{prior_file} (120)"] * 2
     assert [f["prior_weight"] for f in fits] == pytest.approx([0.5**1, 0.5**1.5])  # 8, 12 own
+    work = tmp_path / "a"
+    steps.select_best(cfg, work / "pool-3.jsonl", work / "history-3.json", work / "result.json")
+    steps.report(cfg, work / "result.json", work / "pool-3.jsonl", work / "report")
+    md = (work / "report" / "report.md").read_text()
+    assert "## Priors" in md and f"`{prior_file} (120)`" in md
+    assert "0.5 (round 1), 0.35 (round 2)" in md
     again = run_search(cfg, tmp_path / "b")
     assert [(e.id, e.accuracy) for e in again] == [(e.id, e.accuracy) for e in pool]
     plain = run_search(load_config("nb201", [*overrides[:-3], "search.rounds=3"]), tmp_path / "c")
