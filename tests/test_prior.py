@@ -227,3 +227,19 @@ def test_nao_benchmark_prior_flag_and_its_help(
     with pytest.raises(SystemExit):
         main(["benchmark", "--help"])
     assert "evolution's initial population" in " ".join(capsys.readouterr().out.split())
+
+
+def test_an_s3_prior_is_read_through_the_store_in_another_bucket(
+    prior_file: Path, s3_env: list[str], tmp_path: Path
+) -> None:
+    from nao_kfp.store import open_store
+
+    cfg = load_config("nb201", [*s3_env, "evaluator.kind=synthetic"])
+    pools = dataclasses.replace(cfg.cluster, s3_bucket="earlier-searches")
+    open_store(pools, tmp_path).put_file("c100/pool.jsonl", prior_file)  # framed, checksummed
+    got = priors.gather(cfg, ["s3://earlier-searches/c100/pool.jsonl"])
+    assert {e.id for e in got} == {e.id for e in read_pool(prior_file)}
+    with pytest.raises(
+        Exception, match=r"^search.prior\[0\]: s3://earlier-searches/none.jsonl: no such object"
+    ):
+        priors.gather(cfg, ["s3://earlier-searches/none.jsonl"])
