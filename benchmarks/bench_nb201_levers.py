@@ -72,13 +72,13 @@ VARIANTS: dict[str, list[str]] = {
 # With --prior (pools of searches on other tables): how the priors count. Each is the recipe
 # plus these keys; "recipe" (no prior keys) is the search without the priors.
 PRIOR_VARIANTS: dict[str, list[str]] = {
-    "prior": [],
-    "prior-seed-5": ["search.prior_seed=5"],
+    "prior": [],  # the preset's prior keys: seed 5, quantile targets, weight 1, no decay
+    "prior-seed-0": ["search.prior_seed=0"],  # the priors only in the fits
     "prior-seed-10": ["search.prior_seed=10"],
+    "prior-fits-off": ["search.prior_weight=0"],  # the priors only in the initial population
     "prior-zscore": ["search.prior_targets=zscore"],
     "prior-weight-0.3": ["search.prior_weight=0.3"],
     "prior-half-life-30": ["search.prior_half_life=30"],
-    "prior-only-seed-5": ["search.prior_seed=5", "search.prior_weight=0"],
 }
 
 

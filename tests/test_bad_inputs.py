@@ -1192,11 +1192,9 @@ _add(
     )
 )
 CASES[-1] = dataclasses.replace(CASES[-1], files={**CASES[-1].files, "p.jsonl": _ENAS_POOL})
-_add(conf("search.prior_seed: 3 needs search.prior (pool files)", "search.prior_seed=3"))
 _add(
     conf(
         "search.prior_seed: 30 is more than search.initial_archs (12)",
-        "search.prior=[p.jsonl]",
         "search.prior_seed=30",
     )
 )

@@ -93,7 +93,7 @@ class SearchConfig:
     # search's own architectures, each weighing prior_weight times an own one, halved every
     # prior_half_life own evaluations (0: never).
     prior: list[str] = field(default_factory=list)
-    prior_seed: int = 0  # of search.initial_archs, this many are the priors' best, not random
+    prior_seed: int = 0  # with priors: this many initial archs are the priors' best, not random
     prior_targets: str = "quantile"
     prior_weight: float = 1.0
     prior_half_life: int = 0
@@ -659,8 +659,6 @@ def _check_prior(cfg: Config) -> None:
         if ref in s.prior[:i]:
             raise ConfigError(f"search.prior[{i}]: {ref} is listed twice")
     _positive("search.prior_seed", s.prior_seed, zero_ok=True)
-    if s.prior_seed and not s.prior:
-        raise ConfigError(f"search.prior_seed: {s.prior_seed} needs search.prior (pool files)")
     if s.prior_seed > s.initial_archs:
         raise ConfigError(
             f"search.prior_seed: {s.prior_seed} is more than search.initial_archs ({s.initial_archs})"
