@@ -157,6 +157,15 @@ def weight(cfg: Config, own: int) -> float:
     return s.prior_weight * 0.5 ** (own / s.prior_half_life)
 
 
+def for_fit(
+    cfg: Config, carried: Sequence[PoolEntry], own: Sequence[PoolEntry]
+) -> tuple[list[PoolEntry], float]:
+    """What a fit trains on beside `own`: the carried prior set in own units, and its weight
+    now; nothing without priors or once the weight is negligible."""
+    w = weight(cfg, len(own)) if carried else 0.0
+    return (targets(cfg, carried, own), w) if w >= MIN_WEIGHT else ([], 0.0)
+
+
 def gather(cfg: Config, refs: Sequence[str]) -> list[PoolEntry]:
     """The prior set of the pool files `refs` (checked; one-line errors name search.prior[i])."""
     return prior_set([(r, read_prior(cfg, r, f"search.prior[{i}]")) for i, r in enumerate(refs)])

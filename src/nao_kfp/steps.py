@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from nao_kfp import faults, progress, rounds
+from nao_kfp import prior as priors
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
@@ -144,8 +145,6 @@ def gather_prior(
 ) -> dict[str, Any]:
     """One imported prior (the pipeline's importer of search.prior[index]) checked and added
     to the folder of the earlier ones: `<index>.jsonl` per prior, the evaluated entries."""
-    from nao_kfp import prior as priors
-
     out = Path(out)
     if earlier is not None:
         shutil.copytree(earlier, out, dirs_exist_ok=True)
@@ -170,8 +169,6 @@ def sample_with_prior(
     empty init model, so every fit trains on it, and round 1's pool, whose first
     search.prior_seed architectures are the priors' best. `gathered`: gather_prior's folder
     (the pipeline's imported priors); else search.prior is read as it is."""
-    from nao_kfp import prior as priors
-
     if gathered is None:
         chosen = priors.gather(cfg, cfg.search.prior)
     else:
@@ -376,7 +373,8 @@ def fit(
         return dict(read_json(out_model / FIT_METRICS))
     init = controller.NAOModel.load(Path(init_model or "")) if warm else None
     own = evaluated(pool)
-    prior, prior_weight = _prior_for_fit(cfg, init_model, own)
+    carried = priors.attached(init_model)  # the prior set (search.prior) round 1 brought
+    prior, prior_weight = priors.for_fit(cfg, carried, own)
     model, metrics = controller.fit(
         get_space(cfg.search.space), own, rounds.fit_settings(cfg, warm=warm),
         seed=rounds.seed_for(cfg.search.seed, "fit", round_index), init=init, log=log,
@@ -384,37 +382,15 @@ def fit(
     )  # fmt: skip
     faults.hit("fit")
     model.save(out_model)
-    carried = _carry_prior(init_model, out_model)
     if carried:
-        metrics.update(prior=carried, prior_weight=prior_weight, prior_archs=len(prior))
+        priors.carry(init_model, out_model)
+        metrics.update(
+            prior=priors.describe(carried), prior_weight=prior_weight, prior_archs=len(prior)
+        )
     metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
     write_json(out_model / FIT_METRICS, metrics)
     progress.emit("fit", round=round_index, **{k: metrics.get(k) for k in ("n_train", "seconds")})
     return metrics
-
-
-def _carry_prior(init_model: Path | None, out_model: Path) -> str:
-    """Copy the init model's prior set into the fit's model; which priors (prior.describe)."""
-    from nao_kfp import prior as priors
-
-    carried = priors.attached(init_model)
-    if carried:
-        priors.carry(init_model, out_model)
-    return priors.describe(carried)
-
-
-def _prior_for_fit(
-    cfg: Config, init_model: Path | None, own: Sequence[PoolEntry]
-) -> tuple[list[PoolEntry], float]:
-    """The prior set the init model carries, in this search's units, and its weight now
-    (search.prior_*; nothing without priors or once the weight is negligible)."""
-    from nao_kfp import prior as priors
-
-    carried = priors.attached(init_model)
-    w = priors.weight(cfg, len(own)) if carried else 0.0
-    if w < priors.MIN_WEIGHT:
-        return [], 0.0
-    return priors.targets(cfg, carried, own), w
 
 
 def optimize(cfg: Config, model_dir: Path, pool_path: Path, out: Path) -> dict[str, Any]:
