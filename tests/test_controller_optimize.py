@@ -13,12 +13,18 @@ import torch.nn.functional as F
 from controller_toy import tiny, toy_pool
 
 from nao_kfp.cli import main
-from nao_kfp.controller import Embeddings, NAOModel, decode_new, fit, optimize_embeddings, propose
+from nao_kfp.controller import Embeddings, NAOModel, decode_new, fit, optimize_embeddings
 from nao_kfp.pool import read_pool, write_pool
 from nao_kfp.spaces import get_space
 
 SPACE = "enas"
 ETA = {"eta": 1.0, "eta_growth": 2.0, "eta_max": 1000.0}
+
+
+def propose(model: NAOModel, pool: list, *, top_k: int, count: int, **eta: float) -> list:
+    """The top-K seeds moved and decoded, never an architecture of the pool."""
+    emb = optimize_embeddings(model, pool, top_k=top_k)
+    return decode_new(model, emb, count=count, known_ids={e.id for e in pool}, **eta)
 
 
 @pytest.fixture(scope="module")

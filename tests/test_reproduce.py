@@ -1,7 +1,6 @@
 """The reproducibility check: compare function, the kfp.local pipeline, the committed reference."""
 
 import copy
-import importlib
 import json
 
 import pytest
@@ -20,11 +19,6 @@ from nao_kfp.strategies.reproduce import (
 from nao_kfp.tabular import TableSpec
 
 FAST = ReproduceSpec(strategies=("random", "evolution"), table=TableSpec(seed=0, rows=300))
-
-
-def _has_controller() -> bool:
-    mod = importlib.import_module("nao_kfp.controller")
-    return hasattr(mod, "fit") and hasattr(mod, "propose")
 
 
 @pytest.fixture(scope="module")
@@ -99,20 +93,12 @@ def test_pipeline_compiles_with_the_reference_inside(tmp_path):
         assert "pip install" not in " ".join(container["command"])
 
 
-needs_controller = pytest.mark.skipif(
-    not _has_controller(), reason="nao_kfp.controller not built yet"
-)
-
-
-# the committed reference includes NAO, so it exists only once the controller does
-@needs_controller
 def test_committed_reference_is_the_default_spec():
     ref = load_reference(REFERENCE_PATH)
     assert ReproduceSpec.from_dict(ref["spec"]) == ReproduceSpec()
     assert set(ref["strategies"]) == set(ReproduceSpec().strategies)
 
 
-@needs_controller
 def test_committed_reference_reproduces_in_process():
     ref = load_reference(REFERENCE_PATH)
     check_reproduction(ref, run_spec(ReproduceSpec.from_dict(ref["spec"])))

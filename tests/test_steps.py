@@ -146,9 +146,14 @@ def test_train_children_caches_and_records(tmp_path: Path) -> None:
     assert [e.accuracy for e in read_pool(tmp_path / "again.jsonl")] == [e.accuracy for e in got]
 
 
-def test_a_failing_child_is_recorded_and_the_shard_goes_on(tmp_path: Path) -> None:
-    # no CUDA here: every child raises, and each one is recorded instead of killing the task
-    cfg = tiny_config(tmp_path / "store", "child.device=cuda")
+def test_a_failing_child_is_recorded_and_the_shard_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every child (and its retry) raises, and each one is recorded instead of killing the task
+    (tmp_path / "faults").mkdir()
+    monkeypatch.setenv("NAO_FAULTS", "child-start:raise:1000")
+    monkeypatch.setenv("NAO_FAULTS_DIR", str(tmp_path / "faults"))
+    cfg = tiny_config(tmp_path / "store")
     steps.sample(cfg, tmp_path / "pool.jsonl", tmp_path / "h.json")
     out = steps.train_children(cfg, tmp_path / "pool.jsonl", 0, 1, None, tmp_path / "r.jsonl")
     assert out == {"evaluated": 0, "failed": 4, "cached": 0}

@@ -1,7 +1,5 @@
 """Strategies on a generated table: exact budgets, determinism, staying in the space and table."""
 
-import importlib
-
 import pytest
 
 from nao_kfp.config import load_config
@@ -17,19 +15,6 @@ from nao_kfp.tabular import TableSpec, generate_table
 
 NB201 = get_space("nb201")
 TABLE = generate_table(NB201, TableSpec(seed=7, rows=1500))
-
-
-def _has_controller() -> bool:
-    try:
-        mod = importlib.import_module("nao_kfp.controller")
-    except ImportError:
-        return False
-    return hasattr(mod, "fit") and hasattr(mod, "propose")
-
-
-needs_controller = pytest.mark.skipif(
-    not _has_controller(), reason="nao_kfp.controller not built yet"
-)
 
 
 def small_nao(*overrides: str):
@@ -106,7 +91,6 @@ def test_evolution_rejects_a_tournament_larger_than_the_population():
         RegularizedEvolution(EvolutionConfig(population=5, tournament=6))
 
 
-@needs_controller
 def test_nao_spends_the_budget_and_proposes_only_unseen_table_archs():
     history = small_nao().run(TABLE, 26, seed=0)
     assert len(history) == 26 and len({q.id for q in history}) == 26
@@ -116,7 +100,6 @@ def test_nao_spends_the_budget_and_proposes_only_unseen_table_archs():
     assert any(q.source in ("nao", "nao-nearest") for q in history[8:])
 
 
-@needs_controller
 def test_nao_is_deterministic_per_seed():
     a = small_nao().run(TABLE, 20, seed=5)
     assert small_nao().run(TABLE, 20, seed=5) == a
@@ -138,7 +121,6 @@ def _hamming(a, b) -> int:
     return NB201.hamming(NB201.encode(a), NB201.encode(b))
 
 
-@needs_controller
 def test_nao_queries_the_nearest_unseen_row_for_a_decoded_arch_missing_from_the_table():
     # 300 of 15625 cells: most decoded cells are missing, so the nearest rows stand in for them
     table = generate_table(NB201, TableSpec(seed=3, rows=300))
@@ -148,7 +130,6 @@ def test_nao_queries_the_nearest_unseen_row_for_a_decoded_arch_missing_from_the_
     assert len({q.id for q in history}) == 30
 
 
-@needs_controller
 def test_nearest_unseen_picks_a_closest_unseen_row():
     import random
 
@@ -172,7 +153,6 @@ def test_nearest_unseen_picks_a_closest_unseen_row():
     assert ev.substitute(first, set(), rng) is first  # a table row stands for itself
 
 
-@needs_controller
 def test_skip_mode_never_substitutes_a_row():
     nao = small_nao("evaluator.unavailable=skip")
     table = generate_table(NB201, TableSpec(seed=3, rows=300))

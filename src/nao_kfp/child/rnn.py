@@ -7,17 +7,22 @@ carry); node i reads its chosen predecessor. The new hidden state is the average
 ends (the nodes no other node reads). Dropout is variational (one mask per sequence): on the
 words (dropout_e), the embeddings (dropout_i), the cell input (dropout_x), the recurrent state
 (dropout_h) and the output (dropout). The decoder shares the embedding matrix (weight tying).
+
+RnnSupernet is the weight-sharing model of the space (NAO-WS, as ENAS): one matrix per (node,
+predecessor) pair, shared by every cell that draws that wire, and one embedding, w0 and decoder
+for all; net(ids, hidden, arch) is exactly net.standalone(arch)(ids, hidden).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nao_kfp.errors import ConfigError
+from nao_kfp.errors import ArchError, ConfigError
 from nao_kfp.spaces import RnnArch
 
 ACTIVATIONS = {
@@ -49,61 +54,102 @@ def _mask(like: torch.Tensor, shape: tuple[int, ...], p: float) -> torch.Tensor:
     return like.new_empty(shape).bernoulli_(keep) / keep
 
 
-class EnasCell(nn.Module):
-    def __init__(self, arch: RnnArch, ninp: int, nhid: int, dropout_x: float, dropout_h: float):
+class _Cell(nn.Module):
+    """The recurrence of an ENAS cell given its matrices: w0 for node 1, ws[i] for node i + 2."""
+
+    def __init__(self, ninp: int, nhid: int, dropout_x: float, dropout_h: float):
         super().__init__()
         self.nhid = nhid
-        self.acts = [a for _p, a in arch.nodes]
-        self.preds = [p - 1 for p, _a in arch.nodes[1:]]  # node i+2 reads node preds[i]+1
-        self.concat = [i - 1 for i in arch.loose_ends()]
         self.dropout_x, self.dropout_h = dropout_x, dropout_h
         r = CELL_INIT_RANGE
         self.w0 = nn.Parameter(torch.empty(ninp + nhid, 2 * nhid).uniform_(-r, r))
-        self.ws = nn.ParameterList(
-            [nn.Parameter(torch.empty(nhid, 2 * nhid).uniform_(-r, r)) for _ in self.preds]
-        )
+
+    def _matrix(self) -> nn.Parameter:
+        r = CELL_INIT_RANGE
+        return nn.Parameter(torch.empty(self.nhid, 2 * self.nhid).uniform_(-r, r))
 
     @staticmethod
     def _highway(s: torch.Tensor, ch: torch.Tensor, act: str) -> torch.Tensor:
         c, h = ch.chunk(2, dim=-1)
         return s + torch.sigmoid(c) * (ACTIVATIONS[act](h) - s)
 
-    def forward(
-        self, inputs: torch.Tensor, hidden: torch.Tensor
+    def _run(
+        self, inputs: torch.Tensor, hidden: torch.Tensor, arch: RnnArch, ws: list[torch.Tensor]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """inputs: T×B×ninp, hidden: B×nhid -> (T×B×nhid outputs, last hidden)."""
+        acts = [a for _p, a in arch.nodes]
+        preds = [p - 1 for p, _a in arch.nodes[1:]]  # node i+2 reads node preds[i]+1
+        concat = [i - 1 for i in arch.loose_ends()]
         x_mask = h_mask = None
         if self.training:
             x_mask = _mask(inputs, (inputs.size(1), inputs.size(2)), self.dropout_x)
             h_mask = _mask(hidden, tuple(hidden.shape), self.dropout_h)
         outs = []
         for x in inputs:
-            hidden = self._step(x, hidden, x_mask, h_mask)
+            if x_mask is not None and h_mask is not None:
+                xh = torch.cat([x * x_mask, hidden * h_mask], dim=-1)
+            else:
+                xh = torch.cat([x, hidden], dim=-1)
+            states = [self._highway(hidden, xh @ self.w0, acts[0])]
+            for i, pred in enumerate(preds):
+                s = states[pred]
+                inp = s * h_mask if h_mask is not None else s
+                states.append(self._highway(s, inp @ ws[i], acts[i + 1]))
+            hidden = torch.stack([states[i] for i in concat]).mean(0)
             outs.append(hidden)
         return torch.stack(outs), hidden
 
-    def _step(
-        self,
-        x: torch.Tensor,
-        h: torch.Tensor,
-        x_mask: torch.Tensor | None,
-        h_mask: torch.Tensor | None,
-    ) -> torch.Tensor:
-        if x_mask is not None and h_mask is not None:
-            xh = torch.cat([x * x_mask, h * h_mask], dim=-1)
-        else:
-            xh = torch.cat([x, h], dim=-1)
-        states = [self._highway(h, xh @ self.w0, self.acts[0])]
-        for i, pred in enumerate(self.preds):
-            s = states[pred]
-            inp = s * h_mask if h_mask is not None else s
-            states.append(self._highway(s, inp @ self.ws[i], self.acts[i + 1]))
-        return torch.stack([states[i] for i in self.concat]).mean(0)
+
+class EnasCell(_Cell):
+    """One architecture's cell: a matrix per node."""
+
+    def __init__(self, arch: RnnArch, ninp: int, nhid: int, dropout_x: float, dropout_h: float):
+        super().__init__(ninp, nhid, dropout_x, dropout_h)
+        self.arch = arch
+        self.ws = nn.ParameterList([self._matrix() for _ in arch.nodes[1:]])
+
+    def forward(
+        self, inputs: torch.Tensor, hidden: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._run(inputs, hidden, self.arch, list(self.ws))
 
 
-class RnnLM(nn.Module):
-    def __init__(self, arch: RnnArch, spec: RnnSpec):
-        super().__init__()
+class SharedEnasCell(_Cell):
+    """Every cell of the space at once (NAO-WS / ENAS weight sharing): one matrix per (node,
+    predecessor) pair, shared by every architecture that wires that node to that predecessor;
+    activations have no weights, so a node's four activation choices share its matrices."""
+
+    def __init__(self, nodes: int, ninp: int, nhid: int, dropout_x: float, dropout_h: float):
+        super().__init__(ninp, nhid, dropout_x, dropout_h)
+        self.nodes = nodes
+        # node i (2..nodes) reading node j (1..i-1) has matrix pair_index(i, j)
+        self.ws = nn.ParameterList(
+            [self._matrix() for i in range(2, nodes + 1) for _j in range(1, i)]
+        )
+
+    @staticmethod
+    def pair_index(node: int, pred: int) -> int:
+        return (node - 2) * (node - 1) // 2 + pred - 1
+
+    def weights_of(self, arch: RnnArch) -> list[nn.Parameter]:
+        if len(arch.nodes) != self.nodes:
+            raise ArchError(
+                f"supernet: the cell has {len(arch.nodes)} nodes, the supernet {self.nodes}"
+            )
+        return [self.ws[self.pair_index(i, p)] for i, (p, _a) in enumerate(arch.nodes[1:], 2)]
+
+    def forward(
+        self, inputs: torch.Tensor, hidden: torch.Tensor, arch: RnnArch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._run(inputs, hidden, arch, list(self.weights_of(arch)))
+
+
+class _WordLM(nn.Module):
+    """Embedding (tied with the decoder), variational dropouts, a cell, the decoder."""
+
+    cell: _Cell
+
+    def _setup(self, spec: RnnSpec) -> None:
         if spec.embedding_size != spec.hidden_size:
             raise ConfigError(
                 "child.rnn.embedding_size: must equal child.rnn.hidden_size "
@@ -112,10 +158,9 @@ class RnnLM(nn.Module):
         self.spec = spec
         self.encoder = nn.Embedding(spec.vocab, spec.embedding_size)
         nn.init.uniform_(self.encoder.weight, -EMBED_INIT_RANGE, EMBED_INIT_RANGE)
-        self.cell = EnasCell(
-            arch, spec.embedding_size, spec.hidden_size, spec.dropout_x, spec.dropout_h
-        )
-        self.decoder = nn.Linear(spec.hidden_size, spec.vocab)
+
+    def _setup_decoder(self) -> None:
+        self.decoder = nn.Linear(self.spec.hidden_size, self.spec.vocab)
         self.decoder.weight = self.encoder.weight  # weight tying
         nn.init.zeros_(self.decoder.bias)
 
@@ -134,9 +179,60 @@ class RnnLM(nn.Module):
             return x
         return x * _mask(x, (1, x.size(1), x.size(2)), p)
 
-    def forward(self, ids: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """ids: T×B word ids -> (T×B×vocab logits, last hidden state)."""
+    def _lm(
+        self, ids: torch.Tensor, hidden: torch.Tensor, arch: RnnArch, ws: list[torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         emb = self._locked(self._embed(ids), self.spec.dropout_i)
-        out, hidden = self.cell(emb, hidden)
+        out, hidden = self.cell._run(emb, hidden, arch, ws)
         out = self._locked(out, self.spec.dropout)
         return self.decoder(out), hidden
+
+
+class RnnLM(_WordLM):
+    def __init__(self, arch: RnnArch, spec: RnnSpec):
+        super().__init__()
+        self._setup(spec)
+        self.cell = EnasCell(
+            arch, spec.embedding_size, spec.hidden_size, spec.dropout_x, spec.dropout_h
+        )
+        self._setup_decoder()
+
+    def forward(self, ids: torch.Tensor, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids: T×B word ids -> (T×B×vocab logits, last hidden state)."""
+        cell = cast(EnasCell, self.cell)
+        return self._lm(ids, hidden, cell.arch, list(cell.ws))
+
+
+class RnnSupernet(_WordLM):
+    """The language model around a SharedEnasCell: net(ids, hidden, arch) runs one cell of the
+    space with the shared weights (embedding, decoder and w0 are shared by all)."""
+
+    def __init__(self, nodes: int, spec: RnnSpec):
+        super().__init__()
+        self._setup(spec)
+        self.cell = SharedEnasCell(
+            nodes, spec.embedding_size, spec.hidden_size, spec.dropout_x, spec.dropout_h
+        )
+        self._setup_decoder()
+
+    def forward(
+        self, ids: torch.Tensor, hidden: torch.Tensor, arch: RnnArch
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids: T×B word ids -> (T×B×vocab logits, last hidden state) of `arch`'s cell."""
+        cell = cast(SharedEnasCell, self.cell)
+        return self._lm(ids, hidden, arch, list(cell.weights_of(arch)))
+
+    def standalone(self, arch: RnnArch) -> RnnLM:
+        """A stand-alone RnnLM of `arch` holding a copy of its shared weights (the same
+        function of the input as net(..., arch))."""
+        net = RnnLM(arch, self.spec)
+        cell = cast(SharedEnasCell, self.cell)
+        with torch.no_grad():
+            net.encoder.weight.copy_(self.encoder.weight)
+            net.decoder.bias.copy_(self.decoder.bias)
+            net.cell.w0.copy_(cell.w0)
+            for mine, shared in zip(
+                cast(EnasCell, net.cell).ws, cell.weights_of(arch), strict=True
+            ):
+                mine.copy_(shared)
+        return net.train(self.training)

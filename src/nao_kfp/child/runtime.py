@@ -15,6 +15,11 @@ import torch
 
 from nao_kfp.errors import ConfigError
 
+
+class ChildDiverged(RuntimeError):
+    """The training loss became NaN or infinite (the CNN and the RNN trainer raise it)."""
+
+
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
 

@@ -32,6 +32,7 @@ from nao_kfp.child import runtime
 from nao_kfp.child.cnn import CellNetwork, NetSpec
 from nao_kfp.child.nb201net import Nb201Network
 from nao_kfp.child.params import build_network, count_macs, net_spec
+from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ArchError, ConfigError
 from nao_kfp.spaces import CellArch, Nb201Arch, RnnArch, SearchSpace
@@ -41,10 +42,6 @@ EVAL_BATCH_FACTOR = 2
 # Images this large get the ImageNet mobile stem (three stride-2 convs, 224 -> 28) instead of
 # CIFAR's full-resolution stem, whose cells would otherwise run at the input resolution.
 IMAGENET_STEM_FROM = 128  # no activations kept for backward: evaluation batches can be larger
-
-
-class ChildDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
 
 
 def train_child(

@@ -31,6 +31,7 @@ from torch import nn
 from nao_kfp.child import runtime
 from nao_kfp.child.data import PTB_FILES
 from nao_kfp.child.rnn import RnnLM, RnnSpec
+from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ConfigError
 from nao_kfp.spaces import RnnArch, SearchSpace
@@ -135,8 +136,6 @@ def train_rnn(
                 group["lr"] = lr
             train_loss = _train_epoch(net, opt, train, r.bptt, cfg.grad_clip, device)
             if not math.isfinite(train_loss):
-                from nao_kfp.child.train import ChildDiverged
-
                 raise ChildDiverged(
                     f"child: training loss is {train_loss} in epoch {epoch + 1}; the network diverged"
                 )

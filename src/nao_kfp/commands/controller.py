@@ -18,6 +18,7 @@ from nao_kfp.commands.common import (
     positive_int,
     seed_int,
 )
+from nao_kfp.config import load_config
 from nao_kfp.pool import read_pool, write_pool
 from nao_kfp.spaces import SPACES, get_space
 
@@ -158,26 +159,32 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)
-    from nao_kfp import controller
+    """The search's own proposal step (rounds.propose), so every search.* key holds here too:
+    select, beam, candidates, fill, random_share, the budgets; the flags override theirs."""
+    from nao_kfp import controller, rounds
+    from nao_kfp.evaluators import make_evaluator
+    from nao_kfp.pool import evaluated
     from nao_kfp.preflight import output_file
 
+    flags = {"top_k": args.seeds, "new_archs": args.count, "eta": args.eta,
+             "eta_growth": args.eta_growth, "eta_max": args.eta_max}  # fmt: skip
+    overrides = [f"search.{k}={v}" for k, v in flags.items() if v is not None]
+    cfg = load_config(args.config, [*args.overrides, *overrides])
     output_file(args.out, "--out")
-    s = cfg.search
     model = _load_model(args.model, "--model")
+    # the model's space wins over the config's (a config checked for the space it will serve)
+    cfg = load_config(
+        args.config, [*args.overrides, *overrides, f"search.space={model.space.name}"]
+    )
     pool = read_pool(args.pool)
-    top_k = s.top_k if args.seeds is None else args.seeds
-    new = controller.propose(
-        model, pool, top_k=top_k,
-        count=s.new_archs if args.count is None else args.count,
-        eta=s.eta if args.eta is None else args.eta,
-        eta_growth=s.eta_growth if args.eta_growth is None else args.eta_growth,
-        eta_max=s.eta_max if args.eta_max is None else args.eta_max,
-    )  # fmt: skip
+    top_k = rounds.top_k(cfg, pool)
+    emb = controller.optimize_embeddings(model, evaluated(pool), top_k=top_k)
+    round_index = max((e.round or 0 for e in pool), default=0)
+    new = rounds.propose(cfg, model, emb, pool, make_evaluator(cfg), round_index)
     write_pool(args.out, new)
     summary = {
         "count": len(new),
-        "seeds": min(top_k, len(pool)),
+        "seeds": top_k,
         "max_eta": max((e.eta for e in new if e.eta is not None), default=None),
         "predicted_after_max": max(
             (e.predicted for e in new if e.predicted is not None), default=None

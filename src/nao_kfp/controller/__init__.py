@@ -8,7 +8,6 @@ from nao_kfp.controller.optimize import (
     decode_new,
     eta_ladder,
     optimize_embeddings,
-    propose,
 )
 from nao_kfp.controller.train import ControllerError, evaluate, fit
 
@@ -25,5 +24,4 @@ __all__ = [
     "hamming",
     "optimize_embeddings",
     "pairwise_accuracy",
-    "propose",
 ]

@@ -220,24 +220,3 @@ def decode_candidates(
                 )  # fmt: skip
             )
     return out
-
-
-def propose(
-    model: NAOModel,
-    pool: list[PoolEntry],
-    *,
-    top_k: int,
-    count: int,
-    eta: float,
-    eta_growth: float,
-    eta_max: float,
-    known_ids: set[str] | None = None,
-    accept: Callable[[Any], bool] | None = None,
-) -> list[PoolEntry]:
-    """optimize_embeddings + decode_new; never proposes an architecture of the pool."""
-    emb = optimize_embeddings(model, pool, top_k=top_k)
-    known = {e.id for e in pool} | set(known_ids or ())
-    return decode_new(
-        model, emb, count=count, eta=eta, eta_growth=eta_growth, eta_max=eta_max,
-        known_ids=known, accept=accept,
-    )  # fmt: skip
