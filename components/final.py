@@ -27,4 +27,7 @@ def final_train(
         {k: out.get(k) for k in ("test_accuracy", "dev_accuracy", "params", "macs")},
         "final/",
     )
-    model.metadata.update({k: out[k] for k in ("arch", "arch_id") if k in out})
+    # where KServe finds the model, and the InferenceService (in the artifact) that serves it
+    model.metadata.update({k: out[k] for k in ("arch", "arch_id", "storage_uri") if k in out})
+    if out.get("inference_service"):
+        model.metadata["inference_service"] = Path(out["inference_service"]).name

@@ -90,6 +90,7 @@ make_wheelhouse() {
         echo "torchvision==$(dockerfile_arg TORCHVISION_VERSION)"
         echo "kfp==$(dockerfile_arg KFP_VERSION)"
         echo "kfp-kubernetes==$(dockerfile_arg KFP_VERSION)"
+        echo "kserve==$(dockerfile_arg KSERVE_VERSION)"
         "$PYTHON" -c 'import tomllib
 p = tomllib.load(open("pyproject.toml", "rb"))
 print(*p["build-system"]["requires"], *p["project"]["dependencies"], sep="\n")'
@@ -120,6 +121,7 @@ smoke() {
         test \"\$(id -u)\" = $(dockerfile_arg UID)
         nao --version
         python3 -m kfp.dsl.executor_main --help >/dev/null
+        python3 -c 'import kserve'
         command -v dot >/dev/null"
 }
 

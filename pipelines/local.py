@@ -33,7 +33,7 @@ def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
     done: dict[str, Any] = read_json(dest / MODEL_DIR / FINAL_JSON)
     record = read_json(dest / MODEL_DIR / INFO_FILE)
     done.update(model_dir=str(dest / MODEL_DIR), load=load_command(dest / MODEL_DIR, record))
-    for key in ("model", "program"):
+    for key in ("model", "program", "inference_service"):
         if done.get(key):
             done[key] = str(dest / MODEL_DIR / Path(done[key]).name)
     write_json(dest / FINAL_JSON, done)
@@ -114,7 +114,7 @@ def run_local(
     from kfp import local
 
     from nao_kfp.pool import read_pool
-    from nao_kfp.report import write_report
+    from nao_kfp.report import param_counter, write_report
     from nao_kfp.steps import read_json, write_json
 
     out_dir = Path(out_dir).resolve()
@@ -160,6 +160,8 @@ def run_local(
         write_json(out_dir / "result.json", result)
     # report.md here links the plot and cell diagrams written beside it; report.html is the
     # self-contained page from the report task
-    write_report(result, read_pool(out_dir / "pool.jsonl"), out_dir)
+    write_report(
+        result, read_pool(out_dir / "pool.jsonl"), out_dir, count_params=param_counter(cfg)
+    )
     shutil.copyfile(task.outputs["html"].path, out_dir / "report.html")
     return result

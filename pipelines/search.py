@@ -37,13 +37,10 @@ from nao_kfp.components import (
 )
 from nao_kfp.pipelines.ir import dedup_components
 
-from nao_kfp.config import ClusterConfig, Config, config_to_json
+from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig, Config, config_to_json
 from nao_kfp.preflight import OutputError
 from nao_kfp.steps import compiled_settings
 
-# The node label GKE puts on GPU nodes (cluster.accelerator_type is its value, e.g.
-# nvidia-tesla-a100); other clusters select nodes with cluster.node_selector instead.
-ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
 S3_ENV = ("S3_ACCESS_KEY", "S3_SECRET_KEY")
 
 

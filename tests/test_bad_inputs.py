@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 from cli_batch import Result, run_batch
 from corpus import (
     BENCH,
@@ -62,6 +63,19 @@ EVALUATED = "".join(
     for i, c in enumerate(NB201_CELLS)
 )
 PENDING = "".join(json.dumps({"arch": c, "space": "nb201"}) + "\n" for c in NB201_CELLS)
+
+
+def torch_file(obj: object) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+# what `nao export` writes into model.pt, without the weights: enough for `nao serve` to reach
+# model.pt2
+EXPORTED_RECORD = torch_file(
+    {"format": "nao-kfp-model", "input": {"channels": 1, "size": 8}, "class_names": ["0", "1"]}
+)
 
 
 CASES: list[Case] = []
@@ -238,6 +252,31 @@ _add(
 _add(conf("search.rounds: expected an integer, got 'three'", "search.rounds=three"))
 _add(conf("search.rounds: expected a positive number, got -1", "search.rounds=-1"))
 _add(conf("search.rounds: expected a positive number, got 0", "search.rounds=0"))
+# the pipeline unrolls rounds and shards at compile time: an absurd count is an error, not a hang
+_add(
+    conf(
+        "search.rounds: expected at most 200 (the pipeline unrolls its rounds at compile time), "
+        "got 99999999999999999999",
+        "search.rounds=99999999999999999999",
+    )
+)
+_add(
+    conf(
+        "search.shards: expected at most 1000 (the pipeline unrolls its shards at compile time), "
+        "got 1001",
+        "search.shards=1001",
+    )
+)
+_add(
+    Case(
+        "set",
+        ("config", "show", "--config", "nao-ws-nb201", "--set", "supernet.epochs=99999999999999999999",
+         "--set", "supernet.rounds_every=1"),
+        "supernet.epochs: 99999999999999999999 epochs scored every 1 (supernet.rounds_every) are "
+        "99999999999999999999 rounds; expected at most 200 (the pipeline unrolls its rounds at "
+        "compile time)",
+    )
+)  # fmt: skip
 _add(conf("search.eta: expected a finite number, got nan", "search.eta=.nan"))
 _add(conf("child.lr_max: expected a finite number, got inf", "child.lr_max=.inf"))
 _add(
@@ -1049,6 +1088,62 @@ _add(
         "cli",
         ("export", "--checkpoint", "{tmp}/none.pt", "--out", "{tmp}/model"),
         "--checkpoint {tmp}/none.pt: no such file",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/none"),
+        "MODEL_DIR {tmp}/none: no such folder (expected `nao export --out`)",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m"),
+        "MODEL_DIR {tmp}/m: no model.pt2 (expected `nao export --out`)",
+        {"m/model.pt": "not a model\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m", "--port", "8081"),
+        "MODEL_DIR {tmp}/m: model.pt is not a torch file (UnpicklingError)",
+        {"m/model.pt": "not a model\n", "m/model.pt2": "not a program\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m"),
+        "MODEL_DIR {tmp}/m: model.pt2 is not a torch.export program (BadZipFile)",
+        {"m/model.pt": EXPORTED_RECORD, "m/model.pt2": "not a program\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m"),
+        "MODEL_DIR {tmp}/m: model.pt is not an exported nao-kfp-model file",
+        {"m/model.pt": torch_file({"arch": "a checkpoint, not a model"}), "m/model.pt2": "x\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m", "--port", "70000"),
+        "argument --port: expected a TCP port 1-65535, got '70000'",
+        prog="nao serve",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m", "--name", "My_Model"),
+        "argument --name: expected lowercase letters, digits and '-' (at most 63, no leading or "
+        "trailing '-'), got 'My_Model'",
+        prog="nao serve",
     )
 )
 _add(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import random
 import shlex
@@ -13,6 +15,8 @@ from typing import Any
 
 import pytest
 import torch
+from minio import Minio
+from s3server import S3Server
 
 from nao_kfp import export
 from nao_kfp.child import data as image_data
@@ -21,6 +25,8 @@ from nao_kfp.child.cnn import CellNetwork, NetSpec
 from nao_kfp.cli import main
 from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
+from nao_kfp.store import LocalStore, checkpoint_key, open_store
+from nao_kfp.store.base import MAGIC
 
 CHILD = [
     "search.space=enas", "child.dataset=digits", "child.layers=1", "child.channels=4",
@@ -176,3 +182,79 @@ def test_language_models_are_refused_with_one_line(tmp_path: Path) -> None:
     )
     with pytest.raises(export.ExportError, match="enas-rnn children are not exported"):
         export.export_model(tmp_path / "c.pt", tmp_path / "o")
+
+
+# ---------------------------------------------------------------- checkpoints in the store
+
+
+def test_a_store_checkpoint_exports_and_a_corrupted_one_is_refused_in_one_line(
+    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = LocalStore(tmp_path / "store")
+    key = checkpoint_key("enas", "a1", "d1")
+    store.put_file(key, trained[0] / "checkpoint.pt")
+    ckpt = tmp_path / "store" / key
+    torch.load(ckpt, weights_only=True)  # a plain torch file, as any tool opens it
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "m")]) == 0
+    assert (tmp_path / "m" / "model.pt2").is_file()
+    capsys.readouterr()
+    data = bytearray(ckpt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    ckpt.write_bytes(bytes(data))
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"nao: error: --checkpoint {ckpt}: checksum mismatch (corrupted or truncated); not loaded\n"
+    )
+    assert not (tmp_path / "bad").exists()
+
+
+def test_a_checkpoint_in_the_old_framed_store_format_still_exports(
+    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
+) -> None:
+    payload = (trained[0] / "checkpoint.pt").read_bytes()
+    old = tmp_path / "checkpoint.pt"
+    old.write_bytes(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    out = export.export_model(old, tmp_path / "m")
+    assert Path(out["program"]).is_file()
+
+
+def test_an_s3_checkpoint_exports_through_the_store(
+    trained: tuple[Path, Any, dict[str, Any]],
+    s3_env: list[str],
+    s3_server: S3Server,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    key = checkpoint_key("enas", f"s3-{tmp_path.name}", "d1")
+    open_store(load_config("demo", s3_env).cluster, tmp_path).put_file(
+        key, trained[0] / "checkpoint.pt"
+    )
+    url = f"s3://{s3_server.bucket}/{key}"
+    endpoint = ["--set", f"cluster.s3_endpoint={s3_server.endpoint}"]
+    assert main(["export", "--checkpoint", url, *endpoint, "--out", str(tmp_path / "m")]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert Path(line["program"]).is_file() and line["arch_id"]
+    # without the endpoint, and for a missing object: one line each
+    assert main(["export", "--checkpoint", url, "--out", str(tmp_path / "x")]) == 2
+    assert "pass --set cluster.s3_endpoint=HOST:PORT" in capsys.readouterr().err
+    gone = f"s3://{s3_server.bucket}/checkpoints/none/checkpoint.pt"
+    assert main(["export", "--checkpoint", gone, *endpoint, "--out", str(tmp_path / "x")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"nao: error: --checkpoint {gone}: no such object (with a checksum) in the store\n"
+    )
+    # a corrupted object (a foreign writer kept the checksum metadata) is refused
+    raw = Minio(s3_server.endpoint, s3_server.access_key, s3_server.secret_key, secure=False)
+    meta = raw.stat_object(s3_server.bucket, key).metadata
+    body = (trained[0] / "checkpoint.pt").read_bytes()[:-10]
+    raw.put_object(s3_server.bucket, key, io.BytesIO(body), len(body),
+                   metadata={"nao-sha256": meta["x-amz-meta-nao-sha256"]})  # fmt: skip
+    assert main(["export", "--checkpoint", url, *endpoint, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"nao: error: --checkpoint {url}: checksum mismatch (corrupted or truncated); not loaded\n"
+    )
+    assert not (tmp_path / "x").exists()

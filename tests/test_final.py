@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import torch
+import yaml
 
 from nao_kfp import final
 from nao_kfp.config import load_config
 from nao_kfp.errors import ConfigError
 from nao_kfp.export import load_classifier
+from nao_kfp.serve import inference_service
 from nao_kfp.spaces import get_space
 from nao_kfp.store import LocalStore
 
@@ -56,6 +58,15 @@ def test_final_training_reranks_trains_full_size_and_exports(tmp_path: Path) -> 
     acc = float((logits.argmax(1) == images.test_y).float().mean())
     assert acc == pytest.approx(out["test_accuracy"])
     assert final.read_final(tmp_path / "w") == out
+    # the model is in the store, and the InferenceService beside it serves it from there
+    store_dir = (tmp_path / "w" / "store").resolve()
+    assert out["storage_uri"].startswith(f"{store_dir}/models/enas/final-")
+    assert out["storage_uri"].endswith(f"/{out['arch_id']}")
+    stored = torch.load(Path(out["storage_uri"]) / "model.pt", weights_only=True)
+    assert stored["arch_id"] == out["arch_id"]
+    isvc = yaml.safe_load(Path(out["inference_service"]).read_text())
+    assert Path(out["inference_service"]).parent == Path(out["model_dir"])
+    assert isvc == inference_service(out["storage_uri"], cfg.cluster)
     summary = final.final_summary(out)
     assert out["model_dir"] in summary and summary.splitlines()[-1] == f"load it: {out['load']}"
 
@@ -143,8 +154,14 @@ def test_a_tiny_search_with_final_training_through_the_pipeline(
     assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     done = json.loads((out / "final" / final.FINAL_JSON).read_text())
-    assert lines[-2:] == final.final_summary(done).splitlines()
+    assert lines[-3:-1] == final.final_summary(done).splitlines()
+    assert lines[-1] == f"serve it: nao serve {out / 'final' / 'model'}"
     assert done["model_dir"] == str(out / "final" / "model")
+    assert done["inference_service"] == str(out / "final" / "model" / "inference-service.yaml")
+    isvc = yaml.safe_load(Path(done["inference_service"]).read_text())
+    (env,) = isvc["spec"]["predictor"]["containers"][0]["env"]
+    assert env["value"] == done["storage_uri"]
+    assert done["storage_uri"].startswith(str((out / "store" / "models").resolve()))
     assert len(done["rerank"]) == 2 and 0.0 <= done["test_accuracy"] <= 1.0
     result = json.loads((out / "result.json").read_text())
     assert result["final"]["arch_id"] == done["arch_id"]

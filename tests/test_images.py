@@ -85,7 +85,8 @@ def test_installs_this_package_without_cache(dockerfile: Path) -> None:
     runs = [a for kind, a in _instructions(dockerfile) if kind == "RUN"]
     pip = [r for r in runs if "pip install" in r]
     assert pip and all("--no-cache-dir" in r for r in pip)
-    assert any(re.search(r"pip install --no-cache-dir \.(\s|$)", r) for r in runs)
+    # the package with its serve extra (`nao serve` is the InferenceService's predictor)
+    assert any(re.search(r'pip install --no-cache-dir "\./\[serve\]"(\s|$)', r) for r in runs)
     copied = {a.split()[0] for kind, a in _instructions(dockerfile) if kind == "COPY"}
     assert {"pyproject.toml", "src", "components", "pipelines"} <= copied
 
@@ -97,6 +98,8 @@ def test_torch_pins_equal_pyproject(dockerfile: Path) -> None:
     args = _args(dockerfile)
     assert args["TORCH_VERSION"] == pins["torch"]
     assert args["TORCHVISION_VERSION"] == pins["torchvision"]
+    serve = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert serve["serve"] == [f"kserve=={args['KSERVE_VERSION']}"]
 
 
 def test_dockerignore_keeps_what_the_images_copy() -> None:

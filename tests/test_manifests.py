@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -19,6 +21,7 @@ from nao_kfp.config import ClusterConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = ROOT / "manifests"
+SCHEMAS = Path(__file__).resolve().parent / "schemas"
 # Oldest and newest Kubernetes versions we validate against (kubernetes-validate bundles both).
 K8S_VERSIONS = ("1.29.0", "1.37.0")
 PLACEHOLDER = "REPLACE_ME"
@@ -65,6 +68,8 @@ def _pod_specs(doc: dict[str, Any]) -> list[dict[str, Any]]:
     spec = doc.get("spec", {})
     if doc["kind"] == "Pod":
         return [spec]
+    if doc["kind"] == "InferenceService":  # a predictor is a pod spec (and KServe's fields)
+        return [spec["predictor"]]
     if doc["kind"] == "CronJob":
         return [spec["jobTemplate"]["spec"]["template"]["spec"]]
     template = spec.get("template", {})
@@ -81,7 +86,53 @@ def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_kustomization_is_found() -> None:
     names = {_name(r) for r in kustomizations()}
-    assert {"base", "overlays/external-s3", "overlays/in-cluster-store", "overlays/gpu"} <= names
+    assert {"base", "overlays/external-s3", "overlays/in-cluster-store", "overlays/gpu",
+            "overlays/serving"} <= names  # fmt: skip
+
+
+# Custom resources have no schema in kubernetes-validate: each is checked against its CRD's
+# schema, vendored under tests/schemas (the file's $comment says from where), made strict.
+CRD_SCHEMAS = {
+    ("serving.kserve.io/v1beta1", "InferenceService"): "kserve-inferenceservice-v1beta1.json",
+}
+
+
+def strict(schema: Any) -> Any:
+    """The CRD's OpenAPI schema with unknown fields rejected (as `kubectl apply` prunes them,
+    a typo would vanish silently), except where the CRD keeps unknown fields itself."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict(v) for k, v in schema.items()}
+    if (
+        "properties" in out
+        and "additionalProperties" not in out
+        and not out.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+@cache
+def crd_validator(api_version: str, kind: str) -> jsonschema.Draft7Validator:
+    schema = json.loads((SCHEMAS / CRD_SCHEMAS[(api_version, kind)]).read_text())
+    return jsonschema.Draft7Validator(strict(schema))
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Raises a ValidationError: kubernetes-validate's for built-in kinds (and SchemaNotFoundError
+    for unknown ones), jsonschema's for the custom resources of CRD_SCHEMAS."""
+    if (doc["apiVersion"], doc["kind"]) in CRD_SCHEMAS:
+        crd_validator(doc["apiVersion"], doc["kind"]).validate(doc)
+        kubernetes_validate.validate(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": doc["metadata"]},
+            K8S_VERSIONS[-1], strict=True,
+        )  # fmt: skip
+        return
+    for version in K8S_VERSIONS:
+        # Raises ValidationError (unknown field, wrong type) or SchemaNotFoundError (unknown kind).
+        kubernetes_validate.validate(doc, version, strict=True)
 
 
 @OVERLAYS
@@ -89,9 +140,7 @@ def test_renders_and_validates_strictly(root: Path) -> None:
     docs = render(root)
     assert docs
     for doc in docs:
-        for version in K8S_VERSIONS:
-            # Raises ValidationError (unknown field, wrong type) or SchemaNotFoundError (unknown kind).
-            kubernetes_validate.validate(doc, version, strict=True)
+        validate(doc)
 
 
 def test_strict_validation_rejects_an_unknown_field() -> None:
@@ -209,3 +258,84 @@ def test_gpu_overlays_bring_a_preemptible_priority_class(overlay: str) -> None:
     (quota,) = _by_kind(docs, "ResourceQuota")
     gpus = int(quota["spec"]["hard"][f"requests.{ClusterConfig().gpu_resource}"])
     assert gpus >= ClusterConfig().parallelism * ClusterConfig().gpu_count
+
+
+# ---------------------------------------------------------------- serving (KServe)
+
+
+def _isvc() -> dict[str, Any]:
+    (isvc,) = _by_kind(render(MANIFESTS / "overlays" / "serving"), "InferenceService")
+    return isvc
+
+
+def test_the_crd_validation_rejects_a_typo_and_a_wrong_type() -> None:
+    """Guard: the vendored InferenceService schema, made strict, does catch mistakes."""
+    for path, value in (
+        (("spec", "predictor", "containerz"), []),
+        (("spec", "predictor", "containers", 0, "imagee"), "x"),
+        (("spec", "predictor", "minReplicas"), "one"),
+        (("spec", "predictor", "containers", 0, "env", 0, "vaule"), "x"),
+    ):
+        doc = copy.deepcopy(_isvc())
+        *parents, last = path
+        node: Any = doc
+        for p in parents:
+            node = node[p]
+        node[last] = value
+        with pytest.raises(jsonschema.ValidationError):
+            validate(doc)
+    doc = copy.deepcopy(_isvc())
+    doc["metadata"]["labels"] = {"a": 1}  # metadata goes through Kubernetes' ObjectMeta schema
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate(doc)
+
+
+def test_the_serving_overlay_is_serve_py_s_inference_service() -> None:
+    """The overlay's example is what the final task writes (serve.inference_service) for the
+    default config; its service account lists the storage initializer's S3 secret."""
+    from nao_kfp.serve import SERVICE_ACCOUNT, inference_service
+
+    docs = render(MANIFESTS / "overlays" / "serving")
+    isvc = _isvc()
+    (uri,) = [e["value"] for e in _containers(isvc)[0]["env"] if e["name"] == "STORAGE_URI"]
+    want = inference_service(uri, ClusterConfig())
+    want["metadata"]["namespace"] = "nao"
+    assert isvc == want
+    assert uri.startswith(f"s3://{ClusterConfig().s3_bucket}/models/")
+    (account,) = [
+        d for d in _by_kind(docs, "ServiceAccount") if d["metadata"]["name"] == SERVICE_ACCOUNT
+    ]
+    secrets = {s["metadata"]["name"]: s for s in _by_kind(docs, "Secret")}
+    (ref,) = account["secrets"]
+    creds = secrets[ref["name"]]
+    assert set(creds["stringData"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert creds["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"]
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [[], ["cluster.gpu_count=0", "cluster.cpu_request=1", "cluster.memory_request=2Gi"],
+     ["cluster.gpu_count=2", "cluster.accelerator_type=nvidia-l4",
+      "cluster.node_selector={pool: serving}", "cluster.image=registry.example.com/nao:1"]],
+    ids=["defaults", "cpu", "gpu-pinned"],
+)  # fmt: skip
+def test_generated_inference_services_validate_and_take_resources_from_config(
+    sets: list[str],
+) -> None:
+    from nao_kfp.config import load_config
+    from nao_kfp.serve import inference_service
+
+    cluster = load_config(None, sets).cluster
+    doc = inference_service("/runs/x/store/models/enas/final-abc/123", cluster)
+    validate(doc)
+    (pod,) = _pod_specs(doc)
+    (container,) = pod["containers"]
+    assert container["image"] == cluster.image
+    res = container["resources"]
+    assert res["requests"] == {"cpu": cluster.cpu_request, "memory": cluster.memory_request}
+    assert res.get("limits", {}).get(cluster.gpu_resource, 0) == cluster.gpu_count
+    assert (cluster.gpu_resource in str(pod.get("tolerations"))) == (cluster.gpu_count > 0)
+    want_selector = dict(cluster.node_selector)
+    if cluster.accelerator_type:
+        want_selector["cloud.google.com/gke-accelerator"] = cluster.accelerator_type
+    assert pod.get("nodeSelector", {}) == want_selector

@@ -102,7 +102,7 @@ def test_every_caption_and_paragraph_of_the_markdown_is_in_the_html(tmp_path: Pa
     for line in prose:
         plain = " ".join(line.replace("**", "").split())
         assert plain in visible, plain
-    assert page.count("<figcaption>") == 3  # the plot and both cells
+    assert page.count("<figcaption>") == 4  # the plot, the accuracy-size scatter and both cells
 
 
 def test_each_round_shows_parameters_next_to_accuracy(tmp_path: Path) -> None:
@@ -129,6 +129,113 @@ def test_missing_graphviz_leaves_a_note_instead_of_diagrams(
     result, pool = image_run()
     paths = report.write_report(result, pool, tmp_path)
     assert "normal" not in paths and "apt-get install graphviz" in paths["html"].read_text()
+
+
+# ---------------------------------------------------------------- accuracy versus size
+
+
+def P(id: str, size: float, acc: float) -> report.SizedPoint:  # noqa: N802
+    return report.SizedPoint(id, size, acc)
+
+
+def test_the_pareto_front_of_a_hand_made_pool() -> None:
+    points = [
+        P("a", 100, 0.50),  # the smallest: on the front
+        P("b", 200, 0.70),  # on the front
+        P("c", 200, 0.60),  # as large as b, less accurate
+        P("d", 300, 0.70),  # as accurate as b, larger
+        P("e", 400, 0.90),  # on the front
+        P("f", 400, 0.90),  # equal to e: neither dominates the other
+        P("g", 500, 0.85),  # larger and less accurate than e
+        P("h", 50, 0.40),  # the very smallest: on the front
+    ]
+    front = report.pareto_front(points)
+    assert [p.id for p in front] == ["h", "a", "b", "e", "f"]
+
+
+def test_the_pareto_front_is_exactly_the_undominated_points() -> None:
+    def dominates(q: report.SizedPoint, p: report.SizedPoint) -> bool:
+        return (q.size <= p.size and q.accuracy >= p.accuracy
+                and (q.size < p.size or q.accuracy > p.accuracy))  # fmt: skip
+
+    rng = random.Random(3)
+    for _ in range(50):
+        points = [P(str(i), rng.randint(1, 8), rng.randint(0, 6) / 6) for i in range(20)]
+        want = {p.id for p in points if not any(dominates(q, p) for q in points)}
+        assert {p.id for p in report.pareto_front(points)} == want
+
+
+def test_the_report_plots_accuracy_against_params_with_front_and_winner(tmp_path: Path) -> None:
+    result, pool = image_run()
+    pool[2].accuracy = 0.95  # 3000 params, now more accurate than the larger ones after it
+    paths = report.write_report(result, pool, tmp_path)
+    assert paths["pareto"].read_bytes()[:4] == b"\x89PNG"
+    md = paths["markdown"].read_text()
+    assert "## Accuracy versus size" in md and "![dev accuracy versus parameters](pareto.png)" in md
+    assert "The Pareto front: 3 of 6 architectures." in md
+    ids = [e.id for e in pool]
+    assert f"| 1.00k | 0.5000 | {ids[0]} |" in md and f"| 2.00k | 0.5500 | {ids[1]} |" in md
+    assert f"| 3.00k | 0.9500 | {ids[2]} |" in md
+    winner = result["best"]["id"]  # pool[-1]: 6000 params, 0.75, dominated by pool[2]
+    assert f"{winner} (best)" not in md
+    result["best"]["id"] = ids[2]
+    md = report.write_report(result, pool, tmp_path / "again")["markdown"].read_text()
+    assert f"| 3.00k | 0.9500 | {ids[2]} (best) |" in md
+    page = paths["html"].read_text()
+    assert "Pareto front" in "".join(page_text(page).text)
+    assert page.count("data:image/png;base64,") == 2  # self-contained: both plots inline
+
+
+def test_macs_stand_in_for_unknown_params_and_no_sizes_is_said(tmp_path: Path) -> None:
+    result, pool = image_run()
+    for e in pool:
+        del e.extra["params"]
+    sizes = report.pool_sizes(pool)
+    assert sizes is not None and sizes.key == "macs" and not sizes.counted
+    md = report.write_report(result, pool, tmp_path / "macs")["markdown"].read_text()
+    assert "dev accuracy versus multiply-adds (MACs)" in md
+    for e in pool:
+        del e.extra["macs"]
+    assert report.pool_sizes(pool) is None
+    paths = report.write_report(result, pool, tmp_path / "none")
+    assert "pareto" not in paths and not (tmp_path / "none" / "pareto.png").exists()
+    assert report.NO_SIZES in paths["markdown"].read_text()
+
+
+def test_unsized_pools_are_counted_on_the_search_child_network(tmp_path: Path) -> None:
+    """A table or synthetic run records no sizes: the report counts nb201's network at the
+    config's size; a language-model space has no image network to count."""
+    from nao_kfp.child.params import Budget, search_spec
+
+    cfg = load_config("nb201", ["evaluator.kind=synthetic"])
+    space = get_space("nb201")
+    archs = space.sample_unique(5, random.Random(4))
+    pool = [
+        entry(space, a, accuracy=0.1 * i, round=1, source="random") for i, a in enumerate(archs)
+    ]
+    counter = report.param_counter(cfg)
+    assert counter is not None
+    sizes = report.pool_sizes(pool, counter)
+    assert sizes is not None and sizes.key == "params" and sizes.counted
+    budget = Budget(space, search_spec(cfg.child))
+    assert [p.size for p in sizes.points] == [budget.counts(a)[0] for a in archs]
+    assert len({p.size for p in sizes.points}) > 1  # the cells differ in size
+    rnn = load_config(None, ["search.space=enas-rnn", "child.dataset=ptb", "child.data_dir=x"])
+    assert report.param_counter(rnn) is None
+
+
+def test_the_table_evaluator_records_the_tables_params() -> None:
+    from nao_kfp.evaluators import TableEvaluator
+    from nao_kfp.tabular import Row, Table
+
+    space = get_space("nb201")
+    a, b = space.sample_unique(2, random.Random(5))
+    rows = [Row(a, space.canonical_id(a), 80.0, 79.0, 1.0, 1234),
+            Row(b, space.canonical_id(b), 70.0, 69.0, 1.0, None)]  # fmt: skip
+    table = Table(space, rows, "hand-made")
+    cfg = load_config("nb201", ["evaluator.kind=table", "evaluator.table=hand-made.csv"])
+    done = TableEvaluator(cfg, table=table).evaluate([entry(space, a), entry(space, b)])
+    assert done[0].extra["params"] == 1234 and "params" not in done[1].extra
 
 
 # ---------------------------------------------------------------- language models

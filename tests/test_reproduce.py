@@ -8,13 +8,16 @@ import yaml
 from nao_kfp.pipelines.reproduce import compile_pipeline, run_local
 
 from nao_kfp.strategies.reproduce import (
+    MACHINE_DEPENDENT,
     REFERENCE_PATH,
     ReproduceError,
     ReproduceSpec,
     check_reproduction,
     compare_results,
     load_reference,
+    machine,
     run_spec,
+    same_machine,
 )
 from nao_kfp.tabular import TableSpec
 
@@ -101,4 +104,37 @@ def test_committed_reference_is_the_default_spec():
 
 def test_committed_reference_reproduces_in_process():
     ref = load_reference(REFERENCE_PATH)
-    check_reproduction(ref, run_spec(ReproduceSpec.from_dict(ref["spec"])))
+    run = run_spec(ReproduceSpec.from_dict(ref["spec"]))
+    if same_machine(ref, run):
+        check_reproduction(ref, run)
+        return
+    # made on another CPU: the pure-Python strategies still reproduce exactly, and a difference
+    # in NAO's float results names both machines
+    diffs = compare_results(ref, run)
+    assert [d for d in diffs if not d.startswith(MACHINE_DEPENDENT)] == []
+    if diffs:
+        with pytest.raises(ReproduceError, match="NAO's float results differ across CPUs"):
+            check_reproduction(ref, run)
+
+
+def test_a_nao_difference_on_another_machine_names_both_machines(reference):
+    ref = {**copy.deepcopy(reference), "machine": {"cpu": "x86_64 OtherVendor"}}
+    actual = copy.deepcopy(ref)
+    actual["machine"] = machine()
+    actual["runs"][0]["strategy"] = ref["runs"][0]["strategy"] = "nao"
+    actual["runs"][0]["reported"] += 0.5
+    with pytest.raises(ReproduceError) as e:
+        check_reproduction(ref, actual)
+    assert "the reference was made on x86_64 OtherVendor" in str(e.value)
+    assert f"this run on {machine()['cpu']} ({machine()['cpu_capability']}" in str(e.value)
+    # the same difference on the reference's own machine is a regression, with no excuse
+    actual["machine"] = ref["machine"]
+    with pytest.raises(ReproduceError) as e:
+        check_reproduction(ref, actual)
+    assert "differ across CPUs" not in str(e.value)
+    # and random search or evolution must reproduce on any machine
+    actual["machine"], actual["runs"][0]["strategy"] = machine(), "random"
+    ref["runs"][0]["strategy"] = "random"
+    with pytest.raises(ReproduceError) as e:
+        check_reproduction(ref, actual)
+    assert "differ across CPUs" not in str(e.value)

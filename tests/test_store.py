@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import subprocess
@@ -13,11 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from minio import Minio
 from s3server import S3Server, free_ports
 
 from nao_kfp.config import ClusterConfig, load_config
 from nao_kfp.store import (
     ChildCache,
+    CorruptObject,
     LocalStore,
     S3Store,
     Store,
@@ -29,6 +33,7 @@ from nao_kfp.store import (
     restore_checkpoint,
     result_key,
 )
+from nao_kfp.store.base import MAGIC
 from nao_kfp.store.local import _atomic_writer
 from nao_kfp.store.safe import SafeStore, unwrap
 
@@ -224,7 +229,7 @@ def test_local_failed_write_keeps_old_content_and_leaves_no_temp(tmp_path: Path)
         f.write(b'{"v": 2, "trunc')
         raise RuntimeError("killed mid-write")
     assert store.get_json("results/a.json") == {"v": 1}
-    assert sorted(p.name for p in target.parent.iterdir()) == ["a.json"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["a.json", "a.json.sha256"]
 
 
 def test_local_list_skips_writers_temp_files(tmp_path: Path) -> None:
@@ -358,3 +363,157 @@ def test_the_store_imports_neither_kfp_nor_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     loaded = set(json.loads(out.stdout.replace("'", '"')))
     assert not loaded & {"kfp", "torch", "minio"}, loaded & {"kfp", "torch", "minio"}
+
+
+# ---------------------------------------------------------------- checksums beside the objects
+
+
+def _raw(server: S3Server) -> Minio:
+    """A plain client: what a user's own S3 tools see."""
+    return Minio(server.endpoint, server.access_key, server.secret_key, secure=False)
+
+
+def _plant(kind: str, store: Store, server: S3Server | None, key: str, data: bytes) -> None:
+    """Write an object as a foreign writer would: the bytes only, no checksum beside them."""
+    if kind == "local":
+        assert isinstance(store, LocalStore)
+        (store.root / key).parent.mkdir(parents=True, exist_ok=True)
+        (store.root / key).write_bytes(data)
+    else:
+        assert isinstance(store, S3Store) and server is not None
+        _raw(server).put_object(server.bucket, store._name(key), io.BytesIO(data), len(data))
+
+
+def test_the_stored_object_is_the_file_itself_with_its_sha256_beside_it(
+    backend: tuple[str, Store], s3_or_none: S3Server | None, tmp_path: Path
+) -> None:
+    kind, store = backend
+    src = tmp_path / "checkpoint.pt"
+    src.write_bytes(os.urandom(3000))
+    want = hashlib.sha256(src.read_bytes()).hexdigest()
+    key = "checkpoints/enas/d/a/checkpoint.pt"
+    store.put_file(key, src)
+    if kind == "local":
+        assert isinstance(store, LocalStore)
+        obj = store.root / key
+        assert obj.read_bytes() == src.read_bytes()
+        assert (obj.parent / "checkpoint.pt.sha256").read_text() == f"{want}  checkpoint.pt\n"
+        check = subprocess.run(["sha256sum", "-c", "checkpoint.pt.sha256"], cwd=obj.parent,
+                               capture_output=True, text=True)  # fmt: skip
+        assert check.returncode == 0 and check.stdout == "checkpoint.pt: OK\n"
+        assert store.list() == [key]  # the sidecar is not an object
+    else:
+        assert isinstance(store, S3Store) and s3_or_none is not None
+        resp = _raw(s3_or_none).get_object(s3_or_none.bucket, store._name(key))
+        assert resp.read() == src.read_bytes()
+        assert resp.headers["x-amz-meta-nao-sha256"] == want
+        resp.close()
+    store.copy(key, "checkpoints/enas/d/a/checkpoint.prev.pt")  # the checksum goes along
+    assert store.get_bytes("checkpoints/enas/d/a/checkpoint.prev.pt") == src.read_bytes()
+
+
+def test_an_object_without_a_checksum_is_not_there(
+    backend: tuple[str, Store], s3_or_none: S3Server | None, tmp_path: Path
+) -> None:
+    kind, store = backend
+    _plant(kind, store, s3_or_none, "results/s/d/half.json", b'{"dev_accuracy": 0.5}')
+    assert not store.exists("results/s/d/half.json")
+    assert store.get_bytes("results/s/d/half.json") is None
+    assert not store.get_file("results/s/d/half.json", tmp_path / "half.json")
+    assert not (tmp_path / "half.json").exists()
+    if kind == "local":  # S3 lists what the bucket holds; reads decide
+        assert store.list("results/") == []
+
+
+def test_objects_written_in_the_old_frame_still_read(
+    backend: tuple[str, Store], s3_or_none: S3Server | None, tmp_path: Path
+) -> None:
+    kind, store = backend
+    payload = b"\x80\x02old checkpoint" * 50
+    framed = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+    _plant(kind, store, s3_or_none, "checkpoints/s/d/a/checkpoint.pt", framed)
+    assert store.exists("checkpoints/s/d/a/checkpoint.pt")
+    assert store.get_file("checkpoints/s/d/a/checkpoint.pt", tmp_path / "c.pt")
+    assert (tmp_path / "c.pt").read_bytes() == payload
+    _plant(kind, store, s3_or_none, "checkpoints/s/d/b/checkpoint.pt", framed[:-9])  # truncated
+    with pytest.raises(CorruptObject, match="checkpoints/s/d/b/checkpoint.pt.*checksum mismatch"):
+        store.get_file("checkpoints/s/d/b/checkpoint.pt", tmp_path / "b.pt")
+    assert not (tmp_path / "b.pt").exists()
+
+
+def test_a_corrupted_object_is_refused_and_never_written_out(
+    backend: tuple[str, Store], s3_or_none: S3Server | None, tmp_path: Path
+) -> None:
+    kind, store = backend
+    key = "checkpoints/s/d/a/checkpoint.pt"
+    store.put_bytes(key, b"the real weights" * 100)
+    if kind == "local":
+        assert isinstance(store, LocalStore)
+        obj = store.root / key
+        obj.write_bytes(obj.read_bytes().replace(b"real", b"rot!", 1))
+    else:  # a foreign writer keeping the old metadata
+        assert isinstance(store, S3Store) and s3_or_none is not None
+        meta = _raw(s3_or_none).stat_object(s3_or_none.bucket, store._name(key)).metadata
+        body = b"the rot! weights" + b"the real weights" * 99
+        _raw(s3_or_none).put_object(s3_or_none.bucket, store._name(key), io.BytesIO(body),
+                                    len(body), metadata={"nao-sha256": meta["x-amz-meta-nao-sha256"]})  # fmt: skip
+    for read in (lambda: store.get_bytes(key), lambda: store.get_file(key, tmp_path / "x.pt")):
+        with pytest.raises(CorruptObject, match="checksum mismatch"):
+            read()
+    assert not (tmp_path / "x.pt").exists()
+    assert SafeStore(store, on_corrupt=lambda msg: None).get_bytes(key) is None
+    if kind == "local":  # a local copy is checked too: the target keeps what it held
+        store.put_bytes("checkpoints/s/d/a/checkpoint.prev.pt", b"epoch 1")
+        with pytest.raises(CorruptObject):
+            store.copy(key, "checkpoints/s/d/a/checkpoint.prev.pt")
+        assert store.get_bytes("checkpoints/s/d/a/checkpoint.prev.pt") == b"epoch 1"
+
+
+def test_s3_multipart_uploads_carry_the_checksum_of_the_whole_object(
+    s3_server: S3Server, tmp_path: Path
+) -> None:
+    store = _s3(s3_server, prefix=f"mp-{uuid.uuid4().hex[:8]}")
+    src = tmp_path / "big.pt"
+    src.write_bytes(os.urandom(6 * 1024 * 1024))  # above minio's 5 MiB part size
+    store.put_file("checkpoints/big.pt", src)
+    stat = _raw(s3_server).stat_object(s3_server.bucket, store._name("checkpoints/big.pt"))
+    assert stat.etag is not None and stat.etag.endswith("-2")  # two parts
+    assert stat.metadata["x-amz-meta-nao-sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    assert store.get_file("checkpoints/big.pt", tmp_path / "back.pt")
+    assert (tmp_path / "back.pt").read_bytes() == src.read_bytes()
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from nao_kfp.store import LocalStore
+    store, i = LocalStore(sys.argv[1]), 0
+    print("ready", flush=True)
+    while True:
+        i += 1
+        store.put_bytes("checkpoints/a/checkpoint.pt", str(i).encode() * (1000 + i % 7919))
+    """
+)
+
+
+def test_a_writer_killed_at_any_moment_never_leaves_a_sidecar_that_disagrees(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "store"
+    obj = root / "checkpoints" / "a" / "checkpoint.pt"
+    seen = set()
+    for delay in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75):
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(root)], stdout=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        time.sleep(delay)
+        proc.kill()  # SIGKILL: no cleanup, wherever it was
+        proc.wait()
+        side = obj.with_name("checkpoint.pt.sha256")
+        if side.exists():
+            assert side.read_text().split()[0] == hashlib.sha256(obj.read_bytes()).hexdigest()
+            seen.add("with sidecar")
+        else:
+            seen.add("without")
+        got = LocalStore(root).get_bytes("checkpoints/a/checkpoint.pt")
+        assert got is None if not side.exists() else got == obj.read_bytes()
+    assert "with sidecar" in seen  # the kills landed at different moments

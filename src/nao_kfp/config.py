@@ -284,6 +284,11 @@ class SupernetConfig:
     rerank_epochs: int = 10  # scratch (child section, these many epochs) and keep the best
 
 
+# The node label GKE puts on GPU nodes (cluster.accelerator_type is its value, e.g.
+# nvidia-tesla-a100); other clusters select nodes with cluster.node_selector instead.
+ACCELERATOR_LABEL = "cloud.google.com/gke-accelerator"
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """Where and how the pipeline runs on Kubeflow."""
@@ -445,6 +450,11 @@ BUDGET_SPACES = ("nasnet", "enas")
 TRAINER_SPACES = ("nasnet", "enas", "enas-rnn", "nb201")
 # numpy's seed range; torch takes more, but a seed is also a numpy seed in the child runtime.
 MAX_SEED = 2**32 - 1
+# The pipeline unrolls its rounds and shards at compile time. Each round adds a task (about
+# 1 KiB) to the compiled IR: 200 rounds keep it under the 300 KiB tests/test_pipeline_size.py
+# bounds. Each shard is a task of every round; more than this is no search one cluster runs.
+MAX_ROUNDS = 200
+MAX_SHARDS = 1000
 # config.name names the default run folder (runs/<name>-<time>) and the KFP run.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
@@ -468,6 +478,8 @@ def check(cfg: Config) -> None:
     _positive("search.top_k", s.top_k)
     _positive("search.new_archs", s.new_archs)
     _positive("search.shards", s.shards)
+    _unrolled("search.rounds", s.rounds, MAX_ROUNDS, "rounds")
+    _unrolled("search.shards", s.shards, MAX_SHARDS, "shards")
     size = _space_size(s.space)
     if s.initial_archs > size:
         raise ConfigError(
@@ -744,6 +756,13 @@ def _check_weight_sharing(cfg: Config) -> None:
         raise ConfigError(
             f"evaluator.kind: supernet needs search.space {' or '.join(SUPERNET_SPACES)}, got {s.space!r}"
         )
+    rounds = -(-sn.epochs // sn.rounds_every)  # checked before the scoring epochs are listed
+    if rounds > MAX_ROUNDS:
+        raise ConfigError(
+            f"supernet.epochs: {sn.epochs} epochs scored every {sn.rounds_every} "
+            f"(supernet.rounds_every) are {rounds} rounds; expected at most {MAX_ROUNDS} (the "
+            "pipeline unrolls its rounds at compile time)"
+        )
     points = list(range(sn.rounds_every, sn.epochs + 1, sn.rounds_every))
     if not points or points[-1] != sn.epochs:
         points.append(sn.epochs)
@@ -773,6 +792,14 @@ def _space_size(name: str) -> int:
 
     space = get_space(name)
     return math.prod(len(space.valid_tokens(p)) for p in range(space.seq_len))
+
+
+def _unrolled(path: str, value: int, limit: int, what: str) -> None:
+    if value > limit:
+        raise ConfigError(
+            f"{path}: expected at most {limit} (the pipeline unrolls its {what} at compile "
+            f"time), got {value}"
+        )
 
 
 def _positive(path: str, value: float, zero_ok: bool = False) -> None:

@@ -1,6 +1,7 @@
 """A trained child (or final) network as a model that stands alone.
 
-`export_model(checkpoint, out_dir)` turns a checkpoint that train_child wrote into:
+`export_model(checkpoint, out_dir)` turns a checkpoint that train_child wrote (a file, or one in
+the store: a local store's path or s3://BUCKET/KEY, checked against its checksum) into:
 
   model.pt    a self-describing checkpoint: the architecture (space, JSON, string, id), the
               network's constructor arguments (NetSpec), the weights (auxiliary head dropped:
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +30,14 @@ from torch import nn
 
 from nao_kfp.child.cnn import CellNetwork, NetSpec
 from nao_kfp.child.runtime import CHECKPOINT, RESULT
-from nao_kfp.config import ChildConfig
+from nao_kfp.config import ChildConfig, ClusterConfig
 from nao_kfp.errors import NaoError
 from nao_kfp.spaces import CellArch, get_space
+from nao_kfp.store import CorruptObject, LocalStore, open_store
 
 FORMAT, VERSION = "nao-kfp-model", 1
 MODEL_FILE, PROGRAM_FILE, INFO_FILE = "model.pt", "model.pt2", "model.json"
+S3_SCHEME = "s3://"
 METRIC_KEYS = ("dev_accuracy", "best_dev_accuracy", "test_accuracy", "params", "macs", "epochs")
 
 
@@ -58,28 +62,77 @@ class Classifier(nn.Module):
         return logits
 
 
-def read_checkpoint(path: Path) -> tuple[dict[str, Any], Path]:
-    """A child checkpoint (a file, or a folder holding checkpoint.pt) and where it was."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT
-    if not path.is_file():
-        raise ExportError(f"--checkpoint {path}: no such file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle, zip and unpickling-policy errors alike
-        raise ExportError(
-            f"--checkpoint {path}: not a torch checkpoint ({type(e).__name__})"
-        ) from None
+def read_checkpoint(
+    location: str | Path, cluster: ClusterConfig | None = None
+) -> tuple[dict[str, Any], Path | None]:
+    """A child checkpoint and, when it is a local file, where it was.
+
+    location: a file, a folder holding checkpoint.pt, or s3://BUCKET/KEY in the object store at
+    cluster.s3_endpoint (credentials from S3_ACCESS_KEY / S3_SECRET_KEY, as for the search). A
+    checkpoint with a SHA-256 recorded beside it (any store's) is checked against it first, and
+    a corrupted one is refused; a plain torch file (train-child's, the final training's) loads
+    as it is."""
+    text = str(location)
+    with tempfile.TemporaryDirectory(prefix="nao-export-") as tmp:
+        fetched = Path(tmp) / CHECKPOINT
+        if text.startswith(S3_SCHEME):
+            path, where = _from_s3(text, cluster, fetched), None
+        else:
+            where = Path(text) / CHECKPOINT if Path(text).is_dir() else Path(text)
+            if not where.is_file():
+                raise ExportError(f"--checkpoint {where}: no such file")
+            path = _checked(where, fetched)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:  # pickle, zip and unpickling-policy errors alike
+            raise ExportError(
+                f"--checkpoint {where or text}: not a torch checkpoint ({type(e).__name__})"
+            ) from None
     exported = isinstance(state, dict) and state.get("format") == FORMAT
     if not exported and (
         not isinstance(state, dict) or not {"arch", "space", "model"} <= set(state)
     ):
         raise ExportError(
-            f"--checkpoint {path}: not a child checkpoint (expected arch, space, model and spec; "
-            "train_child and the final training write them)"
+            f"--checkpoint {where or text}: not a child checkpoint (expected arch, space, model "
+            "and spec; train_child and the final training write them)"
         )
-    return state, path
+    return state, where
+
+
+def _corrupt(what: str) -> ExportError:
+    return ExportError(
+        f"--checkpoint {what}: checksum mismatch (corrupted or truncated); not loaded"
+    )
+
+
+def _checked(path: Path, dest: Path) -> Path:
+    """path, or its checked copy at dest when a checksum is recorded beside it (or in the frame
+    of the stores before sidecars)."""
+    try:
+        return dest if LocalStore(path.parent).get_file(path.name, dest) else path
+    except CorruptObject:
+        raise _corrupt(str(path)) from None
+
+
+def _from_s3(url: str, cluster: ClusterConfig | None, dest: Path) -> Path:
+    bucket, _, key = url[len(S3_SCHEME) :].partition("/")
+    if not bucket or not key:
+        raise ExportError(f"--checkpoint {url}: expected s3://BUCKET/KEY")
+    if cluster is None or not cluster.s3_endpoint:
+        raise ExportError(
+            f"--checkpoint {url}: the object store's address is cluster.s3_endpoint; pass "
+            "--set cluster.s3_endpoint=HOST:PORT (or a --config that sets it)"
+        )
+
+    def refuse(_e: CorruptObject) -> None:
+        raise _corrupt(url)
+
+    store = open_store(
+        dataclasses.replace(cluster, s3_bucket=bucket), dest.parent, on_corrupt=refuse
+    )
+    if not store.get_file(key, dest):
+        raise ExportError(f"--checkpoint {url}: no such object (with a checksum) in the store")
+    return dest
 
 
 def model_record(
@@ -171,13 +224,17 @@ def load_command(out_dir: Path, record: dict[str, Any] | None = None) -> str:
 
 
 def export_model(
-    checkpoint: Path, out_dir: Path, *, child_cfg: ChildConfig | None = None
+    checkpoint: str | Path,
+    out_dir: Path,
+    *,
+    child_cfg: ChildConfig | None = None,
+    cluster: ClusterConfig | None = None,
 ) -> dict[str, Any]:
     """Write model.pt, model.pt2 and model.json into out_dir; return their paths, the load
-    command and the model's description."""
-    state, path = read_checkpoint(checkpoint)
-    result_file = path.parent / RESULT
-    metrics = json.loads(result_file.read_text()) if result_file.is_file() else None
+    command and the model's description. checkpoint: as read_checkpoint takes it."""
+    state, path = read_checkpoint(checkpoint, cluster)
+    result_file = path.parent / RESULT if path else None
+    metrics = json.loads(result_file.read_text()) if result_file and result_file.is_file() else None
     record = model_record(state, child_cfg=child_cfg, metrics=metrics)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

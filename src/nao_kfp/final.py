@@ -5,6 +5,8 @@
     train    the winner with the full recipe of the `final:` section (N, F, epochs, cutout,
              auxiliary head, drop-path, ...), resuming per epoch from the store like any child
     export   the trained network as a stand-alone model (export.py) in work_dir/model
+    publish  the model's files into the store (models/...) and, beside the model, the KServe
+             InferenceService that serves them from there (inference-service.yaml, serve.py)
 
 Every run is a ChildCache entry keyed by the canonical id and a digest of its recipe, so a re-run
 (or a retried pod) finds finished runs and resumes an interrupted one from its last epoch. The
@@ -29,6 +31,7 @@ from nao_kfp.spaces import SearchSpace, get_space
 Log = Callable[[str], None]
 FINAL_JSON = "final.json"
 MODEL_DIR = "model"
+MODELS_PREFIX = "models"  # store keys of exported final models: models/<space>/<recipe>/<arch id>/
 
 
 class FinalError(NaoError):
@@ -68,7 +71,8 @@ def final_train(
     nao_kfp.store.Store (default: a local one in work_dir/store). data_dir: the staged data set,
     as for train_children. Returns (and writes to work_dir/final.json) arch, arch_id,
     test_accuracy, dev_accuracy, params (no auxiliary head), macs, epochs, seconds, rerank,
-    checkpoint, model_dir, model, program and load (the command that loads the model)."""
+    checkpoint, model_dir, model, program, load (the command that loads the model),
+    storage_uri and inference_service (publish_model)."""
     from nao_kfp.export import export_model
     from nao_kfp.store import LocalStore
 
@@ -97,8 +101,11 @@ def final_train(
     full = final_child_config(cfg)
     train_dir = work_dir / "train"
     log(f"final: training {space.canonical_id(winner)} for {full.epochs} epochs")
-    res = run(winner, full, recipe_digest(full, seed, "final"), train_dir, keep_checkpoint=True)
+    final_digest = recipe_digest(full, seed, "final")
+    res = run(winner, full, final_digest, train_dir, keep_checkpoint=True)
     exported = export_model(train_dir / CHECKPOINT, work_dir / MODEL_DIR)
+    key = f"{MODELS_PREFIX}/{space.name}/{final_digest}/{space.canonical_id(winner)}"
+    serving = publish_model(cfg, store, work_dir / MODEL_DIR, key)
     out = {
         "arch": space.to_string(winner),
         "arch_id": space.canonical_id(winner),
@@ -110,9 +117,36 @@ def final_train(
         "model": exported["model"],
         "program": exported["program"],
         "load": exported["load"],
+        **serving,
     }
     (work_dir / FINAL_JSON).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     return out
+
+
+def publish_model(cfg: Config, store: Any, model_dir: Path, key: str) -> dict[str, str]:
+    """Put the exported model's files into the store under `key` (what KServe's storage
+    initializer copies to /mnt/models) and write the InferenceService that serves them
+    (serve.py) into model_dir. Returns its storage_uri (s3://bucket/... with cluster.s3_endpoint,
+    else the local store's path) and the YAML's path as inference_service."""
+    import yaml
+
+    from nao_kfp.export import INFO_FILE, MODEL_FILE, PROGRAM_FILE
+    from nao_kfp.serve import INFERENCE_SERVICE_FILE, inference_service
+    from nao_kfp.store import LocalStore, S3Store
+    from nao_kfp.store.safe import unwrap
+
+    for name in (MODEL_FILE, PROGRAM_FILE, INFO_FILE):
+        store.put_file(f"{key}/{name}", model_dir / name)
+    inner = unwrap(store)
+    if isinstance(inner, S3Store):
+        uri = "s3://" + "/".join(p for p in (inner.bucket, inner.prefix, key) if p)
+    elif isinstance(inner, LocalStore):
+        uri = str((inner.root / key).resolve())
+    else:
+        raise FinalError(f"final: cannot name a URI for the model in {inner!r}")
+    path = model_dir / INFERENCE_SERVICE_FILE
+    path.write_text(yaml.safe_dump(inference_service(uri, cfg.cluster), sort_keys=False))
+    return {"storage_uri": uri, "inference_service": str(path)}
 
 
 @dataclasses.dataclass

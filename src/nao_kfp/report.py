@@ -2,8 +2,9 @@
 
 It shows the best architecture, a table of the rounds (accuracy beside the parameters of the
 child networks), a plot of accuracy by round with the predictor's mean prediction for each
-round's new architectures beside their real mean (the paper's Fig. 2b), the final training when
-there was one, and Graphviz diagrams of the best cells (diagrams.py).
+round's new architectures beside their real mean (the paper's Fig. 2b), every evaluated
+architecture's accuracy against its size with the Pareto front and the best marked, the final
+training when there was one, and Graphviz diagrams of the best cells (diagrams.py).
 
 Language models (enas-rnn) are judged by validation perplexity. The search ranks them by a score
 (child/train_rnn.py: 1 - ln(ppl) / ln(V)); the report, the summary table and `with_pool_stats`
@@ -22,10 +23,13 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nao_kfp import diagrams
 from nao_kfp.pool import PoolEntry
+
+if TYPE_CHECKING:
+    from nao_kfp.config import Config
 
 LANGUAGE_MODEL_SPACES = ("enas-rnn",)
 
@@ -240,6 +244,103 @@ def accuracy_plot(rounds: list[dict[str, Any]], *, perplexity_vocab: int | None 
     return buf.getvalue()
 
 
+# ---------------------------------------------------------------- accuracy versus size
+
+SIZE_LABELS = {"params": "parameters", "macs": "multiply-adds (MACs)"}
+
+
+@dataclass(frozen=True)
+class SizedPoint:
+    """One evaluated architecture on the accuracy-versus-size plane."""
+
+    id: str
+    size: float
+    accuracy: float  # the search's score (higher is better; language models: 1 - ln ppl / ln V)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Every evaluated architecture with a size: `key` is params, or macs where no entry has
+    params; `counted` when the sizes were computed from the space's network, not recorded."""
+
+    key: str
+    points: list[SizedPoint]
+    counted: bool = False
+
+
+def pool_sizes(
+    pool: Sequence[PoolEntry], count_params: Callable[[Any], int] | None = None
+) -> Sizes | None:
+    """The sizes of the pool's evaluated architectures: their recorded params (train_child's,
+    or a table's params column), else their MACs, else params counted by count_params (the
+    search's child network, for evaluators that record no sizes); None when nothing gives any."""
+    ok = [e for e in pool if e.status == "ok" and e.accuracy is not None]
+    for key in SIZE_LABELS:
+        pts = [
+            SizedPoint(e.id, float(e.extra[key]), float(e.accuracy))  # type: ignore[arg-type]
+            for e in ok
+            if e.extra.get(key) is not None
+        ]
+        if pts:
+            return Sizes(key, pts)
+    if count_params is None or not ok:
+        return None
+    pts = [SizedPoint(e.id, float(count_params(e.arch)), float(e.accuracy)) for e in ok]  # type: ignore[arg-type]
+    return Sizes("params", pts, counted=True)
+
+
+def pareto_front(points: Sequence[SizedPoint]) -> list[SizedPoint]:
+    """The points no other point dominates (as small or smaller and as accurate or more, and
+    strictly better in one), smallest first; equal points are all on the front."""
+    front: list[SizedPoint] = []
+    for p in sorted(points, key=lambda p: (p.size, -p.accuracy, p.id)):
+        last = front[-1] if front else None
+        if last is None or p.accuracy > last.accuracy:
+            front.append(p)
+        elif p.accuracy == last.accuracy and p.size == last.size:
+            front.append(p)
+    return front
+
+
+def pareto_plot(sizes: Sizes, winner: str | None, *, perplexity_vocab: int | None = None) -> bytes:
+    """PNG: every evaluated architecture's accuracy against its size (log scale), the Pareto
+    front as a step line, the search's best as a star."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import EngFormatter
+
+    def y(v: float) -> float:
+        return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
+
+    front = pareto_front(sizes.points)
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    ax.scatter([p.size for p in sizes.points], [y(p.accuracy) for p in sizes.points], s=14,
+               alpha=0.5, color="tab:blue", label=f"evaluated ({len(sizes.points)})")  # fmt: skip
+    ax.step([p.size for p in front], [y(p.accuracy) for p in front], where="post",
+            color="tab:orange", marker="o", markersize=5, label=f"Pareto front ({len(front)})")  # fmt: skip
+    best = [p for p in sizes.points if p.id == winner]
+    if best:
+        ax.scatter([best[0].size], [y(best[0].accuracy)], marker="*", s=220, color="tab:red",
+                   edgecolors="black", zorder=5, label="best")  # fmt: skip
+    low, high = min(p.size for p in sizes.points), max(p.size for p in sizes.points)
+    if low > 0:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 40k, 1M
+        if high < 10 * low:  # within one decade only the minor ticks have labels
+            ax.xaxis.set_minor_formatter(EngFormatter(sep=""))
+    ax.set_xlabel(SIZE_LABELS[sizes.key] + (" (counted)" if sizes.counted else ""))
+    ax.set_ylabel("dev perplexity (lower is better)" if perplexity_vocab else "dev accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def cell_diagrams(space_name: str, arch_text: str) -> dict[str, str]:
     """SVG per cell (Graphviz); empty when `dot` is not installed."""
     return diagrams.diagrams(space_name, arch_text)
@@ -356,7 +457,49 @@ PLOT_CAPTION = (
 )
 
 
-def build_doc(result: dict[str, Any], uris: Mapping[str, str], cells: Sequence[str]) -> Doc:
+PARETO_CAPTION = (
+    "Every evaluated architecture's {metric} against its {size}; the Pareto front (no other "
+    "architecture is as small and as good, and better in one) as a line, the best "
+    "architecture as a star."
+)
+NO_SIZES = (
+    "Accuracy versus size: no sizes (the evaluator recorded no parameter or multiply-add "
+    "counts, and the space has no network to count them on)."
+)
+
+
+def size_section(doc: Doc, result: Mapping[str, Any], sizes: Sizes | None, uri: str | None) -> None:
+    """The accuracy-versus-size scatter and its Pareto front as a table, or the no-sizes note."""
+    if sizes is None or uri is None:
+        doc.add("p", NO_SIZES)
+        return
+    lm = is_language_model(result["space"])
+    vocab = (result.get("metric") or {}).get("vocab")
+    size = SIZE_LABELS[sizes.key]
+    if sizes.counted:
+        size += " (counted on the search's child network: child.layers, child.channels)"
+    metric = "dev perplexity" if lm and vocab else "dev accuracy"
+    doc.add("h2", "Accuracy versus size")
+    doc.add("figure", "pareto.png", f"{metric} versus {size}", uri,
+            PARETO_CAPTION.format(metric=metric, size=size))  # fmt: skip
+    front = pareto_front(sizes.points)
+    winner = (result.get("best") or {}).get("id")
+    head = "dev ppl" if lm and vocab else "dev acc"
+    rows = [
+        [_si(p.size), f"{score_to_perplexity(p.accuracy, vocab):.2f}" if lm and vocab
+         else f"{p.accuracy:.4f}", p.id + (" (best)" if p.id == winner else "")]
+        for p in front
+    ]  # fmt: skip
+    doc.add("p", f"The Pareto front: {len(front)} of {len(sizes.points)} architectures.")
+    doc.add("table", [SIZE_LABELS[sizes.key], head, "id"], rows)
+
+
+def build_doc(
+    result: dict[str, Any],
+    uris: Mapping[str, str],
+    cells: Sequence[str],
+    sizes: Sizes | None = None,
+) -> Doc:
     doc = Doc()
     lm = is_language_model(result["space"])
     doc.add("h1", f"NAO search report: {result['name']}")
@@ -395,6 +538,7 @@ def build_doc(result: dict[str, Any], uris: Mapping[str, str], cells: Sequence[s
     doc.add("table", [c.head for c in cols], table_rows(result["rounds"], cols))
     caption = PLOT_CAPTION + (" Scores are shown as perplexity." if lm else "")
     doc.add("figure", "accuracy.png", "accuracy by round", uris["accuracy.png"], caption)
+    size_section(doc, result, sizes, uris.get("pareto.png"))
     for name in cells:
         label = {"normal": "normal cell", "reduce": "reduction cell"}.get(name, name)
         doc.add("figure", name, f"best {label}", uris[f"{name}.svg"], f"The best {label}.")
@@ -437,28 +581,41 @@ def final_sentence(final: Mapping[str, Any], lm: bool = False) -> list[Inline]:
 
 
 def write_report(
-    result: dict[str, Any], pool: list[PoolEntry], out_dir: Path, *, inline: bool = False
+    result: dict[str, Any],
+    pool: list[PoolEntry],
+    out_dir: Path,
+    *,
+    inline: bool = False,
+    count_params: Callable[[Any], int] | None = None,
 ) -> dict[str, Path]:
-    """Write report.md, report.html, accuracy.png and <cell>.svg into out_dir.
+    """Write report.md, report.html, accuracy.png, pareto.png (when the architectures have
+    sizes) and <cell>.svg into out_dir.
 
     With inline, report.md embeds its images as data URIs (a KFP Markdown artifact is one
-    file); otherwise it links the files beside it. report.html is always self-contained."""
+    file); otherwise it links the files beside it. report.html is always self-contained.
+    count_params (param_counter) sizes the architectures when the pool records no sizes."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result = with_pool_stats(result, pool)
     vocab = (result.get("metric") or {}).get("vocab")
     png = accuracy_plot(result["rounds"], perplexity_vocab=vocab) if result["rounds"] else b""
     (out_dir / "accuracy.png").write_bytes(png)
+    images = {"accuracy.png": png}
     best = result.get("best")
+    sizes = pool_sizes(pool, count_params)
+    if sizes is not None:
+        winner = best["id"] if best else None
+        images["pareto.png"] = pareto_plot(sizes, winner, perplexity_vocab=vocab)
+        (out_dir / "pareto.png").write_bytes(images["pareto.png"])
     svgs = cell_diagrams(result["space"], best["arch"]) if best else {}
     for name, svg in svgs.items():
         (out_dir / f"{name}.svg").write_text(svg)
-    data = {"accuracy.png": "data:image/png;base64," + base64.b64encode(png).decode()}
+    data = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
     for name, svg in svgs.items():
         data[f"{name}.svg"] = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
     uris = data if inline else {k: k for k in data}
-    doc = build_doc(result, uris, list(svgs))
+    doc = build_doc(result, uris, list(svgs), sizes)
     (out_dir / "report.md").write_text(doc.markdown())
-    html_doc = build_doc(result, data, list(svgs))
+    html_doc = build_doc(result, data, list(svgs), sizes)
     page = html_doc.html(svgs, f"NAO report: {result['name']}")
     (out_dir / "report.html").write_text(page)
     paths = {
@@ -466,5 +623,21 @@ def write_report(
         "html": out_dir / "report.html",
         "plot": out_dir / "accuracy.png",
     }
+    if sizes is not None:
+        paths["pareto"] = out_dir / "pareto.png"
     paths.update({name: out_dir / f"{name}.svg" for name in svgs})
     return paths
+
+
+def param_counter(cfg: Config) -> Callable[[Any], int] | None:
+    """Parameters of the child network the search trains for an architecture (child.layers,
+    child.channels, the data set's images; no auxiliary head), for image spaces; None for
+    language models. For the report of evaluators that record no sizes (table, synthetic,
+    supernet)."""
+    from nao_kfp.child.params import IMAGE_SHAPES, Budget, search_spec
+    from nao_kfp.spaces import get_space
+
+    if is_language_model(cfg.search.space) or cfg.child.dataset not in IMAGE_SHAPES:
+        return None
+    budget = Budget(get_space(cfg.search.space), search_spec(cfg.child))
+    return lambda arch: budget.counts(arch)[0]

@@ -487,9 +487,12 @@ def report(
     cfg: Config, result_path: Path, pool_path: Path, out_dir: Path, *, inline: bool = False
 ) -> dict[str, Any]:
     """report.md / report.html with the accuracy plot and the best cells (report.py)."""
-    from nao_kfp.report import write_report
+    from nao_kfp.report import param_counter, write_report
 
-    paths = write_report(read_json(result_path), read_pool(pool_path), Path(out_dir), inline=inline)
+    paths = write_report(
+        read_json(result_path), read_pool(pool_path), Path(out_dir), inline=inline,
+        count_params=param_counter(cfg),
+    )  # fmt: skip
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -513,6 +516,9 @@ def final(cfg: Config, pool_path: Path, data_dir: Path | None, out_model: Path) 
         shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True)
     done = {k: v for k, v in done.items() if k not in ("checkpoint",)}
     done["model_dir"] = str(out_model)
+    for key in ("model", "program", "inference_service"):  # the files, where they are now
+        if done.get(key):
+            done[key] = str(out_model / Path(done[key]).name)
     write_json(out_model / FINAL_JSON, done)
     progress.emit("final", test_accuracy=done.get("test_accuracy"), params=done.get("params"))
     return done

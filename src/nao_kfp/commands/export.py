@@ -18,11 +18,13 @@ def register(sub: Any) -> None:
         "normalization, classes), DIR/model.pt2 (a torch.export program: pixels in [0, 1] to "
         "logits, loadable with only torch installed) and DIR/model.json; prints a JSON line with "
         "the paths and the command that loads the model. --config/--set are needed only for "
-        "checkpoints that record no data normalization (older ones).",
+        "checkpoints that record no data normalization (older ones), and for s3:// checkpoints "
+        "(cluster.s3_endpoint; credentials from S3_ACCESS_KEY and S3_SECRET_KEY).",
     )
     p.add_argument(
-        "--checkpoint", required=True, type=Path,
-        help="checkpoint.pt written by train-child or the final training (or its folder)",
+        "--checkpoint", required=True,
+        help="checkpoint.pt written by train-child or the final training (or its folder), or a "
+        "store's: its path in a local store or s3://BUCKET/KEY",
     )  # fmt: skip
     p.add_argument("--out", required=True, type=Path, help="folder for the exported model")
     add_config_args(p, default=None)
@@ -36,9 +38,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     output_dir(args.out, "--out")
 
-    child = (
-        load_config(args.config, args.overrides).child if args.config or args.overrides else None
+    configured = bool(args.config or args.overrides)
+    cfg = load_config(args.config, args.overrides) if configured else None
+    out = export_model(
+        args.checkpoint,
+        args.out,
+        child_cfg=cfg.child if cfg else None,
+        cluster=cfg.cluster if cfg else None,
     )
-    out = export_model(args.checkpoint, args.out, child_cfg=child)
     print(json.dumps(out, sort_keys=True))
     return 0

@@ -82,7 +82,32 @@ def cmd_search(args: argparse.Namespace) -> int:
     final = result.get("final") or read_final(out / FINAL_SUBDIR)
     if final:  # last, so that the model and its load command are what the user sees
         print(final_summary(final))
+    line = serve_line(cfg, out, result, final)
+    if line:
+        print(line)
     return 0
+
+
+def serve_line(
+    cfg: Any, out: Path, result: dict[str, Any], final: dict[str, Any] | None
+) -> str | None:
+    """The one command that serves what the search found: the final model, else the best
+    child's checkpoint in the local store, exported first; None without either (the table and
+    synthetic evaluators train nothing; an S3 store's checkpoints are not on this machine)."""
+    if final and final.get("model_dir"):
+        return f"serve it: nao serve {final['model_dir']}"
+    best = result.get("best")
+    if not best or cfg.evaluator.kind != "train" or cfg.cluster.s3_endpoint:
+        return None
+    from nao_kfp.evaluators.train import child_digest
+    from nao_kfp.store import checkpoint_key
+
+    store = Path(cfg.cluster.store_dir) if cfg.cluster.store_dir else out / "store"  # run_local's
+    ckpt = store / checkpoint_key(cfg.search.space, best["id"], child_digest(cfg))
+    if not ckpt.is_file():
+        return None
+    model = out / "model"
+    return f"serve it: nao export --checkpoint {ckpt} --out {model} && nao serve {model}"
 
 
 def _pool(path: Path) -> list[Any] | None:

@@ -1,9 +1,9 @@
 """The table evaluator: an architecture's accuracy is its row of a CSV table (tabular.py).
 
 `valid` (percent in the table) becomes the pool's accuracy (a fraction); the row's `valid`,
-`test` and `seconds` are recorded as they are in the entry's extras, so a benchmark reports
-exactly the table's numbers. Evaluating is a query: the pool is the query log, and
-`search.max_evaluations` is the budget.
+`test`, `seconds` (and `params`, when the table has that column) are recorded as they are in the
+entry's extras, so a benchmark reports exactly the table's numbers. Evaluating is a query: the
+pool is the query log, and `search.max_evaluations` is the budget.
 
 A table may hold only a sample of the space. Sampling draws table rows; a proposed architecture
 missing from the table is replaced by the unseen row nearest to it in tokens (Hamming
@@ -103,7 +103,9 @@ class TableEvaluator(Evaluator):
             if row is None:
                 out.append(failed(e, f"not in the table {self.table.source}"))
                 continue
+            sizes = {} if row.params is None else {"params": row.params}
             out.append(
-                ok(e, row.valid / 100.0, valid=row.valid, test=row.test, seconds=row.seconds)
-            )
+                ok(e, row.valid / 100.0, valid=row.valid, test=row.test, seconds=row.seconds,
+                   **sizes)
+            )  # fmt: skip
         return out

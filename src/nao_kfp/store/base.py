@@ -1,13 +1,23 @@
-"""Store keys, the Store interface and its error."""
+"""Store keys, the Store interface, its errors and the SHA-256 check every backend applies."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from nao_kfp.errors import NaoError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+# Objects written before the checksum moved beside them were framed: `NAO-SHA256 <hex>\n` and
+# then the payload. They still read (checked against their frame, returned without it).
+MAGIC = b"NAO-SHA256 "
+_FRAME = len(MAGIC) + 64 + 1
+_BLOCK = 1 << 20
 
 
 class StoreError(NaoError):
@@ -16,6 +26,41 @@ class StoreError(NaoError):
 
 class StoreUnavailable(StoreError):
     """The object store did not answer (down, timed out, 5xx): worth retrying."""
+
+
+class CorruptObject(StoreError):
+    """A stored object does not match the SHA-256 recorded beside it (or in its old frame)."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(_BLOCK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def copy_verified(
+    src: IO[bytes], out: SupportsWrite[bytes], recorded: str | None, key: str
+) -> bool:
+    """Copy an object's bytes from src to out, checking them against the SHA-256 recorded
+    beside the object. With none recorded, an object in the old frame is checked against its
+    frame and copied without it, and any other object has no checksum: it is not there (False,
+    nothing written). Raises CorruptObject on a mismatch (out then holds bytes to discard)."""
+    if recorded is None:
+        head = src.read(_FRAME)
+        if not head.startswith(MAGIC):
+            return False
+        recorded = head[len(MAGIC) : _FRAME - 1].decode("ascii", "replace")
+        if len(head) < _FRAME or head[-1:] != b"\n":
+            recorded = ""  # a truncated frame matches nothing
+    digest = hashlib.sha256()
+    for block in iter(lambda: src.read(_BLOCK), b""):
+        digest.update(block)
+        out.write(block)
+    if digest.hexdigest() != recorded:
+        raise CorruptObject(f"store key {key!r}: checksum mismatch (corrupted or truncated)")
+    return True
 
 
 def result_key(space_name: str, arch_id: str, child_digest: str) -> str:
@@ -44,7 +89,10 @@ def check_key(key: str) -> str:
 
 
 class Store(ABC):
-    """Objects addressed by key. Missing objects read as False/None, never as an error."""
+    """Objects addressed by key, each kept as its plain bytes with its SHA-256 beside it (how is
+    the backend's: S3 user metadata, a local sidecar file). Reads check it: a mismatch raises
+    CorruptObject. Missing objects, and objects with no checksum recorded (a write that never
+    finished), read as False/None, never as an error."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...

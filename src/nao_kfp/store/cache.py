@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nao_kfp.store.base import Store, StoreError, checkpoint_key, result_key
+from nao_kfp.store.base import CorruptObject, Store, StoreError, checkpoint_key, result_key
 from nao_kfp.store.local import LocalStore
 from nao_kfp.store.s3 import S3Store
 from nao_kfp.store.safe import SafeStore
@@ -20,15 +20,21 @@ ACCESS_KEY_ENV = "S3_ACCESS_KEY"
 SECRET_KEY_ENV = "S3_SECRET_KEY"
 
 
-def open_store(cluster: ClusterConfig, default_dir: Path) -> Store:
+def open_store(
+    cluster: ClusterConfig,
+    default_dir: Path,
+    *,
+    on_corrupt: Callable[[CorruptObject], None] | None = None,
+) -> Store:
     """S3 when cluster.s3_endpoint is set (credentials from S3_ACCESS_KEY / S3_SECRET_KEY),
     else a local directory: cluster.store_dir, or default_dir when that is empty. Either way
-    behind SafeStore: checksummed objects, transient failures retried up to
-    cluster.store_deadline_s."""
+    behind SafeStore: checked objects (a corrupted one is reported and read as missing, unless
+    on_corrupt raises), transient failures retried up to cluster.store_deadline_s."""
     return SafeStore(
         _backend(cluster, default_dir),
         deadline_s=cluster.store_deadline_s,
         delay_s=cluster.store_retry_delay_s,
+        on_corrupt=on_corrupt,
     )
 
 
@@ -80,7 +86,8 @@ def mirror_checkpoint(
 
 def restore_checkpoint(store: Store, key: str, dest: Path) -> bool:
     """Before a (retried) child starts: fetch its mirrored checkpoint to dest; a latest one
-    that fails its checksum is skipped for the previous one.
+    that fails its checksum (or records none: an upload that never finished) is skipped for the
+    previous one.
 
     A checkpoint already at dest is kept: it is at least as recent as the mirrored one, since the
     mirror is uploaded from it. True when dest holds a checkpoint afterwards."""

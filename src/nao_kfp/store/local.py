@@ -1,20 +1,41 @@
-"""The local-directory backend: atomic writes through a temp file and os.replace."""
+"""The local-directory backend: plain files, each with its SHA-256 in a sidecar file.
+
+An object is the file `root/<key>`, exactly the bytes that were stored (a checkpoint stays a
+torch file), and its checksum is the sidecar `root/<key>.sha256` in `sha256sum` format, so
+`sha256sum -c checkpoint.pt.sha256` checks it too. A file without a sidecar is not there.
+
+A write puts the new file under a temporary name (fsynced), removes the old sidecar, renames
+the file into place, then writes the new sidecar (a temp file renamed too). A crash at any point
+leaves the old object with its sidecar, or an object with no sidecar (not there), or the new
+object with its sidecar: never a sidecar that claims other bytes than the file beside it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from nao_kfp.store.base import Store, check_key
+from nao_kfp.store.base import MAGIC, Store, StoreError, check_key, copy_verified
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
+SIDECAR = ".sha256"
+
+
+class _NoChecksum(Exception):
+    """The object records no checksum: it reads as missing."""
 
 
 class LocalStore(Store):
-    """Objects as files under root; writes go to a temp file in the same directory, then os.replace."""
+    """Objects as files under root, checksums in sidecars; every file is written atomically."""
 
     _TMP_SUFFIX = ".tmp-store"
 
@@ -25,71 +46,167 @@ class LocalStore(Store):
         return f"LocalStore({str(self.root)!r})"
 
     def _path(self, key: str) -> Path:
-        return self.root / check_key(key)
+        if check_key(key).endswith((SIDECAR, self._TMP_SUFFIX)):
+            raise StoreError(
+                f"store key {key!r}: names ending in {SIDECAR} or {self._TMP_SUFFIX} are the "
+                "local store's own files"
+            )
+        return self.root / key
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        path = self._path(key)
+        return path.is_file() and (_sidecar(path).is_file() or _framed(path))
 
     def get_file(self, key: str, dest: Path) -> bool:
-        src = self._path(key)
         try:
-            with src.open("rb") as f, _atomic_writer(Path(dest)) as out:
-                shutil.copyfileobj(f, out)
-        except FileNotFoundError:
+            with _atomic_writer(Path(dest)) as out:
+                self._read(key, out)
+        except (FileNotFoundError, _NoChecksum):
             return False
         return True
 
+    def get_bytes(self, key: str) -> bytes | None:
+        out = io.BytesIO()
+        try:
+            self._read(key, out)
+        except (FileNotFoundError, _NoChecksum):
+            return None
+        return out.getvalue()
+
+    def _read(self, key: str, out: SupportsWrite[bytes]) -> None:
+        path = self._path(key)
+        recorded = _recorded(path)
+        with path.open("rb") as f:
+            if not copy_verified(f, out, recorded, key):
+                raise _NoChecksum(key)
+
     def put_file(self, key: str, src: Path) -> None:
-        with Path(src).open("rb") as f, _atomic_writer(self._path(key)) as out:
+        with Path(src).open("rb") as f, self._writing(key) as out:
             shutil.copyfileobj(f, out)
 
-    def get_bytes(self, key: str) -> bytes | None:
-        try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError:
-            return None
-
     def put_bytes(self, key: str, data: bytes) -> None:
-        with _atomic_writer(self._path(key)) as out:
+        with self._writing(key) as out:
             out.write(data)
+
+    def copy(self, src_key: str, dst_key: str) -> bool:
+        """A checked copy: a corrupted source raises CorruptObject and dst_key is left as it was."""
+        try:
+            with self._writing(dst_key) as out:
+                self._read(src_key, out)
+        except (FileNotFoundError, _NoChecksum):
+            return False
+        return True
 
     def list(self, prefix: str = "") -> list[str]:
         if not self.root.is_dir():
             return []
         keys = []
         for dirpath, _dirs, files in os.walk(self.root):
+            names = set(files)
             for name in files:
-                if name.endswith(self._TMP_SUFFIX):  # a writer's unfinished temp file
+                if name.endswith((self._TMP_SUFFIX, SIDECAR)):  # a writer's temp file, a checksum
                     continue
-                key = (Path(dirpath) / name).relative_to(self.root).as_posix()
-                if key.startswith(prefix):
+                path = Path(dirpath) / name
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix) and (name + SIDECAR in names or _framed(path)):
                     keys.append(key)
         return sorted(keys)
 
-    def copy(self, src_key: str, dst_key: str) -> bool:
-        try:
-            self.put_file(dst_key, self._path(src_key))
-        except FileNotFoundError:
-            return False
-        return True
-
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        _sidecar(path).unlink(missing_ok=True)  # first: a crash between leaves "not there"
+        path.unlink(missing_ok=True)
+
+    @contextmanager
+    def _writing(self, key: str) -> Iterator[_Hashing]:
+        """A writer for key's new content; when the block ends, the object and its sidecar are
+        replaced in the order the module docstring gives."""
+        path = self._path(key)
+        with _staged(path) as (out, tmp):
+            hashing = _Hashing(out)
+            yield hashing
+        try:
+            _sidecar(path).unlink(missing_ok=True)
+            _fsync_dir(path.parent)  # the old object is "not there" before the new one is
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _replace(tmp, path)
+        with _atomic_writer(_sidecar(path)) as side:
+            side.write(f"{hashing.digest.hexdigest()}  {path.name}\n".encode())
+        _fsync_dir(path.parent)
+
+
+class _Hashing:
+    """A binary writer that hashes what passes through it."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out, self.digest = out, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.out.write(data)
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR)
+
+
+def _recorded(path: Path) -> str | None:
+    """The digest the sidecar records ('' for a malformed one, which matches nothing)."""
+    try:
+        text = _sidecar(path).read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return None
+    return (text.split() or [""])[0]
+
+
+def _framed(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except FileNotFoundError:
+        return False
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _staged(path: Path) -> Iterator[tuple[IO[bytes], Path]]:
+    """A temp file beside path (which the list skips), fsynced when the block ends and removed
+    when it raises; renaming it is the caller's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=LocalStore._TMP_SUFFIX
+    )
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f, tmp
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 @contextmanager
 def _atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     """Write to a sibling temp file, then rename over path: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=LocalStore._TMP_SUFFIX
-    )
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with _staged(path) as (f, tmp):
+        yield f
+    _replace(tmp, path)

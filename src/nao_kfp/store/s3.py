@@ -1,27 +1,58 @@
 """The S3 backend through the minio client (MinIO, SeaweedFS, AWS S3...).
 
+An object is exactly the bytes stored (a checkpoint stays a torch file); its SHA-256 travels as
+user metadata (`x-amz-meta-nao-sha256`, hex), written in the same PUT, so an object never exists
+without it, and kept by server-side copies. A read gets the metadata with the body in one
+response and checks the body against it. (S3's own `x-amz-checksum-sha256` would also have the
+server check the upload, and SeaweedFS 4.48 honours it on a single PUT, but the minio client
+7.2 has no API for it, and a multipart upload, which it makes above 5 MiB, records a checksum
+of the parts' checksums, not of the object.)
+
 The credentials are held by the minio client and a redactor only: no repr, log line or error
 message carries them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nao_kfp.store.base import Store, StoreError, StoreUnavailable, check_key
+from nao_kfp.store.base import (
+    MAGIC,
+    Store,
+    StoreError,
+    StoreUnavailable,
+    check_key,
+    copy_verified,
+    sha256_file,
+)
+from nao_kfp.store.local import _atomic_writer
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 if TYPE_CHECKING:
     from minio import Minio
+
+# The user metadata that carries an object's SHA-256 (minio adds the x-amz-meta- prefix).
+SHA256_META = "nao-sha256"
 
 
 # A blackholed endpoint must fail in seconds, not after minio's 5-minute default.
 S3_CONNECT_TIMEOUT_S = 10.0
 S3_READ_TIMEOUT_S = 300.0
 S3_RETRIES = 3
+
+_HEADER = f"x-amz-meta-{SHA256_META}"
+
+
+class _Absent(Exception):
+    """The object is missing or records no checksum."""
+
 
 # S3 error codes of a server that is there but cannot serve now.
 _TRANSIENT_CODES = frozenset(
@@ -125,58 +156,67 @@ class S3Store(Store):
         name = self._name(key)
         with self._errors("stat", key):
             try:
-                self._client.stat_object(self.bucket, name)
+                stat = self._client.stat_object(self.bucket, name)
+                if stat.metadata is not None and stat.metadata.get(_HEADER):
+                    return True
+                head = self._client.get_object(self.bucket, name, offset=0, length=len(MAGIC))
             except S3Error as e:
                 if e.code in _MISSING_CODES:
                     return False
                 raise
-        return True
+            try:
+                return bool(head.read() == MAGIC)  # written in the old frame
+            finally:
+                head.close()
+                head.release_conn()
 
     def get_file(self, key: str, dest: Path) -> bool:
-        from minio.error import S3Error
-
-        name = self._name(key)
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with self._errors("download", key):
-            try:
-                # minio downloads to a .part file and renames it: dest is never half-written.
-                self._client.fget_object(self.bucket, name, str(dest))
-            except S3Error as e:
-                if e.code in _MISSING_CODES:
-                    return False
-                raise
+        try:
+            with _atomic_writer(Path(dest)) as out:
+                if not self._read(key, out, "download"):
+                    raise _Absent
+        except _Absent:
+            return False
         return True
 
-    def put_file(self, key: str, src: Path) -> None:
-        name = self._name(key)
-        with self._errors("upload", key):
-            self._client.fput_object(self.bucket, name, str(src))
-
     def get_bytes(self, key: str) -> bytes | None:
+        out = io.BytesIO()
+        return out.getvalue() if self._read(key, out, "read") else None
+
+    def _read(self, key: str, out: SupportsWrite[bytes], action: str) -> bool:
+        """Stream the object into out, checked against its metadata; False when it is missing
+        or records no checksum."""
         from minio.error import S3Error
 
         name = self._name(key)
-        with self._errors("read", key):
+        with self._errors(action, key):
             try:
                 resp = self._client.get_object(self.bucket, name)
             except S3Error as e:
                 if e.code in _MISSING_CODES:
-                    return None
+                    return False
                 raise
             try:
-                return resp.read()
+                return copy_verified(resp, out, resp.headers.get(_HEADER), key)  # type: ignore[arg-type]
             finally:
                 resp.close()
                 resp.release_conn()
 
+    def put_file(self, key: str, src: Path) -> None:
+        name = self._name(key)
+        meta = {SHA256_META: sha256_file(src)}
+        with self._errors("upload", key):
+            self._client.fput_object(self.bucket, name, str(src), metadata=meta)  # type: ignore[arg-type]
+
     def put_bytes(self, key: str, data: bytes) -> None:
         name = self._name(key)
         content_type = "application/json" if key.endswith(".json") else "application/octet-stream"
+        meta = {SHA256_META: hashlib.sha256(data).hexdigest()}
         with self._errors("write", key):
             self._client.put_object(
-                self.bucket, name, io.BytesIO(data), len(data), content_type=content_type
-            )
+                self.bucket, name, io.BytesIO(data), len(data), content_type=content_type,
+                metadata=meta,  # type: ignore[arg-type]
+            )  # fmt: skip
 
     def list(self, prefix: str = "") -> list[str]:
         full = f"{self.prefix}/{prefix}" if self.prefix else prefix

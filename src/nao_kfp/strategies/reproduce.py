@@ -5,6 +5,11 @@ runner.py) plus the `spec` that produced it, so a check reruns exactly that spec
 (best arch, valid and reported accuracy per strategy, budget and seed) and every query history
 must match exactly: the table is a deterministic function of its seed and every strategy is a
 deterministic function of its seed, so any difference is a regression.
+
+Random search and evolution are pure Python and reproduce on any machine. NAO trains networks in
+float arithmetic whose rounding depends on the CPU's instruction set (torch's kernels for AVX2 and
+AVX-512 differ in the last bits, and a search amplifies that), so the reference records the
+machine it was made on (`machine`), and a difference in NAO on another machine says so.
 """
 
 from __future__ import annotations
@@ -87,9 +92,39 @@ def run_spec(spec: ReproduceSpec) -> dict[str, Any]:
     return with_spec(merge_results([run_strategy(spec, n) for n in spec.strategies]), spec)
 
 
+# the strategies whose runs depend on float kernels (and so on the machine), not only on seeds
+MACHINE_DEPENDENT = ("nao",)
+
+
+def machine() -> dict[str, str]:
+    """What NAO's float results depend on: CPU vendor and the instruction set torch dispatches to,
+    and torch's version."""
+    import platform
+
+    import torch
+
+    vendor = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("vendor_id"):
+                vendor = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpu": f"{platform.machine()} {vendor}",
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
+    }
+
+
+def same_machine(reference: dict[str, Any], actual: dict[str, Any]) -> bool:
+    return reference.get("machine") == actual.get("machine")
+
+
 def with_spec(doc: dict[str, Any], spec: ReproduceSpec) -> dict[str, Any]:
     out = dict(doc)
     out["spec"] = spec.to_dict()
+    out["machine"] = machine()
     out.pop("seconds", None)  # wall time would make the reference differ on every run
     return out
 
@@ -149,7 +184,23 @@ def check_reproduction(reference: dict[str, Any], actual: dict[str, Any]) -> Non
     diffs = compare_results(reference, actual)
     if diffs:
         more = f" (and {len(diffs) - 1} more differences)" if len(diffs) > 1 else ""
-        raise ReproduceError(f"reproduce: {diffs[0]}{more}")
+        hint = ""
+        if not same_machine(reference, actual) and all(
+            d.startswith(MACHINE_DEPENDENT) for d in diffs
+        ):
+            hint = (
+                f"; the reference was made on {_describe(reference)}, this run on "
+                f"{_describe(actual)}: NAO's float results differ across CPUs, so compare on "
+                "matching hardware or rerun `nao reproduce --update-reference` here"
+            )
+        raise ReproduceError(f"reproduce: {diffs[0]}{more}{hint}")
+
+
+def _describe(doc: dict[str, Any]) -> str:
+    m = doc.get("machine") or {}
+    if not m:
+        return "an unrecorded machine"
+    return f"{m.get('cpu')} ({m.get('cpu_capability')}, torch {m.get('torch')})"
 
 
 def merge_files(spec: ReproduceSpec, result_paths: Sequence[str | Path]) -> dict[str, Any]:

@@ -1,0 +1,281 @@
+"""The exported model behind KServe: a custom predictor (kserve.Model) and its InferenceService.
+
+`NaoModel` loads model.pt2 (the torch.export program: N×C×H×W pixels in [0, 1] in, logits out,
+the normalization inside; on a GPU when there is one) and, from model.pt, the input shape and
+the class names. KServe's ModelServer does the rest: the open inference protocol v2 (`GET
+/v2/models/<name>`, `POST /v2/models/<name>/infer`), v1 (`POST /v1/models/<name>:predict`),
+health (`/v2/health/ready`) and Prometheus metrics (`/metrics`). A payload this model cannot
+take (wrong shape, datatype or values, no inputs) raises kserve's InvalidInput, which the server
+answers with HTTP 400 and `{"error": "<one line>"}`.
+
+    v2 in:  inputs[0]: FP32, shape [N, C, H, W], values in [0, 1]
+    v2 out: outputs[0] "logits" FP32 [N, classes]; outputs[1] "class_names" BYTES [classes]
+    v1 in:  {"instances": [C×H×W nested lists, ...]}
+    v1 out: {"predictions": [[logit, ...], ...], "class_names": [...]}
+
+`inference_service` is the KServe InferenceService that runs this predictor in our image, with
+the model's store URI as STORAGE_URI (KServe's storage initializer copies it to /mnt/models).
+kserve is imported only by the functions that serve (the `serve` extra).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig
+from nao_kfp.errors import NaoError
+from nao_kfp.export import FORMAT, MODEL_FILE, PROGRAM_FILE
+
+DEFAULT_NAME = "nao"
+HTTP_PORT = 8080  # KServe's container port
+MOUNT = "/mnt/models"  # where KServe's storage initializer puts STORAGE_URI
+SERVICE_ACCOUNT = "nao-serving"  # manifests/overlays/serving: S3 credentials for the initializer
+INFERENCE_SERVICE_FILE = "inference-service.yaml"
+LOGITS, CLASS_NAMES = "logits", "class_names"
+
+
+class ServeError(NaoError):
+    """A model folder that cannot be served, or the serve extra is missing."""
+
+
+def read_model_dir(model_dir: Path) -> dict[str, Any]:
+    """The exported model.pt's record (what the server needs of it), checked; one-line errors."""
+    import torch
+
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ServeError(f"MODEL_DIR {model_dir}: no such folder (expected `nao export --out`)")
+    for name in (MODEL_FILE, PROGRAM_FILE):
+        if not (model_dir / name).is_file():
+            raise ServeError(f"MODEL_DIR {model_dir}: no {name} (expected `nao export --out`)")
+    try:
+        record = torch.load(model_dir / MODEL_FILE, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle, zip and unpickling-policy errors alike
+        raise ServeError(
+            f"MODEL_DIR {model_dir}: {MODEL_FILE} is not a torch file ({type(e).__name__})"
+        ) from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ServeError(f"MODEL_DIR {model_dir}: {MODEL_FILE} is not an exported {FORMAT} file")
+    if not {"input", "class_names"} <= set(record):
+        raise ServeError(
+            f"MODEL_DIR {model_dir}: {MODEL_FILE} records no input shape or class names "
+            "(expected `nao export`'s; export the checkpoint again)"
+        )
+    return record
+
+
+def load_program(model_dir: Path) -> Any:
+    """model.pt2 as a callable module; one-line error when it is not a torch.export program."""
+    import logging
+
+    import torch
+
+    # torch.export.load logs a traceback for an unreadable archive before it raises its own error
+    quiet = logging.getLogger("torch.export")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        return torch.export.load(str(Path(model_dir) / PROGRAM_FILE)).module()
+    except Exception as e:  # zip, pickle and version errors alike
+        raise ServeError(
+            f"MODEL_DIR {model_dir}: {PROGRAM_FILE} is not a torch.export program "
+            f"({type(e).__name__})"
+        ) from None
+    finally:
+        quiet.setLevel(level)
+
+
+def model_class() -> type:
+    """NaoModel, defined on first use so that kserve is needed only to serve."""
+    try:
+        import kserve
+        from kserve.errors import InvalidInput
+        from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+    except ImportError:
+        raise ServeError(
+            "kserve is not installed: serving needs the serve extra (pip install 'nao-kfp[serve]')"
+        ) from None
+    import numpy as np
+    import torch
+
+    class NaoModel(kserve.Model):  # type: ignore[misc]
+        """model.pt2 as a KServe custom predictor: load() once, predict() per request."""
+
+        def __init__(self, name: str, model_dir: Path):
+            super().__init__(name)
+            self.model_dir = Path(model_dir)
+            self.program: Any = None
+            self.device = torch.device("cpu")
+            self.class_names: list[str] = []
+            self.shape: tuple[int, int, int] = (0, 0, 0)
+
+        def load(self) -> bool:
+            record = read_model_dir(self.model_dir)
+            inp = record["input"]
+            self.shape = (int(inp["channels"]), int(inp["size"]), int(inp["size"]))
+            self.class_names = [str(c) for c in record["class_names"]]
+            # the InferenceService asks for cluster.gpu_count GPUs: use one when there is one
+            self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            self.program = load_program(self.model_dir).to(self.device)
+            self.ready = True
+            return self.ready
+
+        def get_input_types(self) -> list[dict[str, Any]]:
+            return [{"name": "pixels", "datatype": "FP32", "shape": [-1, *self.shape]}]
+
+        def get_output_types(self) -> list[dict[str, Any]]:
+            k = len(self.class_names)
+            return [
+                {"name": LOGITS, "datatype": "FP32", "shape": [-1, k]},
+                {"name": CLASS_NAMES, "datatype": "BYTES", "shape": [k]},
+            ]
+
+        def logits(self, x: np.ndarray, field: str) -> np.ndarray:
+            """field: what the error names (inputs[0] for v2, instances for v1)."""
+            c, h, w = self.shape
+            if x.ndim != 4 or tuple(x.shape[1:]) != self.shape or x.shape[0] < 1:
+                raise InvalidInput(
+                    f"{field}: expected shape [N, {c}, {h}, {w}] with N >= 1, got {list(x.shape)}"
+                )
+            if not np.isfinite(x).all() or x.min() < 0.0 or x.max() > 1.0:
+                raise InvalidInput(
+                    f"{field}: expected pixel values in [0, 1], got {x.min():g}..{x.max():g}"
+                )
+            pixels = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+            with torch.no_grad():
+                out = self.program(pixels.to(self.device))
+            return out.float().cpu().numpy()
+
+        def predict(self, payload: Any, headers: dict[str, str] | None = None) -> Any:
+            if isinstance(payload, InferRequest):
+                return self._predict_v2(payload)
+            return self._predict_v1(payload)
+
+        def _predict_v2(self, request: Any) -> Any:
+            if not request.inputs:
+                raise InvalidInput("inputs: expected one FP32 tensor of pixels")
+            tensor = request.inputs[0]
+            if tensor.datatype != "FP32":
+                raise InvalidInput(f"inputs[0].datatype: expected FP32, got {tensor.datatype}")
+            shape = [int(s) for s in tensor.shape]
+            try:
+                x = tensor.as_numpy()
+            except (ValueError, TypeError):
+                raise InvalidInput(
+                    f"inputs[0].data: expected {math.prod(shape)} numbers for shape {shape}"
+                ) from None
+            logits = self.logits(x, "inputs[0]")
+            out = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
+            out.set_data_from_numpy(logits, binary_data=False)
+            names = InferOutput(
+                name=CLASS_NAMES, shape=[len(self.class_names)], datatype="BYTES",
+                data=list(self.class_names),
+            )  # fmt: skip
+            return InferResponse(
+                response_id=request.id or "", model_name=self.name, infer_outputs=[out, names]
+            )
+
+        def _predict_v1(self, payload: Any) -> dict[str, Any]:
+            if isinstance(payload, (bytes, str)):  # kserve passes non-JSON content types on
+                raise InvalidInput("request body: expected JSON (content-type: application/json)")
+            instances = payload.get("instances") if isinstance(payload, dict) else None
+            if not isinstance(instances, list) or not instances:
+                raise InvalidInput(
+                    'instances: expected {"instances": [...]} with one C×H×W list of pixels each'
+                )
+            try:
+                x = np.asarray(instances, dtype=np.float32)
+            except (ValueError, TypeError):
+                raise InvalidInput(
+                    "instances: expected numbers in equal-sized C×H×W nested lists"
+                ) from None
+            logits = self.logits(x, "instances")
+            return {"predictions": logits.tolist(), CLASS_NAMES: list(self.class_names)}
+
+    return NaoModel
+
+
+def load_model(model_dir: Path, name: str = DEFAULT_NAME) -> Any:
+    """A loaded NaoModel (ready to predict)."""
+    model = model_class()(name, Path(model_dir))
+    model.load()
+    return model
+
+
+def serve(model: Any, *, port: int = HTTP_PORT) -> None:
+    """Run KServe's ModelServer (REST only) with a loaded NaoModel until SIGINT or SIGTERM."""
+    import kserve
+    from fastapi.exceptions import RequestValidationError
+    from kserve.model_server import app
+
+    # FastAPI answers a v2 body that is not JSON, or not an inference request, with 422 and a
+    # list of pydantic errors; a bad payload is a 400 with one line, as kserve's own errors are
+    app.add_exception_handler(RequestValidationError, _bad_request)
+    # kserve 0.21's own routes use it; nothing for a user of `nao serve` to act on
+    warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
+    kserve.ModelServer(http_port=port, enable_grpc=False).start([model])
+
+
+async def _bad_request(_request: Any, exc: Any) -> Any:
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(status_code=400, content={"error": validation_message(exc.errors())})
+
+
+def validation_message(errors: list[dict[str, Any]]) -> str:
+    """pydantic's first error as one line: `inputs: Field required`, `request body: JSON decode
+    error (...)`; the names of the body's union variants (InferenceRequest, bytes) left out."""
+    if not errors:
+        return "request body: not an inference request"
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "InferenceRequest", "bytes")]
+    where = ".".join(p for p in loc if not p.isdigit()) or "request body"
+    detail = (first.get("ctx") or {}).get("error")
+    return f"{where}: {first.get('msg', 'invalid')}" + (f" ({detail})" if detail else "")
+
+
+# ------------------------------------------------------------------------- the InferenceService
+
+
+def inference_service(
+    storage_uri: str, cluster: ClusterConfig, *, name: str = DEFAULT_NAME
+) -> dict[str, Any]:
+    """A KServe v1beta1 InferenceService with this predictor in our image: the model at
+    storage_uri copied to /mnt/models by KServe's storage initializer (credentials from the
+    service account `nao-serving`, manifests/overlays/serving), CPU and memory requests and the
+    GPU count from the cluster section."""
+    resources: dict[str, Any] = {
+        "requests": {"cpu": cluster.cpu_request, "memory": cluster.memory_request},
+    }
+    if cluster.gpu_count > 0:
+        resources["limits"] = {cluster.gpu_resource: cluster.gpu_count}
+    container = {
+        "name": "kserve-container",
+        "image": cluster.image,
+        "command": ["nao", "serve", MOUNT, "--port", str(HTTP_PORT), "--name", name],
+        "env": [{"name": "STORAGE_URI", "value": storage_uri}],
+        "ports": [{"containerPort": HTTP_PORT, "protocol": "TCP"}],
+        "resources": resources,
+    }
+    predictor: dict[str, Any] = {"serviceAccountName": SERVICE_ACCOUNT, "containers": [container]}
+    # placed as pipelines/search.py's place_on_gpu places the training pods
+    tolerations, selector = list(cluster.tolerations), dict(cluster.node_selector)
+    if cluster.gpu_count > 0:
+        tolerations.insert(
+            0, {"key": cluster.gpu_resource, "operator": "Exists", "effect": "NoSchedule"}
+        )
+        if cluster.accelerator_type:
+            selector[ACCELERATOR_LABEL] = cluster.accelerator_type
+    if tolerations:
+        predictor["tolerations"] = tolerations
+    if selector:
+        predictor["nodeSelector"] = dict(sorted(selector.items()))
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": name},
+        "spec": {"predictor": predictor},
+    }

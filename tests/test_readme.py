@@ -1,0 +1,299 @@
+"""Every command the README (and docs/*.md) shows runs, as written, in the order a user runs them.
+
+The commands are the fenced ```bash blocks, read from the documents at test time: a line is one
+command (a trailing `\\` continues it, a here-document goes with its command), a line starting
+with `#` is prose. They run one after another in one scratch folder, the user's clone: each
+block starts there and a `cd` holds until the block ends. A command added to the documents is
+run from then on; one that cannot run here must be listed in SKIP with the reason, and one that
+needs a file the documents do not make gets it from FIXTURES.
+
+Adding a command to the documents? If it runs here on small data in a few seconds, nothing to
+do. Otherwise, in this file and nowhere else:
+  FIXTURES      files a command reads that no earlier command writes (the user's own data),
+  PLACEHOLDERS  `<name>` parts of a command that the user fills in, and how the test does,
+  SKIP          the exact command text (comment excluded) -> why it cannot run here: a cluster,
+                a GPU, big data, an image build. Stale entries fail the test.
+A `python` command that does not name nao_kfp runs with the package unimportable: what the
+documents show needing only torch must need only torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+REPO_COPIES = ["manifests"]  # what the documents' commands read from the clone itself
+
+CLUSTER = "needs a Kubeflow cluster"
+IMAGE = "builds or runs the container image: root, podman, minutes (.ci/image runs it in CI)"
+SKIP = {
+    "make search": "runs `nao search` (README.md: nao search --out runs/demo runs it here)",
+    "make test": "the test suite itself",
+    "nao submit --host http://localhost:8080 --experiment nao --run-name demo-1 --config demo": CLUSTER,
+    "kfp --endpoint http://localhost:8080 run create -e nao -r demo-1 -f pipeline.yaml": CLUSTER,
+    "nao search --config nao-ws-cifar10 --set child.data_dir=/data/cifar10": "a GPU and CIFAR-10",
+    "nao search --config nao-ws-nb201 --set child.data_dir=/data/cifar10": "a GPU and CIFAR-10",
+    "docker build -t ghcr.io/nao-kfp/nao-kfp:$VERSION -f images/Dockerfile .": IMAGE,
+    "docker build -t ghcr.io/nao-kfp/nao-kfp:$VERSION-cpu -f images/Dockerfile.cpu .": IMAGE,
+    "docker push ghcr.io/nao-kfp/nao-kfp:$VERSION": "needs a registry",
+    "images/build.sh": IMAGE,
+    "NAO_IMAGE=registry.internal/nao-kfp:0.1.0-cpu images/build.sh && podman push registry.internal/nao-kfp:0.1.0-cpu": IMAGE,
+    ".venv/bin/python images/run_in_image.py --image localhost/nao-kfp:0.1.0-cpu --out build/image-run": IMAGE,
+    "cd - && kubectl apply -k manifests/overlays/local": CLUSTER,
+    "kubectl apply -k manifests/overlays/local": CLUSTER,
+    "kubectl -n nao wait --for=condition=complete job/nao-store-create-bucket --timeout=300s": CLUSTER,
+    "kubectl apply -k manifests/overlays/serving": CLUSTER,
+    "kubectl apply -n nao -f inference-service.yaml": CLUSTER,
+}  # fmt: skip
+
+
+def _archs_txt(work: Path) -> str:
+    import random
+
+    from nao_kfp.spaces import get_space
+
+    space = get_space("nasnet")
+    return "".join(space.to_string(a) + "\n" for a in space.sample_unique(3, random.Random(0)))
+
+
+def _nb201_csv(work: Path) -> str:
+    """A 300-row NAS-Bench-201 table whose accuracy grows with the convolutions of a cell."""
+    import random
+
+    from nao_kfp.spaces import get_space
+
+    space, rng = get_space("nb201"), random.Random(0)
+    rows = ["arch,valid,test"]
+    for arch in space.sample_unique(300, rng):
+        text = space.to_string(arch)
+        valid = 60 + 4 * text.count("conv_3x3") + 2 * text.count("conv_1x1") + rng.random()
+        rows.append(f"{text},{valid:.2f},{valid - rng.random():.2f}")
+    return "\n".join(rows) + "\n"
+
+
+MY_YAML = """\
+# a user's own preset: small, scored by the synthetic evaluator (no training)
+name: mine
+evaluator: {kind: synthetic}
+search: {space: enas, initial_archs: 6, top_k: 3, new_archs: 3, rounds: 2}
+controller: {epochs: 50}
+"""
+
+# file -> its content, or a function of the scratch folder that returns it
+FIXTURES: dict[str, str | Callable[[Path], str]] = {
+    "my.yaml": MY_YAML,
+    "archs.txt": _archs_txt,
+    "nb201.csv": _nb201_csv,
+}
+
+
+def _best_id(work: Path) -> str:
+    return str(json.loads((work / "runs/demo/result.json").read_text())["best"]["id"])
+
+
+def _child_digest(work: Path) -> str:
+    (digest,) = [p.name for p in (work / "runs/demo/store/checkpoints/enas").iterdir()]
+    return digest
+
+
+PLACEHOLDERS: dict[str, Callable[[Path], str]] = {"<id>": _best_id, "<digest>": _child_digest}
+
+# What a command's output must show beyond exit status 0 (a regular expression on stdout).
+EXPECT = {
+    "nao export": r'"program": "model/model.pt2"',
+    "python -c \"import torch; m = torch.export.load('model/model.pt2')": r"^tensor\(\[",
+    "nao search --out runs/demo": r"best: dev accuracy",
+}
+SLOW = {"nao search --out runs/demo": 1200}  # seconds; the others get TIMEOUT_S
+TIMEOUT_S = 300
+
+
+# ---------------------------------------------------------------- reading the documents
+
+
+@dataclass(frozen=True)
+class Command:
+    where: str  # file:line
+    block: int  # commands of one block share their working folder
+    text: str  # as written, comment and all
+    key: str  # without its trailing comment: what SKIP, EXPECT and SLOW name
+
+    def __str__(self) -> str:
+        return f"{self.where} {self.key[:60]}"
+
+
+_FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
+_HEREDOC = re.compile(r"<<-?\s*'?\"?(\w+)'?\"?")
+
+
+def _uncommented(text: str) -> str:
+    """The command without its trailing comment: a `#` after a blank, outside quotes."""
+    quote, out = "", []
+    for i, ch in enumerate(text):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or text[i - 1].isspace()):
+            break
+        out.append(ch)
+    return "".join(out).strip()
+
+
+def read_commands(paths: list[Path] = DOCUMENTS) -> list[Command]:
+    commands, block = [], 0
+    for path in paths:
+        lines = path.read_text().splitlines()
+        i = 0
+        while i < len(lines):
+            fence = _FENCE.match(lines[i])
+            i += 1
+            if not fence or not fence.group(2):
+                continue
+            indent, body = len(fence.group(1)), []
+            while lines[i].strip() != "```":
+                body.append((i + 1, lines[i][indent:]))
+                i += 1
+            i += 1
+            if fence.group(2) not in ("bash", "sh", "shell"):
+                continue
+            block += 1
+            j = 0
+            while j < len(body):
+                lineno, line = body[j]
+                j += 1
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                key = _uncommented(line).removesuffix("\\")
+                while line.endswith("\\"):
+                    line += "\n" + body[j][1]
+                    key += " " + _uncommented(body[j][1]).removesuffix("\\")
+                    j += 1
+                for tag in _HEREDOC.findall(line):
+                    while body[j][1].strip() != tag:
+                        line += "\n" + body[j][1]
+                        j += 1
+                    line += "\n" + body[j][1]
+                    j += 1
+                where = f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{lineno}"
+                commands.append(Command(where, block, line, " ".join(key.split())))
+    return commands
+
+
+COMMANDS = read_commands()
+
+
+# ---------------------------------------------------------------- running them
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """The user's clone: the repository files the commands read, the fixtures, and the
+    working folder each block's commands share."""
+    work = tmp_path_factory.mktemp("clone")
+    for name in REPO_COPIES:
+        shutil.copytree(ROOT / name, work / name)
+    for name, content in FIXTURES.items():
+        (work / name).write_text(content if isinstance(content, str) else content(work))
+    # `import nao_kfp` fails where this folder leads the path
+    blocker = tmp_path_factory.mktemp("no-nao-kfp") / "nao_kfp"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('nao_kfp is not installed here')\n")
+    return {"work": work, "blocker": blocker.parent, "cwd": work, "block": 0}
+
+
+def _env(command: Command, blocker: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "NAO_", "PYTHON"))}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["MPLBACKEND"] = "Agg"
+    if command.key.startswith("python") and "nao_kfp" not in command.text:
+        env["PYTHONPATH"] = str(blocker)
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", COMMANDS, ids=str)
+def test_the_documented_command_runs(command: Command, clone: dict[str, object]) -> None:
+    work = Path(str(clone["work"]))
+    if clone["block"] != command.block:  # a block starts in the clone's root
+        clone["block"], clone["cwd"] = command.block, work
+    if command.key in SKIP:
+        pytest.skip(SKIP[command.key])
+    text = command.text
+    for name, fill in PLACEHOLDERS.items():
+        if name in text:
+            text = text.replace(name, fill(work))
+    state = work.parent / f"{work.name}.cwd"
+    script = f'set -o pipefail\ncd "{clone["cwd"]}"\n{text}\nrc=$?\npwd > "{state}"\nexit $rc\n'
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        env=_env(command, Path(str(clone["blocker"]))),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=SLOW.get(command.key, TIMEOUT_S),
+    )
+    clone["cwd"] = Path(state.read_text().strip())
+    assert proc.returncode == 0, f"{command}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    for prefix, pattern in EXPECT.items():
+        if command.key.startswith(prefix):
+            assert re.search(pattern, proc.stdout, re.M), f"{command}: {proc.stdout[-2000:]}"
+
+
+# ---------------------------------------------------------------- the lists stay true
+
+
+def test_every_list_entry_names_a_documented_command() -> None:
+    keys = {c.key for c in COMMANDS}
+    texts = "\n".join(c.text for c in COMMANDS)
+    assert not set(SKIP) - keys, (
+        f"SKIP names commands the documents no longer show: {set(SKIP) - keys}"
+    )
+    for table in (EXPECT, SLOW):
+        stale = [k for k in table if not any(key.startswith(k) for key in keys)]
+        assert not stale, f"no documented command starts with {stale}"
+    assert all(name in texts for name in PLACEHOLDERS), "a placeholder is no longer used"
+    for name in FIXTURES:
+        assert re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w-])", texts), name
+
+
+def test_the_reader_splits_blocks_into_commands(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        textwrap.dedent(
+            """\
+            ```bash
+            # prose
+            a --x 'y # not a comment'   # a comment
+            b \\
+              --c d
+            cat > f <<'EOF'
+            x: 1   # kept
+            EOF
+            ```
+            ```yaml
+            not: a command
+            ```
+              ```bash
+              e
+              ```
+            """
+        )
+    )
+    got = read_commands([doc])
+    assert [c.key for c in got] == ["a --x 'y # not a comment'", "b --c d", "cat > f <<'EOF'", "e"]
+    assert got[1].text == "b \\\n  --c d"
+    assert got[2].text == "cat > f <<'EOF'\nx: 1   # kept\nEOF"
+    assert [c.block for c in got] == [1, 1, 1, 2] and len(read_commands([doc, doc])) == 8

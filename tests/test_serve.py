@@ -1,0 +1,291 @@
+"""`nao serve`: the exported model behind KServe's model server, as a real process on 127.0.0.1.
+
+Both protocols answer the logits the exported program computes for the same pixels, with the
+class names; every bad payload is an HTTP 400 with one line; the server stops on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from nao_kfp import export
+from nao_kfp.child import train_child
+from nao_kfp.config import load_config
+from nao_kfp.spaces import get_space
+
+CHILD = [
+    "search.space=enas", "child.dataset=digits", "child.layers=1", "child.channels=4",
+    "child.dev_size=200", "child.train_subset=300", "child.epochs=1", "child.batch_size=64",
+    "child.device=cpu", "child.cpu_threads=1",
+]  # fmt: skip
+SHAPE = (1, 8, 8)  # digits: one channel, 8×8
+START_TIMEOUT_S = 90.0
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained (one epoch) and exported child, as tests/test_export.py makes one."""
+    cfg = load_config(None, CHILD)
+    space = get_space("enas")
+    ckpt = tmp_path_factory.mktemp("child")
+    train_child(space, space.sample(random.Random(2)), cfg.child, ckpt, seed=0)
+    out = tmp_path_factory.mktemp("model")
+    export.export_model(ckpt / "checkpoint.pt", out)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen[str], port: int, log: Path):
+        self.proc, self.port, self.log = proc, port, log
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """body: bytes as they are, or JSON ("content-type" in it: that header instead)."""
+        kind = "application/json"
+        if isinstance(body, dict) and "content-type" in body:
+            body = dict(body)
+            kind = body.pop("content-type")
+        data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+            headers={"content-type": kind},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+
+@pytest.fixture(scope="module")
+def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    pytest.importorskip("kserve", reason="the serve extra (pip install -e '.[serve]')")
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nao_kfp.cli", "serve", str(model_dir), "--port", str(port)],
+            stdout=f, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    srv = Server(proc, port, log)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        assert proc.poll() is None, f"nao serve exited {proc.returncode}:\n{log.read_text()}"
+        try:
+            if srv.call("GET", "/v2/health/ready")[0] == 200:
+                break
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        assert time.monotonic() < deadline, f"nao serve not ready:\n{log.read_text()}"
+        time.sleep(0.3)
+    yield srv
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def pixels(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, *SHAPE, generator=torch.Generator().manual_seed(seed))
+
+
+def program_logits(model_dir: Path, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.export.load(str(model_dir / "model.pt2")).module()(x)
+
+
+def v2_body(x: torch.Tensor, **over: Any) -> dict[str, Any]:
+    tensor = {"name": "pixels", "shape": list(x.shape), "datatype": "FP32",
+              "data": x.flatten().tolist()} | over  # fmt: skip
+    return {"inputs": [tensor]}
+
+
+def test_metadata_names_the_inputs_and_outputs(server: Server, model_dir: Path) -> None:
+    code, meta = server.call("GET", "/v2/models/nao")
+    assert code == 200 and meta["name"] == "nao"
+    assert meta["inputs"] == [{"name": "pixels", "datatype": "FP32", "shape": [-1, *SHAPE]}]
+    assert [o["name"] for o in meta["outputs"]] == ["logits", "class_names"]
+    assert meta["outputs"][0] == {"name": "logits", "datatype": "FP32", "shape": [-1, 10]}
+
+
+def test_v2_infer_returns_the_programs_logits_and_the_class_names(
+    server: Server, model_dir: Path
+) -> None:
+    x = pixels(5)
+    code, out = server.call("POST", "/v2/models/nao/infer", v2_body(x))
+    assert code == 200, out
+    logits, names = out["outputs"]
+    assert logits["name"] == "logits" and logits["datatype"] == "FP32"
+    assert logits["shape"] == [5, 10]
+    got = torch.tensor(logits["data"], dtype=torch.float32).view(5, 10)
+    torch.testing.assert_close(got, program_logits(model_dir, x), rtol=0, atol=0)
+    record = torch.load(model_dir / "model.pt", weights_only=True)
+    assert names == {"name": "class_names", "shape": [10], "datatype": "BYTES",
+                     "parameters": None, "data": record["class_names"]}  # fmt: skip
+    assert record["class_names"] == [str(d) for d in range(10)]
+
+
+def test_v1_predict_returns_the_same_logits(server: Server, model_dir: Path) -> None:
+    x = pixels(3, seed=1)
+    code, out = server.call("POST", "/v1/models/nao:predict", {"instances": x.tolist()})
+    assert code == 200, out
+    got = torch.tensor(out["predictions"], dtype=torch.float32)
+    torch.testing.assert_close(got, program_logits(model_dir, x), rtol=0, atol=0)
+    assert out["class_names"] == [str(d) for d in range(10)]
+
+
+def test_health_and_metrics_come_from_kserve(server: Server) -> None:
+    assert server.call("GET", "/v2/health/ready") == (200, {"ready": True})
+    assert server.call("GET", "/v2/models/nao/ready") == (200, {"name": "nao", "ready": True})
+    server.call("POST", "/v1/models/nao:predict", {"instances": pixels(1).tolist()})
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=30) as r:
+        metrics = r.read().decode()
+    (count,) = re.findall(
+        r'^request_predict_seconds_count\{model_name="nao"\} (\S+)$', metrics, re.M
+    )
+    assert float(count) >= 1
+
+
+BAD_V2: list[tuple[str, Any, str]] = [
+    ("shape", v2_body(torch.rand(2, 1, 8, 7)),
+     "inputs[0]: expected shape [N, 1, 8, 8] with N >= 1, got [2, 1, 8, 7]"),
+    ("rank", v2_body(torch.rand(64)),
+     "inputs[0]: expected shape [N, 1, 8, 8] with N >= 1, got [64]"),
+    ("dtype", v2_body(torch.rand(1, 1, 8, 8), datatype="INT32"),
+     "inputs[0].datatype: expected FP32, got INT32"),
+    ("values", v2_body(torch.full((1, 1, 8, 8), 255.0)),
+     "inputs[0]: expected pixel values in [0, 1], got 255..255"),
+    ("count", v2_body(torch.rand(1, 1, 8, 8), shape=[2, 1, 8, 8]),
+     "inputs[0].data: expected 128 numbers for shape [2, 1, 8, 8]"),
+    ("no inputs", {"inputs": []}, "inputs: expected one FP32 tensor of pixels"),
+    ("not a request", {"pixels": [0.5]}, "inputs: Field required"),
+    ("json", b'{"inputs": [', "request body: JSON decode error (Expecting value)"),
+]  # fmt: skip
+BAD_V1: list[tuple[str, Any, str]] = [
+    ("shape", {"instances": torch.rand(2, 3, 8, 8).tolist()},
+     "instances: expected shape [N, 1, 8, 8] with N >= 1, got [2, 3, 8, 8]"),
+    ("ragged", {"instances": [[[0.5]], [[0.5, 0.5]]]},
+     "instances: expected numbers in equal-sized C×H×W nested lists"),
+    ("text", {"instances": [[["a"] * 8] * 8]},
+     "instances: expected numbers in equal-sized C×H×W nested lists"),
+    ("values", {"instances": (-torch.rand(1, 1, 8, 8) - 1).tolist()},
+     "instances: expected pixel values in [0, 1]"),
+    ("missing", {"inputs": []},
+     'instances: expected {"instances": [...]} with one C×H×W list of pixels each'),
+    ("json", b"{instances", "Unrecognized request format"),
+    ("form", {"instances": [[[0.5]]], "content-type": "application/x-www-form-urlencoded"},
+     "request body: expected JSON (content-type: application/json)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "body", "message"), BAD_V2, ids=[c[0] for c in BAD_V2])
+def test_a_bad_v2_payload_is_a_400_with_one_line(
+    server: Server, what: str, body: Any, message: str
+) -> None:
+    code, out = server.call("POST", "/v2/models/nao/infer", body)
+    assert code == 400, out
+    assert out == {"error": message}
+
+
+@pytest.mark.parametrize(("what", "body", "message"), BAD_V1, ids=[c[0] for c in BAD_V1])
+def test_a_bad_v1_payload_is_a_400_with_one_line(
+    server: Server, what: str, body: Any, message: str
+) -> None:
+    code, out = server.call("POST", "/v1/models/nao:predict", body)
+    assert code == 400, out
+    assert set(out) == {"error"} and out["error"].startswith(message)
+    assert "\n" not in out["error"]
+
+
+def test_the_server_still_answers_after_bad_payloads_then_stops_on_sigterm(
+    server: Server, model_dir: Path
+) -> None:
+    for _what, body, _message in BAD_V2 + BAD_V1:
+        server.call("POST", "/v2/models/nao/infer", body)
+    x = pixels(1, seed=2)
+    code, out = server.call("POST", "/v2/models/nao/infer", v2_body(x))
+    assert code == 200
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=60) == 0, server.log.read_text()
+    with pytest.raises(urllib.error.URLError):
+        server.call("GET", "/v2/health/ready")
+
+
+def test_search_ends_with_the_line_that_serves_the_best_child(tmp_path: Path) -> None:
+    """Without a final training, `nao search`'s last line exports the best child's checkpoint
+    from the run's store and serves it; evaluators that train nothing get no such line."""
+    from nao_kfp.commands.search import serve_line
+    from nao_kfp.evaluators.train import child_digest
+    from nao_kfp.store import checkpoint_key
+
+    cfg = load_config("demo")
+    result = {"best": {"id": "0123abcd", "arch": "..."}}
+    assert serve_line(cfg, tmp_path, result, None) is None  # no checkpoint in the store
+    ckpt = tmp_path / "store" / checkpoint_key("enas", "0123abcd", child_digest(cfg))
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"")
+    model = tmp_path / "model"
+    assert serve_line(cfg, tmp_path, result, None) == (
+        f"serve it: nao export --checkpoint {ckpt} --out {model} && nao serve {model}"
+    )
+    final = {"model_dir": str(tmp_path / "final" / "model")}
+    assert serve_line(cfg, tmp_path, result, final) == f"serve it: nao serve {final['model_dir']}"
+    synthetic = load_config("demo", ["evaluator.kind=synthetic"])
+    assert serve_line(synthetic, tmp_path, result, None) is None
+
+
+def test_the_final_model_is_published_to_s3_with_an_s3_uri(
+    s3_env: list[str], tmp_path: Path
+) -> None:
+    """With cluster.s3_endpoint the model's files go to the bucket and the InferenceService's
+    STORAGE_URI is s3://<bucket>/<key> (what KServe's storage initializer downloads)."""
+    import yaml
+
+    from nao_kfp.final import publish_model
+    from nao_kfp.store import open_store
+
+    cfg = load_config("demo", [*s3_env, "cluster.gpu_count=0"])
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("model.pt", "model.pt2", "model.json"):
+        (model / name).write_bytes(name.encode())
+    store = open_store(cfg.cluster, tmp_path / "unused")
+    out = publish_model(cfg, store, model, "models/enas/final-x/0123abcd")
+    assert out["storage_uri"] == f"s3://{cfg.cluster.s3_bucket}/models/enas/final-x/0123abcd"
+    for name in ("model.pt", "model.pt2", "model.json"):
+        assert store.get_bytes(f"models/enas/final-x/0123abcd/{name}") == name.encode()
+    isvc = yaml.safe_load(Path(out["inference_service"]).read_text())
+    (container,) = isvc["spec"]["predictor"]["containers"]
+    assert container["env"] == [{"name": "STORAGE_URI", "value": out["storage_uri"]}]
+    assert "limits" not in container["resources"]  # gpu_count 0: no GPU asked for
+
+
+def test_without_kserve_nao_serve_says_which_extra_to_install(model_dir: Path) -> None:
+    code = (
+        "import sys; sys.modules['kserve'] = None; from nao_kfp.cli import main; "
+        f"sys.exit(main(['serve', {str(model_dir)!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == (
+        "nao: error: kserve is not installed: serving needs the serve extra "
+        "(pip install 'nao-kfp[serve]')\n"
+    )
