@@ -90,7 +90,7 @@ def fit(
         weight[len(pool) :] = prior_weight
         data = _Data(
             tokens[train_idx],
-            model.normalize(acc[train_idx]).clamp(0.0, 1.0),
+            model.normalize(acc[train_idx]),
             _variant_table(space, [both[i].arch for i in train_idx.tolist()], rng)
             if cfg.symmetric_augment and space.has_symmetry
             else None,
