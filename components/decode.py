@@ -19,11 +19,12 @@ def decode(
     """The pool plus up to search.new_archs new pending architectures for round r + 1."""
     from pathlib import Path
 
-    from nao_kfp.components._base import log_metrics
+    from nao_kfp.components._base import log_metrics, skip_exit_gc
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
+    skip_exit_gc()
     out = steps.decode(
         config_from_json(config), round_index, Path(model.path), Path(embeddings.path),
         Path(pool.path), Path(history.path), Path(new_pool.path), Path(new_history.path),

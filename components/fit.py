@@ -17,11 +17,12 @@ def fit(
     `init_model` unless it is empty."""
     from pathlib import Path
 
-    from nao_kfp.components._base import log_metrics
+    from nao_kfp.components._base import log_metrics, skip_exit_gc
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
+    skip_exit_gc()
     out = steps.fit(
         config_from_json(config), round_index, Path(pool.path), Path(model.path),
         init_model=Path(init_model.path),

@@ -11,9 +11,12 @@ def optimize(
     """Embeddings of the search.top_k best architectures, ready to be stepped and decoded."""
     from pathlib import Path
 
+    from nao_kfp.components._base import skip_exit_gc
+
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
+    skip_exit_gc()
     steps.optimize(
         config_from_json(config), Path(model.path), Path(pool.path), Path(embeddings.path)
     )

@@ -18,9 +18,12 @@ def train_children(
     children come from the store's result cache, interrupted ones resume from its checkpoint."""
     from pathlib import Path
 
+    from nao_kfp.components._base import skip_exit_gc
+
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
 
+    skip_exit_gc()
     steps.train_children(
         config_from_json(config), Path(pool.path), shard, num_shards, Path(data.path),
         Path(results.path), round_index=round_index,

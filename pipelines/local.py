@@ -6,10 +6,13 @@
 import builtins
 import contextlib
 import dataclasses
+import logging
 import re
 import shutil
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -99,6 +102,106 @@ def failure_cause(log_text: str) -> str | None:
     return f"{qualified or plain}: {message.strip()}"
 
 
+class FlatPrint:
+    """builtins.print as it was when the run started; `restore` puts it back when something
+    (kfp.local) left it swapped, and counts how often that happened."""
+
+    def __init__(self) -> None:
+        self.original = builtins.print
+        self.swaps = 0
+
+    def restore(self) -> None:
+        if builtins.print is not self.original:
+            builtins.print = self.original
+            self.swaps += 1
+
+
+class KfpLog:
+    """kfp.log as a person reads it: every line of the run's output without terminal colours and
+    without the executor's dump of each task's inputs (a few kB of JSON per task, the whole config
+    among them: it is DIR/config.json, and the artifacts are under DIR/kfp). Takes whole lines
+    (ProgressFilter), from the thread of the task that printed them; checks `flat` on each."""
+
+    def __init__(self, file: TextIO, flat: FlatPrint):
+        self.file, self.flat = file, flat
+        self._dump: dict[int, int] = {}  # thread -> indentation of the dump it is inside
+
+    def write(self, line: str) -> int:
+        self.flat.restore()
+        line = _ANSI.sub("", line)
+        body = line.lstrip(" ")
+        indent, me = len(line) - len(body), threading.get_ident()
+        if me in self._dump:
+            if indent > self._dump[me] or body.rstrip() in ("{", ""):
+                return len(line)
+            del self._dump[me]
+            if body.rstrip() == "}":
+                return len(line)
+        if body.rstrip().endswith(_INPUT_DUMP):
+            self._dump[me] = indent
+            line = line.rstrip("\n") + " (not kept: see config.json and kfp/)\n"
+        return self.file.write(line)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+# kfp.local (2.17, kfp/local/logging_utils.py) wraps every task in local_logger_context(), which
+# swaps the root logger's handlers, and the task's subprocess in indented_print(), which swaps
+# builtins.print for a wrapper that prints four spaces first; both put back what they saved. The
+# shards of a ParallelFor run in threads, so one can save another's wrapper and restore it for
+# good: print nests deeper every round, each layer calling the one below twice, until a line
+# costs seconds (and lines are lost when one thread clears the handlers another logs through).
+# For the run both become no-ops: one handler for the whole run, print never swapped. Should a
+# kfp release rename them, nao search says so on stderr and print is still put back on every line
+# kfp.log receives (KfpLog), which bounds the nesting to a layer per running task; should one
+# swap print some other way, it is put back after every task and the run says how often.
+# tests/test_local_rounds.py checks these hooks against the installed kfp.
+KFP_HOOKS = ("indented_print", "local_logger_context")
+_INPUT_DUMP = "Got executor_input:"
+
+
+@contextlib.contextmanager
+def flat_kfp_output(stream: TextIO, flat: FlatPrint) -> Iterator[list[str]]:
+    """kfp.local's per-task swaps of print and of the root logger disabled for the run, its log
+    lines sent to `stream` with full timestamps; print is put back after every task. Yields the
+    hooks it did not find (a kfp release that renamed them), for the caller to say so."""
+    from kfp.local import logging_utils
+
+    @contextlib.contextmanager
+    def task_output(*_args: Any, **_kwargs: Any) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            flat.restore()
+
+    @contextlib.contextmanager
+    def same_logger() -> Iterator[None]:
+        yield
+
+    hooks = {"indented_print": task_output, "local_logger_context": same_logger}
+    saved = {
+        k: getattr(logging_utils, k) for k in hooks if callable(getattr(logging_utils, k, None))
+    }
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    if "local_logger_context" in saved:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.handlers = [handler]
+        root.setLevel(logging.INFO)
+    for name in saved:
+        setattr(logging_utils, name, hooks[name])
+    try:
+        yield [k for k in hooks if k not in saved]
+    finally:
+        for name, hook in saved.items():
+            setattr(logging_utils, name, hook)
+        root.handlers = handlers
+        root.setLevel(level)
+        flat.restore()
+
+
 def run_local(
     cfg: Config,
     out_dir: Path,
@@ -123,12 +226,22 @@ def run_local(
     (out_dir / "config.json").write_text(config_to_json(cfg) + "\n")
     log_path = out_dir / "kfp.log"
     start = log_path.stat().st_size if log_path.exists() else 0
+    show = show or sys.stderr
+    flat = FlatPrint()
+    failed: str | None = None
     with (
         scratch_tmpdir(out_dir / SCRATCH) as scratch,
         log_path.open("a") as log,
-        contextlib.redirect_stdout(ProgressFilter(log, show or sys.stderr)),
+        contextlib.closing(ProgressFilter(KfpLog(log, flat), show)) as output,
+        contextlib.redirect_stdout(output),
+        flat_kfp_output(output, flat) as missing,
         warnings.catch_warnings(),
     ):
+        if missing:
+            show.write(
+                f"nao search: kfp.local has no logging_utils.{', '.join(missing)} (a newer kfp?): "
+                "task output may be indented\n"
+            )
         # kfp.local warns, per task, that the image and the Kubernetes settings are ignored here
         warnings.filterwarnings("ignore", module=r"kfp\.local\.")
         local.init(
@@ -137,16 +250,12 @@ def run_local(
             workspace_root=str(scratch / "workspace"),
             raise_on_error=True,
         )
-        original_print = builtins.print
-        failed: str | None = None
         try:
             task = build_pipeline(cfg)(**(arguments or {}))
         except RuntimeError as e:
             failed = _ANSI.sub("", str(e)).splitlines()[0]
-        finally:
-            # kfp.local indents print() around each task by swapping builtins.print; tasks of a
-            # ParallelFor swap it concurrently and can leave it indented for good
-            builtins.print = original_print
+    if flat.swaps:  # a kfp.local that swaps print some other way than the hooks above
+        show.write(f"nao search: kfp.local swapped print {flat.swaps} times; put back each time\n")
     if failed is not None:
         with log_path.open("rb") as f:
             f.seek(start)

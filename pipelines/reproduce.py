@@ -11,12 +11,14 @@ OUT.yaml`; run locally with `nao reproduce` (kfp.local, SubprocessRunner(use_ven
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from kfp import compiler, dsl
 from nao_kfp.components.benchmark import compare_reference, tabular_strategy
+from nao_kfp.pipelines.local import FlatPrint, flat_kfp_output
 
 from nao_kfp.strategies.reproduce import (
     REFERENCE_PATH,
@@ -82,7 +84,11 @@ def run_local(
         runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(root), raise_on_error=False
     )
     before = set(root.iterdir()) if root.exists() else set()
-    task = make_pipeline(text)(check=not update)
+    # kfp.local's per-task print swaps, raced by the parallel strategy tasks, would leave print
+    # indented after the run (as for `nao search`)
+    flat = FlatPrint()
+    with flat_kfp_output(sys.stderr, flat):
+        task = make_pipeline(text)(check=not update)
     # only this run's outputs: a reused pipeline root keeps earlier runs beside it
     results = sorted(p for run in set(root.iterdir()) - before for p in run.rglob("results"))
     if len(results) != len(spec.strategies):

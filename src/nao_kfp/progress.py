@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -88,24 +89,46 @@ def format_event(ev: dict[str, Any]) -> str | None:
 
 
 class ProgressFilter:
-    """A stdout stand-in: every line goes to `log`; progress lines are also shown on `show`."""
+    """A stdout stand-in: every line goes to `log`, in one write; progress lines are also shown
+    on `show`.
+
+    Linear in what it is given: a partial line waits as pieces, joined once when its newline
+    comes. kfp.local prints the output of parallel tasks from several threads, so each thread's
+    partial line is kept apart and a line is never mixed with another thread's."""
 
     def __init__(self, log: TextIO, show: TextIO | None = None):
         self.log = log
         self.show = show or sys.stderr
-        self._buf = ""
+        self._pending: dict[int, list[str]] = {}
+        self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
-        self.log.write(text)
-        self._buf += text
-        *lines, self._buf = self._buf.split("\n")
-        for line in lines:
-            ev = parse(line)
-            msg = format_event(ev) if ev else None
-            if msg:  # not print(): kfp.local swaps builtins.print for an indenting one
-                self.show.write(msg + "\n")
-                self.show.flush()
+        *lines, rest = text.split("\n")
+        me = threading.get_ident()
+        with self._lock:
+            if lines:
+                lines[0] = "".join(self._pending.pop(me, ())) + lines[0]
+                for line in lines:
+                    self._line(line)
+            if rest:
+                self._pending.setdefault(me, []).append(rest)
         return len(text)
+
+    def _line(self, line: str) -> None:
+        self.log.write(line + "\n")
+        ev = parse(line)
+        msg = format_event(ev) if ev else None
+        if msg:  # not print(): kfp.local swaps builtins.print for an indenting one
+            self.show.write(msg + "\n")
+            self.show.flush()
 
     def flush(self) -> None:
         self.log.flush()
+
+    def close(self) -> None:
+        """Write what is left of unfinished lines (a task killed mid-line)."""
+        with self._lock:
+            for pieces in self._pending.values():
+                self._line("".join(pieces))
+            self._pending.clear()
+        self.flush()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from nao_kfp.errors import NaoError
+
+if TYPE_CHECKING:  # merge computes pairwise accuracy without torch
+    import torch
 
 # rows per block of the pair matrix: bounds memory at ~ROWS x N booleans for large tables
 _ROWS = 1024
