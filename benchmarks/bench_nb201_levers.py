@@ -13,6 +13,7 @@ read it.
 """
 
 import argparse
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -66,6 +67,20 @@ VARIANTS: dict[str, list[str]] = {
     "ensemble-5": ["controller.ensemble=5"],
     "random-share-0.15": ["search.random_share=0.15"],
     "warm-predictor-only": ["search.warm_predictor_only=true"],
+    "mutations-4": ["search.mutations=4"],  # on: 4 one-step mutations of each seed ranked too
+}
+# With --prior (pools of searches on other tables): how the priors count. Each is the recipe
+# plus these keys; "recipe" (no prior keys) is the search without the priors.
+PRIOR_VARIANTS: dict[str, list[str]] = {
+    "prior": [],  # the preset's prior keys: seed 5, quantile targets, weight 1, no decay
+    "prior-seed-0": ["search.prior_seed=0"],  # the priors only in the fits
+    "prior-seed-10": ["search.prior_seed=10"],
+    "prior-fits-off": ["search.prior_weight=0"],  # the priors only in the initial population
+    # how the fits count the priors, without the seeding (it reaches the best cells by 25
+    # queries on both dev tables and so hides the rest)
+    "prior-seed-0-zscore": ["search.prior_seed=0", "search.prior_targets=zscore"],
+    "prior-seed-0-weight-0.3": ["search.prior_seed=0", "search.prior_weight=0.3"],
+    "prior-seed-0-half-life-30": ["search.prior_seed=0", "search.prior_half_life=30"],
 }
 
 
@@ -76,15 +91,23 @@ def main() -> int:
     p.add_argument("--seeds", default="0-9")
     p.add_argument("--only", default="", help="comma-separated variants (default: all)")
     p.add_argument("--config", default="nb201")
+    p.add_argument(
+        "--prior", action="append", default=[], help="a pool file: run the prior variants"
+    )
     args = p.parse_args()
     budgets = sorted(parse_int_list(args.queries, "--queries"))
     seeds = parse_int_list(args.seeds, "--seeds")
-    names = parse_names(args.only, "--only", tuple(VARIANTS)) if args.only else list(VARIANTS)
+    variants = VARIANTS
+    if args.prior:  # the priors' variants, each with search.prior set; "recipe" without them
+        with_prior = [f"search.prior={json.dumps(args.prior)}"]
+        variants = {k: with_prior + v for k, v in PRIOR_VARIANTS.items()}
+        variants = {"recipe": [], **variants, "previous-preset": VARIANTS["previous-preset"]}
+    names = parse_names(args.only, "--only", tuple(variants)) if args.only else list(variants)
     space = get_space("nb201")
     tables = [read_table(t, space) for t in args.table]
     print(f"seeds {args.seeds}; test % of the best-by-valid cell, mean ± standard error")
     for name in names:
-        cfg = benchmark_config("nb201", args.config, VARIANTS[name])
+        cfg = benchmark_config("nb201", args.config, variants[name])
         for path, table in zip(args.table, tables, strict=True):
             nao = CpuTimed(make_strategy("nao", cfg))
             doc = run_benchmark(table, {"nao": nao}, budgets, seeds)

@@ -11,8 +11,10 @@ and pass the pool through in seconds. Under dsl.If the final pool would come fro
 branches, which select-best and report could only consume through dsl.OneOf.
 """
 
+import inspect
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,6 +29,7 @@ from nao_kfp.components import (
     fit,
     merge,
     optimize,
+    prior,
     report,
     sample,
     select,
@@ -130,6 +133,49 @@ def controller_tasks(
     return fitted, dec
 
 
+def prior_params(cfg: Config) -> list[str]:
+    """The pipeline parameters naming the priors' URIs (prior_1, ...; defaults search.prior):
+    how many priors is fixed at compile time, which ones a run (e.g. from the UI) names."""
+    return [f"prior_{i}" for i in range(1, len(cfg.search.prior) + 1)]
+
+
+def with_prior_params(func: Any, cfg: Config) -> Any:
+    """`func(config, *priors)` with a signature KFP reads as `config` plus one string parameter
+    per prior (KFP passes the pipeline's parameters positionally, in this order)."""
+    config = inspect.signature(func).parameters["config"]
+    extra = [
+        inspect.Parameter(
+            name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=uri, annotation=str
+        )
+        for name, uri in zip(prior_params(cfg), cfg.search.prior, strict=True)
+    ]
+    func.__signature__ = inspect.Signature(
+        [config, *extra], return_annotation=inspect.signature(func).return_annotation
+    )
+    return func
+
+
+def first_round_tasks(
+    comps: tuple[Any, Any, Any], config: Any, compiled: str, priors: Sequence[Any]
+) -> Any:
+    """The task that makes round 1's pool, history and (empty) init model: sample, or with
+    priors (search.prior) one importer per prior URI, gathered one after another (no
+    dsl.Collected: KFP backends before 2.14 run it too), then sample-prior."""
+    sample_c, gather_c, sample_prior_c = comps
+    if not priors:
+        first = sample_c(config=config, compiled=compiled)
+        return first.set_display_name("sample initial architectures")
+    gathered = None
+    for i, uri in enumerate(priors):
+        imported = dsl.importer(artifact_uri=uri, artifact_class=Dataset, reimport=False)
+        imported.set_display_name(f"import prior {i + 1}")
+        earlier = {} if gathered is None else {"earlier": gathered}
+        task = gather_c(config=config, index=i, prior=imported.output, **earlier)
+        gathered = task.set_display_name(f"check prior {i + 1}").outputs["gathered"]
+    first = sample_prior_c(config=config, compiled=compiled, priors=gathered)
+    return first.set_display_name("sample initial architectures (priors)")
+
+
 def pipeline_name(cfg: Config) -> str:
     return "nao-search-" + (re.sub(r"[^a-z0-9-]+", "-", cfg.name.lower()).strip("-") or "run")
 
@@ -159,6 +205,7 @@ def build_pipeline(cfg: Config) -> Any:
     optimize_c, decode_c = on(optimize.optimize), on(decode.decode)
     select_c, report_c = on(select.select_best), on(report.report)
     final_c, supernet_c = on(final.final_train), on(supernet.supernet_round)
+    gather_c, sample_prior_c = on(prior.gather_prior), on(prior.sample_prior)
 
     @dsl.pipeline(name="evaluate-round")
     def evaluate_round(
@@ -245,8 +292,7 @@ def build_pipeline(cfg: Config) -> Any:
     compiled = compiled_settings(cfg)
     Returns = FinalOutputs if cfg.final.enabled else Outputs
 
-    @dsl.pipeline(name=pipeline_name(cfg))
-    def nao_search(config: str = config_to_json(cfg)) -> Returns:  # type: ignore[valid-type]
+    def nao_search(config: str = config_to_json(cfg), *priors: str) -> Returns:  # type: ignore[valid-type]
         """Neural Architecture Optimization (Luo et al. 2018, Algorithm 1; §3.4 for NAO-WS).
 
         prepare data; sample N random architectures (the pending set of round 1)
@@ -260,10 +306,10 @@ def build_pipeline(cfg: Config) -> Any:
             evaluate them (NAO-WS: train the supernet further, re-score the whole pool)
         select the best architecture (NAO-WS: re-rank the top few trained from scratch)
         write the report; (final.enabled) train the best at full size and export it
+        (search.prior) import and check each prior; round 1's pool takes the priors' best
         """
         staged = prepare_c(config=config, compiled=compiled).set_display_name("prepare data")
-        first = sample_c(config=config, compiled=compiled)
-        first.set_display_name("sample initial architectures")
+        first = first_round_tasks((sample_c, gather_c, sample_prior_c), config, compiled, priors)
         data_dir = staged.outputs["data"]
         model = first.outputs["model"]  # empty: round 1 has no controller (nor supernet) yet
         pool, history, net = evaluate(
@@ -293,7 +339,7 @@ def build_pipeline(cfg: Config) -> Any:
         place_on_gpu(fin.set_display_name("final training"), cl)
         return FinalOutputs(**outs, model=fin.outputs["model"])
 
-    return nao_search
+    return dsl.pipeline(name=pipeline_name(cfg))(with_prior_params(nao_search, cfg))
 
 
 def compile_pipeline(cfg: Config, out: str | Path) -> Path:

@@ -5,6 +5,7 @@ empty --out folder, no run directory, no temp file). Each runs in-process and as
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -1235,6 +1236,64 @@ _add(
         "(--set evaluator.table=<a CSV of arch,valid[,test,seconds]>)",
     )
 )
+
+# ---------------------------------------------------------------- priors (search.prior)
+_ENAS_POOL = json.dumps({"arch": ENAS, "space": "enas", "accuracy": 0.5}) + "\n"
+
+
+def _prior_search(message: str, prior: str | bytes | None, *sets: str) -> Case:
+    """`nao search` on a valid table with the prior file `{tmp}/p.jsonl` (None: none written)."""
+    files: dict[str, str | bytes] = {"t.csv": table_rows()}
+    if prior is not None:
+        files["p.jsonl"] = prior
+    argv = ("search", "--config", "nb201", "--set", "evaluator.table={tmp}/t.csv", "--set",
+            "search.prior=[{tmp}/p.jsonl]", *(a for s in sets for a in ("--set", s)),
+            "--out", "{tmp}/run")  # fmt: skip
+    return Case("pool", argv, message, files)
+
+
+_add(
+    _prior_search(
+        "search.prior[0]: {tmp}/p.jsonl: a pool of the enas space; this search is in nb201",
+        _ENAS_POOL,
+    )
+)
+_add(
+    _prior_search(
+        "search.prior[0]: {tmp}/p.jsonl:2: not valid JSON (Expecting value at column 1)",
+        EVALUATED.splitlines()[0] + "\nnot json\n",
+    )
+)
+_add(_prior_search("search.prior[0]: {tmp}/p.jsonl: no such pool file", None))
+_add(
+    _prior_search(
+        "search.prior[0]: {tmp}/p.jsonl: 0 evaluated architectures; a prior needs at least 2",
+        PENDING,
+    )
+)
+_add(
+    bench(
+        "--prior: {tmp}/p.jsonl: a pool of the enas space; this search is in nb201",
+        *("--prior", "{tmp}/p.jsonl"),
+        kind="pool",
+    )
+)
+CASES[-1] = dataclasses.replace(CASES[-1], files={**CASES[-1].files, "p.jsonl": _ENAS_POOL})
+_add(
+    conf(
+        "search.prior_seed: 30 is more than search.initial_archs (12)",
+        "search.prior_seed=30",
+    )
+)
+_add(conf("search.prior[0]: s3://pools: expected s3://bucket/key", "search.prior=[s3://pools]"))
+_add(
+    conf(
+        "search.prior_targets: expected one of quantile, zscore, got 'raw'",
+        "search.prior=[p.jsonl]",
+        "search.prior_targets=raw",
+    )
+)
+_add(conf("search.prior: expected a list, got 'p.jsonl'", "search.prior=p.jsonl"))
 
 
 def _ids() -> list[str]:

@@ -209,6 +209,23 @@ def test_search_candidates_widens_the_beam_until_enough_are_found() -> None:
     assert len({e.id for e in many}) == len(many)
 
 
+def test_mutations_rank_one_step_neighbours_of_the_seeds_beside_the_decoded_cells() -> None:
+    args = ("search.select=predicted", "search.beam=2", "search.new_archs=4")
+    cfg, model, emb, pool, ev = _round_inputs(*args)
+    with_mut, *_ = _round_inputs(*args, "search.mutations=6")
+    known = {e.id for e in pool}
+    plain = rounds.ranked(cfg, model, emb, known, ev, rounds.rng_for(cfg, "propose", 1))
+    ranked = rounds.ranked(with_mut, model, emb, known, ev, rounds.rng_for(cfg, "propose", 1))
+    mutated = [e for e in ranked if e.source == "mutation"]
+    # the mutations in this sampled table (the others stand in for their nearest row)
+    assert mutated and {e.seed_arch for e in mutated} <= set(emb.seeds)
+    for e in mutated:
+        seed = NB201.encode(NB201.parse(e.seed_arch or ""))
+        assert sum(a != b for a, b in zip(seed, NB201.encode(e.arch), strict=True)) == 1
+    assert [e.predicted for e in ranked] == sorted((e.predicted for e in ranked), reverse=True)
+    assert {e.id for e in plain} < {e.id for e in ranked} and known.isdisjoint(e.id for e in ranked)
+
+
 def test_random_share_puts_random_archs_after_the_decoded_ones() -> None:
     cfg, model, emb, pool, ev = _round_inputs(
         "search.select=predicted", "search.new_archs=10", "search.random_share=0.5"

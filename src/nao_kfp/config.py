@@ -81,6 +81,22 @@ class SearchConfig:
     # encoder and decoder stay as they are, so the embedding space and the decoder's
     # neighbourhoods stay the same from round to round, and a round costs milliseconds.
     warm_predictor_only: bool = False
+    # select predicted: beside the decoded candidates, this many random one-step mutations
+    # (space.mutate) of each top-K seed join the ranking (BANANAS's local candidates). 0: none.
+    mutations: int = 0
+
+    # ---- priors (issue 20): pools of earlier searches in the same space, any data set.
+    # Pool files (local paths, or s3://bucket/key read through the store). Accuracies from other
+    # data sets are not comparable, so each file counts by ranks: an architecture's quantile
+    # within its own file, mapped onto this search's evaluated accuracies (quantile) or its
+    # z-score within the file onto theirs (zscore). Every fit trains on them beside the
+    # search's own architectures, each weighing prior_weight times an own one, halved every
+    # prior_half_life own evaluations (0: never).
+    prior: list[str] = field(default_factory=list)
+    prior_seed: int = 0  # with priors: this many initial archs are the priors' best, not random
+    prior_targets: str = "quantile"
+    prior_weight: float = 1.0
+    prior_half_life: int = 0
 
     # Budgets on the child network the search trains (child.layers, child.channels, the data
     # set's image size; parameters without the auxiliary head, multiply-adds of one image):
@@ -429,6 +445,7 @@ EVALUATORS = ("train", "table", "synthetic", "supernet")
 SUPERNET_SPACES = ("nasnet", "enas", "nb201")  # child/supernet.py builds these
 FILLS = ("random", "none")
 SELECTS = ("first", "predicted")
+PRIOR_TARGETS = ("quantile", "zscore")
 RANK_LOSSES = ("none", "hinge", "listwise")
 # Training-set sizes of the built-in image data sets, to check dev_size + train_subset early.
 # digits: 1797 images, of which nao_kfp.child.data holds out a fixed 297 as the test set
@@ -515,6 +532,8 @@ def check(cfg: Config) -> None:
             f"search.explore: {s.explore} needs the spread of controller.ensemble >= 2 heads, "
             f"got {c.ensemble}"
         )
+    _positive("search.mutations", s.mutations, zero_ok=True)
+    _check_prior(cfg)
     if s.fan_in not in ("artifacts", "store"):
         raise ConfigError(f"search.fan_in: expected artifacts or store, got {s.fan_in!r}")
     if 0 < s.max_evaluations < s.initial_archs:
@@ -648,6 +667,32 @@ def check(cfg: Config) -> None:
             )
         if "key" not in tol and tol.get("operator") != "Exists":
             raise ConfigError(f"cluster.tolerations[{i}]: needs a key (or operator: Exists)")
+
+
+def _check_prior(cfg: Config) -> None:
+    s = cfg.search
+    for i, ref in enumerate(s.prior):
+        if not ref.strip():
+            raise ConfigError(f"search.prior[{i}]: expected a pool file or s3://bucket/key, got ''")
+        if ref.startswith("s3://") and not re.fullmatch(r"s3://[^/]+/.+", ref):
+            raise ConfigError(f"search.prior[{i}]: {ref}: expected s3://bucket/key")
+        if ref in s.prior[:i]:
+            raise ConfigError(f"search.prior[{i}]: {ref} is listed twice")
+    _positive("search.prior_seed", s.prior_seed, zero_ok=True)
+    if s.prior_seed > s.initial_archs:
+        raise ConfigError(
+            f"search.prior_seed: {s.prior_seed} is more than search.initial_archs ({s.initial_archs})"
+        )
+    if s.prior_targets not in PRIOR_TARGETS:
+        raise ConfigError(
+            f"search.prior_targets: expected one of {', '.join(PRIOR_TARGETS)}, got {s.prior_targets!r}"
+        )
+    _positive("search.prior_weight", s.prior_weight, zero_ok=True)
+    _positive("search.prior_half_life", s.prior_half_life, zero_ok=True)
+    if s.prior and cfg.evaluator.kind == "supernet":
+        raise ConfigError(
+            "search.prior: NAO-WS scores with its own supernet; priors need another evaluator.kind"
+        )
 
 
 def _check_final(cfg: Config) -> None:

@@ -37,9 +37,13 @@ def run_search(
         prepared = steps.prepare_data(cfg, work / "data", evaluator=ev)
         data_dir = Path(prepared["data_dir"]) if "data_dir" in prepared else None
     pool, history = work / "pool-0.jsonl", work / "history-0.json"
-    steps.sample(cfg, pool, history, evaluator=ev)
+    model: Path | None = None
+    if cfg.search.prior:  # round 1's init model carries the prior set (prior.py)
+        model = work / "model-0"
+        steps.sample_with_prior(cfg, pool, history, model, evaluator=ev)
+    else:
+        steps.sample(cfg, pool, history, evaluator=ev)
     pool, history = evaluate(cfg, 1, pool, history, data_dir, work, ev)
-    model = None
     for r in range(2, cfg.search.rounds + 1):
         prev = r - 1
         out_model = work / f"model-{prev}"

@@ -159,6 +159,11 @@ def check_inputs(cfg: Config) -> None:
                 )
     if cfg.evaluator.kind in ("train", "supernet") or cfg.final.enabled:
         check_data_dir(cfg.child)
+    from nao_kfp.prior import read_prior
+
+    for i, ref in enumerate(cfg.search.prior):  # s3:// ones: the first task reads them
+        if not ref.startswith("s3://"):
+            read_prior(cfg, ref, f"search.prior[{i}]")
     if cfg.evaluator.kind == "table":
         from nao_kfp.spaces import get_space
         from nao_kfp.tabular import read_table

@@ -529,6 +529,10 @@ def build_doc(
             doc.add("p", ["Exported model: ", ("code", str(final["model_dir"]))])
         if final.get("load"):
             doc.add("pre", final["load"])
+    priors = prior_sentence(result["rounds"])
+    if priors:
+        doc.add("h2", "Priors")
+        doc.add("p", priors)
     cols = columns(result)
     doc.add("h2", "Rounds")
     doc.add("table", [c.head for c in cols], table_rows(result["rounds"], cols))
@@ -543,6 +547,21 @@ def build_doc(
             "p", "Cell diagrams need Graphviz's dot program (Debian: apt-get install graphviz)."
         )
     return doc
+
+
+def prior_sentence(rounds: Sequence[Mapping[str, Any]]) -> list[Inline]:
+    """Which priors the fits trained on (search.prior) and what one prior architecture
+    weighed beside one of the search's own, per fit; [] without priors."""
+    fits = [(r["round"], r.get("fit") or {}) for r in rounds]
+    fits = [(n, f) for n, f in fits if f.get("prior")]
+    if not fits:
+        return []
+    weights = ", ".join(f"{f.get('prior_weight', 0.0):.2g} (round {n})" for n, f in fits)
+    return [
+        "Every fit also trained on the architectures of earlier searches (by their rank within "
+        "each file): ", ("code", str(fits[0][1]["prior"])), ". One of them weighed, beside one "
+        f"architecture of this search: {weights}.",
+    ]  # fmt: skip
 
 
 def final_sentence(final: Mapping[str, Any], lm: bool = False) -> list[Inline]:

@@ -139,8 +139,9 @@ def ranked(
     rng: random.Random,
 ) -> list[PoolEntry]:
     """search.select predicted: every seed decoded at every step size of eta's ladder; the
-    distinct candidates the evaluator can score (or their stand-ins), none in `known`, best
-    first by the predictor (search.explore adds the spread of the ensemble's heads)."""
+    distinct candidates the evaluator can score (or their stand-ins), none in `known`, and
+    search.mutations one-step mutations of each seed, best first by the predictor
+    (search.explore adds the spread of the ensemble's heads)."""
     from nao_kfp.controller import decode_candidates, eta_ladder
 
     s = cfg.search
@@ -161,6 +162,11 @@ def ranked(
         if len(out) >= s.candidates or beam >= MAX_BEAM:
             break
         beam = min(2 * beam, MAX_BEAM)
+    for e in mutations(cfg, emb, evaluator, rng):
+        got = _scorable(evaluator, e, taken, rng, accept)
+        if got is not None:
+            taken.add(got.id)
+            out.append(got)
     archs = [e.arch for e in out]
     scores = model.score(archs, s.explore)
     predicted = model.score(archs) if s.explore else scores
@@ -168,6 +174,18 @@ def ranked(
         e.predicted = p
     order = sorted(range(len(out)), key=lambda i: (-scores[i], out[i].id))
     return [out[i] for i in order]
+
+
+def mutations(cfg: Config, emb: Any, evaluator: Evaluator, rng: random.Random) -> list[PoolEntry]:
+    """search.mutations: that many random one-step mutations (space.mutate) of each seed, as
+    candidates beside the decoded ones (source `mutation`; BANANAS's local search)."""
+    space = evaluator.space
+    out: list[PoolEntry] = []
+    for seed in emb.seeds if cfg.search.mutations else ():
+        arch = space.parse(seed)
+        for _ in range(cfg.search.mutations):
+            out.append(entry(space, space.mutate(arch, rng), source="mutation", seed_arch=seed))
+    return out
 
 
 def _scorable(

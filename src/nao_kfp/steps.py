@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from nao_kfp import faults, progress, rounds
+from nao_kfp import prior as priors
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
@@ -114,19 +115,77 @@ def prepare_data(
 
 
 def sample(
-    cfg: Config, out_pool: Path, out_history: Path, *, evaluator: Evaluator | None = None
+    cfg: Config,
+    out_pool: Path,
+    out_history: Path,
+    *,
+    evaluator: Evaluator | None = None,
+    first: Sequence[Any] = (),
 ) -> dict[str, Any]:
-    """Round 1's pool: search.initial_archs distinct random architectures, all pending."""
+    """Round 1's pool: search.initial_archs distinct architectures, all pending: `first` (the
+    priors' best, source `prior`; the evaluator's stand-in where it cannot score one), then
+    random ones."""
     ev = evaluator or make_evaluator(cfg)
-    archs = ev.sample(cfg.search.initial_archs, rounds.rng_for(cfg, "sample"), set(), ev.budget())
-    if len(archs) < cfg.search.initial_archs:
+    rng, accept = rounds.rng_for(cfg, "sample"), ev.budget()
+    chosen: list[PoolEntry] = []
+    known: set[str] = set()
+    for arch in first:
+        got = ev.substitute(arch, known, rng)
+        if got is not None and (accept is None or accept(got)):
+            chosen.append(entry(ev.space, got, round=1, source="prior"))
+            known.add(chosen[-1].id)
+    archs = ev.sample(cfg.search.initial_archs - len(chosen), rng, known, accept)
+    chosen += [entry(ev.space, a, round=1, source="random") for a in archs]
+    if len(chosen) < cfg.search.initial_archs:
         raise ConfigError(
             f"search.initial_archs: {cfg.search.initial_archs} requested but the "
-            f"{ev.kind} evaluator can score only {len(archs)} architectures"
+            f"{ev.kind} evaluator can score only {len(chosen)} architectures"
         )
-    write_pool(out_pool, [entry(ev.space, a, round=1, source="random") for a in archs])
+    write_pool(out_pool, chosen)
     write_record(out_history, History())
-    return {"count": len(archs)}
+    return {"count": len(chosen)}
+
+
+def gather_prior(
+    cfg: Config, index: int, uri: str, local: Path, out: Path, *, earlier: Path | None = None
+) -> dict[str, Any]:
+    """One imported prior (the pipeline's importer of search.prior[index]) checked and added
+    to the folder of the earlier ones: `<index>.jsonl` per prior, the evaluated entries."""
+    out = Path(out)
+    if earlier is not None:
+        shutil.copytree(earlier, out, dirs_exist_ok=True)
+    entries = priors.read_prior(cfg, uri, f"search.prior[{index}]", local)
+    out.mkdir(parents=True, exist_ok=True)
+    for e in entries:
+        e.extra[priors.SOURCE] = uri
+    write_pool(out / f"{index}.jsonl", entries)
+    return {"archs": len(entries)}
+
+
+def sample_with_prior(
+    cfg: Config,
+    out_pool: Path,
+    out_history: Path,
+    out_model: Path,
+    *,
+    gathered: Path | None = None,
+    evaluator: Evaluator | None = None,
+) -> dict[str, Any]:
+    """Round 1 of a search with priors (search.prior): the prior set (prior.py) attached to the
+    empty init model, so every fit trains on it, and round 1's pool, whose first
+    search.prior_seed architectures are the priors' best. `gathered`: gather_prior's folder
+    (the pipeline's imported priors); else search.prior is read as it is."""
+    if gathered is None:
+        chosen = priors.gather(cfg, cfg.search.prior)
+    else:
+        files = sorted(Path(gathered).glob("*.jsonl"), key=lambda p: int(p.stem))
+        chosen = priors.prior_set([priors.source_of(read_pool(f)) for f in files])
+    Path(out_model).mkdir(parents=True, exist_ok=True)
+    priors.attach(chosen, Path(out_model))
+    first = priors.best(chosen, cfg.search.prior_seed)
+    done = sample(cfg, out_pool, out_history, evaluator=evaluator, first=first)
+    progress.emit("prior", archs=len(chosen), sources=len(cfg.search.prior))
+    return {**done, "prior_archs": len(chosen), "prior": priors.describe(chosen)}
 
 
 # ---------------------------------------------------------------- evaluating children
@@ -361,12 +420,21 @@ def fit(
         shutil.copytree(Path(init_model or ""), out_model, dirs_exist_ok=True)
         return dict(read_json(out_model / FIT_METRICS))
     init = controller.NAOModel.load(Path(init_model or "")) if warm else None
+    own = evaluated(pool)
+    carried = priors.attached(init_model)  # the prior set (search.prior) round 1 brought
+    prior, prior_weight = priors.for_fit(cfg, carried, own)
     model, metrics = controller.fit(
-        get_space(cfg.search.space), evaluated(pool), rounds.fit_settings(cfg, warm=warm),
+        get_space(cfg.search.space), own, rounds.fit_settings(cfg, warm=warm),
         seed=rounds.seed_for(cfg.search.seed, "fit", round_index), init=init, log=log,
+        prior=prior, prior_weight=prior_weight,
     )  # fmt: skip
     faults.hit("fit")
     model.save(out_model)
+    if carried:
+        priors.carry(init_model, out_model)
+        metrics.update(
+            prior=priors.describe(carried), prior_weight=prior_weight, prior_archs=len(prior)
+        )
     metrics = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool))}
     write_json(out_model / FIT_METRICS, metrics)
     progress.emit("fit", round=round_index, **{k: metrics.get(k) for k in ("n_train", "seconds")})

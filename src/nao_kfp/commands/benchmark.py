@@ -43,6 +43,16 @@ def register(sub: Any) -> None:
         help="NAO decodes a cell missing from the table: query its nearest unseen row "
         "(default) or skip it and keep decoding (the same as --set evaluator.unavailable=...)",
     )
+    p.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        metavar="POOL.jsonl",
+        help="a pool of an earlier search in this space (any data set; repeatable): NAO trains "
+        "on it and takes search.prior_seed of its initial cells from its best (search.prior); "
+        "evolution's initial population is its best cells that are in the table; random "
+        "search ignores it",
+    )
     p.add_argument("--quiet", action="store_true", help="no per-seed progress lines")
     add_config_args(p, default=None)
     p.set_defaults(func=cmd_benchmark)
@@ -78,6 +88,15 @@ def benchmark_config(
     return load_config(preset, [f"search.space={space}", *evaluator, *overrides])
 
 
+def prior_best(cfg: Config, count: int) -> list[Any]:
+    """The `count` best architectures of cfg.search.prior (checked: a bad file is one line
+    naming --prior), best first; [] without priors."""
+    from nao_kfp import prior
+
+    sources = [(r, prior.read_prior(cfg, r, "--prior")) for r in cfg.search.prior]
+    return prior.best(prior.prior_set(sources), count) if sources else []
+
+
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from nao_kfp.preflight import output_file
     from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
@@ -100,10 +119,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     seeds = parse_int_list(args.seeds, "--seeds")
     space = get_space(args.space)
     table = read_table(args.table, space)
+    prior = [f"search.prior={json.dumps([str(p) for p in args.prior])}"] if args.prior else []
     cfg = benchmark_config(
         space.name,
         args.config,
-        [f"evaluator.unavailable={args.nao_unavailable}", *args.overrides],
+        [f"evaluator.unavailable={args.nao_unavailable}", *prior, *args.overrides],
         table=args.table,
     )
     evo = EvolutionConfig()
@@ -113,7 +133,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         mutation_tries=evo.mutation_tries,
         max_steps=evo.max_steps,
     )
-    strategies = {n: make_strategy(n, cfg, evolution=evo) for n in names}
+    best = prior_best(cfg, evo.population)
+    strategies = {n: make_strategy(n, cfg, evolution=evo, prior=best) for n in names}
     settings = {n: settings_of(s) for n, s in strategies.items()}
 
     def log(msg: str) -> None:

@@ -44,6 +44,7 @@ class _Data:
     tokens: Tensor  # N x L
     target: Tensor  # N, normalized to [0, 1]
     variants: Tensor | None  # N x VARIANTS x L symmetric variants, None: no augmentation
+    weight: Tensor | None = None  # N, each row's weight in the predictor loss; None: all 1
 
 
 def fit(
@@ -55,8 +56,14 @@ def fit(
     init: NAOModel | None = None,
     eval_set: list[PoolEntry] | None = None,
     log: Log | None = None,
+    prior: list[PoolEntry] | None = None,
+    prior_weight: float = 1.0,
 ) -> tuple[NAOModel, dict[str, Any]]:
     """Train a controller on the evaluated entries of `train` (warm-started from `init`).
+
+    `prior`: more evaluated entries (an earlier search's, in this pool's units: prior.py),
+    trained on beside the pool with `prior_weight` each in the predictor loss; the target
+    scale, the held-out slice and the metrics are the pool's own.
 
     Metrics: seconds, epochs, n_train, pairwise_accuracy and hamming (on `eval_set` when given,
     else on the whole training pool), and the early-stopping record.
@@ -64,7 +71,8 @@ def fit(
     start = time.perf_counter()
     pool = _usable(space, train, "train")
     accs = [float(e.accuracy or 0.0) for e in pool]
-    acc = torch.tensor(accs, dtype=torch.float32)
+    extra = evaluated(prior or [])
+    acc = torch.tensor(accs + [float(e.accuracy or 0.0) for e in extra], dtype=torch.float32)
     # A forked RNG keeps the caller's global torch state untouched while making the initial
     # weights and dropout depend on `seed` only.
     with torch.random.fork_rng(devices=[]), cpu_threads(cfg.threads):
@@ -73,15 +81,20 @@ def fit(
         model = NAOModel(space, cfg, target_min=min(accs), target_max=max(accs))
         if init is not None:
             model.copy_weights_from(init)
-        tokens = model.tokens([e.arch for e in pool])
+        both = pool + extra
+        tokens = model.tokens([e.arch for e in both])
         hold_idx, train_idx = _split(len(pool), cfg, gen)
+        train_idx = torch.cat((train_idx, torch.arange(len(pool), len(both))))
         rng = random.Random(seed)
+        weight = torch.ones(len(both))
+        weight[len(pool) :] = prior_weight
         data = _Data(
             tokens[train_idx],
             model.normalize(acc[train_idx]),
-            _variant_table(space, [pool[i].arch for i in train_idx.tolist()], rng)
+            _variant_table(space, [both[i].arch for i in train_idx.tolist()], rng)
             if cfg.symmetric_augment and space.has_symmetry
             else None,
+            weight[train_idx] if extra else None,
         )
         hold = (tokens[hold_idx], acc[hold_idx]) if hold_idx.numel() else None
         record = _train(model, data, hold, cfg, gen, log)
@@ -179,7 +192,12 @@ def _pseudo_round(
     variants = None
     if data.variants is not None:
         variants = torch.cat((data.variants, _variant_table(space, archs, rng)))
-    both = _Data(torch.cat((data.tokens, tokens)), torch.cat((data.target, target)), variants)
+    weight = None
+    if data.weight is not None:
+        weight = torch.cat((data.weight, torch.ones(len(archs))))
+    both = _Data(
+        torch.cat((data.tokens, tokens)), torch.cat((data.target, target)), variants, weight
+    )
     settings = dataclasses.replace(
         cfg, epochs=cfg.pseudo_epochs, batch_size=cfg.pseudo_batch_size or cfg.batch_size
     )
@@ -274,6 +292,14 @@ def _bootstrap(model: NAOModel, n: int, gen: torch.Generator) -> Tensor | None:
     return torch.poisson(torch.ones(heads, n), generator=gen) if heads > 1 else None
 
 
+def _row_weights(model: NAOModel, boot: Tensor | None, data: _Data, rows: Tensor) -> Tensor | None:
+    """heads x B loss weights of a batch's rows: bootstrap counts times the rows' weights."""
+    if data.weight is None:
+        return None if boot is None else boot[:, rows]
+    w = data.weight[rows].expand(len(model.net.heads()), -1)
+    return w if boot is None else boot[:, rows] * w
+
+
 def _train_predictor(
     model: NAOModel, data: _Data, cfg: ControllerConfig, gen: torch.Generator
 ) -> dict[str, Any]:
@@ -298,7 +324,7 @@ def _train_predictor(
         perm = torch.randperm(x_all.size(0), generator=gen)
         mse_sum, batches = 0.0, 0
         for idx in perm.split(cfg.batch_size):
-            w = None if boot is None else boot[:, rows_all[idx]]
+            w = _row_weights(model, boot, data, rows_all[idx])
             mse, rank = predictor_loss(net.pooled_logits(x_all[idx]), y_all[idx], cfg, w)
             loss = _objective(mse, rank, cfg)
             opt.zero_grad(set_to_none=True)
@@ -343,7 +369,7 @@ def _train(
         for idx in perm.split(cfg.batch_size):
             x, y = x_all[idx], y_all[idx]
             states = net.encode(x)
-            w = None if boot is None else boot[:, rows_all[idx]]
+            w = _row_weights(model, boot, data, rows_all[idx])
             mse, rank = predictor_loss(net.head_logits(states), y, cfg, w)
             nll = F.cross_entropy(net.decode_logits(states, x).reshape(-1, vocab), x.reshape(-1))
             loss = lam * _objective(mse, rank, cfg) + (1.0 - lam) * nll

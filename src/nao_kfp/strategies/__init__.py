@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from nao_kfp.config import Config
@@ -19,11 +20,14 @@ def make_strategy(
     *,
     evolution: EvolutionConfig | None = None,
     log: Any = None,
+    prior: Sequence[Any] = (),
 ) -> Strategy:
+    """`prior`: the priors' best architectures, best first (prior.best): evolution's initial
+    population; NAO reads its priors from cfg.search.prior; random search has no use for them."""
     if name == "random":
         return RandomSearch()
     if name == "evolution":
-        return RegularizedEvolution(evolution)
+        return RegularizedEvolution(evolution, initial=prior)
     if name == "nao":
         return NaoStrategy(cfg, log=log)
     raise StrategyError(

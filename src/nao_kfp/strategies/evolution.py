@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,15 @@ class EvolutionConfig:
 
 
 class RegularizedEvolution(Strategy):
+    """`initial`: architectures (best first, e.g. a prior's best: `nao benchmark --prior`) that
+    make up the initial population before random rows do; those missing from the table are
+    skipped."""
+
     name = "evolution"
 
-    def __init__(self, cfg: EvolutionConfig | None = None):
+    def __init__(self, cfg: EvolutionConfig | None = None, initial: Sequence[Any] = ()):
         self.cfg = cfg or EvolutionConfig()
+        self.initial = list(initial)
         if self.cfg.population < 1 or not 1 <= self.cfg.tournament <= self.cfg.population:
             raise StrategyError(
                 f"evolution.tournament: expected 1..population ({self.cfg.population}), "
@@ -43,7 +49,12 @@ class RegularizedEvolution(Strategy):
 
     def search(self, ev: TabularEvaluator, seed: int) -> None:
         rng = rng_for(self.name, seed)
-        random_fill(ev, rng, self.cfg.population, source="initial")
+        for arch in self.initial:
+            if ev.used >= min(self.cfg.population, ev.budget):
+                break
+            if ev.is_new(arch):
+                ev.query(arch, source="prior")
+        random_fill(ev, rng, self.cfg.population - ev.used, source="initial")
         population: deque[Query] = deque(ev.history)
         while ev.remaining > 0:
             contestants = rng.sample(list(population), min(self.cfg.tournament, len(population)))
