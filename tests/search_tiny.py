@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -53,3 +55,15 @@ def synthetic_pool(cfg: Config, n: int, seed: int = 0, **extra: Any) -> list[Poo
         acc = 0.5 + 0.4 * text.count("sep_conv") / text.count("~")
         out.append(entry(space, a, accuracy=acc, round=1, source="random", **extra))
     return out
+
+
+CLI = "import sys; from nao_kfp.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def search_cli(cfg_path: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`nao search --config CFG --out OUT` as a real process in its own process group (a fault's
+    SIGKILL takes the search and its tasks, not pytest)."""
+    return subprocess.run(
+        [sys.executable, "-c", CLI, "search", "--config", str(cfg_path), "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600, start_new_session=True,
+    )  # fmt: skip

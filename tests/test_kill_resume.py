@@ -8,22 +8,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from search_tiny import tiny_config
-
-CLI = "import sys; from nao_kfp.cli import main; sys.exit(main(sys.argv[1:]))"
-
-
-def _search(cfg_path: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", CLI, "search", "--config", str(cfg_path), "--out", str(out)],
-        env=env, capture_output=True, text=True, timeout=600, start_new_session=True,
-    )  # fmt: skip
+from search_tiny import search_cli, tiny_config
 
 
 def _comparable(out: Path) -> tuple[list[tuple[str, float | None, str, int | None]], dict]:
@@ -45,13 +34,13 @@ def test_four_kills_then_the_uninterrupted_result(tmp_path: Path) -> None:
     (tmp_path / "tmp").mkdir()
     (tmp_path / "faults").mkdir()
     base = {**os.environ, "TMPDIR": str(tmp_path / "tmp")}
-    assert _search(cfg_path, tmp_path / "ref", base).returncode == 0
+    assert search_cli(cfg_path, tmp_path / "ref", base).returncode == 0
 
     env = {**base, "NAO_FAULTS": "child-epoch:kill:1,merge:kill:1,fit:kill:1,decode:kill:1",
            "NAO_FAULTS_DIR": str(tmp_path / "faults")}  # fmt: skip
     runs = []
     for _ in range(6):
-        runs.append(_search(cfg_path, tmp_path / "run", env))
+        runs.append(search_cli(cfg_path, tmp_path / "run", env))
         if runs[-1].returncode == 0:
             break
     codes = [r.returncode for r in runs]

@@ -8,14 +8,13 @@ import io
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from nao_kfp.pipelines.local import run_local
+from search_tiny import search_cli
 
 from nao_kfp.config import load_config
 from nao_kfp.errors import ConfigError
@@ -131,16 +130,6 @@ def test_a_tiny_ws_search_through_kfp_local_with_final_training(tmp_path: Path) 
     )
 
 
-CLI = "import sys; from nao_kfp.cli import main; sys.exit(main(sys.argv[1:]))"
-
-
-def _search(cfg_path: Path, out: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", CLI, "search", "--config", str(cfg_path), "--out", str(out)],
-        env=env, capture_output=True, text=True, timeout=600, start_new_session=True,
-    )  # fmt: skip
-
-
 def _comparable(out: Path) -> tuple[str, dict]:
     result = json.loads((out / "result.json").read_text())
     for rec in result["rounds"]:  # wall time is what may differ
@@ -161,13 +150,13 @@ def test_a_ws_search_killed_mid_round_resumes_to_the_same_result(tmp_path: Path)
     cfg_path.write_text(yaml.safe_dump(cfg.to_dict()))
     (tmp_path / "faults").mkdir()
     base = dict(os.environ)
-    assert _search(cfg_path, tmp_path / "ref", base).returncode == 0
+    assert search_cli(cfg_path, tmp_path / "ref", base).returncode == 0
     env = {**base, "NAO_FAULTS": "supernet-epoch:kill:1",
            "NAO_FAULTS_DIR": str(tmp_path / "faults")}  # fmt: skip
-    killed = _search(cfg_path, tmp_path / "run", env)
+    killed = search_cli(cfg_path, tmp_path / "run", env)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert (tmp_path / "faults" / "supernet-epoch-kill").read_text() == "1"
-    again = _search(cfg_path, tmp_path / "run", env)
+    again = search_cli(cfg_path, tmp_path / "run", env)
     assert again.returncode == 0, again.stderr[-2000:]
     # round 1 went on at epoch 2: epoch 1 was not trained again
     assert "round 1: supernet epoch 1/4" not in again.stderr

@@ -208,6 +208,17 @@ def summary_table(result: dict[str, Any], pool: Sequence[PoolEntry] | None = Non
 # ---------------------------------------------------------------- the plot
 
 
+def _png(fig: Any) -> bytes:
+    """A finished matplotlib figure as PNG bytes (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def accuracy_plot(rounds: list[dict[str, Any]], *, perplexity_vocab: int | None = None) -> bytes:
     """PNG: best / mean dev accuracy per round, and predicted vs real mean of new archs; with
     perplexity_vocab, the same scores shown as validation perplexity (lower is better)."""
@@ -237,11 +248,7 @@ def accuracy_plot(rounds: list[dict[str, Any]], *, perplexity_vocab: int | None 
     ax.set_xticks(xs)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 # ---------------------------------------------------------------- accuracy versus size
@@ -334,11 +341,7 @@ def pareto_plot(sizes: Sizes, winner: str | None, *, perplexity_vocab: int | Non
     ax.set_ylabel("dev perplexity (lower is better)" if perplexity_vocab else "dev accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(fig)
 
 
 def cell_diagrams(space_name: str, arch_text: str) -> dict[str, str]:
