@@ -27,7 +27,6 @@ from typing import Any
 
 from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig
 from nao_kfp.errors import NaoError
-from nao_kfp.export import FORMAT, MODEL_FILE, PROGRAM_FILE
 
 DEFAULT_NAME = "nao"
 HTTP_PORT = 8080  # KServe's container port
@@ -44,6 +43,8 @@ class ServeError(NaoError):
 def read_model_dir(model_dir: Path) -> dict[str, Any]:
     """The exported model.pt's record (what the server needs of it), checked; one-line errors."""
     import torch
+
+    from nao_kfp.export import FORMAT, MODEL_FILE, PROGRAM_FILE  # torch: only when serving
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -72,6 +73,8 @@ def load_program(model_dir: Path) -> Any:
     import logging
 
     import torch
+
+    from nao_kfp.export import PROGRAM_FILE
 
     # torch.export.load logs a traceback for an unreadable archive before it raises its own error
     quiet = logging.getLogger("torch.export")
