@@ -87,6 +87,7 @@ from nao_kfp.child import (
     train_child,
     train_supernet,
 )
+from nao_kfp.child.proxies import naswot, synflow
 from nao_kfp.config import load_config
 from nao_kfp.final import best_of, rerank
 from nao_kfp.spaces import get_space
@@ -155,7 +156,8 @@ def _overrides(args: argparse.Namespace, dev_size: int) -> list[str]:
         f"child.train_subset={args.train_images}", "child.device=cpu",
         f"child.cpu_threads={args.threads}", f"supernet.layers={args.layers}",
         f"supernet.channels={args.channels}", f"supernet.epochs={args.epochs}",
-        f"supernet.rounds_every={args.epochs}", f"supernet.batch_size={args.batch}",
+        f"supernet.rounds_every={args.epochs}", "search.rounds=1",
+        f"supernet.batch_size={args.batch}",
         f"supernet.eval_batch_size={args.dev_images}", "supernet.dev_batches=1",
         f"supernet.bn_batches={args.bn_batches}",
         *([f"supernet.lr_max={args.lr}"] if args.lr else []),
@@ -192,8 +194,11 @@ def nb201(args: argparse.Namespace) -> None:
     data = load_split(cfg.child)
     log(f"train {len(data.train_y)} / dev {len(data.dev_y)} images, pool {len(archs)} cells")
     work = Path(args.out) / "supernet"
+    train_on = archs  # the lever "sampling": the scored cells, or --uniform cells of the space
+    if args.uniform:
+        train_on = space.sample_unique(args.uniform, random.Random(args.seed), exclude=set())
     trained = train_supernet(
-        space, cfg, archs, data, work, epochs_to=args.epochs, seed=args.seed, log=log
+        space, cfg, train_on, data, work, epochs_to=args.epochs, seed=args.seed, log=log
     )
     params = [
         float(count_params(space, a, layers=args.layers, channels=args.channels)["params"])
@@ -220,6 +225,8 @@ def nb201(args: argparse.Namespace) -> None:
             "best_cell_true_rank": ranked.index(best) + 1,
             "top5_mean_valid": round(sum(valid[i] for i in top5) / 5, 2),
         }  # fmt: skip
+    if args.proxies:  # the lever "combine with a proxy": supernet z + proxies' z (z over cells)
+        result["combined"] = _combined(space, archs, valid, result_scores, args.proxies.split(","))
     if args.rerank_top:  # the final selection: the top cells retrained from scratch
         scores = result_scores[args.bn.split(",")[0]]
         top = sorted(range(len(scores)), key=lambda i: -scores[i])[: args.rerank_top]
@@ -243,6 +250,41 @@ def nb201(args: argparse.Namespace) -> None:
     result["table_best_valid"] = max(valid)
     result["table_mean_valid"] = round(sum(valid) / len(valid), 2)
     print(json.dumps(result, indent=1))
+
+
+def _combined(
+    space: Any, archs: list, valid: list[float], by_bn: dict[str, list[float]], names: list[str]
+) -> dict[str, Any]:
+    """Kendall tau and top-5 true ranks of each BN mode's scores combined with the proxies
+    (each standardized over the scored cells and summed, as evaluator.proxies does), of the
+    proxies alone, and of params alone; proxies on the benchmark's network, N=5 C=16."""
+    import statistics
+
+    from nao_kfp.child.proxies import ProxyScorer
+
+    spec = NetSpec(layers=5, channels=16, aux_head=False, classes=10, in_channels=3, input_size=32)
+    scorer = ProxyScorer(space, spec, names, reference=2)
+    raw = [scorer.raw(a) for a in archs]
+
+    def z(v: list[float]) -> list[float]:
+        m, sd = statistics.fmean(v), statistics.pstdev(v)
+        return [(x - m) / sd if sd else 0.0 for x in v]
+
+    zp = [z([r[n] for r in raw]) for n in names]
+    truth = sorted(range(len(valid)), key=lambda i: -valid[i])
+    variants = {"+".join(names): [sum(col) for col in zip(*zp, strict=True)]}
+    for bn, scores in by_bn.items():
+        variants[f"supernet[{bn}]+" + "+".join(names)] = [
+            sum(col) for col in zip(z(scores), *zp, strict=True)
+        ]
+    out = {}
+    for name, v in variants.items():
+        top5 = sorted(range(len(v)), key=lambda i: -v[i])[:5]
+        out[name] = {
+            "tau": _tau(v, valid), "top5_true_ranks": [truth.index(i) + 1 for i in top5],
+            "top5_mean_valid": round(sum(valid[i] for i in top5) / 5, 2),
+        }  # fmt: skip
+    return out
 
 
 def bn_sweep(args: argparse.Namespace) -> None:
@@ -313,38 +355,6 @@ def _jpeg_batch(root: Path, n: int, seed: int) -> torch.Tensor:
     x = torch.stack([torch.from_numpy(np.array(Image.open(f).convert("RGB"))) for f in chosen])
     x = x.permute(0, 3, 1, 2).float() / 255
     return (x - x.mean(dim=(0, 2, 3), keepdim=True)) / x.std(dim=(0, 2, 3), keepdim=True)
-
-
-def synflow(net: Any, shape: tuple[int, ...]) -> float:
-    """SynFlow (Tanaka et al. 2020; as a zero-cost proxy, Abdelfattah et al. 2021): sum over the
-    weights of |w * d R / d w| with R the output sum of the network with |w|, on an all-ones
-    input, in double precision; BatchNorm in eval mode with fresh statistics (the identity)."""
-    net = net.double().eval()
-    for p in net.parameters():
-        p.data.abs_()
-    net.zero_grad()
-    logits, _ = net(torch.ones((1, *shape), dtype=torch.float64))
-    logits.sum().backward()
-    with torch.no_grad():
-        return float(sum((p * p.grad).abs().sum() for p in net.parameters() if p.grad is not None))
-
-
-def naswot(net: Any, x: torch.Tensor) -> float:
-    """NASWOT (Mellor et al. 2021): log|K_H| of the Hamming-similarity kernel of the batch's
-    binary ReLU activation codes, summed over every ReLU."""
-    n = len(x)
-    k = torch.zeros(n, n, dtype=torch.float64)
-
-    def hook(_mod: Any, inp: tuple[torch.Tensor, ...], _out: Any) -> None:
-        c = (inp[0].detach().flatten(1) > 0).double()
-        k.add_(c @ c.t() + (1 - c) @ (1 - c).t())
-
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, torch.nn.ReLU)]
-    with torch.no_grad():
-        net.train()(x)
-    for h in handles:
-        h.remove()
-    return float(torch.linalg.slogdet(k)[1])
 
 
 def proxies(args: argparse.Namespace) -> None:
@@ -433,6 +443,17 @@ def main() -> None:
             q.add_argument("--cells", type=int, default=0, help="0: every cell of the table")
             q.add_argument("--rerank-top", type=int, default=0)
             q.add_argument("--rerank-epochs", type=int, default=2)
+            q.add_argument(
+                "--uniform",
+                type=int,
+                default=0,
+                help="train on this many uniformly sampled cells (0: the table's)",
+            )
+            q.add_argument(
+                "--proxies",
+                default="",
+                help="e.g. synflow,params: also the supernet combined with them",
+            )
         else:
             q.add_argument("--archs", type=int, default=10)
             q.add_argument("--pool", type=int, default=50)

@@ -121,6 +121,13 @@ class EvaluatorConfig:
     unavailable: str = "nearest"
     synthetic_seed: int = 0  # kind synthetic: which function
     synthetic_noise: float = 0.0  # kind synthetic: seeded noise (accuracy units)
+    # Zero-cost proxies of the untrained child network (params, synflow, naswot): kind proxy
+    # scores by them (default synflow and params); kind supernet combines them with the
+    # shared-weight accuracy (none by default). See nao_kfp/child/proxies.py.
+    proxies: list[str] = field(default_factory=list)
+    proxy_reference: int = 100  # the seeded sample of the space that standardizes each proxy
+    proxy_batch: int = 64  # naswot: this many training images
+    rerank_top: int = 1  # kind proxy: retrain the best this many (child recipe), keep the best
 
 
 @dataclass(frozen=True)
@@ -441,7 +448,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 # ---------------------------------------------------------------- cross-field constraints
 
 DATASETS = ("digits", "cifar10", "cifar100", "image-folder", "ptb")
-EVALUATORS = ("train", "table", "synthetic", "supernet")
+EVALUATORS = ("train", "table", "synthetic", "supernet", "proxy")
 SUPERNET_SPACES = ("nasnet", "enas", "nb201")  # child/supernet.py builds these
 FILLS = ("random", "none")
 SELECTS = ("first", "predicted")
@@ -454,6 +461,9 @@ TRAIN_IMAGES = {"digits": 1500, "cifar10": 50000, "cifar100": 50000}
 BUDGET_SPACES = ("nasnet", "enas")
 # Spaces whose child is an image network: the final training trains and exports it.
 FINAL_SPACES = ("nasnet", "enas", "nb201")
+# Zero-cost proxies (nao_kfp.child.proxies) and the spaces whose untrained child they score.
+PROXIES = ("params", "synflow", "naswot")
+PROXY_SPACES = FINAL_SPACES
 # Spaces whose child nao_kfp.child.train_child can train: evaluator.kind train needs one.
 TRAINER_SPACES = ("nasnet", "enas", "enas-rnn", "nb201")
 # numpy's seed range; torch takes more, but a seed is also a numpy seed in the child runtime.
@@ -557,6 +567,7 @@ def check(cfg: Config) -> None:
             f"evaluator.unavailable: expected nearest or skip, got {ev.unavailable!r}"
         )
     _positive("evaluator.synthetic_noise", ev.synthetic_noise, zero_ok=True)
+    _check_proxies(cfg)
     for key in (
         "embedding_size",
         "hidden_size",
@@ -667,6 +678,31 @@ def check(cfg: Config) -> None:
             )
         if "key" not in tol and tol.get("operator") != "Exists":
             raise ConfigError(f"cluster.tolerations[{i}]: needs a key (or operator: Exists)")
+
+
+def _check_proxies(cfg: Config) -> None:
+    ev, space = cfg.evaluator, cfg.search.space
+    for i, name in enumerate(ev.proxies):
+        if name not in PROXIES:
+            raise ConfigError(
+                f"evaluator.proxies[{i}]: unknown proxy {name!r} (expected one of: {', '.join(PROXIES)})"
+            )
+        if name in ev.proxies[:i]:
+            raise ConfigError(f"evaluator.proxies[{i}]: {name} is listed twice")
+    if ev.proxies and ev.kind not in ("proxy", "supernet"):
+        raise ConfigError(
+            f"evaluator.proxies: evaluator.kind {ev.kind} does not use proxies (proxy and supernet do)"
+        )
+    if ev.kind == "proxy" and space not in PROXY_SPACES:
+        raise ConfigError(
+            f"evaluator.kind: proxy needs an image space ({', '.join(PROXY_SPACES)}), got {space!r}"
+        )
+    if ev.proxy_reference < 2:
+        raise ConfigError(
+            f"evaluator.proxy_reference: expected at least 2 reference cells, got {ev.proxy_reference}"
+        )
+    _positive("evaluator.proxy_batch", ev.proxy_batch)
+    _positive("evaluator.rerank_top", ev.rerank_top)
 
 
 def _check_prior(cfg: Config) -> None:

@@ -4,7 +4,7 @@ The search loop (steps.py, rounds.py) never knows which one runs; `evaluator.kin
 config picks it: `train` (child training with the store's result cache and per-epoch resume),
 `table` (a CSV lookup: the tabular benchmark), `synthetic` (a seeded function, for tests) or
 `supernet` (NAO-WS: shared weights, trained round by round by steps.supernet_round; it also
-chooses the winner, Evaluator.select).
+chooses the winner, Evaluator.select) or `proxy` (zero-cost proxies of the untrained network).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError
 from nao_kfp.evaluators.base import Evaluator
+from nao_kfp.evaluators.proxy import ProxyEvaluator
 from nao_kfp.evaluators.supernet import SupernetEvaluator
 from nao_kfp.evaluators.synthetic import SyntheticEvaluator
 from nao_kfp.evaluators.table import TableEvaluator
@@ -24,6 +25,7 @@ REGISTRY: dict[str, type[Evaluator]] = {
     "table": TableEvaluator,
     "synthetic": SyntheticEvaluator,
     "supernet": SupernetEvaluator,
+    "proxy": ProxyEvaluator,
 }
 
 
@@ -39,6 +41,7 @@ def make_evaluator(cfg: Config, **kwargs: Any) -> Evaluator:
 __all__ = [
     "REGISTRY",
     "Evaluator",
+    "ProxyEvaluator",
     "SupernetEvaluator",
     "SyntheticEvaluator",
     "TableEvaluator",

@@ -17,6 +17,7 @@ mirror.
 from __future__ import annotations
 
 import dataclasses
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, ok
 from nao_kfp.evaluators.train import TrainEvaluator
 from nao_kfp.pool import PoolEntry
+from nao_kfp.spaces import get_space
 
 CHECKPOINT = "checkpoint.pt"
 # scoring progress: about this many lines per round, however large the pool
@@ -148,29 +150,77 @@ class SupernetEvaluator(Evaluator):
             self.space, self.cfg, [e.arch for e in entries], self._data(data_dir), self._work(),
             epoch=epoch, on_scored=on_scored,
         )  # fmt: skip
-        return [ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)]
+        if not self.cfg.evaluator.proxies:
+            return [
+                ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)
+            ]
+        return self._with_proxies(entries, scores, data_dir)
+
+    def _with_proxies(
+        self, entries: Sequence[PoolEntry], scores: Sequence[float], data_dir: Path | None
+    ) -> list[PoolEntry]:
+        """evaluator.proxies: the score combines the shared-weight accuracy, standardized over
+        this round's scoring (the whole pool), with the proxies' z-scores (each weighing as
+        much as the supernet); the accuracy itself is kept as supernet_accuracy."""
+        from nao_kfp.evaluators.proxy import make_scorer
+
+        scorer = make_scorer(self.cfg, data_dir)
+        mean = statistics.fmean(scores)
+        spread = statistics.pstdev(scores)
+        out = []
+        for e, s in zip(entries, scores, strict=True):
+            z = (s - mean) / spread if spread > 0 else 0.0
+            out.append(
+                ok(
+                    e,
+                    scorer.score(e.arch, extra=[z]),
+                    supernet_epoch=self.epoch,
+                    supernet_accuracy=s,
+                    proxies=scorer.zscores(e.arch),
+                )  # fmt: skip
+            )
+        return out
 
     def select(
         self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
     ) -> tuple[PoolEntry, list[dict[str, Any]]]:
         """NAO-WS's selection: the best supernet.rerank_top retrained from scratch (the child
         recipe, supernet.rerank_epochs) and the best of them by that dev accuracy."""
-        from nao_kfp.evaluators.train import work_dir
-        from nao_kfp.final import best_of, rerank
-
         sn = self.cfg.supernet
-        top = list(ranked[: sn.rerank_top])
-        if len(top) < 2:
-            return ranked[0], []
-        recipe = dataclasses.replace(self.cfg.child, epochs=sn.rerank_epochs)
-        with work_dir() as tmp:
-            records = rerank(
-                self.space, [e.arch for e in top], recipe, tmp, seed=self.cfg.search.seed,
-                store=_store(self.cfg), data_dir=data_dir, log=log, what="select",
-            )  # fmt: skip
-        for rec, e in zip(records, top, strict=True):
-            rec["supernet_accuracy"] = e.accuracy
-        win, rec = top[best_of(records)], records[best_of(records)]
-        trained = {k: rec[k] for k in ("test_accuracy", "params", "macs") if rec.get(k) is not None}
-        extra = {**win.extra, **trained, "supernet_accuracy": win.accuracy}
-        return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records
+        return rerank_select(
+            self.cfg, ranked, sn.rerank_top, sn.rerank_epochs, data_dir=data_dir, log=log,
+            score_key="supernet_score",
+        )  # fmt: skip
+
+
+def rerank_select(
+    cfg: Config,
+    ranked: Sequence[PoolEntry],
+    top_n: int,
+    epochs: int,
+    *,
+    data_dir: Path | None,
+    log: Log | None,
+    score_key: str,
+) -> tuple[PoolEntry, list[dict[str, Any]]]:
+    """The best `top_n` of `ranked` (by a cheap score) retrained from scratch (the child recipe,
+    `epochs`) and the best of them by that dev accuracy; its cheap score is kept as score_key.
+    With fewer than two, the best-scored wins as it is."""
+    from nao_kfp.evaluators.train import work_dir
+    from nao_kfp.final import best_of, rerank
+
+    top = list(ranked[:top_n])
+    if len(top) < 2:
+        return ranked[0], []
+    recipe = dataclasses.replace(cfg.child, epochs=epochs)
+    with work_dir() as tmp:
+        records = rerank(
+            get_space(cfg.search.space), [e.arch for e in top], recipe, tmp,
+            seed=cfg.search.seed, store=_store(cfg), data_dir=data_dir, log=log, what="select",
+        )  # fmt: skip
+    for rec, e in zip(records, top, strict=True):
+        rec[score_key] = e.accuracy
+    win, rec = top[best_of(records)], records[best_of(records)]
+    trained = {k: rec[k] for k in ("test_accuracy", "params", "macs") if rec.get(k) is not None}
+    extra = {**win.extra, **trained, score_key: win.accuracy}
+    return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records

@@ -1,0 +1,101 @@
+"""The zero-cost evaluator: architectures scored by proxies of their untrained network.
+
+`evaluator.proxies` names them (params, synflow, naswot; default synflow and params); a cell's
+score is a linear map of its proxies' summed z-scores against a seeded reference sample of the
+space (child/proxies.py), so it is absolute, deterministic and comparable across rounds and
+shards. Evaluating costs one forward and backward pass of the child network (about 40 ms for
+an NB-201 network on one CPU thread), so a whole NAO search runs in minutes without a GPU. The
+winner is the best-scored architecture; with evaluator.rerank_top > 1 the best few are
+retrained from scratch for child.epochs and the best of them by dev accuracy wins (final.rerank,
+as NAO-WS does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from nao_kfp.config import Config
+from nao_kfp.evaluators.base import Evaluator, Log, ok
+from nao_kfp.pool import PoolEntry
+
+DEFAULT_PROXIES = ("synflow", "params")
+
+
+def proxy_names(cfg: Config) -> tuple[str, ...]:
+    return tuple(cfg.evaluator.proxies) or DEFAULT_PROXIES
+
+
+def make_scorer(cfg: Config, data_dir: Path | None = None) -> Any:
+    """The ProxyScorer of cfg's child network (search_spec), seeded by search.seed."""
+    from nao_kfp.child.params import search_spec
+    from nao_kfp.child.proxies import ProxyScorer
+    from nao_kfp.spaces import get_space
+
+    names = proxy_names(cfg)
+    child = cfg.child
+    if data_dir is not None:
+        child = dataclasses.replace(child, data_dir=str(data_dir))
+
+    def images() -> Any:  # naswot's batch: the first eval_batch training images, fixed
+        from nao_kfp.child.supernet_train import load_split
+
+        data = load_split(child)
+        return data.train_x[: cfg.evaluator.proxy_batch].float()
+
+    return ProxyScorer(
+        get_space(cfg.search.space), search_spec(child), names, seed=cfg.search.seed,
+        reference=cfg.evaluator.proxy_reference, images=images,
+    )  # fmt: skip
+
+
+class ProxyEvaluator(Evaluator):
+    kind = "proxy"
+
+    def __init__(self, cfg: Config, data_dir: Path | None = None):
+        super().__init__(cfg)
+        self.data_dir = data_dir
+
+    def prepare(self, out_dir: Path) -> dict[str, Any]:
+        if "naswot" in proxy_names(self.cfg):  # its batch of training images
+            from nao_kfp.evaluators.train import TrainEvaluator
+
+            return TrainEvaluator(self.cfg).prepare(out_dir)
+        return super().prepare(out_dir)
+
+    @cached_property
+    def scorer(self) -> Any:
+        from nao_kfp.child.runtime import cpu_threads
+
+        with cpu_threads(self.cfg.child.cpu_threads or 1):
+            return make_scorer(self.cfg, self.data_dir)
+
+    def evaluate(
+        self,
+        entries: Sequence[PoolEntry],
+        *,
+        data_dir: Path | None = None,
+        round_index: int = 0,
+        shard: int = 0,
+        log: Log | None = None,
+    ) -> list[PoolEntry]:
+        from nao_kfp.child.runtime import cpu_threads
+
+        if data_dir is not None:
+            self.data_dir = data_dir
+        scorer = self.scorer
+        with cpu_threads(self.cfg.child.cpu_threads or 1):
+            return [ok(e, scorer.score(e.arch), proxies=scorer.zscores(e.arch)) for e in entries]
+
+    def select(
+        self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
+    ) -> tuple[PoolEntry, list[dict[str, Any]]]:
+        from nao_kfp.evaluators.supernet import rerank_select
+
+        return rerank_select(
+            self.cfg, ranked, self.cfg.evaluator.rerank_top, self.cfg.child.epochs,
+            data_dir=data_dir, log=log, score_key="proxy_score",
+        )  # fmt: skip

@@ -1,0 +1,101 @@
+"""The zero-cost evaluator (evaluator.kind proxy) and proxies beside a supernet: SynFlow and
+parameter count of the untrained child network, standardized against a seeded reference sample,
+scored without data and without training."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from nao_kfp.child.params import build_network, net_spec
+from nao_kfp.child.proxies import ProxyScorer, combine, synflow
+from nao_kfp.config import load_config
+from nao_kfp.errors import ConfigError
+from nao_kfp.evaluators import make_evaluator
+from nao_kfp.loop import run_search
+from nao_kfp.pool import PoolEntry, entry
+from nao_kfp.records import read_result
+from nao_kfp.spaces import get_space
+
+SPACE = get_space("nb201")
+SMALL_NET = net_spec("cifar10", layers=1, channels=4, aux_head=False)
+CONVS = SPACE.parse(
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+)
+POOLS = SPACE.parse(
+    "|avg_pool_3x3~0|+|avg_pool_3x3~0|avg_pool_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|"
+)
+NO_PATH = SPACE.parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+FAST = [
+    "evaluator.kind=proxy", "child.layers=1", "child.channels=4", "evaluator.proxy_reference=20",
+    "search.initial_archs=8", "search.top_k=3", "search.new_archs=4", "search.shards=1",
+    "controller.epochs=8", "search.warm_epochs=3", "search.rounds=3",
+]  # fmt: skip
+
+
+def test_synflow_grows_with_the_paths_that_carry_signal() -> None:
+    def flow(arch: object) -> float:
+        torch.manual_seed(0)
+        return synflow(build_network(SPACE, arch, SMALL_NET), (3, 32, 32))
+
+    # pooling has no weights of its own; with no edge, only the stem, the residual reduction
+    # blocks and the classifier carry any flow
+    assert flow(CONVS) > flow(POOLS) > flow(NO_PATH) > 0.0
+
+
+def test_scores_are_absolute_deterministic_and_rank_by_the_proxies() -> None:
+    a = ProxyScorer(SPACE, SMALL_NET, ["synflow", "params"], seed=3, reference=16)
+    b = ProxyScorer(SPACE, SMALL_NET, ["synflow", "params"], seed=3, reference=16)
+    cells = SPACE.sample_unique(6, random.Random(1))
+    scores = [a.score(c) for c in cells]
+    assert scores == [b.score(c) for c in reversed(cells)][::-1]  # no dependence on order
+    assert a.score(CONVS) > a.score(POOLS) > a.score(NO_PATH)
+    by_params = ProxyScorer(SPACE, SMALL_NET, ["params"], reference=16)
+    counts = [
+        sum(p.numel() for p in build_network(SPACE, c, SMALL_NET).parameters()) for c in cells
+    ]
+    order = sorted(range(6), key=lambda i: counts[i])
+    assert [by_params.score(cells[i]) for i in order] == sorted(by_params.score(c) for c in cells)
+    assert combine([]) == 0.5 and combine([100.0]) == 1.0 and combine([1.0, 1.0]) > combine([1.0])
+
+
+def test_a_proxy_search_runs_the_one_loop_and_is_deterministic(tmp_path: Path) -> None:
+    cfg = load_config("nb201", FAST)
+    pool = run_search(cfg, tmp_path / "a", evaluator=make_evaluator(cfg))
+    again = run_search(cfg, tmp_path / "b")
+    assert [(e.id, e.accuracy) for e in pool] == [(e.id, e.accuracy) for e in again]
+    assert len(pool) == 8 + 2 * 4 and all(e.status == "ok" for e in pool)
+    assert all(set(e.extra["proxies"]) == {"synflow", "params"} for e in pool)
+    result = read_result(tmp_path / "a" / "result.json")
+    assert result.best.dev_accuracy == max(e.accuracy for e in pool if e.accuracy is not None)
+
+
+def test_the_proxy_evaluator_scores_each_cell_alone() -> None:
+    ev = make_evaluator(load_config("nb201", FAST))
+    cells = [entry(SPACE, c) for c in (CONVS, POOLS, NO_PATH)]
+    together = [e.accuracy for e in ev.evaluate(cells)]
+    alone = [ev.evaluate([entry(SPACE, c)])[0].accuracy for c in (CONVS, POOLS, NO_PATH)]
+    assert together == alone and together[0] > together[1] > together[2]
+    assert isinstance(cells[0], PoolEntry)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["evaluator.proxies=[synflow, flops]"], "evaluator.proxies[1]: unknown proxy 'flops'"),
+        (["evaluator.proxies=[params, params]"], "evaluator.proxies[1]: params is listed twice"),
+        (["evaluator.kind=table", "evaluator.proxies=[params]"], "evaluator.proxies: evaluator.kind table does not use"),
+        (["evaluator.proxy_reference=1"], "evaluator.proxy_reference: expected at least 2"),
+    ],
+)  # fmt: skip
+def test_bad_proxy_settings_are_one_line_errors(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
+        load_config("nb201", ["evaluator.kind=proxy", *overrides])
+
+
+def test_proxies_need_an_image_space() -> None:
+    with pytest.raises(ConfigError, match=r"^evaluator.kind: proxy needs an image space"):
+        load_config("ptb", ["evaluator.kind=proxy"])
