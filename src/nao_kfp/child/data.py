@@ -10,7 +10,7 @@ the internet. Sources:
   image-folder  data_dir/train/<class>/* and data_dir/test/<class>/* (e.g. the CIFAR-10 JPEGs).
 The dev set is child.dev_size training images chosen with a fixed seed (the same for every
 child, so their dev accuracies are comparable). It is not clamped: a dev set (plus
-child.train_subset) larger than the training set is a ConfigError naming the sizes (config.py
+child.train_subset) larger than the training set is a ConfigError naming the sizes (config/child.py
 checks the built-in sets at load time; digits has 1,500 training images).
 """
 

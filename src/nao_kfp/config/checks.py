@@ -1,0 +1,136 @@
+"""The checks across sections, and the one order every check runs in at load time.
+
+Each section's own checks sit beside its fields (config/search.py, ...). The order is the one
+the messages have always come in, since the first problem found is the one reported: a check
+across sections runs right after the section checks of the fields it reads.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nao_kfp.config.child import TRAIN_IMAGES, check_child, check_child_dataset
+from nao_kfp.config.cluster import check_cluster
+from nao_kfp.config.controller import check_controller
+from nao_kfp.config.evaluator import check_evaluator, check_evaluator_kind, check_proxy_sample
+from nao_kfp.config.final import check_final
+from nao_kfp.config.search import (
+    MAX_ROUNDS,
+    check_search_loop,
+    check_search_priors,
+    check_search_proposals,
+    check_search_size,
+)
+from nao_kfp.config.supernet import check_supernet
+from nao_kfp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nao_kfp.config.root import Config
+
+SUPERNET_SPACES = ("nasnet", "enas", "nb201")  # child/supernet.py builds these
+# Spaces whose child is a CellNetwork: parameter budgets apply to them.
+BUDGET_SPACES = ("nasnet", "enas")
+# Spaces whose child is an image network: the final training trains and exports it.
+FINAL_SPACES = ("nasnet", "enas", "nb201")
+# The spaces whose untrained child the zero-cost proxies score.
+PROXY_SPACES = FINAL_SPACES
+# Spaces whose child nao_kfp.child.train_child can train: evaluator.kind train needs one.
+TRAINER_SPACES = ("nasnet", "enas", "enas-rnn", "nb201")
+
+
+def check(cfg: Config) -> None:
+    """Every section's checks and those across sections, after the name (Config.from_dict)."""
+    s, c, ch, cl = cfg.search, cfg.controller, cfg.child, cfg.cluster
+    check_search_size(s)
+    for key in ("max_params", "max_macs"):
+        if getattr(s, key) and s.space not in BUDGET_SPACES and cfg.evaluator.kind != "table":
+            raise ConfigError(
+                f"search.{key}: budgets apply to the image children of {' and '.join(BUDGET_SPACES)}, "
+                f"not to search.space {s.space!r}"
+            )
+    check_search_proposals(s)
+    if s.explore and c.ensemble < 2:
+        raise ConfigError(
+            f"search.explore: {s.explore} needs the spread of controller.ensemble >= 2 heads, "
+            f"got {c.ensemble}"
+        )
+    check_search_priors(s)
+    if s.prior and cfg.evaluator.kind == "supernet":
+        raise ConfigError(
+            "search.prior: NAO-WS scores with its own supernet; priors need another evaluator.kind"
+        )
+    check_search_loop(s)
+    ev = cfg.evaluator
+    check_evaluator_kind(ev)
+    if ev.kind == "train" and s.space not in TRAINER_SPACES:
+        raise ConfigError(
+            f"search.space: {s.space} has no child trainer for evaluator.kind train "
+            f"({', '.join(TRAINER_SPACES)} have one); use evaluator.kind table or synthetic"
+        )
+    check_evaluator(ev)
+    if ev.kind == "proxy" and s.space not in PROXY_SPACES:
+        raise ConfigError(
+            f"evaluator.kind: proxy needs an image space ({', '.join(PROXY_SPACES)}), got {s.space!r}"
+        )
+    check_proxy_sample(ev)
+    check_controller(c)
+    check_child_dataset(ch)
+    if (ch.dataset == "ptb") != (s.space == "enas-rnn"):
+        raise ConfigError(
+            f"child.dataset: {ch.dataset!r} does not fit search.space {s.space!r} (ptb goes with enas-rnn only)"
+        )
+    check_child(ch)
+    _check_final(cfg)
+    check_supernet(cfg.supernet)
+    if cfg.evaluator.kind == "supernet":
+        _check_weight_sharing(cfg)
+    check_cluster(cl)
+
+
+def _check_final(cfg: Config) -> None:
+    f = cfg.final
+    check_final(f)
+    total = TRAIN_IMAGES.get(cfg.child.dataset)
+    if total is not None and cfg.child.dev_size + max(f.train_subset, 1) > total:
+        raise ConfigError(
+            f"final.train_subset: {f.train_subset} train images and child.dev_size "
+            f"{cfg.child.dev_size} do not fit in {cfg.child.dataset}'s {total} training images"
+        )
+    if f.enabled and cfg.search.space not in FINAL_SPACES:
+        raise ConfigError(
+            f"final.enabled: the final training builds image networks ({', '.join(FINAL_SPACES)}), "
+            f"not search.space {cfg.search.space!r}"
+        )
+
+
+def _check_weight_sharing(cfg: Config) -> None:
+    """evaluator.kind supernet: the search's rounds follow the supernet schedule."""
+    s, sn = cfg.search, cfg.supernet
+    if s.space not in SUPERNET_SPACES:
+        raise ConfigError(
+            f"evaluator.kind: supernet needs search.space {' or '.join(SUPERNET_SPACES)}, got {s.space!r}"
+        )
+    rounds = -(-sn.epochs // sn.rounds_every)  # checked before the scoring epochs are listed
+    if rounds > MAX_ROUNDS:
+        raise ConfigError(
+            f"supernet.epochs: {sn.epochs} epochs scored every {sn.rounds_every} "
+            f"(supernet.rounds_every) are {rounds} rounds; expected at most {MAX_ROUNDS} (the "
+            "pipeline unrolls its rounds at compile time)"
+        )
+    points = sn.schedule()
+    if s.rounds != len(points):
+        raise ConfigError(
+            f"search.rounds: NAO-WS scores the pool at supernet epochs {', '.join(map(str, points))} "
+            f"(supernet.epochs / supernet.rounds_every), so it has {len(points)} rounds; got {s.rounds}"
+        )
+    if s.shards != 1:
+        raise ConfigError(
+            f"search.shards: NAO-WS trains one supernet on one GPU; expected 1, got {s.shards}"
+        )
+    n_dev = sn.dev_batches * sn.eval_batch_size
+    if n_dev > cfg.child.dev_size:
+        raise ConfigError(
+            f"supernet.dev_batches: {sn.dev_batches} batches of supernet.eval_batch_size "
+            f"{sn.eval_batch_size} need {n_dev} dev images, but child.dev_size is "
+            f"{cfg.child.dev_size}"
+        )

@@ -1,0 +1,64 @@
+"""The whole config: one field per section, and the top-level name."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from nao_kfp.config.checks import check
+from nao_kfp.config.child import ChildConfig
+from nao_kfp.config.cluster import ClusterConfig
+from nao_kfp.config.controller import ControllerConfig
+from nao_kfp.config.evaluator import EvaluatorConfig
+from nao_kfp.config.final import FinalConfig
+from nao_kfp.config.search import SearchConfig
+from nao_kfp.config.strict import _build
+from nao_kfp.config.supernet import SupernetConfig
+from nao_kfp.errors import ConfigError
+
+# config.name names the default run folder (runs/<name>-<time>) and the KFP run.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str = "nao"
+    search: SearchConfig = field(default_factory=SearchConfig)
+    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    child: ChildConfig = field(default_factory=ChildConfig)
+    final: FinalConfig = field(default_factory=FinalConfig)
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        cfg = _build(cls, data, "")
+        check_name(cfg.name)
+        check(cfg)
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **sections: Any) -> Config:
+        return dataclasses.replace(self, **sections)
+
+    def digest(self, *sections: str) -> str:
+        """Stable short hash of the named sections (all when none), for cache keys."""
+        d = self.to_dict()
+        part = {s: d[s] for s in sections} if sections else d
+        blob = json.dumps(part, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def check_name(name: str) -> None:
+    if not NAME.match(name):
+        raise ConfigError(
+            f"name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or "
+            f"digit (it names the run folder), got {name!r}"
+        )
