@@ -99,3 +99,23 @@ def test_bad_proxy_settings_are_one_line_errors(overrides: list[str], message: s
 def test_proxies_need_an_image_space() -> None:
     with pytest.raises(ConfigError, match=r"^evaluator.kind: proxy needs an image space"):
         load_config("ptb", ["evaluator.kind=proxy"])
+
+
+def test_data_proxies_read_a_seeded_batch_of_training_images(tmp_path: Path) -> None:
+    """synflow_bn and naswot on digits (scikit-learn's, no download): the batch sets the
+    BatchNorm statistics, so synflow_bn is not synflow; both are deterministic."""
+    cfg = load_config(
+        "demo",
+        ["evaluator.kind=proxy", "evaluator.proxies=[synflow, synflow_bn, naswot]",
+         "evaluator.proxy_reference=4", "evaluator.proxy_batch=16", "child.layers=1",
+         "child.channels=4"],
+    )  # fmt: skip
+    space = get_space(cfg.search.space)
+    cells = [entry(space, a) for a in space.sample_unique(3, random.Random(0))]
+    ev = make_evaluator(cfg)
+    ev.prepare(tmp_path)
+    first = [(e.accuracy, e.extra["proxies"]) for e in ev.evaluate(cells)]
+    again = [(e.accuracy, e.extra["proxies"]) for e in make_evaluator(cfg).evaluate(cells)]
+    assert first == again
+    raw = ev.scorer.raw(cells[0].arch)
+    assert set(raw) == {"synflow", "synflow_bn", "naswot"} and raw["synflow"] != raw["synflow_bn"]

@@ -9,7 +9,9 @@ from nao_kfp.errors import ConfigError
 
 EVALUATORS = ("train", "table", "synthetic", "supernet", "proxy")
 # Zero-cost proxies (nao_kfp.child.proxies).
-PROXIES = ("params", "synflow", "naswot")
+PROXIES = ("params", "synflow", "synflow_bn", "naswot")
+# the proxies that need a batch of training images (child.data_dir, evaluator.proxy_batch)
+DATA_PROXIES = ("synflow_bn", "naswot")
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,12 @@ class EvaluatorConfig:
     unavailable: str = "nearest"
     synthetic_seed: int = 0  # kind synthetic: which function
     synthetic_noise: float = 0.0  # kind synthetic: seeded noise (accuracy units)
-    # Zero-cost proxies of the untrained child network (params, synflow, naswot): kind proxy
+    # Zero-cost proxies of the untrained child network (params, synflow, synflow_bn, naswot): kind proxy
     # scores by them (default synflow and params); kind supernet combines them with the
     # shared-weight accuracy (none by default). See nao_kfp/child/proxies.py.
     proxies: list[str] = field(default_factory=list)
     proxy_reference: int = 100  # the seeded sample of the space that standardizes each proxy
-    proxy_batch: int = 64  # naswot: this many training images
+    proxy_batch: int = 64  # synflow_bn and naswot: this many training images
     rerank_top: int = 1  # kind proxy: retrain the best this many (child recipe), keep the best
 
 

@@ -1,6 +1,7 @@
 """The zero-cost evaluator: architectures scored by proxies of their untrained network.
 
-`evaluator.proxies` names them (params, synflow, naswot; default synflow and params); a cell's
+`evaluator.proxies` names them (params, synflow, synflow_bn, naswot; default synflow and
+params, which need no data); a cell's
 score is a linear map of its proxies' summed z-scores against a seeded reference sample of the
 space (child/proxies.py), so it is absolute, deterministic and comparable across rounds and
 shards. Evaluating costs one forward and backward pass of the child network (about 40 ms for
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from nao_kfp.config import Config
+from nao_kfp.config.evaluator import DATA_PROXIES
 from nao_kfp.evaluators.base import Evaluator, Log, ok
 from nao_kfp.pool import PoolEntry
 
@@ -40,11 +42,15 @@ def make_scorer(cfg: Config, data_dir: Path | None = None) -> Any:
     if data_dir is not None:
         child = dataclasses.replace(child, data_dir=str(data_dir))
 
-    def images() -> Any:  # naswot's batch: the first eval_batch training images, fixed
+    def images() -> Any:  # the data proxies' batch: proxy_batch seeded training images
+        import torch
+
         from nao_kfp.child.supernet_train import load_split
 
         data = load_split(child)
-        return data.train_x[: cfg.evaluator.proxy_batch].float()
+        gen = torch.Generator().manual_seed(cfg.search.seed)  # images of every class
+        pick = torch.randperm(len(data.train_x), generator=gen)[: cfg.evaluator.proxy_batch]
+        return data.train_x[pick].float()
 
     return ProxyScorer(
         get_space(cfg.search.space), search_spec(child), names, seed=cfg.search.seed,
@@ -60,7 +66,7 @@ class ProxyEvaluator(Evaluator):
         self.data_dir = data_dir
 
     def prepare(self, out_dir: Path) -> dict[str, Any]:
-        if "naswot" in proxy_names(self.cfg):  # its batch of training images
+        if set(proxy_names(self.cfg)) & set(DATA_PROXIES):  # their batch of training images
             from nao_kfp.evaluators.train import TrainEvaluator
 
             return TrainEvaluator(self.cfg).prepare(out_dir)
