@@ -11,6 +11,7 @@ from nao_kfp.config.bounds import _positive, _unrolled
 from nao_kfp.config.checks import (
     BUDGET_SPACES,
     FINAL_SPACES,
+    NAME,
     PROXY_SPACES,
     SUPERNET_SPACES,
     TRAINER_SPACES,
@@ -31,7 +32,7 @@ from nao_kfp.config.loader import (
     preset_path,
     read_yaml,
 )
-from nao_kfp.config.root import NAME, Config
+from nao_kfp.config.root import Config
 from nao_kfp.config.search import (
     FILLS,
     MAX_ROUNDS,

@@ -1,4 +1,4 @@
-"""The checks across sections, and the one order every check runs in at load time.
+"""The top-level name's check, the checks across sections, and the one order every check runs in.
 
 Each section's own checks sit beside its fields (config/search.py, ...). The order is the one
 the messages have always come in, since the first problem found is the one reported: a check
@@ -7,6 +7,7 @@ across sections runs right after the section checks of the fields it reads.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from nao_kfp.config.child import TRAIN_IMAGES, check_child, check_child_dataset
@@ -27,6 +28,9 @@ from nao_kfp.errors import ConfigError
 if TYPE_CHECKING:
     from nao_kfp.config.root import Config
 
+# config.name names the default run folder (runs/<name>-<time>) and the KFP run.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+
 SUPERNET_SPACES = ("nasnet", "enas", "nb201")  # child/supernet.py builds these
 # Spaces whose child is a CellNetwork: parameter budgets apply to them.
 BUDGET_SPACES = ("nasnet", "enas")
@@ -39,8 +43,9 @@ TRAINER_SPACES = ("nasnet", "enas", "enas-rnn", "nb201")
 
 
 def check(cfg: Config) -> None:
-    """Every section's checks and those across sections, after the name (Config.from_dict)."""
+    """Every check, once at load time: the name, each section's own, and those across them."""
     s, c, ch, cl = cfg.search, cfg.controller, cfg.child, cfg.cluster
+    check_name(cfg.name)
     check_search_size(s)
     for key in ("max_params", "max_macs"):
         if getattr(s, key) and s.space not in BUDGET_SPACES and cfg.evaluator.kind != "table":
@@ -85,6 +90,14 @@ def check(cfg: Config) -> None:
     if cfg.evaluator.kind == "supernet":
         _check_weight_sharing(cfg)
     check_cluster(cl)
+
+
+def check_name(name: str) -> None:
+    if not NAME.match(name):
+        raise ConfigError(
+            f"name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or "
+            f"digit (it names the run folder), got {name!r}"
+        )
 
 
 def _check_final(cfg: Config) -> None:

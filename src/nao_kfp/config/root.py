@@ -1,11 +1,10 @@
-"""The whole config: one field per section, and the top-level name."""
+"""The whole config: the top-level name and one field per section (checked in checks.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,10 +17,6 @@ from nao_kfp.config.final import FinalConfig
 from nao_kfp.config.search import SearchConfig
 from nao_kfp.config.strict import _build
 from nao_kfp.config.supernet import SupernetConfig
-from nao_kfp.errors import ConfigError
-
-# config.name names the default run folder (runs/<name>-<time>) and the KFP run.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,6 @@ class Config:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
         cfg = _build(cls, data, "")
-        check_name(cfg.name)
         check(cfg)
         return cfg
 
@@ -54,11 +48,3 @@ class Config:
         part = {s: d[s] for s in sections} if sections else d
         blob = json.dumps(part, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def check_name(name: str) -> None:
-    if not NAME.match(name):
-        raise ConfigError(
-            f"name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or "
-            f"digit (it names the run folder), got {name!r}"
-        )
