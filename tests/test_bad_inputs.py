@@ -281,7 +281,7 @@ _add(conf("search.eta: expected a finite number, got nan", "search.eta=.nan"))
 _add(conf("child.lr_max: expected a finite number, got inf", "child.lr_max=.inf"))
 _add(
     conf(
-        "evaluator.kind: unknown evaluator 'lookup' (expected one of: train, table, synthetic, supernet)",
+        "evaluator.kind: unknown evaluator 'lookup' (expected one of: train, table, synthetic, supernet, proxy)",
         "evaluator.kind=lookup",
     )
 )
