@@ -11,13 +11,18 @@ from nao_kfp.components._base import component
 @component
 def tabular_strategy(spec_json: str, strategy: str, results: Output[Artifact]) -> None:
     """Run one strategy of the reproduce spec (every budget and seed) on the spec's generated
-    table; write its results document (JSON) to `results`."""
+    table with portable numerics (the same floats on any x86-64 CPU); write its results document
+    (JSON, with the machine it ran on) to `results`."""
     import json
     from pathlib import Path
 
-    from nao_kfp.strategies.reproduce import ReproduceSpec, run_strategy
+    from nao_kfp.numerics import pin
+
+    pin()  # before torch loads
+    from nao_kfp.strategies.reproduce import ReproduceSpec, machine, run_strategy
 
     doc = run_strategy(ReproduceSpec.from_dict(json.loads(spec_json)), strategy)
+    doc["machine"] = machine()
     Path(results.path).write_text(json.dumps(doc, sort_keys=True))
 
 

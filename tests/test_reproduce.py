@@ -2,11 +2,15 @@
 
 import copy
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import yaml
 from nao_kfp.pipelines.reproduce import compile_pipeline, run_local
 
+from nao_kfp import numerics
 from nao_kfp.strategies.reproduce import (
     MACHINE_DEPENDENT,
     REFERENCE_PATH,
@@ -68,6 +72,9 @@ def test_local_pipeline_writes_then_checks_the_reference(tmp_path):
         compare_results(written, run_spec(FAST)) == []
     )  # the pipeline computes what the library does
     assert run_local(ref, pipeline_root=tmp_path / "root")["runs"] == written["runs"]
+    # the strategy steps pinned portable numerics and recorded the machine they ran on
+    assert written["machine"]["numerics"] == "portable"
+    assert written["machine"]["cpu_capability"] == "DEFAULT"
     doc = json.loads(ref.read_text())
     doc["runs"][0]["reported"] = -1.0
     ref.write_text(json.dumps(doc))
@@ -138,3 +145,26 @@ def test_a_nao_difference_on_another_machine_names_both_machines(reference):
     with pytest.raises(ReproduceError) as e:
         check_reproduction(ref, actual)
     assert "differ across CPUs" not in str(e.value)
+
+
+def test_pin_takes_effect_in_a_fresh_process_and_refuses_after_torch_loaded():
+    code = (
+        "from nao_kfp.numerics import pin, describe\n"
+        "pin()\n"
+        "import torch\n"
+        "print(describe(), torch.backends.cpu.get_cpu_capability(), torch.get_num_threads(),"
+        " torch.backends.mkldnn.enabled)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in numerics.ENV}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["portable", "DEFAULT", "1", "False"]
+    # this test process loaded torch with its native kernels: too late to pin
+    if numerics.describe() != "portable":
+        with pytest.raises(numerics.NumericsError, match="torch was imported before pin"):
+            numerics.pin()
+
+
+def test_the_committed_reference_was_made_with_portable_numerics():
+    assert load_reference(REFERENCE_PATH)["machine"]["numerics"] == "portable"

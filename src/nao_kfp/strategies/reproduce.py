@@ -7,9 +7,11 @@ must match exactly: the table is a deterministic function of its seed and every 
 deterministic function of its seed, so any difference is a regression.
 
 Random search and evolution are pure Python and reproduce on any machine. NAO trains networks in
-float arithmetic whose rounding depends on the CPU's instruction set (torch's kernels for AVX2 and
-AVX-512 differ in the last bits, and a search amplifies that), so the reference records the
-machine it was made on (`machine`), and a difference in NAO on another machine says so.
+float arithmetic whose rounding depends on the CPU (torch's kernels for AVX2 and AVX-512, and
+MKL's paths for Intel and AMD, differ in the last bits, and a search amplifies that), so the
+pipeline's strategy steps pin portable numerics (nao_kfp.numerics) and record the machine they
+ran on (`machine`); a NAO difference on another machine names both. A run in-process without
+pinning (the tests) has native numerics, and only random search and evolution must match it.
 """
 
 from __future__ import annotations
@@ -97,11 +99,13 @@ MACHINE_DEPENDENT = ("nao",)
 
 
 def machine() -> dict[str, str]:
-    """What NAO's float results depend on: CPU vendor and the instruction set torch dispatches to,
-    and torch's version."""
+    """What NAO's float results depend on: CPU vendor, the instruction set torch dispatches to,
+    torch's version and whether this process pinned portable numerics (nao_kfp.numerics)."""
     import platform
 
     import torch
+
+    from nao_kfp.numerics import describe
 
     vendor = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -114,6 +118,7 @@ def machine() -> dict[str, str]:
         "cpu": f"{platform.machine()} {vendor}",
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch": torch.__version__,
+        "numerics": describe(),
     }
 
 
@@ -124,7 +129,8 @@ def same_machine(reference: dict[str, Any], actual: dict[str, Any]) -> bool:
 def with_spec(doc: dict[str, Any], spec: ReproduceSpec) -> dict[str, Any]:
     out = dict(doc)
     out["spec"] = spec.to_dict()
-    out["machine"] = machine()
+    # the machine the strategies ran on (the strategy steps record it), else this process's
+    out["machine"] = doc.get("machine") or machine()
     out.pop("seconds", None)  # wall time would make the reference differ on every run
     return out
 
@@ -200,7 +206,8 @@ def _describe(doc: dict[str, Any]) -> str:
     m = doc.get("machine") or {}
     if not m:
         return "an unrecorded machine"
-    return f"{m.get('cpu')} ({m.get('cpu_capability')}, torch {m.get('torch')})"
+    numerics = f", {m['numerics']} numerics" if m.get("numerics") else ""
+    return f"{m.get('cpu')} ({m.get('cpu_capability')}, torch {m.get('torch')}{numerics})"
 
 
 def merge_files(spec: ReproduceSpec, result_paths: Sequence[str | Path]) -> dict[str, Any]:
