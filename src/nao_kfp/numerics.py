@@ -39,7 +39,7 @@ def pin() -> None:
         raise NumericsError(
             f"portable numerics: torch was imported before pin() ({mode}); call pin() first"
         )
-    torch.backends.mkldnn.enabled = False
+    torch.backends.mkldnn.set_flags(False)
     torch.set_num_threads(1)
 
 
