@@ -1,6 +1,6 @@
 """Fan in the shard results of a round."""
 
-from kfp.dsl import Dataset, Input, Metrics, Output
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
 from nao_kfp.components._base import component
 
 
@@ -11,12 +11,14 @@ def merge(
     pool: Input[Dataset],
     results: Input[list[Dataset]],
     history: Input[Dataset],
+    model: Input[Model],
     merged_pool: Output[Dataset],
     merged_history: Output[Dataset],
     metrics: Output[Metrics],
 ) -> None:
-    """The pool with this round's results in it; the round's record appended to the history
-    and logged as Metrics."""
+    """The pool with this round's results in it; the round's record (with the metrics of
+    `model`, the fit that proposed its architectures) appended to the history and logged as
+    Metrics."""
     from pathlib import Path
 
     from nao_kfp.components._base import log_metrics
@@ -27,6 +29,7 @@ def merge(
     record = steps.merge(
         config_from_json(config), round_index, Path(pool.path), [Path(r.path) for r in results],
         Path(history.path), Path(merged_pool.path), Path(merged_history.path),
+        model=Path(model.path),
     )  # fmt: skip
     log_metrics(metrics, record, f"round{round_index}/")
 
@@ -37,6 +40,7 @@ def merge_from_store(
     round_index: int,
     pool: Input[Dataset],
     history: Input[Dataset],
+    model: Input[Model],
     merged_pool: Output[Dataset],
     merged_history: Output[Dataset],
     metrics: Output[Metrics],
@@ -56,6 +60,6 @@ def merge_from_store(
         shards = steps.fetch_shards(cfg, round_index, Path(pool.path), Path(tmp))
         record = steps.merge(
             cfg, round_index, Path(pool.path), shards, Path(history.path),
-            Path(merged_pool.path), Path(merged_history.path),
+            Path(merged_pool.path), Path(merged_history.path), model=Path(model.path),
         )  # fmt: skip
     log_metrics(metrics, record, f"round{round_index}/")

@@ -210,9 +210,10 @@ def build_pipeline(cfg: Config) -> Any:
     @dsl.pipeline(name="evaluate-round")
     def evaluate_round(
         config: str, round_index: int, pool: Input[Dataset], history: Input[Dataset],
-        data: Input[Dataset],
+        data: Input[Dataset], model: Input[Model],
     ) -> Evaluated:  # fmt: skip
-        """Evaluate the pool's pending architectures in search.shards parallel tasks; merge."""
+        """Evaluate the pool's pending architectures in search.shards parallel tasks; merge
+        (recording `model`'s fit, the one that proposed them, in the round's record)."""
         with dsl.ParallelFor(items=list(range(s.shards)), parallelism=cl.parallelism) as shard:
             children = train_c(
                 config=config, round_index=round_index, shard=shard, num_shards=s.shards,
@@ -221,14 +222,14 @@ def build_pipeline(cfg: Config) -> Any:
             place_on_gpu(children.set_display_name("train children"), cl)
         if s.fan_in == "store":  # after the whole loop; results come from the store
             merged = merge_store_c(
-                config=config, round_index=round_index, pool=pool, history=history
+                config=config, round_index=round_index, pool=pool, history=history, model=model
             ).after(children)
             if cl.s3_endpoint:
                 kubernetes.use_secret_as_env(merged, cl.s3_secret, {k: k for k in S3_ENV})
         else:
             merged = merge_c(
                 config=config, round_index=round_index, pool=pool, history=history,
-                results=dsl.Collected(children.outputs["results"]),
+                results=dsl.Collected(children.outputs["results"]), model=model,
             )  # fmt: skip
         merged.set_display_name("merge results")
         return Evaluated(
@@ -236,19 +237,31 @@ def build_pipeline(cfg: Config) -> Any:
         )
 
     def evaluate(
-        config: Any, round_index: Any, pool: Any, history: Any, data: Any, net: Any, name: str
+        config: Any,
+        round_index: Any,
+        pool: Any,
+        history: Any,
+        data: Any,
+        net: Any,
+        model: Any,
+        name: str,
     ) -> tuple[Any, Any, Any]:
         """Round round_index's evaluation, as evaluator.kind makes it: (pool, history, the
-        supernet or None)."""
+        supernet or None); `model` is the fit that proposed the round's architectures."""
         if ws:
             t = supernet_c(
                 config=config, round_index=round_index, pool=pool, history=history,
-                supernet=net, data=data,
+                supernet=net, model=model, data=data,
             )  # fmt: skip
             place_on_gpu(t.set_display_name(name), cl)
             return t.outputs["scored_pool"], t.outputs["new_history"], t.outputs["new_supernet"]
         ev = evaluate_round(
-            config=config, round_index=round_index, pool=pool, history=history, data=data
+            config=config,
+            round_index=round_index,
+            pool=pool,
+            history=history,
+            data=data,
+            model=model,
         ).set_display_name(name)
         return ev.outputs["pool"], ev.outputs["history"], None
 
@@ -265,8 +278,8 @@ def build_pipeline(cfg: Config) -> Any:
                 (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
             )
             pool, history, net = evaluate(
-                config, next_round, dec.outputs["new_pool"], dec.outputs["new_history"], data,
-                supernet, "train and score the supernet",
+                config, next_round, dec.outputs["new_pool"], history, data, supernet,
+                fitted.outputs["model"], "train and score the supernet",
             )  # fmt: skip
             return WsRoundOutputs(
                 pool=pool, history=history, model=fitted.outputs["model"], supernet=net
@@ -284,8 +297,8 @@ def build_pipeline(cfg: Config) -> Any:
                 (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
             )
             pool, history, _ = evaluate(
-                config, next_round, dec.outputs["new_pool"], dec.outputs["new_history"], data,
-                None, "evaluate children",
+                config, next_round, dec.outputs["new_pool"], history, data, None,
+                fitted.outputs["model"], "evaluate children",
             )  # fmt: skip
             return RoundOutputs(pool=pool, history=history, model=fitted.outputs["model"])
 
@@ -313,7 +326,7 @@ def build_pipeline(cfg: Config) -> Any:
         data_dir = staged.outputs["data"]
         model = first.outputs["model"]  # empty: round 1 has no controller (nor supernet) yet
         pool, history, net = evaluate(
-            config, 1, first.outputs["pool"], first.outputs["history"], data_dir, model,
+            config, 1, first.outputs["pool"], first.outputs["history"], data_dir, model, model,
             "round 1",
         )  # fmt: skip
         for r in range(2, s.rounds + 1):

@@ -41,7 +41,7 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
         pool2, hist2 = art(D, tmp_path / f"pool{r}m"), art(D, tmp_path / f"hist{r}m")
         merge.merge.python_func(
             config=c, round_index=r, pool=pool, results=[res], history=hist,
-            merged_pool=pool2, merged_history=hist2, metrics=metrics,
+            model=model, merged_pool=pool2, merged_history=hist2, metrics=metrics,
         )  # fmt: skip
         assert metrics.metadata[f"round{r}/evaluated"] >= 1
         assert 0 < metrics.metadata[f"round{r}/best_so_far"] <= 1
@@ -57,14 +57,13 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
         model = fitted
         emb = art(dsl.Artifact, tmp_path / f"emb{r}")
         optimize.optimize.python_func(config=c, model=model, pool=pool, embeddings=emb)
-        pool2, hist2 = art(D, tmp_path / f"pool{r}d"), art(D, tmp_path / f"hist{r}d")
-        dm = dsl.Metrics()
+        pool2, dm = art(D, tmp_path / f"pool{r}d"), dsl.Metrics()
         decode.decode.python_func(
             config=c, round_index=r, model=model, embeddings=emb, pool=pool, history=hist,
-            new_pool=pool2, new_history=hist2, metrics=dm,
+            new_pool=pool2, metrics=dm,
         )  # fmt: skip
         assert dm.metadata["round1/new_archs"] >= 1
-        pool, hist = pool2, hist2
+        pool = pool2
     final = read_pool(pool.path)
     nao = [e for e in final if e.source == "nao"]
     assert nao and all(e.round == 2 and e.status == "ok" for e in nao)

@@ -31,7 +31,8 @@ def test_nao_search_runs_two_rounds_locally(
     nao = [e for e in pool if e.source == "nao"]
     assert nao and all(e.round == 2 for e in nao)
     assert r2["evaluated"] == len([e for e in nao if e.status == "ok"]) > 0
-    assert r2["predicted_mean"] is not None and r1["fit"]["n_train"] == cfg.search.initial_archs
+    assert r2["predicted_mean"] is not None and r2["fit"]["n_train"] == cfg.search.initial_archs
+    assert r1["fit"] == {}  # round 2's record has the fit that proposed its architectures
     best = max((e for e in pool if e.status == "ok"), key=lambda e: (e.accuracy, e.id))
     assert result["best"]["id"] == best.id
     # the children used the run's local store, so a re-run into DIR would train nothing again

@@ -35,7 +35,7 @@ def image_run(space_name: str = "nasnet") -> tuple[dict[str, Any], list[PoolEntr
         "rounds": [
             {"round": 1, "evaluated": 4, "best_accuracy": 0.65, "mean_accuracy": 0.575, "best_so_far": 0.65},
             {"round": 2, "evaluated": 2, "best_accuracy": 0.75, "mean_accuracy": 0.725, "best_so_far": 0.75,
-             "predicted_mean": 0.7, "real_mean": 0.725, "pairwise_accuracy": 1.0, "hamming": 2.0},
+             "predicted_mean": 0.7, "real_mean": 0.725, "pairwise_accuracy": 1.0, "fit": {"hamming": 2.0}},
         ],
         "best": {"arch": best.arch_str, "id": best.id, "dev_accuracy": best.accuracy, "round": 2,
                  "source": "nao", "params": None, "describe": space.describe(best.arch)},

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from nao_kfp.errors import NaoError
 
 T = TypeVar("T")
-HISTORY_SCHEMA = "nao-kfp.history/1"
-RESULT_SCHEMA = "nao-kfp.result/2"
+HISTORY_SCHEMA = "nao-kfp.history/2"
+RESULT_SCHEMA = "nao-kfp.result/3"
 
 
 class RecordError(NaoError):
@@ -45,12 +45,10 @@ class RoundRecord:
     predicted_mean: float | None = None
     real_mean: float | None = None
     pairwise_accuracy: float | None = None
-    # the decoder that proposed this round's architectures was fitted in the round before
-    hamming: float | None = None
-    # set by decode: the controller fitted on the pool after this round and what it proposed
+    # the metrics of the controller fit whose decoder proposed this round's architectures
+    # (fitted on the pool after the round before: n_train, pairwise_accuracy, hamming, ...);
+    # empty in round 1. Written with the rest of the record by merge (or supernet_round).
     fit: dict[str, Any] = field(default_factory=dict)
-    new_archs: int | None = None
-    stopped: bool = False
     # added from the pool by report.with_pool_stats: the round's children's sizes, and for
     # language models the accuracies above as validation perplexities
     best_params: int | None = None

@@ -129,7 +129,7 @@ ACCURACY_COLUMNS = (
     Column("mean_accuracy", "mean dev acc", _fmt("{:.4f}")),
     Column("mean_params", "params (mean)", _si),
     Column("pairwise_accuracy", "predictor pairwise acc", _fmt("{:.3f}")),
-    Column("hamming", "decoder Hamming", _fmt("{:.2f}")),
+    Column("fit.hamming", "decoder Hamming", _fmt("{:.2f}")),
     Column("predicted_mean", "predicted mean (new)", _fmt("{:.4f}")),
     Column("real_mean", "real mean (new)", _fmt("{:.4f}")),
 )
@@ -141,7 +141,7 @@ PERPLEXITY_COLUMNS = (
     Column("mean_perplexity", "mean dev ppl (geometric)", _fmt("{:.2f}")),
     Column("mean_params", "params (mean)", _si),
     Column("pairwise_accuracy", "predictor pairwise acc", _fmt("{:.3f}")),
-    Column("hamming", "decoder Hamming", _fmt("{:.2f}")),
+    Column("fit.hamming", "decoder Hamming", _fmt("{:.2f}")),
     Column("predicted_perplexity", "predicted ppl (new)", _fmt("{:.2f}")),
     Column("real_perplexity", "real ppl (new)", _fmt("{:.2f}")),
 )
@@ -559,7 +559,7 @@ def prior_sentence(rounds: Sequence[Mapping[str, Any]]) -> list[Inline]:
     fits = [(n, f) for n, f in fits if f.get("prior")]
     if not fits:
         return []
-    weights = ", ".join(f"{f.get('prior_weight', 0.0):.2g} (round {n})" for n, f in fits)
+    weights = ", ".join(f"{f.get('prior_weight', 0.0):.2g} (fit for round {n})" for n, f in fits)
     return [
         "Every fit also trained on the architectures of earlier searches (by their rank within "
         "each file): ", ("code", str(fits[0][1]["prior"])), ". One of them weighed, beside one "

@@ -267,9 +267,12 @@ def merge(
     history_path: Path,
     out_pool: Path,
     out_history: Path,
+    *,
+    model: Path | None = None,
 ) -> dict[str, Any]:
     """Fan in: replace the pool's pending entries by their shard results; append the round's
-    record (accuracies, and for decoded architectures the predictor's view of them)."""
+    record (accuracies, and for decoded architectures the predictor's view of them and the
+    metrics of `model`, the fit that proposed them)."""
     results = {e.id: e for p in shard_results for e in read_pool(p)}
     pool = []
     for e in read_pool(pool_path):
@@ -290,7 +293,14 @@ def merge(
     faults.hit("merge")
     write_pool(out_pool, pool)
 
-    return record_round(cfg, round_index, pool, history_path, out_history)
+    return record_round(cfg, round_index, pool, history_path, out_history, model=model)
+
+
+def fit_metrics(model: Path | None) -> dict[str, Any]:
+    """What the fit that made `model` measured (FIT_METRICS); {} for an empty model (round 1's
+    init model: no fit proposed round 1's architectures)."""
+    path = Path(model) / FIT_METRICS if model is not None else None
+    return dict(read_json(path)) if path is not None and path.is_file() else {}
 
 
 def record_round(
@@ -299,10 +309,13 @@ def record_round(
     pool: Sequence[PoolEntry],
     history_path: Path,
     out_history: Path,
+    *,
+    model: Path | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """Append the round's record (its children's accuracies and, for proposed architectures,
-    the predictor's view of them) to the history; extra: more RoundRecord fields."""
+    """Append the round's record to the history: its children's accuracies and, for proposed
+    architectures, the predictor's view of them and the metrics of the fit that proposed them
+    (`model`'s); extra: more RoundRecord fields. The one writer of a round's record."""
     new = [e for e in pool if e.round == round_index]
     history = read_history(history_path)
     ok = evaluated(new)
@@ -312,7 +325,6 @@ def record_round(
     proposed = [e for e in ok if e.predicted is not None]
     pred = [float(e.predicted) for e in proposed if e.predicted is not None]
     real = [float(e.accuracy) for e in proposed if e.accuracy is not None]
-    prev_fit = history.rounds[-1].fit if history.rounds else {}
     record = RoundRecord(
         round=round_index,
         evaluated=len(ok),
@@ -326,7 +338,7 @@ def record_round(
         predicted_mean=_mean(pred),
         real_mean=_mean(real),
         pairwise_accuracy=_pairwise(pred, real),
-        hamming=prev_fit.get("hamming"),
+        fit=fit_metrics(model),
         **extra,
     )
     history.rounds.append(record)
@@ -354,11 +366,12 @@ def supernet_round(
     out_history: Path,
     supernet_out: Path,
     *,
+    model: Path | None = None,
     log: Log | None = None,
 ) -> dict[str, Any]:
     """NAO-WS round r: train the supernet (from `supernet_in`) to epoch schedule[r-1] on the
     pool's architectures, re-score the whole pool with it, record the round (with the
-    supernet's numbers); the trained supernet goes to `supernet_out`."""
+    supernet's numbers and `model`'s fit); the trained supernet goes to `supernet_out`."""
     from nao_kfp.evaluators.supernet import CHECKPOINT, SupernetEvaluator
 
     supernet_out = Path(supernet_out)
@@ -377,7 +390,9 @@ def supernet_round(
     last = trained["history"][-1] if trained.get("history") else {}
     summary = {"epoch": epochs_to, **{k: v for k, v in last.items() if k != "epoch"}}
     summary["seconds"] = trained.get("seconds")
-    return record_round(cfg, round_index, scored, history_path, out_history, supernet=summary)
+    return record_round(
+        cfg, round_index, scored, history_path, out_history, model=model, supernet=summary
+    )
 
 
 def _pairwise(pred: Sequence[float], real: Sequence[float]) -> float | None:
@@ -461,17 +476,16 @@ def decode(
     pool_path: Path,
     history_path: Path,
     out_pool: Path,
-    out_history: Path,
     *,
     evaluator: Evaluator | None = None,
 ) -> dict[str, Any]:
-    """New architectures for round r + 1 (never one already in the pool), appended as pending."""
+    """New architectures for round r + 1 (never one already in the pool), appended as pending;
+    none after a round without improvement (search.early_stop: the history says). Writes only
+    the pool: round r + 1's record (merge) records the fit that proposed them."""
     from nao_kfp import controller
 
     pool = read_pool(pool_path)
-    history = read_history(history_path)
-    fit_metrics = read_json(Path(model_dir) / FIT_METRICS)
-    stop = rounds.should_stop(cfg, history.rounds)
+    stop = rounds.should_stop(cfg, read_history(history_path).rounds)
     new: list[PoolEntry] = []
     if stop:
         progress.emit("stop", round=round_index)
@@ -481,12 +495,8 @@ def decode(
         new = rounds.propose(cfg, model, emb, pool, evaluator or make_evaluator(cfg), round_index)
     faults.hit("decode")
     write_pool(out_pool, pool + new)
-    if history.rounds:
-        last = history.rounds[-1]
-        last.fit, last.new_archs, last.stopped = fit_metrics, len(new), stop
-    write_record(out_history, history)
     progress.emit("decode", round=round_index, next=round_index + 1, count=len(new))
-    return {"new_archs": len(new), "stopped": stop, "hamming": fit_metrics.get("hamming")}
+    return {"new_archs": len(new), "stopped": stop}
 
 
 # ---------------------------------------------------------------- the outcome
