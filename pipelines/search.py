@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import yaml
 from kfp import compiler, dsl, kubernetes
-from kfp.dsl import HTML, Dataset, Input, Markdown, Model
+from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Model
 from nao_kfp.components import (
     _base,
     data,
@@ -76,12 +76,14 @@ def place_on_gpu(task: Any, cluster: ClusterConfig) -> Any:
 
 
 class Outputs(NamedTuple):
-    """What the pipeline returns (kfp.local hands these paths to `nao search`)."""
+    """What the pipeline returns (kfp.local hands these paths to `nao search`): result.json,
+    the pool, the report (inline Markdown, HTML, and report.md with its images as files)."""
 
     result: Dataset
     pool: Dataset
     markdown: Markdown
     html: HTML
+    files: Artifact
 
 
 class FinalOutputs(NamedTuple):
@@ -91,6 +93,7 @@ class FinalOutputs(NamedTuple):
     pool: Dataset
     markdown: Markdown
     html: HTML
+    files: Artifact
     model: Model
 
 
@@ -318,7 +321,8 @@ def build_pipeline(cfg: Config) -> Any:
             decode: the new architectures, pending for round r
             evaluate them (NAO-WS: train the supernet further, re-score the whole pool)
         select the best architecture (NAO-WS: re-rank the top few trained from scratch)
-        write the report; (final.enabled) train the best at full size and export it
+        (final.enabled) train the best at full size and export it
+        write result.json and the report (after the final training: they include it)
         (search.prior) import and check each prior; round 1's pool takes the priors' best
         """
         staged = prepare_c(config=config, compiled=compiled).set_display_name("prepare data")
@@ -336,20 +340,28 @@ def build_pipeline(cfg: Config) -> Any:
             ).set_display_name(f"round {r}")  # fmt: skip
             pool, history, model = rnd.outputs["pool"], rnd.outputs["history"], rnd.outputs["model"]
             net = rnd.outputs["supernet"] if ws else None
-        best = select_c(config=config, pool=pool, history=history, data=data_dir)
+        best = select_c(config=config, pool=pool, data=data_dir)
         best.set_display_name("select best architecture")
         if ws:  # its selection trains the top few from scratch
             place_on_gpu(best, cl)
-        rep = report_c(config=config, result=best.outputs["result"], pool=pool)
-        rep.set_display_name("report")
-        outs = dict(
-            result=best.outputs["result"], pool=pool, markdown=rep.outputs["markdown"],
-            html=rep.outputs["html"],
+        fin = None
+        if cfg.final.enabled:
+            fin = final_c(
+                config=config, pool=pool, selection=best.outputs["selection"], data=data_dir
+            )
+            place_on_gpu(fin.set_display_name("final training"), cl)
+        trained = {} if fin is None else {"model": fin.outputs["model"]}
+        rep = report_c(
+            config=config, selection=best.outputs["selection"], history=history, pool=pool,
+            **trained,
         )  # fmt: skip
-        if not cfg.final.enabled:
+        rep.set_display_name("result and report")
+        outs = dict(
+            result=rep.outputs["result"], pool=pool, markdown=rep.outputs["markdown"],
+            html=rep.outputs["html"], files=rep.outputs["files"],
+        )  # fmt: skip
+        if fin is None:
             return Outputs(**outs)
-        fin = final_c(config=config, pool=pool, result=best.outputs["result"], data=data_dir)
-        place_on_gpu(fin.set_display_name("final training"), cl)
         return FinalOutputs(**outs, model=fin.outputs["model"])
 
     return dsl.pipeline(name=pipeline_name(cfg))(with_prior_params(nao_search, cfg))

@@ -75,21 +75,25 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
     )
     assert (tmp_path / "model2" / "fit_metrics.json").exists()
 
-    result, sm = art(D, tmp_path / "result.json"), dsl.Metrics()
+    selection, sm = art(D, tmp_path / "selection.json"), dsl.Metrics()
     select.select_best.python_func(
-        config=c, pool=pool, history=hist, data=staged, result=result, metrics=sm
+        config=c, pool=pool, data=staged, selection=selection, metrics=sm
     )
-    doc = json.loads(Path(result.path).read_text())
-    assert [r["round"] for r in doc["rounds"]] == [1, 2]
-    assert (
-        sm.metadata["best_dev_accuracy"]
-        == doc["best"]["dev_accuracy"]
-        == max(e.accuracy or 0 for e in final)
-    )
+    chosen = json.loads(Path(selection.path).read_text())
+    assert sm.metadata["best_dev_accuracy"] == chosen["best"]["dev_accuracy"]
     md, html = art(dsl.Markdown, tmp_path / "r.md"), art(dsl.HTML, tmp_path / "r.html")
-    report.report.python_func(config=c, result=result, pool=pool, markdown=md, html=html)
+    result, files = art(D, tmp_path / "result.json"), art(dsl.Artifact, tmp_path / "files")
+    report.report.python_func(
+        config=c, selection=selection, history=hist, pool=pool, result=result, markdown=md,
+        html=html, files=files,
+    )  # fmt: skip
+    doc = json.loads(Path(result.path).read_text())
+    assert [r["round"] for r in doc["rounds"]] == [1, 2] and doc["final"] is None
+    assert doc["best"]["dev_accuracy"] == max(e.accuracy or 0 for e in final)
     assert doc["best"]["id"] in Path(md.path).read_text()
     assert "<svg" in Path(html.path).read_text()
+    assert Path(html.path).read_text() == (tmp_path / "files" / "report.html").read_text()
+    assert (tmp_path / "files" / "accuracy.png").stat().st_size > 0
 
 
 def test_a_run_config_that_changes_the_compiled_shape_fails_first(tmp_path: Path) -> None:

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nao_kfp import outcome
 from nao_kfp import prior as priors
-from nao_kfp import steps
 from nao_kfp.cli import main
 from nao_kfp.config import load_config
 from nao_kfp.controller import fit, pairwise_accuracy
 from nao_kfp.loop import run_search
 from nao_kfp.pool import entry, read_pool, write_pool
-from nao_kfp.records import read_history
+from nao_kfp.records import read_history, read_result
 from nao_kfp.spaces import get_space
 from nao_kfp.strategies import make_strategy
 from nao_kfp.strategies.nao import benchmark_config
@@ -137,8 +137,8 @@ def test_a_search_with_a_prior_starts_from_its_best_and_every_fit_records_it(
     assert [f["prior"] for f in fits] == [f"{prior_file} (120)"] * 2
     assert [f["prior_weight"] for f in fits] == pytest.approx([0.5**1, 0.5**1.5])  # 8, 12 own
     work = tmp_path / "a"
-    steps.select_best(cfg, work / "pool-3.jsonl", work / "history-3.json", work / "result.json")
-    steps.report(cfg, work / "result.json", work / "pool-3.jsonl", work / "report")
+    result = read_result(work / "result.json")  # run_search concluded the search
+    outcome.report(cfg, result, work / "pool-3.jsonl", work / "report")
     md = (work / "report" / "report.md").read_text()
     assert "## Priors" in md and f"`{prior_file} (120)`" in md
     assert "0.5 (fit for round 2), 0.35 (fit for round 3)" in md

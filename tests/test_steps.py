@@ -11,9 +11,16 @@ from xml.etree import ElementTree
 import pytest
 from search_tiny import synthetic_pool, tiny_config
 
-from nao_kfp import steps
+from nao_kfp import outcome, steps
 from nao_kfp.pool import entry, read_pool, write_pool
-from nao_kfp.records import History, RoundRecord, read_history, write_record
+from nao_kfp.records import (
+    History,
+    RoundRecord,
+    read_history,
+    read_result,
+    read_selection,
+    write_record,
+)
 from nao_kfp.spaces import get_space
 
 
@@ -173,13 +180,17 @@ def test_select_best_and_report(tmp_path: Path) -> None:
               RoundRecord(2, evaluated=2, best_accuracy=0.85, mean_accuracy=0.7, best_so_far=0.85,
                predicted_mean=0.75, real_mean=0.7, pairwise_accuracy=1.0, fit={"hamming": 0.5})]  # fmt: skip
     write_record(tmp_path / "h.json", History(rounds))
-    result = steps.select_best(
-        cfg, tmp_path / "pool.jsonl", tmp_path / "h.json", tmp_path / "result.json"
-    )
+    chosen = outcome.select_best(cfg, tmp_path / "pool.jsonl", tmp_path / "selection.json")
     best = max(pool, key=lambda e: (e.accuracy, e.id))
-    assert result["best"]["id"] == best.id and result["best"]["dev_accuracy"] == best.accuracy
-    assert json.loads((tmp_path / "result.json").read_text()) == result
-    paths = steps.report(cfg, tmp_path / "result.json", tmp_path / "pool.jsonl", tmp_path / "rep")
+    assert chosen.best.id == best.id and chosen.best.dev_accuracy == best.accuracy
+    assert read_selection(tmp_path / "selection.json") == chosen
+    result = outcome.conclude(cfg, tmp_path / "selection.json", tmp_path / "h.json",
+                              tmp_path / "pool.jsonl", tmp_path / "result.json")  # fmt: skip
+    assert read_result(tmp_path / "result.json") == result and result.rounds == rounds
+    assert result.best == chosen.best and result.final is None
+    inline_md = tmp_path / "inline.md"
+    paths = outcome.report(cfg, result, tmp_path / "pool.jsonl", tmp_path / "rep",
+                           inline_markdown=inline_md)  # fmt: skip
     md = Path(paths["markdown"]).read_text()
     assert best.id in md and "| 2 | 2 | 0.8500 |" in md and "accuracy.png" in md
     html = Path(paths["html"]).read_text()
@@ -189,7 +200,5 @@ def test_select_best_and_report(tmp_path: Path) -> None:
         svg = ElementTree.fromstring(Path(paths[cell]).read_text())
         groups = [g.get("class") for g in svg.iter("{http://www.w3.org/2000/svg}g")]
         assert groups.count("node") == 2 + 5 + 1 and groups.count("edge") >= 2 * 5 + 1
-    inline = steps.report(
-        cfg, tmp_path / "result.json", tmp_path / "pool.jsonl", tmp_path / "rep2", inline=True
-    )
-    assert "](data:image/png;base64," in Path(inline["markdown"]).read_text()
+    assert "](data:image/png;base64," in inline_md.read_text()
+    assert "](accuracy.png)" in md and "](accuracy.png)" not in inline_md.read_text()

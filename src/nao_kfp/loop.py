@@ -2,7 +2,7 @@
 
 `run_search` calls the step functions of steps.py exactly as pipelines/search.py wires them
 (sample, round 1's evaluation, then fit -> optimize -> decode -> evaluate per round, then
-select_best), with files in a work directory. A round's evaluation is what the evaluator's kind
+select_best, conclude), with files in a work directory. A round's evaluation is what the evaluator's kind
 makes it in the pipeline: shards and a merge, or one supernet task (NAO-WS) whose supernet goes
 from round to round. The tabular benchmark runs NAO through it, so a benchmark number is a
 number about the pipeline's algorithm; a test checks that both give the same pool.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from nao_kfp import steps
+from nao_kfp import outcome, steps
 from nao_kfp.config import Config
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.pool import PoolEntry, read_pool
@@ -55,7 +55,8 @@ def run_search(
             cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded, evaluator=ev
         )
         pool, history = evaluate(cfg, r, decoded, history, model, data_dir, work, ev)
-    steps.select_best(cfg, pool, history, work / "result.json", data_dir=data_dir, evaluator=ev)
+    outcome.select_best(cfg, pool, work / "selection.json", data_dir=data_dir, evaluator=ev)
+    outcome.conclude(cfg, work / "selection.json", history, pool, work / "result.json")
     return read_pool(pool)
 
 

@@ -22,6 +22,7 @@ from nao_kfp.errors import NaoError
 T = TypeVar("T")
 HISTORY_SCHEMA = "nao-kfp.history/2"
 RESULT_SCHEMA = "nao-kfp.result/3"
+SELECTION_SCHEMA = "nao-kfp.selection/1"
 
 
 class RecordError(NaoError):
@@ -83,8 +84,22 @@ class Best:
 
 
 @dataclass
+class Selection:
+    """select_best's choice: the search's winner among its evaluated architectures within the
+    budget, and how it was chosen (NAO-WS: the supernet's best, retrained from scratch)."""
+
+    best: Best
+    evaluated: int
+    failed: int
+    rerank: list[dict[str, Any]] = field(default_factory=list)
+    schema: str = SELECTION_SCHEMA
+
+
+@dataclass
 class SearchResult:
-    """result.json: the best architecture and the per-round records."""
+    """result.json: the best architecture and the per-round records. Written once per search,
+    by outcome.conclude (the report task, after the final training): the selection, the
+    history, the final training's outcome and the pool's statistics in one document."""
 
     name: str
     space: str
@@ -207,6 +222,10 @@ def read_history(path: Path) -> History:
 
 def read_result(path: Path) -> SearchResult:
     return read_record(SearchResult, path)
+
+
+def read_selection(path: Path) -> Selection:
+    return read_record(Selection, path)
 
 
 # ---------------------------------------------------------------- the benchmark document

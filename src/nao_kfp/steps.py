@@ -7,8 +7,8 @@ Round r (1..L) of the search:
     optimize        move the embeddings of the top-K architectures uphill on the predictor
     decode          decode them into new architectures: the pending entries of round r + 1
 The last round stops after merge (decoded architectures would never be evaluated). Round 1's
-pending entries come from `sample`; `select_best` and `report` close the search, and `final`
-trains the winner at full size (final.enabled).
+pending entries come from `sample`; outcome.py closes the search (select_best, final,
+conclude: result.json, report).
 
 With the supernet evaluator (NAO-WS, `shares_weights`) one task evaluates a round instead of
 the shards and the merge: `supernet_round` trains the shared weights to the round's epoch of
@@ -39,11 +39,8 @@ from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
 from nao_kfp.records import (
-    Best,
     History,
     RoundRecord,
-    SearchResult,
-    from_dict,
     read_history,
     to_dict,
     write_record,
@@ -219,11 +216,12 @@ def train_children(
         done = ev.evaluate(todo, data_dir=data_dir, round_index=round_index, shard=shard, log=log)
         write_pool(out, done)
     if cfg.search.fan_in == "store":
-        _store(cfg).put_file(shard_key(pool_path, round_index, shard, num_shards), Path(out))
+        store_for(cfg).put_file(shard_key(pool_path, round_index, shard, num_shards), Path(out))
     return _shard_summary(done)
 
 
-def _store(cfg: Config) -> Any:
+def store_for(cfg: Config) -> Any:
+    """The result store (cluster.*): shard results (fan_in: store), child caches, models."""
     import tempfile
 
     from nao_kfp.store import open_store
@@ -241,7 +239,7 @@ def shard_key(pool_path: Path, round_index: int, shard: int, num_shards: int) ->
 def fetch_shards(cfg: Config, round_index: int, pool_path: Path, work: Path) -> list[Path]:
     """The round's shard results from the store (fan_in: store); a missing shard is left out,
     so merge records its architectures as failed."""
-    store, n = _store(cfg), cfg.search.shards
+    store, n = store_for(cfg), cfg.search.shards
     out = []
     for i in range(n):
         dest = Path(work) / f"shard-{i}.jsonl"
@@ -497,119 +495,3 @@ def decode(
     write_pool(out_pool, pool + new)
     progress.emit("decode", round=round_index, next=round_index + 1, count=len(new))
     return {"new_archs": len(new), "stopped": stop}
-
-
-# ---------------------------------------------------------------- the outcome
-
-
-def ranked(pool: Sequence[PoolEntry]) -> list[PoolEntry]:
-    """The evaluated entries, best accuracy first; ties broken by id (the larger first), so
-    the order does not depend on the pool's."""
-    return sorted(evaluated(pool), key=lambda e: (e.accuracy or 0.0, e.id), reverse=True)
-
-
-def select_best(
-    cfg: Config,
-    pool_path: Path,
-    history_path: Path,
-    out: Path,
-    *,
-    data_dir: Path | None = None,
-    evaluator: Evaluator | None = None,
-    log: Log | None = None,
-) -> dict[str, Any]:
-    """result.json: the best architecture within the budget (chosen by the evaluator: the best
-    accuracy, or NAO-WS's re-rank of the top few), its dev accuracy, the per-round records."""
-    pool = read_pool(pool_path)
-    ok = evaluated(pool)
-    bad = [e for e in pool if e.status == "failed"]
-    if not ok:
-        why = f"; first error: {bad[0].error}" if bad else ""
-        raise SearchFailed(
-            f"search: no architecture was evaluated successfully ({len(bad)} failed{why})"
-        )
-    ev = evaluator or make_evaluator(cfg)
-    accept = ev.budget()
-    candidates = [e for e in ranked(ok) if accept is None or accept(e.arch)]
-    if not candidates:
-        raise SearchFailed(
-            f"search: none of the {len(ok)} evaluated architectures is within the budget"
-        )
-    top, rerank = ev.select(candidates, data_dir=data_dir, log=log)
-    space = get_space(cfg.search.space)
-    params = top.extra.get("params")
-    result = SearchResult(
-        name=cfg.name,
-        space=space.name,
-        evaluator=cfg.evaluator.kind,
-        evaluated=len(ok),
-        failed=len(bad),
-        rounds=read_history(history_path).rounds,
-        best=Best(
-            arch=top.arch_str,
-            id=top.id,
-            dev_accuracy=float(top.accuracy or 0.0),
-            round=top.round,
-            source=top.source,
-            params=params if isinstance(params, int) else None,
-            describe=space.describe(top.arch),
-            macs=top.extra.get("macs") if rerank else None,
-            test_accuracy=top.extra.get("test_accuracy") if rerank else None,
-        ),
-        rerank=rerank,
-    )
-    from nao_kfp.report import with_pool_stats
-
-    # the pool's view (sizes, perplexities) as typed fields: loaded back strictly before writing
-    result = from_dict(SearchResult, with_pool_stats(to_dict(result), pool), str(out))
-    write_record(out, result)
-    return to_dict(result)
-
-
-def report(
-    cfg: Config, result_path: Path, pool_path: Path, out_dir: Path, *, inline: bool = False
-) -> dict[str, Any]:
-    """report.md / report.html with the accuracy plot and the best cells (report.py)."""
-    from nao_kfp.report import param_counter, write_report
-
-    paths = write_report(
-        read_json(result_path), read_pool(pool_path), Path(out_dir), inline=inline,
-        count_params=param_counter(cfg),
-    )  # fmt: skip
-    return {k: str(v) for k, v in paths.items()}
-
-
-def final(
-    cfg: Config, pool_path: Path, result_path: Path, data_dir: Path | None, out_model: Path
-) -> dict[str, Any]:
-    """Train the search's best architecture at full size (final.*): re-rank the top
-    final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
-    from the store, export it (export.py) into out_model with final.json beside it. The order
-    is the selection's (result.json: its winner first), then the pool's by accuracy."""
-    from nao_kfp.evaluators.train import work_dir
-    from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train
-    from nao_kfp.records import read_result
-
-    out_model = Path(out_model)
-    if (out_model / FINAL_JSON).exists():  # finished before
-        return dict(read_json(out_model / FINAL_JSON))
-    result = read_result(result_path)
-    order = ranked(read_pool(pool_path))
-    if result.best is not None:
-        first = [e for e in order if e.id == result.best.id]
-        order = first + [e for e in order if e.id != result.best.id]
-    with work_dir() as tmp:
-        done = final_train(
-            cfg, [e.arch for e in order[: max(1, cfg.final.rerank_top)]], tmp,
-            seed=cfg.search.seed, store=_store(cfg), data_dir=data_dir, log=print,
-        )  # fmt: skip
-        out_model.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True)
-    done = {k: v for k, v in done.items() if k not in ("checkpoint",)}
-    done["model_dir"] = str(out_model)
-    for key in ("model", "program", "inference_service"):  # the files, where they are now
-        if done.get(key):
-            done[key] = str(out_model / Path(done[key]).name)
-    write_json(out_model / FINAL_JSON, done)
-    progress.emit("final", test_accuracy=done.get("test_accuracy"), params=done.get("params"))
-    return done
