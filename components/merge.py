@@ -25,13 +25,14 @@ def merge(
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
+    from nao_kfp.records import to_dict
 
     record = steps.merge(
         config_from_json(config), round_index, Path(pool.path), [Path(r.path) for r in results],
         Path(history.path), Path(merged_pool.path), Path(merged_history.path),
         model=Path(model.path),
     )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
+    log_metrics(metrics, to_dict(record), f"round{round_index}/")
 
 
 @component
@@ -54,12 +55,14 @@ def merge_from_store(
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
+    from nao_kfp.fanin import fetch_shards
+    from nao_kfp.records import to_dict
 
     cfg = config_from_json(config)
     with tempfile.TemporaryDirectory(prefix="nao-merge-") as tmp:
-        shards = steps.fetch_shards(cfg, round_index, Path(pool.path), Path(tmp))
+        shards = fetch_shards(cfg, round_index, Path(pool.path), Path(tmp))
         record = steps.merge(
             cfg, round_index, Path(pool.path), shards, Path(history.path),
             Path(merged_pool.path), Path(merged_history.path), model=Path(model.path),
         )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
+    log_metrics(metrics, to_dict(record), f"round{round_index}/")

@@ -27,11 +27,12 @@ def supernet_round(
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
+    from nao_kfp.records import to_dict
 
     record = steps.supernet_round(
         config_from_json(config), round_index, Path(pool.path), Path(history.path),
         Path(supernet.path), Path(data.path), Path(scored_pool.path), Path(new_history.path),
         Path(new_supernet.path), model=Path(model.path), log=print,
     )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
-    log_metrics(metrics, record.get("supernet", {}), f"round{round_index}/supernet/")
+    log_metrics(metrics, to_dict(record), f"round{round_index}/")
+    log_metrics(metrics, record.supernet, f"round{round_index}/supernet/")

@@ -30,7 +30,7 @@ def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
     there (the task's own, and result.json's, point at its artifact under DIR/kfp)."""
     from nao_kfp.export import INFO_FILE, load_command
     from nao_kfp.final import FINAL_JSON, MODEL_DIR
-    from nao_kfp.steps import read_json, write_json
+    from nao_kfp.records import read_json, write_json
 
     shutil.copytree(model_artifact, dest / MODEL_DIR, dirs_exist_ok=True)
     done: dict[str, Any] = read_json(dest / MODEL_DIR / FINAL_JSON)
@@ -232,7 +232,7 @@ def run_local(
     compiled config), as a cluster run gets them."""
     from kfp import local
 
-    from nao_kfp.steps import read_json
+    from nao_kfp.records import read_json
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -38,9 +38,10 @@ from nao_kfp.components import (
 )
 from nao_kfp.pipelines.ir import dedup_components
 
+from nao_kfp.compiled import compiled_settings
 from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig, Config, config_to_json
 from nao_kfp.preflight import OutputError
-from nao_kfp.steps import compiled_settings, shares_weights
+from nao_kfp.steps import shares_weights
 
 S3_ENV = ("S3_ACCESS_KEY", "S3_SECRET_KEY")
 

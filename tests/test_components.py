@@ -11,7 +11,7 @@ from kfp import dsl
 from nao_kfp.components import data, decode, fit, merge, optimize, report, sample, select, train
 from search_tiny import tiny_config
 
-from nao_kfp import steps
+from nao_kfp.compiled import compiled_settings
 from nao_kfp.config import config_to_json
 from nao_kfp.errors import ConfigError
 from nao_kfp.pool import read_pool
@@ -26,7 +26,7 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
     c = config_to_json(cfg)
     D, M = dsl.Dataset, dsl.Model
     staged = art(D, tmp_path / "data")
-    compiled = steps.compiled_settings(cfg)
+    compiled = compiled_settings(cfg)
     data.prepare_data.python_func(config=c, compiled=compiled, data=staged)
     pool, hist = art(D, tmp_path / "pool0"), art(D, tmp_path / "hist0")
     model = art(M, tmp_path / "model0")
@@ -98,7 +98,7 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
 
 def test_a_run_config_that_changes_the_compiled_shape_fails_first(tmp_path: Path) -> None:
     cfg = tiny_config(tmp_path / "store")
-    compiled = steps.compiled_settings(cfg)
+    compiled = compiled_settings(cfg)
     edited = config_to_json(tiny_config(tmp_path / "store", "search.rounds=5"))
     D = dsl.Dataset
     for call in (

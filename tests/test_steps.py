@@ -76,16 +76,14 @@ def test_merge_fills_results_and_records_the_round(tmp_path: Path) -> None:
     merged = {e.id: e for e in read_pool(tmp_path / "out.jsonl")}
     assert len(merged) == 7 and merged[new[1].id].accuracy == 0.95
     assert merged[new[2].id].status == "failed"  # no shard returned it
-    assert rec["evaluated"] == 2 and rec["failed"] == 1
-    assert rec["best_accuracy"] == 0.95 and rec["mean_accuracy"] == pytest.approx(0.825)
-    assert rec["best_so_far"] == 0.95 and rec["improved"] is True
-    assert rec["predicted_mean"] == pytest.approx(0.65) and rec["real_mean"] == pytest.approx(0.825)
-    assert rec["pairwise_accuracy"] == 1.0  # 0.6 < 0.7 and 0.7 < 0.95: the order is right
-    assert rec["fit"] == {"hamming": 1.5, "n_train": 4}  # the controller that proposed them
+    assert rec.evaluated == 2 and rec.failed == 1
+    assert rec.best_accuracy == 0.95 and rec.mean_accuracy == pytest.approx(0.825)
+    assert rec.best_so_far == 0.95 and rec.improved is True
+    assert rec.predicted_mean == pytest.approx(0.65) and rec.real_mean == pytest.approx(0.825)
+    assert rec.pairwise_accuracy == 1.0  # 0.6 < 0.7 and 0.7 < 0.95: the order is right
+    assert rec.fit == {"hamming": 1.5, "n_train": 4}  # the controller that proposed them
     assert read_history(tmp_path / "h.json").rounds == prior  # the earlier record is untouched
-    assert json.loads((tmp_path / "h2.json").read_text())["rounds"][-1] == json.loads(
-        json.dumps(rec)
-    )
+    assert read_history(tmp_path / "h2.json").rounds == [*prior, rec]
 
 
 @pytest.fixture(scope="module")

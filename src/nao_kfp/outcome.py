@@ -22,6 +22,7 @@ from typing import Any
 from nao_kfp import progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators import Evaluator, make_evaluator
+from nao_kfp.fanin import store_for
 from nao_kfp.pool import PoolEntry, evaluated, read_pool
 from nao_kfp.poolstats import with_pool_stats
 from nao_kfp.records import (
@@ -29,11 +30,13 @@ from nao_kfp.records import (
     SearchResult,
     Selection,
     read_history,
+    read_json,
     read_selection,
+    write_json,
     write_record,
 )
 from nao_kfp.spaces import get_space
-from nao_kfp.steps import Log, SearchFailed, read_json, store_for, write_json
+from nao_kfp.steps import Log, SearchFailed
 
 
 def ranked(pool: Sequence[PoolEntry]) -> list[PoolEntry]:

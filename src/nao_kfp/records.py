@@ -192,13 +192,21 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def write_record(path: Path, record: Any) -> None:
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_json(path: Path, obj: Any) -> None:
     """Atomically: a killed step never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(to_dict(record), indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
+
+
+def write_record(path: Path, record: Any) -> None:
+    write_json(path, to_dict(record))
 
 
 def read_record(cls: type[T], path: Path) -> T:

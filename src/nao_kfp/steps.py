@@ -24,15 +24,13 @@ round; a step that finds its finished output returns it instead of redoing the w
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nao_kfp import faults, progress, rounds
+from nao_kfp import fanin, faults, progress, rounds
 from nao_kfp import prior as priors
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
@@ -42,7 +40,8 @@ from nao_kfp.records import (
     History,
     RoundRecord,
     read_history,
-    to_dict,
+    read_json,
+    write_json,
     write_record,
 )
 from nao_kfp.spaces import get_space
@@ -52,53 +51,14 @@ from nao_kfp.spaces import get_space
 
 Log = Callable[[str], None]
 FIT_METRICS = "fit_metrics.json"
-# Settings that shape the compiled pipeline: a run whose config changes them must fail.
-COMPILED_KEYS = ("search.rounds", "search.shards", "search.fan_in", "evaluator.kind")
 
 
 class SearchFailed(NaoError):
     """A round, or the whole search, evaluated no architecture successfully."""
 
 
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
-
-
-def write_json(path: Path, obj: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
-
-
 def _mean(xs: Sequence[float]) -> float | None:
     return statistics.fmean(xs) if xs else None
-
-
-def _get(cfg: Config, key: str) -> Any:
-    node: Any = cfg
-    for part in key.split("."):
-        node = getattr(node, part)
-    return node
-
-
-def compiled_settings(cfg: Config) -> str:
-    """The values of COMPILED_KEYS, as the pipeline fixes them at compile time."""
-    return json.dumps({k: _get(cfg, k) for k in COMPILED_KEYS}, sort_keys=True)
-
-
-def check_compiled(cfg: Config, compiled: str) -> None:
-    """A run's config must not change what the pipeline was compiled with (its rounds, shards
-    and evaluator are its shape); e.g. an edit of the `config` parameter in the Kubeflow UI."""
-    if not compiled:
-        return
-    for key, value in json.loads(compiled).items():
-        if _get(cfg, key) != value:
-            raise ConfigError(
-                f"config: {key} is {_get(cfg, key)!r} in this run's config but the pipeline was "
-                f"compiled with {value!r}; recompile (nao compile / nao submit) to change it"
-            )
 
 
 # ---------------------------------------------------------------- data and round 1
@@ -207,7 +167,7 @@ def train_children(
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Evaluate the pending architectures of one shard; write them (now ok or failed) to `out`
-    (and, with search.fan_in: store, to the result store, where merge reads them)."""
+    (and, with search.fan_in: store, to the result store, where merge reads them: fanin.py)."""
     if Path(out).exists():  # this shard finished before (e.g. a retried task): nothing to do
         done = read_pool(out)
     else:
@@ -216,36 +176,8 @@ def train_children(
         done = ev.evaluate(todo, data_dir=data_dir, round_index=round_index, shard=shard, log=log)
         write_pool(out, done)
     if cfg.search.fan_in == "store":
-        store_for(cfg).put_file(shard_key(pool_path, round_index, shard, num_shards), Path(out))
+        fanin.put_shard(cfg, pool_path, round_index, shard, num_shards, Path(out))
     return _shard_summary(done)
-
-
-def store_for(cfg: Config) -> Any:
-    """The result store (cluster.*): shard results (fan_in: store), child caches, models."""
-    import tempfile
-
-    from nao_kfp.store import open_store
-
-    return open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
-
-
-def shard_key(pool_path: Path, round_index: int, shard: int, num_shards: int) -> str:
-    """Where a shard's results wait for merge (fan_in: store): keyed by the round's input pool,
-    which the shard and the merge task both read, so no run id has to be passed around."""
-    digest = hashlib.sha256(Path(pool_path).read_bytes()).hexdigest()[:16]
-    return f"shards/{digest}/round-{round_index}/{shard}-of-{num_shards}.jsonl"
-
-
-def fetch_shards(cfg: Config, round_index: int, pool_path: Path, work: Path) -> list[Path]:
-    """The round's shard results from the store (fan_in: store); a missing shard is left out,
-    so merge records its architectures as failed."""
-    store, n = store_for(cfg), cfg.search.shards
-    out = []
-    for i in range(n):
-        dest = Path(work) / f"shard-{i}.jsonl"
-        if store.get_file(shard_key(pool_path, round_index, i, n), dest):
-            out.append(dest)
-    return out
 
 
 def _shard_summary(done: list[PoolEntry]) -> dict[str, Any]:
@@ -267,7 +199,7 @@ def merge(
     out_history: Path,
     *,
     model: Path | None = None,
-) -> dict[str, Any]:
+) -> RoundRecord:
     """Fan in: replace the pool's pending entries by their shard results; append the round's
     record (accuracies, and for decoded architectures the predictor's view of them and the
     metrics of `model`, the fit that proposed them)."""
@@ -310,7 +242,7 @@ def record_round(
     *,
     model: Path | None = None,
     **extra: Any,
-) -> dict[str, Any]:
+) -> RoundRecord:
     """Append the round's record to the history: its children's accuracies and, for proposed
     architectures, the predictor's view of them and the metrics of the fit that proposed them
     (`model`'s); extra: more RoundRecord fields. The one writer of a round's record."""
@@ -345,7 +277,7 @@ def record_round(
         "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
         best_so_far=record.best_so_far,
     )  # fmt: skip
-    return to_dict(record)
+    return record
 
 
 def shares_weights(cfg: Config) -> bool:
@@ -366,7 +298,7 @@ def supernet_round(
     *,
     model: Path | None = None,
     log: Log | None = None,
-) -> dict[str, Any]:
+) -> RoundRecord:
     """NAO-WS round r: train the supernet (from `supernet_in`) to epoch schedule[r-1] on the
     pool's architectures, re-score the whole pool with it, record the round (with the
     supernet's numbers and `model`'s fit); the trained supernet goes to `supernet_out`."""
