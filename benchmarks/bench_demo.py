@@ -19,6 +19,7 @@ from pathlib import Path
 from nao_kfp.pipelines.local import run_local
 
 from nao_kfp.config import load_config
+from nao_kfp.records import read_result
 from nao_kfp.report import summary_table
 
 
@@ -33,7 +34,7 @@ def main() -> None:
     start = time.monotonic()
     result = run_local(cfg, out)
     wall = time.monotonic() - start
-    print(summary_table(result))
+    print(summary_table(read_result(out / "result.json")))
     children = sum(r["evaluated"] + r["failed"] for r in result["rounds"])
     print(
         json.dumps(

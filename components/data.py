@@ -11,8 +11,9 @@ def prepare_data(config: str, compiled: str, data: Output[Dataset]) -> None:
     from pathlib import Path
 
     from nao_kfp import steps
+    from nao_kfp.compiled import check_compiled
     from nao_kfp.config import config_from_json
 
     cfg = config_from_json(config)
-    steps.check_compiled(cfg, compiled)
+    check_compiled(cfg, compiled)
     steps.prepare_data(cfg, Path(data.path))

@@ -13,10 +13,10 @@ def decode(
     pool: Input[Dataset],
     history: Input[Dataset],
     new_pool: Output[Dataset],
-    new_history: Output[Dataset],
     metrics: Output[Metrics],
 ) -> None:
-    """The pool plus up to search.new_archs new pending architectures for round r + 1."""
+    """The pool plus up to search.new_archs new pending architectures for round r + 1 (the
+    history says whether the search stops early; it is read, not written)."""
     from pathlib import Path
 
     from nao_kfp.components._base import log_metrics, skip_exit_gc
@@ -27,9 +27,6 @@ def decode(
     skip_exit_gc()
     out = steps.decode(
         config_from_json(config), round_index, Path(model.path), Path(embeddings.path),
-        Path(pool.path), Path(history.path), Path(new_pool.path), Path(new_history.path),
+        Path(pool.path), Path(history.path), Path(new_pool.path),
     )  # fmt: skip
-    log_metrics(
-        metrics, {"new_archs": out["new_archs"], "decoder_hamming": out["hamming"]},
-        f"round{round_index}/",
-    )  # fmt: skip
+    log_metrics(metrics, {"new_archs": out["new_archs"]}, f"round{round_index}/")

@@ -8,7 +8,7 @@ from nao_kfp.components._base import component
 def final_train(
     config: str,
     pool: Input[Dataset],
-    result: Input[Dataset],
+    selection: Input[Dataset],
     data: Input[Dataset],
     model: Output[Model],
     metrics: Output[Metrics],
@@ -19,13 +19,13 @@ def final_train(
 
     from nao_kfp.components._base import log_metrics
 
-    from nao_kfp import steps
+    from nao_kfp import outcome
     from nao_kfp.config import config_from_json
 
-    out = steps.final(
+    out = outcome.final(
         config_from_json(config),
         Path(pool.path),
-        Path(result.path),
+        Path(selection.path),
         Path(data.path),
         Path(model.path),
     )

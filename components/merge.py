@@ -1,6 +1,6 @@
 """Fan in the shard results of a round."""
 
-from kfp.dsl import Dataset, Input, Metrics, Output
+from kfp.dsl import Dataset, Input, Metrics, Model, Output
 from nao_kfp.components._base import component
 
 
@@ -11,24 +11,28 @@ def merge(
     pool: Input[Dataset],
     results: Input[list[Dataset]],
     history: Input[Dataset],
+    model: Input[Model],
     merged_pool: Output[Dataset],
     merged_history: Output[Dataset],
     metrics: Output[Metrics],
 ) -> None:
-    """The pool with this round's results in it; the round's record appended to the history
-    and logged as Metrics."""
+    """The pool with this round's results in it; the round's record (with the metrics of
+    `model`, the fit that proposed its architectures) appended to the history and logged as
+    Metrics."""
     from pathlib import Path
 
     from nao_kfp.components._base import log_metrics
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
+    from nao_kfp.records import to_dict
 
     record = steps.merge(
         config_from_json(config), round_index, Path(pool.path), [Path(r.path) for r in results],
         Path(history.path), Path(merged_pool.path), Path(merged_history.path),
+        model=Path(model.path),
     )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
+    log_metrics(metrics, to_dict(record), f"round{round_index}/")
 
 
 @component
@@ -37,6 +41,7 @@ def merge_from_store(
     round_index: int,
     pool: Input[Dataset],
     history: Input[Dataset],
+    model: Input[Model],
     merged_pool: Output[Dataset],
     merged_history: Output[Dataset],
     metrics: Output[Metrics],
@@ -50,12 +55,14 @@ def merge_from_store(
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
+    from nao_kfp.fanin import fetch_shards
+    from nao_kfp.records import to_dict
 
     cfg = config_from_json(config)
     with tempfile.TemporaryDirectory(prefix="nao-merge-") as tmp:
-        shards = steps.fetch_shards(cfg, round_index, Path(pool.path), Path(tmp))
+        shards = fetch_shards(cfg, round_index, Path(pool.path), Path(tmp))
         record = steps.merge(
             cfg, round_index, Path(pool.path), shards, Path(history.path),
-            Path(merged_pool.path), Path(merged_history.path),
+            Path(merged_pool.path), Path(merged_history.path), model=Path(model.path),
         )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
+    log_metrics(metrics, to_dict(record), f"round{round_index}/")

@@ -40,10 +40,11 @@ def sample_prior(
     from pathlib import Path
 
     from nao_kfp import steps
+    from nao_kfp.compiled import check_compiled
     from nao_kfp.config import config_from_json
 
     cfg = config_from_json(config)
-    steps.check_compiled(cfg, compiled)
+    check_compiled(cfg, compiled)
     steps.sample_with_prior(
         cfg, Path(pool.path), Path(history.path), Path(model.path), gathered=Path(priors.path)
     )

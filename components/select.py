@@ -8,25 +8,24 @@ from nao_kfp.components._base import component
 def select_best(
     config: str,
     pool: Input[Dataset],
-    history: Input[Dataset],
     data: Input[Dataset],
-    result: Output[Dataset],
+    selection: Output[Dataset],
     metrics: Output[Metrics],
 ) -> None:
-    """result.json: the best architecture, its dev accuracy and the per-round records (the
-    evaluator chooses: NAO-WS retrains its top few from scratch, which is why it reads data)."""
+    """selection.json: the best architecture and its dev accuracy (the evaluator chooses:
+    NAO-WS retrains its top few from scratch, which is why it reads data)."""
     from pathlib import Path
 
     from nao_kfp.components._base import log_metrics
 
-    from nao_kfp import steps
+    from nao_kfp import outcome
     from nao_kfp.config import config_from_json
 
-    out = steps.select_best(
-        config_from_json(config), Path(pool.path), Path(history.path), Path(result.path),
-        data_dir=Path(data.path), log=print,
+    out = outcome.select_best(
+        config_from_json(config), Path(pool.path), Path(selection.path), data_dir=Path(data.path),
+        log=print,
     )  # fmt: skip
     log_metrics(
-        metrics, {"evaluated": out["evaluated"], "failed": out["failed"],
-                  "best_dev_accuracy": out["best"]["dev_accuracy"]},
+        metrics, {"evaluated": out.evaluated, "failed": out.failed,
+                  "best_dev_accuracy": out.best.dev_accuracy},
     )  # fmt: skip

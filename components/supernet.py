@@ -11,6 +11,7 @@ def supernet_round(
     pool: Input[Dataset],
     history: Input[Dataset],
     supernet: Input[Model],
+    model: Input[Model],
     data: Input[Dataset],
     scored_pool: Output[Dataset],
     new_history: Output[Dataset],
@@ -18,18 +19,20 @@ def supernet_round(
     metrics: Output[Metrics],
 ) -> None:
     """Train the shared weights to this round's epoch on the pool (resuming from `supernet`,
-    or from the store's mirror after a preemption), then score every architecture with them."""
+    or from the store's mirror after a preemption), then score every architecture with them;
+    the round's record has `model`'s fit, the one that proposed the round's architectures."""
     from pathlib import Path
 
     from nao_kfp.components._base import log_metrics
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
+    from nao_kfp.records import to_dict
 
     record = steps.supernet_round(
         config_from_json(config), round_index, Path(pool.path), Path(history.path),
         Path(supernet.path), Path(data.path), Path(scored_pool.path), Path(new_history.path),
-        Path(new_supernet.path), log=print,
+        Path(new_supernet.path), model=Path(model.path), log=print,
     )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
-    log_metrics(metrics, record.get("supernet", {}), f"round{round_index}/supernet/")
+    log_metrics(metrics, to_dict(record), f"round{round_index}/")
+    log_metrics(metrics, record.supernet, f"round{round_index}/supernet/")

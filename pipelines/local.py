@@ -27,10 +27,10 @@ FINAL_DIR = "final"
 
 def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
     """The final task's exported model, copied into DIR/final with a load command that points
-    there (the task's own points at its artifact path)."""
+    there (the task's own, and result.json's, point at its artifact under DIR/kfp)."""
     from nao_kfp.export import INFO_FILE, load_command
     from nao_kfp.final import FINAL_JSON, MODEL_DIR
-    from nao_kfp.steps import read_json, write_json
+    from nao_kfp.records import read_json, write_json
 
     shutil.copytree(model_artifact, dest / MODEL_DIR, dirs_exist_ok=True)
     done: dict[str, Any] = read_json(dest / MODEL_DIR / FINAL_JSON)
@@ -44,6 +44,20 @@ def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
 
 
 SCRATCH = ".tmp"
+
+
+def publish(artifact: Path, dest: Path) -> None:
+    """An output of the run, at its place in DIR: a hard link to the artifact (the file the
+    task wrote, not a second copy of it), else a copy; replaced atomically on a re-run."""
+    import os
+
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(artifact, tmp)
+    except OSError:  # another file system
+        shutil.copyfile(artifact, tmp)
+    tmp.replace(dest)
 
 
 @contextlib.contextmanager
@@ -211,14 +225,14 @@ def run_local(
 ) -> dict[str, Any]:
     """Run the pipeline with kfp.local (SubprocessRunner, this Python) into out_dir.
 
-    Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr). Writes
-    out_dir/result.json, pool.jsonl and report.md/html; returns the result. `arguments` are
-    the run's pipeline parameters (default: the compiled config), as a cluster run gets them."""
+    Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr). Puts the run's
+    outputs in out_dir: result.json, pool.jsonl, report.md|html with the report's images (the
+    report task's files: written once, by the pipeline's last task) and final/ (the final
+    model); returns the result. `arguments` are the run's pipeline parameters (default: the
+    compiled config), as a cluster run gets them."""
     from kfp import local
 
-    from nao_kfp.pool import read_pool
-    from nao_kfp.report import param_counter, write_report
-    from nao_kfp.steps import read_json, write_json
+    from nao_kfp.records import read_json
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -261,16 +275,11 @@ def run_local(
             f.seek(start)
             cause = failure_cause(f.read().decode("utf-8", "replace"))
         raise SearchError(f"search: {cause or failed} (task logs: {log_path})")
-    shutil.copyfile(task.outputs["result"].path, out_dir / "result.json")
-    shutil.copyfile(task.outputs["pool"].path, out_dir / "pool.jsonl")
-    result: dict[str, Any] = read_json(out_dir / "result.json")
+    publish(Path(task.outputs["result"].path), out_dir / "result.json")
+    publish(Path(task.outputs["pool"].path), out_dir / "pool.jsonl")
+    for file in sorted(Path(task.outputs["files"].path).iterdir()):
+        publish(file, out_dir / file.name)  # report.md, report.html and their images
     if cfg.final.enabled:
-        result["final"] = keep_final(Path(task.outputs["model"].path), out_dir / FINAL_DIR)
-        write_json(out_dir / "result.json", result)
-    # report.md here links the plot and cell diagrams written beside it; report.html is the
-    # self-contained page from the report task
-    write_report(
-        result, read_pool(out_dir / "pool.jsonl"), out_dir, count_params=param_counter(cfg)
-    )
-    shutil.copyfile(task.outputs["html"].path, out_dir / "report.html")
+        keep_final(Path(task.outputs["model"].path), out_dir / FINAL_DIR)
+    result: dict[str, Any] = read_json(out_dir / "result.json")
     return result

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import yaml
 from kfp import compiler, dsl, kubernetes
-from kfp.dsl import HTML, Dataset, Input, Markdown, Model
+from kfp.dsl import HTML, Artifact, Dataset, Input, Markdown, Model
 from nao_kfp.components import (
     _base,
     data,
@@ -38,9 +38,10 @@ from nao_kfp.components import (
 )
 from nao_kfp.pipelines.ir import dedup_components
 
+from nao_kfp.compiled import compiled_settings
 from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig, Config, config_to_json
 from nao_kfp.preflight import OutputError
-from nao_kfp.steps import compiled_settings, shares_weights
+from nao_kfp.steps import shares_weights
 
 S3_ENV = ("S3_ACCESS_KEY", "S3_SECRET_KEY")
 
@@ -76,12 +77,14 @@ def place_on_gpu(task: Any, cluster: ClusterConfig) -> Any:
 
 
 class Outputs(NamedTuple):
-    """What the pipeline returns (kfp.local hands these paths to `nao search`)."""
+    """What the pipeline returns (kfp.local hands these paths to `nao search`): result.json,
+    the pool, the report (inline Markdown, HTML, and report.md with its images as files)."""
 
     result: Dataset
     pool: Dataset
     markdown: Markdown
     html: HTML
+    files: Artifact
 
 
 class FinalOutputs(NamedTuple):
@@ -91,6 +94,7 @@ class FinalOutputs(NamedTuple):
     pool: Dataset
     markdown: Markdown
     html: HTML
+    files: Artifact
     model: Model
 
 
@@ -210,9 +214,10 @@ def build_pipeline(cfg: Config) -> Any:
     @dsl.pipeline(name="evaluate-round")
     def evaluate_round(
         config: str, round_index: int, pool: Input[Dataset], history: Input[Dataset],
-        data: Input[Dataset],
+        data: Input[Dataset], model: Input[Model],
     ) -> Evaluated:  # fmt: skip
-        """Evaluate the pool's pending architectures in search.shards parallel tasks; merge."""
+        """Evaluate the pool's pending architectures in search.shards parallel tasks; merge
+        (recording `model`'s fit, the one that proposed them, in the round's record)."""
         with dsl.ParallelFor(items=list(range(s.shards)), parallelism=cl.parallelism) as shard:
             children = train_c(
                 config=config, round_index=round_index, shard=shard, num_shards=s.shards,
@@ -221,14 +226,14 @@ def build_pipeline(cfg: Config) -> Any:
             place_on_gpu(children.set_display_name("train children"), cl)
         if s.fan_in == "store":  # after the whole loop; results come from the store
             merged = merge_store_c(
-                config=config, round_index=round_index, pool=pool, history=history
+                config=config, round_index=round_index, pool=pool, history=history, model=model
             ).after(children)
             if cl.s3_endpoint:
                 kubernetes.use_secret_as_env(merged, cl.s3_secret, {k: k for k in S3_ENV})
         else:
             merged = merge_c(
                 config=config, round_index=round_index, pool=pool, history=history,
-                results=dsl.Collected(children.outputs["results"]),
+                results=dsl.Collected(children.outputs["results"]), model=model,
             )  # fmt: skip
         merged.set_display_name("merge results")
         return Evaluated(
@@ -236,19 +241,31 @@ def build_pipeline(cfg: Config) -> Any:
         )
 
     def evaluate(
-        config: Any, round_index: Any, pool: Any, history: Any, data: Any, net: Any, name: str
+        config: Any,
+        round_index: Any,
+        pool: Any,
+        history: Any,
+        data: Any,
+        net: Any,
+        model: Any,
+        name: str,
     ) -> tuple[Any, Any, Any]:
         """Round round_index's evaluation, as evaluator.kind makes it: (pool, history, the
-        supernet or None)."""
+        supernet or None); `model` is the fit that proposed the round's architectures."""
         if ws:
             t = supernet_c(
                 config=config, round_index=round_index, pool=pool, history=history,
-                supernet=net, data=data,
+                supernet=net, model=model, data=data,
             )  # fmt: skip
             place_on_gpu(t.set_display_name(name), cl)
             return t.outputs["scored_pool"], t.outputs["new_history"], t.outputs["new_supernet"]
         ev = evaluate_round(
-            config=config, round_index=round_index, pool=pool, history=history, data=data
+            config=config,
+            round_index=round_index,
+            pool=pool,
+            history=history,
+            data=data,
+            model=model,
         ).set_display_name(name)
         return ev.outputs["pool"], ev.outputs["history"], None
 
@@ -265,8 +282,8 @@ def build_pipeline(cfg: Config) -> Any:
                 (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
             )
             pool, history, net = evaluate(
-                config, next_round, dec.outputs["new_pool"], dec.outputs["new_history"], data,
-                supernet, "train and score the supernet",
+                config, next_round, dec.outputs["new_pool"], history, data, supernet,
+                fitted.outputs["model"], "train and score the supernet",
             )  # fmt: skip
             return WsRoundOutputs(
                 pool=pool, history=history, model=fitted.outputs["model"], supernet=net
@@ -284,8 +301,8 @@ def build_pipeline(cfg: Config) -> Any:
                 (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
             )
             pool, history, _ = evaluate(
-                config, next_round, dec.outputs["new_pool"], dec.outputs["new_history"], data,
-                None, "evaluate children",
+                config, next_round, dec.outputs["new_pool"], history, data, None,
+                fitted.outputs["model"], "evaluate children",
             )  # fmt: skip
             return RoundOutputs(pool=pool, history=history, model=fitted.outputs["model"])
 
@@ -305,7 +322,8 @@ def build_pipeline(cfg: Config) -> Any:
             decode: the new architectures, pending for round r
             evaluate them (NAO-WS: train the supernet further, re-score the whole pool)
         select the best architecture (NAO-WS: re-rank the top few trained from scratch)
-        write the report; (final.enabled) train the best at full size and export it
+        (final.enabled) train the best at full size and export it
+        write result.json and the report (after the final training: they include it)
         (search.prior) import and check each prior; round 1's pool takes the priors' best
         """
         staged = prepare_c(config=config, compiled=compiled).set_display_name("prepare data")
@@ -313,7 +331,7 @@ def build_pipeline(cfg: Config) -> Any:
         data_dir = staged.outputs["data"]
         model = first.outputs["model"]  # empty: round 1 has no controller (nor supernet) yet
         pool, history, net = evaluate(
-            config, 1, first.outputs["pool"], first.outputs["history"], data_dir, model,
+            config, 1, first.outputs["pool"], first.outputs["history"], data_dir, model, model,
             "round 1",
         )  # fmt: skip
         for r in range(2, s.rounds + 1):
@@ -323,20 +341,28 @@ def build_pipeline(cfg: Config) -> Any:
             ).set_display_name(f"round {r}")  # fmt: skip
             pool, history, model = rnd.outputs["pool"], rnd.outputs["history"], rnd.outputs["model"]
             net = rnd.outputs["supernet"] if ws else None
-        best = select_c(config=config, pool=pool, history=history, data=data_dir)
+        best = select_c(config=config, pool=pool, data=data_dir)
         best.set_display_name("select best architecture")
         if ws:  # its selection trains the top few from scratch
             place_on_gpu(best, cl)
-        rep = report_c(config=config, result=best.outputs["result"], pool=pool)
-        rep.set_display_name("report")
-        outs = dict(
-            result=best.outputs["result"], pool=pool, markdown=rep.outputs["markdown"],
-            html=rep.outputs["html"],
+        fin = None
+        if cfg.final.enabled:
+            fin = final_c(
+                config=config, pool=pool, selection=best.outputs["selection"], data=data_dir
+            )
+            place_on_gpu(fin.set_display_name("final training"), cl)
+        trained = {} if fin is None else {"model": fin.outputs["model"]}
+        rep = report_c(
+            config=config, selection=best.outputs["selection"], history=history, pool=pool,
+            **trained,
         )  # fmt: skip
-        if not cfg.final.enabled:
+        rep.set_display_name("result and report")
+        outs = dict(
+            result=rep.outputs["result"], pool=pool, markdown=rep.outputs["markdown"],
+            html=rep.outputs["html"], files=rep.outputs["files"],
+        )  # fmt: skip
+        if fin is None:
             return Outputs(**outs)
-        fin = final_c(config=config, pool=pool, result=best.outputs["result"], data=data_dir)
-        place_on_gpu(fin.set_display_name("final training"), cl)
         return FinalOutputs(**outs, model=fin.outputs["model"])
 
     return dsl.pipeline(name=pipeline_name(cfg))(with_prior_params(nao_search, cfg))

@@ -11,7 +11,7 @@ from kfp import dsl
 from nao_kfp.components import data, decode, fit, merge, optimize, report, sample, select, train
 from search_tiny import tiny_config
 
-from nao_kfp import steps
+from nao_kfp.compiled import compiled_settings
 from nao_kfp.config import config_to_json
 from nao_kfp.errors import ConfigError
 from nao_kfp.pool import read_pool
@@ -26,7 +26,7 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
     c = config_to_json(cfg)
     D, M = dsl.Dataset, dsl.Model
     staged = art(D, tmp_path / "data")
-    compiled = steps.compiled_settings(cfg)
+    compiled = compiled_settings(cfg)
     data.prepare_data.python_func(config=c, compiled=compiled, data=staged)
     pool, hist = art(D, tmp_path / "pool0"), art(D, tmp_path / "hist0")
     model = art(M, tmp_path / "model0")
@@ -41,7 +41,7 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
         pool2, hist2 = art(D, tmp_path / f"pool{r}m"), art(D, tmp_path / f"hist{r}m")
         merge.merge.python_func(
             config=c, round_index=r, pool=pool, results=[res], history=hist,
-            merged_pool=pool2, merged_history=hist2, metrics=metrics,
+            model=model, merged_pool=pool2, merged_history=hist2, metrics=metrics,
         )  # fmt: skip
         assert metrics.metadata[f"round{r}/evaluated"] >= 1
         assert 0 < metrics.metadata[f"round{r}/best_so_far"] <= 1
@@ -57,14 +57,13 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
         model = fitted
         emb = art(dsl.Artifact, tmp_path / f"emb{r}")
         optimize.optimize.python_func(config=c, model=model, pool=pool, embeddings=emb)
-        pool2, hist2 = art(D, tmp_path / f"pool{r}d"), art(D, tmp_path / f"hist{r}d")
-        dm = dsl.Metrics()
+        pool2, dm = art(D, tmp_path / f"pool{r}d"), dsl.Metrics()
         decode.decode.python_func(
             config=c, round_index=r, model=model, embeddings=emb, pool=pool, history=hist,
-            new_pool=pool2, new_history=hist2, metrics=dm,
+            new_pool=pool2, metrics=dm,
         )  # fmt: skip
         assert dm.metadata["round1/new_archs"] >= 1
-        pool, hist = pool2, hist2
+        pool = pool2
     final = read_pool(pool.path)
     nao = [e for e in final if e.source == "nao"]
     assert nao and all(e.round == 2 and e.status == "ok" for e in nao)
@@ -76,26 +75,30 @@ def test_two_rounds_through_the_components(tmp_path: Path) -> None:
     )
     assert (tmp_path / "model2" / "fit_metrics.json").exists()
 
-    result, sm = art(D, tmp_path / "result.json"), dsl.Metrics()
+    selection, sm = art(D, tmp_path / "selection.json"), dsl.Metrics()
     select.select_best.python_func(
-        config=c, pool=pool, history=hist, data=staged, result=result, metrics=sm
+        config=c, pool=pool, data=staged, selection=selection, metrics=sm
     )
-    doc = json.loads(Path(result.path).read_text())
-    assert [r["round"] for r in doc["rounds"]] == [1, 2]
-    assert (
-        sm.metadata["best_dev_accuracy"]
-        == doc["best"]["dev_accuracy"]
-        == max(e.accuracy or 0 for e in final)
-    )
+    chosen = json.loads(Path(selection.path).read_text())
+    assert sm.metadata["best_dev_accuracy"] == chosen["best"]["dev_accuracy"]
     md, html = art(dsl.Markdown, tmp_path / "r.md"), art(dsl.HTML, tmp_path / "r.html")
-    report.report.python_func(config=c, result=result, pool=pool, markdown=md, html=html)
+    result, files = art(D, tmp_path / "result.json"), art(dsl.Artifact, tmp_path / "files")
+    report.report.python_func(
+        config=c, selection=selection, history=hist, pool=pool, result=result, markdown=md,
+        html=html, files=files,
+    )  # fmt: skip
+    doc = json.loads(Path(result.path).read_text())
+    assert [r["round"] for r in doc["rounds"]] == [1, 2] and doc["final"] is None
+    assert doc["best"]["dev_accuracy"] == max(e.accuracy or 0 for e in final)
     assert doc["best"]["id"] in Path(md.path).read_text()
     assert "<svg" in Path(html.path).read_text()
+    assert Path(html.path).read_text() == (tmp_path / "files" / "report.html").read_text()
+    assert (tmp_path / "files" / "accuracy.png").stat().st_size > 0
 
 
 def test_a_run_config_that_changes_the_compiled_shape_fails_first(tmp_path: Path) -> None:
     cfg = tiny_config(tmp_path / "store")
-    compiled = steps.compiled_settings(cfg)
+    compiled = compiled_settings(cfg)
     edited = config_to_json(tiny_config(tmp_path / "store", "search.rounds=5"))
     D = dsl.Dataset
     for call in (

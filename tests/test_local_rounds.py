@@ -182,14 +182,14 @@ def test_kfp_log_drops_each_tasks_input_dump_and_keeps_the_rest() -> None:
 
 
 # the steps of a round that neither train nor run the controller, on the synthetic evaluator, and
-# select-best. (The report, once a run, counts the children's parameters for its Pareto plot by
+# select-best and conclude (result.json). (The report, once a run, counts the children's parameters for its Pareto plot by
 # building them on torch's meta device.)
 _NO_TORCH = """
 import json, sys
 from pathlib import Path
 import nao_kfp.components.merge, nao_kfp.components.report, nao_kfp.components.sample
 import nao_kfp.components.select, nao_kfp.components.train, nao_kfp.components.data
-from nao_kfp import steps
+from nao_kfp import outcome, steps
 from nao_kfp.pool import read_pool, write_pool
 from search_tiny import tiny_config
 
@@ -207,7 +207,8 @@ for e in pool[:3]:
     e.round, e.predicted = 2, 0.5 + 0.1 * len(e.id) / 16
 write_pool(d / "pool2", pool)
 steps.record_round(cfg, 2, pool, d / "history1", d / "history2")
-steps.select_best(cfg, d / "pool2", d / "history2", d / "result")
+outcome.select_best(cfg, d / "pool2", d / "selection")
+outcome.conclude(cfg, d / "selection", d / "history2", d / "pool2", d / "result")
 print(json.dumps(sorted(m for m in ("torch", "torchvision") if m in sys.modules)))
 """
 

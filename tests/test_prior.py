@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nao_kfp import outcome
 from nao_kfp import prior as priors
-from nao_kfp import steps
 from nao_kfp.cli import main
 from nao_kfp.config import load_config
 from nao_kfp.controller import fit, pairwise_accuracy
 from nao_kfp.loop import run_search
 from nao_kfp.pool import entry, read_pool, write_pool
-from nao_kfp.records import read_history
+from nao_kfp.records import read_history, read_result
 from nao_kfp.spaces import get_space
 from nao_kfp.strategies import make_strategy
 from nao_kfp.strategies.nao import benchmark_config
@@ -132,15 +132,16 @@ def test_a_search_with_a_prior_starts_from_its_best_and_every_fit_records_it(
         "random"
     ]
     history = read_history(tmp_path / "a" / "history-3.json").rounds
-    fits = [h.fit for h in history[:2]]
+    assert history[0].fit == {}  # no fit proposed round 1's architectures
+    fits = [h.fit for h in history[1:]]  # the fits that proposed rounds 2 and 3
     assert [f["prior"] for f in fits] == [f"{prior_file} (120)"] * 2
     assert [f["prior_weight"] for f in fits] == pytest.approx([0.5**1, 0.5**1.5])  # 8, 12 own
     work = tmp_path / "a"
-    steps.select_best(cfg, work / "pool-3.jsonl", work / "history-3.json", work / "result.json")
-    steps.report(cfg, work / "result.json", work / "pool-3.jsonl", work / "report")
+    result = read_result(work / "result.json")  # run_search concluded the search
+    outcome.report(cfg, result, work / "pool-3.jsonl", work / "report")
     md = (work / "report" / "report.md").read_text()
     assert "## Priors" in md and f"`{prior_file} (120)`" in md
-    assert "0.5 (round 1), 0.35 (round 2)" in md
+    assert "0.5 (fit for round 2), 0.35 (fit for round 3)" in md
     again = run_search(cfg, tmp_path / "b")
     assert [(e.id, e.accuracy) for e in again] == [(e.id, e.accuracy) for e in pool]
     plain = run_search(load_config("nb201", [*overrides[:-3], "search.rounds=3"]), tmp_path / "c")
@@ -190,7 +191,7 @@ def test_nao_search_with_a_prior_through_kfp_local_is_the_in_process_search(
         (e.id, e.source, e.accuracy) for e in local
     ]
     assert pool[0].source == "prior" and len(pool) == 16
-    assert result["rounds"][0]["fit"]["prior"] == f"{prior_file} (120)"
+    assert result["rounds"][1]["fit"]["prior"] == f"{prior_file} (120)"
 
 
 def test_benchmark_priors_go_to_nao_and_evolution_not_random(

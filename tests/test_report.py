@@ -10,17 +10,28 @@ from typing import Any
 
 import pytest
 
-from nao_kfp import report
+from nao_kfp import plots, report
 from nao_kfp.child import train_child
 from nao_kfp.child.train_rnn import perplexity_score
 from nao_kfp.config import load_config
 from nao_kfp.pool import PoolEntry, entry
+from nao_kfp.poolstats import perplexity_of, score_to_perplexity, with_pool_stats
+from nao_kfp.records import SearchResult, from_dict
 from nao_kfp.spaces import get_space
 
 LONG_ARCH = get_space("nasnet").to_string(get_space("nasnet").sample(random.Random(0)))
 
 
-def image_run(space_name: str = "nasnet") -> tuple[dict[str, Any], list[PoolEntry]]:
+def typed(doc: dict[str, Any]) -> SearchResult:
+    return from_dict(SearchResult, {"evaluator": "train", **doc}, "result")
+
+
+def write(result: SearchResult, pool: list[PoolEntry], out: Path) -> dict[str, Path]:
+    """The report of result.json as the search writes it: with the pool's statistics."""
+    return report.write_report(with_pool_stats(result, pool), pool, out)
+
+
+def image_run(space_name: str = "nasnet") -> tuple[SearchResult, list[PoolEntry]]:
     """A two-round result and its pool; each child has params and MACs, as train_child gives."""
     space = get_space(space_name)
     archs = space.sample_unique(6, random.Random(1))
@@ -35,12 +46,12 @@ def image_run(space_name: str = "nasnet") -> tuple[dict[str, Any], list[PoolEntr
         "rounds": [
             {"round": 1, "evaluated": 4, "best_accuracy": 0.65, "mean_accuracy": 0.575, "best_so_far": 0.65},
             {"round": 2, "evaluated": 2, "best_accuracy": 0.75, "mean_accuracy": 0.725, "best_so_far": 0.75,
-             "predicted_mean": 0.7, "real_mean": 0.725, "pairwise_accuracy": 1.0, "hamming": 2.0},
+             "predicted_mean": 0.7, "real_mean": 0.725, "pairwise_accuracy": 1.0, "fit": {"hamming": 2.0}},
         ],
         "best": {"arch": best.arch_str, "id": best.id, "dev_accuracy": best.accuracy, "round": 2,
                  "source": "nao", "params": None, "describe": space.describe(best.arch)},
     }  # fmt: skip
-    return result, pool
+    return typed(result), pool
 
 
 class Text(HTMLParser):
@@ -75,14 +86,14 @@ def page_text(html_text: str) -> Text:
 
 def test_html_has_no_markdown_backticks_and_wraps_long_architectures(tmp_path: Path) -> None:
     result, pool = image_run()
-    paths = report.write_report(result, pool, tmp_path)
+    paths = write(result, pool, tmp_path)
     page = paths["html"].read_text()
     seen = page_text(page)
     visible = "".join(seen.text)
     assert "`" not in visible and "**" not in visible
-    assert "<code>nasnet</code>" in page and f"<code>{result['best']['id']}</code>" in page
+    assert "<code>nasnet</code>" in page and f"<code>{result.best.id}</code>" in page
     # the long architecture sits in a <pre> that wraps (it is over 200 characters on one line)
-    assert len(LONG_ARCH) > 200 and result["best"]["arch"] in "".join(seen.pre)
+    assert len(LONG_ARCH) > 200 and result.best.arch in "".join(seen.pre)
     css = re.search(r"<style>(.*?)</style>", page, re.S)
     assert css and re.search(r"pre\{[^}]*white-space:pre-wrap", css.group(1))
     assert "overflow-wrap:anywhere" in css.group(1)
@@ -90,7 +101,7 @@ def test_html_has_no_markdown_backticks_and_wraps_long_architectures(tmp_path: P
 
 def test_every_caption_and_paragraph_of_the_markdown_is_in_the_html(tmp_path: Path) -> None:
     result, pool = image_run()
-    paths = report.write_report(result, pool, tmp_path)
+    paths = write(result, pool, tmp_path)
     md, page = paths["markdown"].read_text(), paths["html"].read_text()
     visible = " ".join("".join(page_text(page).text).split())
     prose = [
@@ -107,17 +118,18 @@ def test_every_caption_and_paragraph_of_the_markdown_is_in_the_html(tmp_path: Pa
 
 def test_each_round_shows_parameters_next_to_accuracy(tmp_path: Path) -> None:
     result, pool = image_run()
-    stats = report.with_pool_stats(result, pool)
-    r1, r2 = stats["rounds"]
-    assert r1["best_params"] == 4000 and r1["mean_params"] == pytest.approx(2500)
-    assert r2["best_params"] == 6000 and r2["mean_params"] == pytest.approx(5500)
-    assert stats["best"]["params"] == 6000 and stats["best"]["macs"] == 300_000
-    assert report.with_pool_stats(stats, pool) == stats  # idempotent
+    stats = with_pool_stats(result, pool)
+    r1, r2 = stats.rounds
+    assert r1.best_params == 4000 and r1.mean_params == pytest.approx(2500)
+    assert r2.best_params == 6000 and r2.mean_params == pytest.approx(5500)
+    assert stats.best and stats.best.params == 6000 and stats.best.macs == 300_000
+    assert with_pool_stats(stats, pool) == stats  # idempotent
+    assert result.best and result.best.params is None  # a new record: the input is unchanged
     heads = [c.head for c in report.columns(stats)]
     assert heads.index("params (best)") == heads.index("best dev acc") + 1
-    md = report.write_report(result, pool, tmp_path)["markdown"].read_text()
+    md = write(result, pool, tmp_path)["markdown"].read_text()
     assert "| 2 | 2 | 0.7500 | 6.00k | 0.7250 | 5.50k |" in md
-    table = report.summary_table(result, pool)
+    table = report.summary_table(stats)
     assert "params (best)" in table and "6.00k" in table
     assert "best: dev accuracy 0.7500, 6.00k params" in table
 
@@ -127,15 +139,15 @@ def test_missing_graphviz_leaves_a_note_instead_of_diagrams(
 ) -> None:
     monkeypatch.setattr(report.diagrams, "available", lambda: False)
     result, pool = image_run()
-    paths = report.write_report(result, pool, tmp_path)
+    paths = write(result, pool, tmp_path)
     assert "normal" not in paths and "apt-get install graphviz" in paths["html"].read_text()
 
 
 # ---------------------------------------------------------------- accuracy versus size
 
 
-def P(id: str, size: float, acc: float) -> report.SizedPoint:  # noqa: N802
-    return report.SizedPoint(id, size, acc)
+def P(id: str, size: float, acc: float) -> plots.SizedPoint:  # noqa: N802
+    return plots.SizedPoint(id, size, acc)
 
 
 def test_the_pareto_front_of_a_hand_made_pool() -> None:
@@ -149,12 +161,12 @@ def test_the_pareto_front_of_a_hand_made_pool() -> None:
         P("g", 500, 0.85),  # larger and less accurate than e
         P("h", 50, 0.40),  # the very smallest: on the front
     ]
-    front = report.pareto_front(points)
+    front = plots.pareto_front(points)
     assert [p.id for p in front] == ["h", "a", "b", "e", "f"]
 
 
 def test_the_pareto_front_is_exactly_the_undominated_points() -> None:
-    def dominates(q: report.SizedPoint, p: report.SizedPoint) -> bool:
+    def dominates(q: plots.SizedPoint, p: plots.SizedPoint) -> bool:
         return (q.size <= p.size and q.accuracy >= p.accuracy
                 and (q.size < p.size or q.accuracy > p.accuracy))  # fmt: skip
 
@@ -162,13 +174,13 @@ def test_the_pareto_front_is_exactly_the_undominated_points() -> None:
     for _ in range(50):
         points = [P(str(i), rng.randint(1, 8), rng.randint(0, 6) / 6) for i in range(20)]
         want = {p.id for p in points if not any(dominates(q, p) for q in points)}
-        assert {p.id for p in report.pareto_front(points)} == want
+        assert {p.id for p in plots.pareto_front(points)} == want
 
 
 def test_the_report_plots_accuracy_against_params_with_front_and_winner(tmp_path: Path) -> None:
     result, pool = image_run()
     pool[2].accuracy = 0.95  # 3000 params, now more accurate than the larger ones after it
-    paths = report.write_report(result, pool, tmp_path)
+    paths = write(result, pool, tmp_path)
     assert paths["pareto"].read_bytes()[:4] == b"\x89PNG"
     md = paths["markdown"].read_text()
     assert "## Accuracy versus size" in md and "![dev accuracy versus parameters](pareto.png)" in md
@@ -176,10 +188,13 @@ def test_the_report_plots_accuracy_against_params_with_front_and_winner(tmp_path
     ids = [e.id for e in pool]
     assert f"| 1.00k | 0.5000 | {ids[0]} |" in md and f"| 2.00k | 0.5500 | {ids[1]} |" in md
     assert f"| 3.00k | 0.9500 | {ids[2]} |" in md
-    winner = result["best"]["id"]  # pool[-1]: 6000 params, 0.75, dominated by pool[2]
+    winner = (
+        result.best.id if result.best else None
+    )  # pool[-1]: 6000 params, 0.75, dominated by pool[2]
     assert f"{winner} (best)" not in md
-    result["best"]["id"] = ids[2]
-    md = report.write_report(result, pool, tmp_path / "again")["markdown"].read_text()
+    assert result.best is not None
+    result.best.id = ids[2]
+    md = write(result, pool, tmp_path / "again")["markdown"].read_text()
     assert f"| 3.00k | 0.9500 | {ids[2]} (best) |" in md
     page = paths["html"].read_text()
     assert "Pareto front" in "".join(page_text(page).text)
@@ -190,14 +205,14 @@ def test_macs_stand_in_for_unknown_params_and_no_sizes_is_said(tmp_path: Path) -
     result, pool = image_run()
     for e in pool:
         del e.extra["params"]
-    sizes = report.pool_sizes(pool)
+    sizes = plots.pool_sizes(pool)
     assert sizes is not None and sizes.key == "macs" and not sizes.counted
-    md = report.write_report(result, pool, tmp_path / "macs")["markdown"].read_text()
+    md = write(result, pool, tmp_path / "macs")["markdown"].read_text()
     assert "dev accuracy versus multiply-adds (MACs)" in md
     for e in pool:
         del e.extra["macs"]
-    assert report.pool_sizes(pool) is None
-    paths = report.write_report(result, pool, tmp_path / "none")
+    assert plots.pool_sizes(pool) is None
+    paths = write(result, pool, tmp_path / "none")
     assert "pareto" not in paths and not (tmp_path / "none" / "pareto.png").exists()
     assert report.NO_SIZES in paths["markdown"].read_text()
 
@@ -215,7 +230,7 @@ def test_unsized_pools_are_counted_on_the_search_child_network(tmp_path: Path) -
     ]
     counter = report.param_counter(cfg)
     assert counter is not None
-    sizes = report.pool_sizes(pool, counter)
+    sizes = plots.pool_sizes(pool, counter)
     assert sizes is not None and sizes.key == "params" and sizes.counted
     budget = Budget(space, search_spec(cfg.child))
     assert [p.size for p in sizes.points] == [budget.counts(a)[0] for a in archs]
@@ -273,7 +288,7 @@ def test_an_enas_rnn_result_carries_perplexity_into_report_table_and_result(tmp_
         pool.append(entry(space, arch, accuracy=res["dev_accuracy"], round=1, source="random",
                           **{k: v for k, v in res.items() if k != "dev_accuracy"}))  # fmt: skip
     best = max(pool, key=lambda e: (e.accuracy, e.id))
-    assert report.perplexity_of(best) == best.extra["dev_perplexity"]
+    assert perplexity_of(best) == best.extra["dev_perplexity"]
     result = {
         "name": "ptb", "space": "enas-rnn", "evaluated": 2, "failed": 0,
         "rounds": [{"round": 1, "evaluated": 2, "best_accuracy": best.accuracy,
@@ -281,14 +296,14 @@ def test_an_enas_rnn_result_carries_perplexity_into_report_table_and_result(tmp_
         "best": {"arch": best.arch_str, "id": best.id, "dev_accuracy": best.accuracy, "round": 1,
                  "source": "random", "params": None, "describe": space.describe(best.arch)},
     }  # fmt: skip
-    stats = report.with_pool_stats(result, pool)
+    stats = with_pool_stats(typed(result), pool)
     ppl = best.extra["dev_perplexity"]
-    assert stats["best"]["dev_perplexity"] == ppl and stats["metric"]["name"] == "perplexity"
-    assert stats["rounds"][0]["best_perplexity"] == ppl
-    table = report.summary_table(result, pool)
+    assert stats.best and stats.best.dev_perplexity == ppl and stats.metric["name"] == "perplexity"
+    assert stats.rounds[0].best_perplexity == ppl
+    table = report.summary_table(stats)
     assert "best dev ppl" in table and f"dev perplexity {ppl:.2f}" in table
     assert "dev acc" not in table
-    paths = report.write_report(result, pool, tmp_path / "rep")
+    paths = report.write_report(stats, pool, tmp_path / "rep")
     for doc in (paths["markdown"].read_text(), paths["html"].read_text()):
         assert f"dev perplexity {ppl:.2f}" in doc and "dev accuracy" not in doc
     assert "cell" in paths  # the recurrent cell's diagram
@@ -298,10 +313,10 @@ def test_perplexity_of_inverts_the_score_when_only_the_score_is_known() -> None:
     space = get_space("enas-rnn")
     arch = space.sample(random.Random(0))
     e = entry(space, arch, accuracy=perplexity_score(81.0, 10000), vocab=10000)
-    assert report.perplexity_of(e) == pytest.approx(81.0)
-    assert report.perplexity_of(entry(space, arch)) is None
+    assert perplexity_of(e) == pytest.approx(81.0)
+    assert perplexity_of(entry(space, arch)) is None
     image = entry(get_space("enas"), get_space("enas").sample(random.Random(0)), accuracy=0.9)
-    assert report.perplexity_of(image) is None
+    assert perplexity_of(image) is None
     # a round's mean score is the geometric mean of its perplexities
     s = [perplexity_score(p, 10000) for p in (50.0, 200.0)]
-    assert report.score_to_perplexity(sum(s) / 2, 10000) == pytest.approx(100.0)
+    assert score_to_perplexity(sum(s) / 2, 10000) == pytest.approx(100.0)

@@ -237,7 +237,10 @@ def test_search_ends_with_the_line_that_serves_the_best_child(tmp_path: Path) ->
     from nao_kfp.store import checkpoint_key
 
     cfg = load_config("demo")
-    result = {"best": {"id": "0123abcd", "arch": "..."}}
+    from nao_kfp.records import Best, SearchResult
+
+    best = Best(arch="...", id="0123abcd", dev_accuracy=0.5)
+    result = SearchResult("demo", "enas", "train", evaluated=1, failed=0, best=best)
     assert serve_line(cfg, tmp_path, result, None) is None  # no checkpoint in the store
     ckpt = tmp_path / "store" / checkpoint_key("enas", "0123abcd", child_digest(cfg))
     ckpt.parent.mkdir(parents=True)

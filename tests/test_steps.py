@@ -11,9 +11,16 @@ from xml.etree import ElementTree
 import pytest
 from search_tiny import synthetic_pool, tiny_config
 
-from nao_kfp import steps
+from nao_kfp import outcome, steps
 from nao_kfp.pool import entry, read_pool, write_pool
-from nao_kfp.records import History, RoundRecord, read_history, write_record
+from nao_kfp.records import (
+    History,
+    RoundRecord,
+    read_history,
+    read_result,
+    read_selection,
+    write_record,
+)
 from nao_kfp.spaces import get_space
 
 
@@ -59,22 +66,24 @@ def test_merge_fills_results_and_records_the_round(tmp_path: Path) -> None:
             for e, acc in zip(new[:2], (0.7, 0.95), strict=True)]  # fmt: skip
     write_pool(tmp_path / "s0.jsonl", done[:1])
     write_pool(tmp_path / "s1.jsonl", done[1:])
-    prior = [RoundRecord(1, best_so_far=max(e.accuracy or 0 for e in old), fit={"hamming": 1.5})]
+    prior = [RoundRecord(1, best_so_far=max(e.accuracy or 0 for e in old))]
     write_record(tmp_path / "h.json", History(prior))
+    (tmp_path / "m1").mkdir()  # the fit that proposed round 2's architectures
+    (tmp_path / "m1" / steps.FIT_METRICS).write_text(json.dumps({"hamming": 1.5, "n_train": 4}))
     rec = steps.merge(cfg, 2, tmp_path / "pool.jsonl", [tmp_path / "s0.jsonl", tmp_path / "s1.jsonl"],
-                      tmp_path / "h.json", tmp_path / "out.jsonl", tmp_path / "h2.json")  # fmt: skip
+                      tmp_path / "h.json", tmp_path / "out.jsonl", tmp_path / "h2.json",
+                      model=tmp_path / "m1")  # fmt: skip
     merged = {e.id: e for e in read_pool(tmp_path / "out.jsonl")}
     assert len(merged) == 7 and merged[new[1].id].accuracy == 0.95
     assert merged[new[2].id].status == "failed"  # no shard returned it
-    assert rec["evaluated"] == 2 and rec["failed"] == 1
-    assert rec["best_accuracy"] == 0.95 and rec["mean_accuracy"] == pytest.approx(0.825)
-    assert rec["best_so_far"] == 0.95 and rec["improved"] is True
-    assert rec["predicted_mean"] == pytest.approx(0.65) and rec["real_mean"] == pytest.approx(0.825)
-    assert rec["pairwise_accuracy"] == 1.0  # 0.6 < 0.7 and 0.7 < 0.95: the order is right
-    assert rec["hamming"] == 1.5  # from the controller that proposed this round
-    assert json.loads((tmp_path / "h2.json").read_text())["rounds"][-1] == json.loads(
-        json.dumps(rec)
-    )
+    assert rec.evaluated == 2 and rec.failed == 1
+    assert rec.best_accuracy == 0.95 and rec.mean_accuracy == pytest.approx(0.825)
+    assert rec.best_so_far == 0.95 and rec.improved is True
+    assert rec.predicted_mean == pytest.approx(0.65) and rec.real_mean == pytest.approx(0.825)
+    assert rec.pairwise_accuracy == 1.0  # 0.6 < 0.7 and 0.7 < 0.95: the order is right
+    assert rec.fit == {"hamming": 1.5, "n_train": 4}  # the controller that proposed them
+    assert read_history(tmp_path / "h.json").rounds == prior  # the earlier record is untouched
+    assert read_history(tmp_path / "h2.json").rounds == [*prior, rec]
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +105,9 @@ def test_controller_steps_propose_new_archs(
     assert fit["n_train"] == 12 and 0.0 <= fit["pairwise_accuracy"] <= 1.0
     assert steps.fit(cfg, 1, src / "pool.jsonl", src / "m1") == fit  # finished: skipped
     steps.optimize(cfg, src / "m1", src / "pool.jsonl", tmp_path / "emb")
+    before = (tmp_path / "h.json").read_bytes()
     out = steps.decode(cfg, 1, src / "m1", tmp_path / "emb", src / "pool.jsonl",
-                       tmp_path / "h.json", tmp_path / "p2.jsonl", tmp_path / "h2.json")  # fmt: skip
+                       tmp_path / "h.json", tmp_path / "p2.jsonl")  # fmt: skip
     after = read_pool(tmp_path / "p2.jsonl")
     new = after[len(pool) :]
     assert out["new_archs"] == len(new) > 0 and [e.id for e in after[: len(pool)]] == [
@@ -106,8 +116,7 @@ def test_controller_steps_propose_new_archs(
     assert {e.id for e in new}.isdisjoint(e.id for e in pool)
     assert all(e.status == "pending" and e.round == 2 and e.source == "nao" for e in new)
     assert all(e.predicted is not None for e in new)
-    hist = read_history(tmp_path / "h2.json").rounds
-    assert hist[-1].new_archs == len(new) and hist[-1].fit["n_train"] == 12
+    assert (tmp_path / "h.json").read_bytes() == before  # decode writes only the pool
 
 
 def test_early_stop_keeps_the_model_and_decodes_nothing(
@@ -123,7 +132,7 @@ def test_early_stop_keeps_the_model_and_decodes_nothing(
     )
     write_record(tmp_path / "h.json", History([RoundRecord(2, best_so_far=0.9, improved=False)]))
     out = steps.decode(cfg, 2, tmp_path / "m2", tmp_path / "nothing", src / "pool.jsonl",
-                       tmp_path / "h.json", tmp_path / "p.jsonl", tmp_path / "h2.json")  # fmt: skip
+                       tmp_path / "h.json", tmp_path / "p.jsonl")  # fmt: skip
     assert out["stopped"] is True and out["new_archs"] == 0
     assert len(read_pool(tmp_path / "p.jsonl")) == 12
 
@@ -167,15 +176,19 @@ def test_select_best_and_report(tmp_path: Path) -> None:
     write_pool(tmp_path / "pool.jsonl", pool)
     rounds = [RoundRecord(1, evaluated=6, best_accuracy=0.8, mean_accuracy=0.6, best_so_far=0.8),
               RoundRecord(2, evaluated=2, best_accuracy=0.85, mean_accuracy=0.7, best_so_far=0.85,
-               predicted_mean=0.75, real_mean=0.7, pairwise_accuracy=1.0, hamming=0.5)]  # fmt: skip
+               predicted_mean=0.75, real_mean=0.7, pairwise_accuracy=1.0, fit={"hamming": 0.5})]  # fmt: skip
     write_record(tmp_path / "h.json", History(rounds))
-    result = steps.select_best(
-        cfg, tmp_path / "pool.jsonl", tmp_path / "h.json", tmp_path / "result.json"
-    )
+    chosen = outcome.select_best(cfg, tmp_path / "pool.jsonl", tmp_path / "selection.json")
     best = max(pool, key=lambda e: (e.accuracy, e.id))
-    assert result["best"]["id"] == best.id and result["best"]["dev_accuracy"] == best.accuracy
-    assert json.loads((tmp_path / "result.json").read_text()) == result
-    paths = steps.report(cfg, tmp_path / "result.json", tmp_path / "pool.jsonl", tmp_path / "rep")
+    assert chosen.best.id == best.id and chosen.best.dev_accuracy == best.accuracy
+    assert read_selection(tmp_path / "selection.json") == chosen
+    result = outcome.conclude(cfg, tmp_path / "selection.json", tmp_path / "h.json",
+                              tmp_path / "pool.jsonl", tmp_path / "result.json")  # fmt: skip
+    assert read_result(tmp_path / "result.json") == result and result.rounds == rounds
+    assert result.best == chosen.best and result.final is None
+    inline_md = tmp_path / "inline.md"
+    paths = outcome.report(cfg, result, tmp_path / "pool.jsonl", tmp_path / "rep",
+                           inline_markdown=inline_md)  # fmt: skip
     md = Path(paths["markdown"]).read_text()
     assert best.id in md and "| 2 | 2 | 0.8500 |" in md and "accuracy.png" in md
     html = Path(paths["html"]).read_text()
@@ -185,7 +198,5 @@ def test_select_best_and_report(tmp_path: Path) -> None:
         svg = ElementTree.fromstring(Path(paths[cell]).read_text())
         groups = [g.get("class") for g in svg.iter("{http://www.w3.org/2000/svg}g")]
         assert groups.count("node") == 2 + 5 + 1 and groups.count("edge") >= 2 * 5 + 1
-    inline = steps.report(
-        cfg, tmp_path / "result.json", tmp_path / "pool.jsonl", tmp_path / "rep2", inline=True
-    )
-    assert "](data:image/png;base64," in Path(inline["markdown"]).read_text()
+    assert "](data:image/png;base64," in inline_md.read_text()
+    assert "](accuracy.png)" in md and "](accuracy.png)" not in inline_md.read_text()

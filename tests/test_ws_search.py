@@ -100,7 +100,7 @@ def test_a_tiny_ws_search_through_kfp_local_with_final_training(tmp_path: Path) 
     assert any(line.startswith("select: re-ranked 2/2") for line in lines)
     from nao_kfp.report import summary_table
 
-    table = summary_table(result)
+    table = summary_table(read_result(tmp_path / "run" / "result.json"))
     assert "supernet loss" in table and "supernet train acc" in table
     assert "supernet loss" in (tmp_path / "run" / "report.md").read_text()
     mirrored = sorted((tmp_path / "run" / "store" / "supernets").rglob("checkpoint.pt"))

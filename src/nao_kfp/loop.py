@@ -2,7 +2,7 @@
 
 `run_search` calls the step functions of steps.py exactly as pipelines/search.py wires them
 (sample, round 1's evaluation, then fit -> optimize -> decode -> evaluate per round, then
-select_best), with files in a work directory. A round's evaluation is what the evaluator's kind
+select_best, conclude), with files in a work directory. A round's evaluation is what the evaluator's kind
 makes it in the pipeline: shards and a merge, or one supernet task (NAO-WS) whose supernet goes
 from round to round. The tabular benchmark runs NAO through it, so a benchmark number is a
 number about the pipeline's algorithm; a test checks that both give the same pool.
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from nao_kfp import steps
+from nao_kfp import outcome, steps
 from nao_kfp.config import Config
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.pool import PoolEntry, read_pool
@@ -43,20 +43,20 @@ def run_search(
         steps.sample_with_prior(cfg, pool, history, model, evaluator=ev)
     else:
         steps.sample(cfg, pool, history, evaluator=ev)
-    pool, history = evaluate(cfg, 1, pool, history, data_dir, work, ev)
+    pool, history = evaluate(cfg, 1, pool, history, model, data_dir, work, ev)
     for r in range(2, cfg.search.rounds + 1):
         prev = r - 1
         out_model = work / f"model-{prev}"
         steps.fit(cfg, prev, pool, out_model, init_model=model)
         model = out_model
         steps.optimize(cfg, model, pool, work / f"embeddings-{prev}.pt")
-        decoded, decoded_h = work / f"decoded-{prev}.jsonl", work / f"decoded-{prev}.json"
+        decoded = work / f"decoded-{prev}.jsonl"
         steps.decode(
-            cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded, decoded_h,
-            evaluator=ev,
-        )  # fmt: skip
-        pool, history = evaluate(cfg, r, decoded, decoded_h, data_dir, work, ev)
-    steps.select_best(cfg, pool, history, work / "result.json", data_dir=data_dir, evaluator=ev)
+            cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded, evaluator=ev
+        )
+        pool, history = evaluate(cfg, r, decoded, history, model, data_dir, work, ev)
+    outcome.select_best(cfg, pool, work / "selection.json", data_dir=data_dir, evaluator=ev)
+    outcome.conclude(cfg, work / "selection.json", history, pool, work / "result.json")
     return read_pool(pool)
 
 
@@ -65,17 +65,28 @@ def evaluate(
     r: int,
     pool: Path,
     history: Path,
+    model: Path | None,
     data_dir: Path | None,
     work: Path,
     ev: Evaluator,
 ) -> tuple[Path, Path]:
     """Round r's evaluation: the supernet task (the previous round's supernet in, this round's
-    out), or the shards and the merge (the evaluate-round sub-pipeline)."""
+    out), or the shards and the merge (the evaluate-round sub-pipeline); `model`: the fit that
+    proposed the round's architectures (None in round 1 without priors)."""
     merged, merged_h = work / f"pool-{r}.jsonl", work / f"history-{r}.json"
     if steps.shares_weights(cfg):
         prev = work / f"supernet-{r - 1}" if r > 1 else None
         steps.supernet_round(
-            cfg, r, pool, history, prev, data_dir, merged, merged_h, work / f"supernet-{r}"
+            cfg,
+            r,
+            pool,
+            history,
+            prev,
+            data_dir,
+            merged,
+            merged_h,
+            work / f"supernet-{r}",
+            model=model,
         )
         return merged, merged_h
     shards = [work / f"round-{r}-shard-{i}.jsonl" for i in range(cfg.search.shards)]
@@ -83,5 +94,5 @@ def evaluate(
         steps.train_children(
             cfg, pool, i, cfg.search.shards, data_dir, out, round_index=r, evaluator=ev
         )
-    steps.merge(cfg, r, pool, shards, history, merged, merged_h)
+    steps.merge(cfg, r, pool, shards, history, merged, merged_h, model=model)
     return merged, merged_h

@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 from nao_kfp.errors import NaoError
 
 T = TypeVar("T")
-HISTORY_SCHEMA = "nao-kfp.history/1"
-RESULT_SCHEMA = "nao-kfp.result/2"
+HISTORY_SCHEMA = "nao-kfp.history/2"
+RESULT_SCHEMA = "nao-kfp.result/3"
+SELECTION_SCHEMA = "nao-kfp.selection/1"
 
 
 class RecordError(NaoError):
@@ -45,13 +46,11 @@ class RoundRecord:
     predicted_mean: float | None = None
     real_mean: float | None = None
     pairwise_accuracy: float | None = None
-    # the decoder that proposed this round's architectures was fitted in the round before
-    hamming: float | None = None
-    # set by decode: the controller fitted on the pool after this round and what it proposed
+    # the metrics of the controller fit whose decoder proposed this round's architectures
+    # (fitted on the pool after the round before: n_train, pairwise_accuracy, hamming, ...);
+    # empty in round 1. Written with the rest of the record by merge (or supernet_round).
     fit: dict[str, Any] = field(default_factory=dict)
-    new_archs: int | None = None
-    stopped: bool = False
-    # added from the pool by report.with_pool_stats: the round's children's sizes, and for
+    # added from the pool by poolstats.with_pool_stats: the round's children's sizes, and for
     # language models the accuracies above as validation perplexities
     best_params: int | None = None
     mean_params: float | None = None
@@ -85,8 +84,22 @@ class Best:
 
 
 @dataclass
+class Selection:
+    """select_best's choice: the search's winner among its evaluated architectures within the
+    budget, and how it was chosen (NAO-WS: the supernet's best, retrained from scratch)."""
+
+    best: Best
+    evaluated: int
+    failed: int
+    rerank: list[dict[str, Any]] = field(default_factory=list)
+    schema: str = SELECTION_SCHEMA
+
+
+@dataclass
 class SearchResult:
-    """result.json: the best architecture and the per-round records."""
+    """result.json: the best architecture and the per-round records. Written once per search,
+    by outcome.conclude (the report task, after the final training): the selection, the
+    history, the final training's outcome and the pool's statistics in one document."""
 
     name: str
     space: str
@@ -179,13 +192,21 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def write_record(path: Path, record: Any) -> None:
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def write_json(path: Path, obj: Any) -> None:
     """Atomically: a killed step never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(to_dict(record), indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
+
+
+def write_record(path: Path, record: Any) -> None:
+    write_json(path, to_dict(record))
 
 
 def read_record(cls: type[T], path: Path) -> T:
@@ -209,6 +230,10 @@ def read_history(path: Path) -> History:
 
 def read_result(path: Path) -> SearchResult:
     return read_record(SearchResult, path)
+
+
+def read_selection(path: Path) -> Selection:
+    return read_record(Selection, path)
 
 
 # ---------------------------------------------------------------- the benchmark document

@@ -1,102 +1,30 @@
 """The search report: Markdown and a self-contained HTML page, written from one list of blocks.
 
-It shows the best architecture, a table of the rounds (accuracy beside the parameters of the
-child networks), a plot of accuracy by round with the predictor's mean prediction for each
-round's new architectures beside their real mean (the paper's Fig. 2b), every evaluated
-architecture's accuracy against its size with the Pareto front and the best marked, the final
-training when there was one, and Graphviz diagrams of the best cells (diagrams.py).
-
-Language models (enas-rnn) are judged by validation perplexity. The search ranks them by a score
-(child/train_rnn.py: 1 - ln(ppl) / ln(V)); the report, the summary table and `with_pool_stats`
-show the perplexity itself. The score is linear in ln(ppl), so the mean score of a round is the
-geometric mean of its perplexities.
+It renders a SearchResult (result.json, pool statistics included: poolstats.py): the best
+architecture, a table of the rounds (accuracy beside the parameters of the child networks), the
+plots of plots.py (accuracy by round with predicted vs real, the paper's Fig. 2b; accuracy
+against size with the Pareto front), the final training when there was one, and Graphviz
+diagrams of the best cells (diagrams.py). Language models show perplexities (poolstats.py).
 """
 
 from __future__ import annotations
 
 import base64
-import copy
 import html
-import io
-import math
-import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nao_kfp import diagrams
+from nao_kfp.plots import SIZE_LABELS, Sizes, accuracy_plot, pareto_front, pareto_plot, pool_sizes
 from nao_kfp.pool import PoolEntry
+from nao_kfp.poolstats import is_language_model, score_to_perplexity
+from nao_kfp.records import RoundRecord, SearchResult
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
-
-LANGUAGE_MODEL_SPACES = ("enas-rnn",)
-
-# ---------------------------------------------------------------- scores and perplexity
-
-
-def is_language_model(space_name: str) -> bool:
-    return space_name in LANGUAGE_MODEL_SPACES
-
-
-def score_to_perplexity(score: float, vocab: int) -> float:
-    """The perplexity of a score 1 - ln(ppl) / ln(V) (exact unless the score was clipped)."""
-    return math.exp((1.0 - score) * math.log(vocab))
-
-
-def perplexity_of(e: PoolEntry | Mapping[str, Any]) -> float | None:
-    """Validation perplexity of a language-model pool entry (or its record, or a child result):
-    the measured `dev_perplexity`, else the inverse of its score when the vocabulary is known;
-    None for image children and for entries that were not evaluated."""
-    if isinstance(e, PoolEntry):
-        rec: Mapping[str, Any] = {**e.extra, "accuracy": e.accuracy, "space": e.space}
-    else:
-        rec = e
-    if rec.get("dev_perplexity") is not None:
-        return float(rec["dev_perplexity"])
-    score = rec.get("accuracy", rec.get("dev_accuracy"))
-    if score is None or not rec.get("vocab") or not is_language_model(rec.get("space", "enas-rnn")):
-        return None
-    return score_to_perplexity(float(score), int(rec["vocab"]))
-
-
-def with_pool_stats(result: dict[str, Any], pool: Sequence[PoolEntry]) -> dict[str, Any]:
-    """result (select_best's) with what the pool adds: per round the parameters of the best and
-    the mean child, and for language models perplexities; for the best architecture its params,
-    MACs, test accuracy or perplexities. A new dict; applying it twice changes nothing."""
-    out = copy.deepcopy(result)
-    ok = [e for e in pool if e.status == "ok" and e.accuracy is not None]
-    lm = is_language_model(out["space"])
-    vocab = next((int(e.extra["vocab"]) for e in ok if e.extra.get("vocab")), None)
-    if lm:
-        out["metric"] = {"name": "perplexity", "vocab": vocab}
-    for rec in out["rounds"]:
-        members = [e for e in ok if e.round == rec["round"]]
-        best = max(members, key=lambda e: (e.accuracy, e.id), default=None)
-        params = [int(e.extra["params"]) for e in members if e.extra.get("params") is not None]
-        rec["best_params"] = best.extra.get("params") if best else None
-        rec["mean_params"] = statistics.fmean(params) if params else None
-        if lm:
-            ppl = [p for p in (perplexity_of(e) for e in members) if p is not None]
-            rec["best_perplexity"] = perplexity_of(best) if best else None
-            rec["mean_perplexity"] = statistics.geometric_mean(ppl) if ppl else None
-            for key in ("predicted_mean", "real_mean"):
-                score = rec.get(key)
-                rec[key.replace("_mean", "_perplexity")] = (
-                    score_to_perplexity(score, vocab) if score is not None and vocab else None
-                )
-    best_rec = out.get("best")
-    if best_rec:
-        match = next((e for e in ok if e.id == best_rec["id"]), None)
-        keys = ("params", "macs", "test_accuracy", "dev_perplexity", "test_perplexity")
-        for key in keys:
-            if best_rec.get(key) is None and match is not None and key in match.extra:
-                best_rec[key] = match.extra[key]
-        if lm and best_rec.get("dev_perplexity") is None and match is not None:
-            best_rec["dev_perplexity"] = perplexity_of(match)
-    return out
-
 
 # ---------------------------------------------------------------- the rounds table
 
@@ -116,232 +44,93 @@ def _fmt(spec: str) -> Callable[[Any], str]:
 
 @dataclass(frozen=True)
 class Column:
-    key: str
     head: str
+    get: Callable[[RoundRecord], Any]  # the cell's value in a round's record (None: "-")
     fmt: Callable[[Any], str] = field(default=_fmt("{}"))
 
 
+def _field(name: str) -> Callable[[RoundRecord], Any]:
+    return attrgetter(name)
+
+
+def _fit(key: str) -> Callable[[RoundRecord], Any]:
+    return lambda r: r.fit.get(key)
+
+
+def _supernet(key: str) -> Callable[[RoundRecord], Any]:
+    return lambda r: r.supernet.get(key)
+
+
 ACCURACY_COLUMNS = (
-    Column("round", "round"),
-    Column("evaluated", "archs"),
-    Column("best_accuracy", "best dev acc", _fmt("{:.4f}")),
-    Column("best_params", "params (best)", _si),
-    Column("mean_accuracy", "mean dev acc", _fmt("{:.4f}")),
-    Column("mean_params", "params (mean)", _si),
-    Column("pairwise_accuracy", "predictor pairwise acc", _fmt("{:.3f}")),
-    Column("hamming", "decoder Hamming", _fmt("{:.2f}")),
-    Column("predicted_mean", "predicted mean (new)", _fmt("{:.4f}")),
-    Column("real_mean", "real mean (new)", _fmt("{:.4f}")),
+    Column("round", _field("round")),
+    Column("archs", _field("evaluated")),
+    Column("best dev acc", _field("best_accuracy"), _fmt("{:.4f}")),
+    Column("params (best)", _field("best_params"), _si),
+    Column("mean dev acc", _field("mean_accuracy"), _fmt("{:.4f}")),
+    Column("params (mean)", _field("mean_params"), _si),
+    Column("predictor pairwise acc", _field("pairwise_accuracy"), _fmt("{:.3f}")),
+    Column("decoder Hamming", _fit("hamming"), _fmt("{:.2f}")),
+    Column("predicted mean (new)", _field("predicted_mean"), _fmt("{:.4f}")),
+    Column("real mean (new)", _field("real_mean"), _fmt("{:.4f}")),
 )
 PERPLEXITY_COLUMNS = (
-    Column("round", "round"),
-    Column("evaluated", "archs"),
-    Column("best_perplexity", "best dev ppl", _fmt("{:.2f}")),
-    Column("best_params", "params (best)", _si),
-    Column("mean_perplexity", "mean dev ppl (geometric)", _fmt("{:.2f}")),
-    Column("mean_params", "params (mean)", _si),
-    Column("pairwise_accuracy", "predictor pairwise acc", _fmt("{:.3f}")),
-    Column("hamming", "decoder Hamming", _fmt("{:.2f}")),
-    Column("predicted_perplexity", "predicted ppl (new)", _fmt("{:.2f}")),
-    Column("real_perplexity", "real ppl (new)", _fmt("{:.2f}")),
+    Column("round", _field("round")),
+    Column("archs", _field("evaluated")),
+    Column("best dev ppl", _field("best_perplexity"), _fmt("{:.2f}")),
+    Column("params (best)", _field("best_params"), _si),
+    Column("mean dev ppl (geometric)", _field("mean_perplexity"), _fmt("{:.2f}")),
+    Column("params (mean)", _field("mean_params"), _si),
+    Column("predictor pairwise acc", _field("pairwise_accuracy"), _fmt("{:.3f}")),
+    Column("decoder Hamming", _fit("hamming"), _fmt("{:.2f}")),
+    Column("predicted ppl (new)", _field("predicted_perplexity"), _fmt("{:.2f}")),
+    Column("real ppl (new)", _field("real_perplexity"), _fmt("{:.2f}")),
 )
 # NAO-WS: the supernet's training in each round (RoundRecord.supernet)
 SUPERNET_COLUMNS = (
-    Column("supernet.epoch", "supernet epoch"),
-    Column("supernet.loss", "supernet loss", _fmt("{:.4f}")),
-    Column("supernet.train_accuracy", "supernet train acc", _fmt("{:.4f}")),
+    Column("supernet epoch", _supernet("epoch")),
+    Column("supernet loss", _supernet("loss"), _fmt("{:.4f}")),
+    Column("supernet train acc", _supernet("train_accuracy"), _fmt("{:.4f}")),
 )
 COLUMNS = ACCURACY_COLUMNS
 
 
-def columns(result: Mapping[str, Any]) -> tuple[Column, ...]:
-    base = PERPLEXITY_COLUMNS if is_language_model(result["space"]) else ACCURACY_COLUMNS
-    return base + SUPERNET_COLUMNS if result.get("evaluator") == "supernet" else base
+def columns(result: SearchResult) -> tuple[Column, ...]:
+    base = PERPLEXITY_COLUMNS if is_language_model(result.space) else ACCURACY_COLUMNS
+    return base + SUPERNET_COLUMNS if result.evaluator == "supernet" else base
 
 
-def _value(record: Mapping[str, Any], key: str) -> Any:
-    for part in key.split("."):
-        record = record.get(part) if isinstance(record, Mapping) else None  # type: ignore[assignment]
-    return record
+def table_rows(rounds: Sequence[RoundRecord], cols: Sequence[Column] = COLUMNS) -> list[list[str]]:
+    return [["-" if c.get(r) is None else c.fmt(c.get(r)) for c in cols] for r in rounds]
 
 
-def table_rows(rounds: list[dict[str, Any]], cols: Sequence[Column] = COLUMNS) -> list[list[str]]:
-    return [
-        ["-" if _value(r, c.key) is None else c.fmt(_value(r, c.key)) for c in cols] for r in rounds
-    ]
-
-
-def best_line(result: Mapping[str, Any]) -> str | None:
+def best_line(result: SearchResult) -> str | None:
     """`dev accuracy 0.9533` or `dev perplexity 81.20`, with params when known."""
-    best = result.get("best")
-    if not best:
+    best = result.best
+    if best is None:
         return None
-    if is_language_model(result["space"]):
-        ppl = best.get("dev_perplexity")
-        what = (
-            f"dev perplexity {ppl:.2f}" if ppl is not None else f"score {best['dev_accuracy']:.4f}"
-        )
+    if is_language_model(result.space):
+        ppl = best.dev_perplexity
+        what = f"dev perplexity {ppl:.2f}" if ppl is not None else f"score {best.dev_accuracy:.4f}"
     else:
-        what = f"dev accuracy {best['dev_accuracy']:.4f}"
-    if best.get("params") is not None:
-        what += f", {_si(best['params'])} params"
+        what = f"dev accuracy {best.dev_accuracy:.4f}"
+    if best.params is not None:
+        what += f", {_si(best.params)} params"
     return what
 
 
-def summary_table(result: dict[str, Any], pool: Sequence[PoolEntry] | None = None) -> str:
+def summary_table(result: SearchResult) -> str:
     """The per-round table as aligned plain text (what `nao search` prints at the end)."""
-    if pool is not None:
-        result = with_pool_stats(result, pool)
     cols = columns(result)
     heads = [c.head for c in cols]
-    rows = table_rows(result["rounds"], cols)
+    rows = table_rows(result.rounds, cols)
     widths = [max(len(x) for x in col) for col in zip(heads, *rows, strict=False)]
     line = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     out = [line(heads)] + [line(r) for r in rows]
-    best = result.get("best")
-    if best:
-        out.append(f"best: {best_line(result)}  id {best['id']}  (round {best['round']})")
-        out.append(f"  {best['arch']}")
+    best = result.best
+    if best is not None:
+        out.append(f"best: {best_line(result)}  id {best.id}  (round {best.round})")
+        out.append(f"  {best.arch}")
     return "\n".join(out)
-
-
-# ---------------------------------------------------------------- the plot
-
-
-def _png(fig: Any) -> bytes:
-    """A finished matplotlib figure as PNG bytes (the figure is closed)."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def accuracy_plot(rounds: list[dict[str, Any]], *, perplexity_vocab: int | None = None) -> bytes:
-    """PNG: best / mean dev accuracy per round, and predicted vs real mean of new archs; with
-    perplexity_vocab, the same scores shown as validation perplexity (lower is better)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on a pod or CI
-    import matplotlib.pyplot as plt
-
-    def y(v: float) -> float:
-        return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
-
-    xs = [r["round"] for r in rounds]
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    series = [
-        ("best_so_far", "best so far", "-", "o"),
-        ("best_accuracy", "best of round", "--", "^"),
-        ("mean_accuracy", "mean of round", "-", "s"),
-        ("real_mean", "new archs: real mean", ":", "x"),
-        ("predicted_mean", "new archs: predicted mean", ":", "+"),
-    ]
-    for key, label, style, marker in series:
-        pts = [(x, y(r[key])) for x, r in zip(xs, rounds, strict=True) if r.get(key) is not None]
-        if pts:
-            ax.plot(*zip(*pts, strict=True), linestyle=style, marker=marker, label=label)
-    ax.set_xlabel("round")
-    ax.set_ylabel("dev perplexity (lower is better)" if perplexity_vocab else "dev accuracy")
-    ax.set_xticks(xs)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
-
-
-# ---------------------------------------------------------------- accuracy versus size
-
-SIZE_LABELS = {"params": "parameters", "macs": "multiply-adds (MACs)"}
-
-
-@dataclass(frozen=True)
-class SizedPoint:
-    """One evaluated architecture on the accuracy-versus-size plane."""
-
-    id: str
-    size: float
-    accuracy: float  # the search's score (higher is better; language models: 1 - ln ppl / ln V)
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """Every evaluated architecture with a size: `key` is params, or macs where no entry has
-    params; `counted` when the sizes were computed from the space's network, not recorded."""
-
-    key: str
-    points: list[SizedPoint]
-    counted: bool = False
-
-
-def pool_sizes(
-    pool: Sequence[PoolEntry], count_params: Callable[[Any], int] | None = None
-) -> Sizes | None:
-    """The sizes of the pool's evaluated architectures: their recorded params (train_child's,
-    or a table's params column), else their MACs, else params counted by count_params (the
-    search's child network, for evaluators that record no sizes); None when nothing gives any."""
-    ok = [e for e in pool if e.status == "ok" and e.accuracy is not None]
-    for key in SIZE_LABELS:
-        pts = [
-            SizedPoint(e.id, float(e.extra[key]), float(e.accuracy))  # type: ignore[arg-type]
-            for e in ok
-            if e.extra.get(key) is not None
-        ]
-        if pts:
-            return Sizes(key, pts)
-    if count_params is None or not ok:
-        return None
-    pts = [SizedPoint(e.id, float(count_params(e.arch)), float(e.accuracy)) for e in ok]  # type: ignore[arg-type]
-    return Sizes("params", pts, counted=True)
-
-
-def pareto_front(points: Sequence[SizedPoint]) -> list[SizedPoint]:
-    """The points no other point dominates (as small or smaller and as accurate or more, and
-    strictly better in one), smallest first; equal points are all on the front."""
-    front: list[SizedPoint] = []
-    for p in sorted(points, key=lambda p: (p.size, -p.accuracy, p.id)):
-        last = front[-1] if front else None
-        if last is None or p.accuracy > last.accuracy:
-            front.append(p)
-        elif p.accuracy == last.accuracy and p.size == last.size:
-            front.append(p)
-    return front
-
-
-def pareto_plot(sizes: Sizes, winner: str | None, *, perplexity_vocab: int | None = None) -> bytes:
-    """PNG: every evaluated architecture's accuracy against its size (log scale), the Pareto
-    front as a step line, the search's best as a star."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import EngFormatter
-
-    def y(v: float) -> float:
-        return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
-
-    front = pareto_front(sizes.points)
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    ax.scatter([p.size for p in sizes.points], [y(p.accuracy) for p in sizes.points], s=14,
-               alpha=0.5, color="tab:blue", label=f"evaluated ({len(sizes.points)})")  # fmt: skip
-    ax.step([p.size for p in front], [y(p.accuracy) for p in front], where="post",
-            color="tab:orange", marker="o", markersize=5, label=f"Pareto front ({len(front)})")  # fmt: skip
-    best = [p for p in sizes.points if p.id == winner]
-    if best:
-        ax.scatter([best[0].size], [y(best[0].accuracy)], marker="*", s=220, color="tab:red",
-                   edgecolors="black", zorder=5, label="best")  # fmt: skip
-    low, high = min(p.size for p in sizes.points), max(p.size for p in sizes.points)
-    if low > 0:
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 40k, 1M
-        if high < 10 * low:  # within one decade only the minor ticks have labels
-            ax.xaxis.set_minor_formatter(EngFormatter(sep=""))
-    ax.set_xlabel(SIZE_LABELS[sizes.key] + (" (counted)" if sizes.counted else ""))
-    ax.set_ylabel("dev perplexity (lower is better)" if perplexity_vocab else "dev accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
 
 
 def cell_diagrams(space_name: str, arch_text: str) -> dict[str, str]:
@@ -471,13 +260,13 @@ NO_SIZES = (
 )
 
 
-def size_section(doc: Doc, result: Mapping[str, Any], sizes: Sizes | None, uri: str | None) -> None:
+def size_section(doc: Doc, result: SearchResult, sizes: Sizes | None, uri: str | None) -> None:
     """The accuracy-versus-size scatter and its Pareto front as a table, or the no-sizes note."""
     if sizes is None or uri is None:
         doc.add("p", NO_SIZES)
         return
-    lm = is_language_model(result["space"])
-    vocab = (result.get("metric") or {}).get("vocab")
+    lm = is_language_model(result.space)
+    vocab = result.metric.get("vocab")
     size = SIZE_LABELS[sizes.key]
     if sizes.counted:
         size += " (counted on the search's child network: child.layers, child.channels)"
@@ -486,7 +275,7 @@ def size_section(doc: Doc, result: Mapping[str, Any], sizes: Sizes | None, uri: 
     doc.add("figure", "pareto.png", f"{metric} versus {size}", uri,
             PARETO_CAPTION.format(metric=metric, size=size))  # fmt: skip
     front = pareto_front(sizes.points)
-    winner = (result.get("best") or {}).get("id")
+    winner = result.best.id if result.best else None
     head = "dev ppl" if lm and vocab else "dev acc"
     rows = [
         [_si(p.size), f"{score_to_perplexity(p.accuracy, vocab):.2f}" if lm and vocab
@@ -498,33 +287,33 @@ def size_section(doc: Doc, result: Mapping[str, Any], sizes: Sizes | None, uri: 
 
 
 def build_doc(
-    result: dict[str, Any],
+    result: SearchResult,
     uris: Mapping[str, str],
     cells: Sequence[str],
     sizes: Sizes | None = None,
 ) -> Doc:
     doc = Doc()
-    lm = is_language_model(result["space"])
-    doc.add("h1", f"NAO search report: {result['name']}")
-    failed = f", {result['failed']} failed" if result["failed"] else ""
+    lm = is_language_model(result.space)
+    doc.add("h1", f"NAO search report: {result.name}")
+    failed = f", {result.failed} failed" if result.failed else ""
     doc.add(
         "p",
         [
             "Space ",
-            ("code", result["space"]),
-            f", {result['evaluated']} architectures evaluated{failed}.",
+            ("code", result.space),
+            f", {result.evaluated} architectures evaluated{failed}.",
         ],
     )
-    best = result.get("best")
-    if best:
+    best = result.best
+    if best is not None:
         doc.add(
             "p",
-            [("b", "Best architecture"), f" (round {best['round']}, {best['source']}): ",
-             ("b", best_line(result) or ""), ", id ", ("code", best["id"])],
+            [("b", "Best architecture"), f" (round {best.round}, {best.source}): ",
+             ("b", best_line(result) or ""), ", id ", ("code", best.id)],
         )  # fmt: skip
-        doc.add("pre", best["arch"])
-        doc.add("pre", best["describe"])
-    final = result.get("final")
+        doc.add("pre", best.arch)
+        doc.add("pre", best.describe)
+    final = result.final
     if final:
         doc.add("h2", "Final training")
         doc.add("p", final_sentence(final, lm))
@@ -532,13 +321,13 @@ def build_doc(
             doc.add("p", ["Exported model: ", ("code", str(final["model_dir"]))])
         if final.get("load"):
             doc.add("pre", final["load"])
-    priors = prior_sentence(result["rounds"])
+    priors = prior_sentence(result.rounds)
     if priors:
         doc.add("h2", "Priors")
         doc.add("p", priors)
     cols = columns(result)
     doc.add("h2", "Rounds")
-    doc.add("table", [c.head for c in cols], table_rows(result["rounds"], cols))
+    doc.add("table", [c.head for c in cols], table_rows(result.rounds, cols))
     caption = PLOT_CAPTION + (" Scores are shown as perplexity." if lm else "")
     doc.add("figure", "accuracy.png", "accuracy by round", uris["accuracy.png"], caption)
     size_section(doc, result, sizes, uris.get("pareto.png"))
@@ -552,14 +341,13 @@ def build_doc(
     return doc
 
 
-def prior_sentence(rounds: Sequence[Mapping[str, Any]]) -> list[Inline]:
+def prior_sentence(rounds: Sequence[RoundRecord]) -> list[Inline]:
     """Which priors the fits trained on (search.prior) and what one prior architecture
     weighed beside one of the search's own, per fit; [] without priors."""
-    fits = [(r["round"], r.get("fit") or {}) for r in rounds]
-    fits = [(n, f) for n, f in fits if f.get("prior")]
+    fits = [(r.round, r.fit) for r in rounds if r.fit.get("prior")]
     if not fits:
         return []
-    weights = ", ".join(f"{f.get('prior_weight', 0.0):.2g} (round {n})" for n, f in fits)
+    weights = ", ".join(f"{f.get('prior_weight', 0.0):.2g} (fit for round {n})" for n, f in fits)
     return [
         "Every fit also trained on the architectures of earlier searches (by their rank within "
         "each file): ", ("code", str(fits[0][1]["prior"])), ". One of them weighed, beside one "
@@ -584,48 +372,49 @@ def final_sentence(final: Mapping[str, Any], lm: bool = False) -> list[Inline]:
 
 
 def write_report(
-    result: dict[str, Any],
-    pool: list[PoolEntry],
+    result: SearchResult,
+    pool: Sequence[PoolEntry],
     out_dir: Path,
     *,
-    inline: bool = False,
     count_params: Callable[[Any], int] | None = None,
+    inline_markdown: Path | None = None,
 ) -> dict[str, Path]:
     """Write report.md, report.html, accuracy.png, pareto.png (when the architectures have
-    sizes) and <cell>.svg into out_dir.
+    sizes) and <cell>.svg into out_dir: one build of the report, in two renderings.
 
-    With inline, report.md embeds its images as data URIs (a KFP Markdown artifact is one
-    file); otherwise it links the files beside it. report.html is always self-contained.
-    count_params (param_counter) sizes the architectures when the pool records no sizes."""
+    report.md links the images beside it; report.html is self-contained; inline_markdown, when
+    given, gets the same Markdown with its images embedded as data URIs (a KFP Markdown artifact
+    is one file). count_params (param_counter) sizes the architectures when the pool records no
+    sizes. `result` has the pool's statistics already (result.json: poolstats.with_pool_stats)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = with_pool_stats(result, pool)
-    vocab = (result.get("metric") or {}).get("vocab")
-    png = accuracy_plot(result["rounds"], perplexity_vocab=vocab) if result["rounds"] else b""
+    vocab = result.metric.get("vocab")
+    png = accuracy_plot(result.rounds, perplexity_vocab=vocab) if result.rounds else b""
     (out_dir / "accuracy.png").write_bytes(png)
     images = {"accuracy.png": png}
-    best = result.get("best")
+    best = result.best
     sizes = pool_sizes(pool, count_params)
     if sizes is not None:
-        winner = best["id"] if best else None
+        winner = best.id if best else None
         images["pareto.png"] = pareto_plot(sizes, winner, perplexity_vocab=vocab)
         (out_dir / "pareto.png").write_bytes(images["pareto.png"])
-    svgs = cell_diagrams(result["space"], best["arch"]) if best else {}
+    svgs = cell_diagrams(result.space, best.arch) if best else {}
     for name, svg in svgs.items():
         (out_dir / f"{name}.svg").write_text(svg)
     data = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
     for name, svg in svgs.items():
         data[f"{name}.svg"] = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    uris = data if inline else {k: k for k in data}
-    doc = build_doc(result, uris, list(svgs), sizes)
-    (out_dir / "report.md").write_text(doc.markdown())
-    html_doc = build_doc(result, data, list(svgs), sizes)
-    page = html_doc.html(svgs, f"NAO report: {result['name']}")
-    (out_dir / "report.html").write_text(page)
+    linked = build_doc(result, {k: k for k in data}, list(svgs), sizes)
+    (out_dir / "report.md").write_text(linked.markdown())
+    embedded = build_doc(result, data, list(svgs), sizes)
+    (out_dir / "report.html").write_text(embedded.html(svgs, f"NAO report: {result.name}"))
     paths = {
         "markdown": out_dir / "report.md",
         "html": out_dir / "report.html",
         "plot": out_dir / "accuracy.png",
     }
+    if inline_markdown is not None:
+        inline_markdown.write_text(embedded.markdown())
+        paths["inline_markdown"] = inline_markdown
     if sizes is not None:
         paths["pareto"] = out_dir / "pareto.png"
     paths.update({name: out_dir / f"{name}.svg" for name in svgs})

@@ -7,8 +7,8 @@ Round r (1..L) of the search:
     optimize        move the embeddings of the top-K architectures uphill on the predictor
     decode          decode them into new architectures: the pending entries of round r + 1
 The last round stops after merge (decoded architectures would never be evaluated). Round 1's
-pending entries come from `sample`; `select_best` and `report` close the search, and `final`
-trains the winner at full size (final.enabled).
+pending entries come from `sample`; outcome.py closes the search (select_best, final,
+conclude: result.json, report).
 
 With the supernet evaluator (NAO-WS, `shares_weights`) one task evaluates a round instead of
 the shards and the merge: `supernet_round` trains the shared weights to the round's epoch of
@@ -24,28 +24,24 @@ round; a step that finds its finished output returns it instead of redoing the w
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from nao_kfp import faults, progress, rounds
+from nao_kfp import fanin, faults, progress, rounds
 from nao_kfp import prior as priors
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
 from nao_kfp.records import (
-    Best,
     History,
     RoundRecord,
-    SearchResult,
-    from_dict,
     read_history,
-    to_dict,
+    read_json,
+    write_json,
     write_record,
 )
 from nao_kfp.spaces import get_space
@@ -55,53 +51,14 @@ from nao_kfp.spaces import get_space
 
 Log = Callable[[str], None]
 FIT_METRICS = "fit_metrics.json"
-# Settings that shape the compiled pipeline: a run whose config changes them must fail.
-COMPILED_KEYS = ("search.rounds", "search.shards", "search.fan_in", "evaluator.kind")
 
 
 class SearchFailed(NaoError):
     """A round, or the whole search, evaluated no architecture successfully."""
 
 
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
-
-
-def write_json(path: Path, obj: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
-
-
 def _mean(xs: Sequence[float]) -> float | None:
     return statistics.fmean(xs) if xs else None
-
-
-def _get(cfg: Config, key: str) -> Any:
-    node: Any = cfg
-    for part in key.split("."):
-        node = getattr(node, part)
-    return node
-
-
-def compiled_settings(cfg: Config) -> str:
-    """The values of COMPILED_KEYS, as the pipeline fixes them at compile time."""
-    return json.dumps({k: _get(cfg, k) for k in COMPILED_KEYS}, sort_keys=True)
-
-
-def check_compiled(cfg: Config, compiled: str) -> None:
-    """A run's config must not change what the pipeline was compiled with (its rounds, shards
-    and evaluator are its shape); e.g. an edit of the `config` parameter in the Kubeflow UI."""
-    if not compiled:
-        return
-    for key, value in json.loads(compiled).items():
-        if _get(cfg, key) != value:
-            raise ConfigError(
-                f"config: {key} is {_get(cfg, key)!r} in this run's config but the pipeline was "
-                f"compiled with {value!r}; recompile (nao compile / nao submit) to change it"
-            )
 
 
 # ---------------------------------------------------------------- data and round 1
@@ -210,7 +167,7 @@ def train_children(
     log: Log | None = None,
 ) -> dict[str, Any]:
     """Evaluate the pending architectures of one shard; write them (now ok or failed) to `out`
-    (and, with search.fan_in: store, to the result store, where merge reads them)."""
+    (and, with search.fan_in: store, to the result store, where merge reads them: fanin.py)."""
     if Path(out).exists():  # this shard finished before (e.g. a retried task): nothing to do
         done = read_pool(out)
     else:
@@ -219,35 +176,8 @@ def train_children(
         done = ev.evaluate(todo, data_dir=data_dir, round_index=round_index, shard=shard, log=log)
         write_pool(out, done)
     if cfg.search.fan_in == "store":
-        _store(cfg).put_file(shard_key(pool_path, round_index, shard, num_shards), Path(out))
+        fanin.put_shard(cfg, pool_path, round_index, shard, num_shards, Path(out))
     return _shard_summary(done)
-
-
-def _store(cfg: Config) -> Any:
-    import tempfile
-
-    from nao_kfp.store import open_store
-
-    return open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
-
-
-def shard_key(pool_path: Path, round_index: int, shard: int, num_shards: int) -> str:
-    """Where a shard's results wait for merge (fan_in: store): keyed by the round's input pool,
-    which the shard and the merge task both read, so no run id has to be passed around."""
-    digest = hashlib.sha256(Path(pool_path).read_bytes()).hexdigest()[:16]
-    return f"shards/{digest}/round-{round_index}/{shard}-of-{num_shards}.jsonl"
-
-
-def fetch_shards(cfg: Config, round_index: int, pool_path: Path, work: Path) -> list[Path]:
-    """The round's shard results from the store (fan_in: store); a missing shard is left out,
-    so merge records its architectures as failed."""
-    store, n = _store(cfg), cfg.search.shards
-    out = []
-    for i in range(n):
-        dest = Path(work) / f"shard-{i}.jsonl"
-        if store.get_file(shard_key(pool_path, round_index, i, n), dest):
-            out.append(dest)
-    return out
 
 
 def _shard_summary(done: list[PoolEntry]) -> dict[str, Any]:
@@ -267,9 +197,12 @@ def merge(
     history_path: Path,
     out_pool: Path,
     out_history: Path,
-) -> dict[str, Any]:
+    *,
+    model: Path | None = None,
+) -> RoundRecord:
     """Fan in: replace the pool's pending entries by their shard results; append the round's
-    record (accuracies, and for decoded architectures the predictor's view of them)."""
+    record (accuracies, and for decoded architectures the predictor's view of them and the
+    metrics of `model`, the fit that proposed them)."""
     results = {e.id: e for p in shard_results for e in read_pool(p)}
     pool = []
     for e in read_pool(pool_path):
@@ -290,7 +223,14 @@ def merge(
     faults.hit("merge")
     write_pool(out_pool, pool)
 
-    return record_round(cfg, round_index, pool, history_path, out_history)
+    return record_round(cfg, round_index, pool, history_path, out_history, model=model)
+
+
+def fit_metrics(model: Path | None) -> dict[str, Any]:
+    """What the fit that made `model` measured (FIT_METRICS); {} for an empty model (round 1's
+    init model: no fit proposed round 1's architectures)."""
+    path = Path(model) / FIT_METRICS if model is not None else None
+    return dict(read_json(path)) if path is not None and path.is_file() else {}
 
 
 def record_round(
@@ -299,10 +239,13 @@ def record_round(
     pool: Sequence[PoolEntry],
     history_path: Path,
     out_history: Path,
+    *,
+    model: Path | None = None,
     **extra: Any,
-) -> dict[str, Any]:
-    """Append the round's record (its children's accuracies and, for proposed architectures,
-    the predictor's view of them) to the history; extra: more RoundRecord fields."""
+) -> RoundRecord:
+    """Append the round's record to the history: its children's accuracies and, for proposed
+    architectures, the predictor's view of them and the metrics of the fit that proposed them
+    (`model`'s); extra: more RoundRecord fields. The one writer of a round's record."""
     new = [e for e in pool if e.round == round_index]
     history = read_history(history_path)
     ok = evaluated(new)
@@ -312,7 +255,6 @@ def record_round(
     proposed = [e for e in ok if e.predicted is not None]
     pred = [float(e.predicted) for e in proposed if e.predicted is not None]
     real = [float(e.accuracy) for e in proposed if e.accuracy is not None]
-    prev_fit = history.rounds[-1].fit if history.rounds else {}
     record = RoundRecord(
         round=round_index,
         evaluated=len(ok),
@@ -326,7 +268,7 @@ def record_round(
         predicted_mean=_mean(pred),
         real_mean=_mean(real),
         pairwise_accuracy=_pairwise(pred, real),
-        hamming=prev_fit.get("hamming"),
+        fit=fit_metrics(model),
         **extra,
     )
     history.rounds.append(record)
@@ -335,7 +277,7 @@ def record_round(
         "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
         best_so_far=record.best_so_far,
     )  # fmt: skip
-    return to_dict(record)
+    return record
 
 
 def shares_weights(cfg: Config) -> bool:
@@ -354,11 +296,12 @@ def supernet_round(
     out_history: Path,
     supernet_out: Path,
     *,
+    model: Path | None = None,
     log: Log | None = None,
-) -> dict[str, Any]:
+) -> RoundRecord:
     """NAO-WS round r: train the supernet (from `supernet_in`) to epoch schedule[r-1] on the
     pool's architectures, re-score the whole pool with it, record the round (with the
-    supernet's numbers); the trained supernet goes to `supernet_out`."""
+    supernet's numbers and `model`'s fit); the trained supernet goes to `supernet_out`."""
     from nao_kfp.evaluators.supernet import CHECKPOINT, SupernetEvaluator
 
     supernet_out = Path(supernet_out)
@@ -377,7 +320,9 @@ def supernet_round(
     last = trained["history"][-1] if trained.get("history") else {}
     summary = {"epoch": epochs_to, **{k: v for k, v in last.items() if k != "epoch"}}
     summary["seconds"] = trained.get("seconds")
-    return record_round(cfg, round_index, scored, history_path, out_history, supernet=summary)
+    return record_round(
+        cfg, round_index, scored, history_path, out_history, model=model, supernet=summary
+    )
 
 
 def _pairwise(pred: Sequence[float], real: Sequence[float]) -> float | None:
@@ -461,17 +406,16 @@ def decode(
     pool_path: Path,
     history_path: Path,
     out_pool: Path,
-    out_history: Path,
     *,
     evaluator: Evaluator | None = None,
 ) -> dict[str, Any]:
-    """New architectures for round r + 1 (never one already in the pool), appended as pending."""
+    """New architectures for round r + 1 (never one already in the pool), appended as pending;
+    none after a round without improvement (search.early_stop: the history says). Writes only
+    the pool: round r + 1's record (merge) records the fit that proposed them."""
     from nao_kfp import controller
 
     pool = read_pool(pool_path)
-    history = read_history(history_path)
-    fit_metrics = read_json(Path(model_dir) / FIT_METRICS)
-    stop = rounds.should_stop(cfg, history.rounds)
+    stop = rounds.should_stop(cfg, read_history(history_path).rounds)
     new: list[PoolEntry] = []
     if stop:
         progress.emit("stop", round=round_index)
@@ -481,125 +425,5 @@ def decode(
         new = rounds.propose(cfg, model, emb, pool, evaluator or make_evaluator(cfg), round_index)
     faults.hit("decode")
     write_pool(out_pool, pool + new)
-    if history.rounds:
-        last = history.rounds[-1]
-        last.fit, last.new_archs, last.stopped = fit_metrics, len(new), stop
-    write_record(out_history, history)
     progress.emit("decode", round=round_index, next=round_index + 1, count=len(new))
-    return {"new_archs": len(new), "stopped": stop, "hamming": fit_metrics.get("hamming")}
-
-
-# ---------------------------------------------------------------- the outcome
-
-
-def ranked(pool: Sequence[PoolEntry]) -> list[PoolEntry]:
-    """The evaluated entries, best accuracy first; ties broken by id (the larger first), so
-    the order does not depend on the pool's."""
-    return sorted(evaluated(pool), key=lambda e: (e.accuracy or 0.0, e.id), reverse=True)
-
-
-def select_best(
-    cfg: Config,
-    pool_path: Path,
-    history_path: Path,
-    out: Path,
-    *,
-    data_dir: Path | None = None,
-    evaluator: Evaluator | None = None,
-    log: Log | None = None,
-) -> dict[str, Any]:
-    """result.json: the best architecture within the budget (chosen by the evaluator: the best
-    accuracy, or NAO-WS's re-rank of the top few), its dev accuracy, the per-round records."""
-    pool = read_pool(pool_path)
-    ok = evaluated(pool)
-    bad = [e for e in pool if e.status == "failed"]
-    if not ok:
-        why = f"; first error: {bad[0].error}" if bad else ""
-        raise SearchFailed(
-            f"search: no architecture was evaluated successfully ({len(bad)} failed{why})"
-        )
-    ev = evaluator or make_evaluator(cfg)
-    accept = ev.budget()
-    candidates = [e for e in ranked(ok) if accept is None or accept(e.arch)]
-    if not candidates:
-        raise SearchFailed(
-            f"search: none of the {len(ok)} evaluated architectures is within the budget"
-        )
-    top, rerank = ev.select(candidates, data_dir=data_dir, log=log)
-    space = get_space(cfg.search.space)
-    params = top.extra.get("params")
-    result = SearchResult(
-        name=cfg.name,
-        space=space.name,
-        evaluator=cfg.evaluator.kind,
-        evaluated=len(ok),
-        failed=len(bad),
-        rounds=read_history(history_path).rounds,
-        best=Best(
-            arch=top.arch_str,
-            id=top.id,
-            dev_accuracy=float(top.accuracy or 0.0),
-            round=top.round,
-            source=top.source,
-            params=params if isinstance(params, int) else None,
-            describe=space.describe(top.arch),
-            macs=top.extra.get("macs") if rerank else None,
-            test_accuracy=top.extra.get("test_accuracy") if rerank else None,
-        ),
-        rerank=rerank,
-    )
-    from nao_kfp.report import with_pool_stats
-
-    # the pool's view (sizes, perplexities) as typed fields: loaded back strictly before writing
-    result = from_dict(SearchResult, with_pool_stats(to_dict(result), pool), str(out))
-    write_record(out, result)
-    return to_dict(result)
-
-
-def report(
-    cfg: Config, result_path: Path, pool_path: Path, out_dir: Path, *, inline: bool = False
-) -> dict[str, Any]:
-    """report.md / report.html with the accuracy plot and the best cells (report.py)."""
-    from nao_kfp.report import param_counter, write_report
-
-    paths = write_report(
-        read_json(result_path), read_pool(pool_path), Path(out_dir), inline=inline,
-        count_params=param_counter(cfg),
-    )  # fmt: skip
-    return {k: str(v) for k, v in paths.items()}
-
-
-def final(
-    cfg: Config, pool_path: Path, result_path: Path, data_dir: Path | None, out_model: Path
-) -> dict[str, Any]:
-    """Train the search's best architecture at full size (final.*): re-rank the top
-    final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
-    from the store, export it (export.py) into out_model with final.json beside it. The order
-    is the selection's (result.json: its winner first), then the pool's by accuracy."""
-    from nao_kfp.evaluators.train import work_dir
-    from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train
-    from nao_kfp.records import read_result
-
-    out_model = Path(out_model)
-    if (out_model / FINAL_JSON).exists():  # finished before
-        return dict(read_json(out_model / FINAL_JSON))
-    result = read_result(result_path)
-    order = ranked(read_pool(pool_path))
-    if result.best is not None:
-        first = [e for e in order if e.id == result.best.id]
-        order = first + [e for e in order if e.id != result.best.id]
-    with work_dir() as tmp:
-        done = final_train(
-            cfg, [e.arch for e in order[: max(1, cfg.final.rerank_top)]], tmp,
-            seed=cfg.search.seed, store=_store(cfg), data_dir=data_dir, log=print,
-        )  # fmt: skip
-        out_model.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True)
-    done = {k: v for k, v in done.items() if k not in ("checkpoint",)}
-    done["model_dir"] = str(out_model)
-    for key in ("model", "program", "inference_service"):  # the files, where they are now
-        if done.get(key):
-            done[key] = str(out_model / Path(done[key]).name)
-    write_json(out_model / FINAL_JSON, done)
-    progress.emit("final", test_accuracy=done.get("test_accuracy"), params=done.get("params"))
-    return done
+    return {"new_archs": len(new), "stopped": stop}

@@ -11,10 +11,14 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nao_kfp.commands.common import add_config_args, config_from_args
 from nao_kfp.errors import NaoError
+
+if TYPE_CHECKING:
+    from nao_kfp.config import Config
+    from nao_kfp.records import SearchResult
 
 # How long `nao submit` waits for the API server's TCP port before giving up.
 CONNECT_TIMEOUT_S = 5.0
@@ -66,6 +70,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     check_inputs(cfg)  # before the run directory exists: a run that cannot start leaves none
     from nao_kfp.final import final_summary, read_final
     from nao_kfp.pipelines.local import run_local
+    from nao_kfp.records import read_result
     from nao_kfp.report import summary_table
 
     print(
@@ -74,12 +79,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     start = time.monotonic()
-    result = run_local(cfg, out)
-    print(summary_table(result, _pool(out / "pool.jsonl")))
+    run_local(cfg, out)
+    result = read_result(out / "result.json")
+    print(summary_table(result))
     print(
         f"finished in {time.monotonic() - start:.0f}s; result: {out / 'result.json'}, report: {out / 'report.html'}"
     )
-    final = result.get("final") or read_final(out / FINAL_SUBDIR)
+    final = read_final(out / FINAL_SUBDIR)  # the model copied into DIR (run_local)
     if final:  # last, so that the model and its load command are what the user sees
         print(final_summary(final))
     line = serve_line(cfg, out, result, final)
@@ -89,31 +95,25 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def serve_line(
-    cfg: Any, out: Path, result: dict[str, Any], final: dict[str, Any] | None
+    cfg: Config, out: Path, result: SearchResult, final: dict[str, Any] | None
 ) -> str | None:
     """The one command that serves what the search found: the final model, else the best
     child's checkpoint in the local store, exported first; None without either (the table and
     synthetic evaluators train nothing; an S3 store's checkpoints are not on this machine)."""
     if final and final.get("model_dir"):
         return f"serve it: nao serve {final['model_dir']}"
-    best = result.get("best")
-    if not best or cfg.evaluator.kind != "train" or cfg.cluster.s3_endpoint:
+    best = result.best
+    if best is None or cfg.evaluator.kind != "train" or cfg.cluster.s3_endpoint:
         return None
     from nao_kfp.evaluators.train import child_digest
     from nao_kfp.store import checkpoint_key
 
     store = Path(cfg.cluster.store_dir) if cfg.cluster.store_dir else out / "store"  # run_local's
-    ckpt = store / checkpoint_key(cfg.search.space, best["id"], child_digest(cfg))
+    ckpt = store / checkpoint_key(cfg.search.space, best.id, child_digest(cfg))
     if not ckpt.is_file():
         return None
     model = out / "model"
     return f"serve it: nao export --checkpoint {ckpt} --out {model} && nao serve {model}"
-
-
-def _pool(path: Path) -> list[Any] | None:
-    from nao_kfp.pool import read_pool
-
-    return read_pool(path) if path.is_file() else None
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

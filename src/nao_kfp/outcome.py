@@ -1,0 +1,178 @@
+"""The search's outcome, after its last round: three steps, each writing one file.
+
+    select_best  the winner within the budget (the evaluator chooses: the best accuracy, or
+                 NAO-WS's re-rank of the top few trained from scratch) -> selection.json
+    final        (final.enabled) the winner trained at full size and exported -> the model
+                 folder with final.json (final.py)
+    conclude     result.json, the one place it is written: the selection, the history's
+                 per-round records, the final training's outcome and the pool's statistics
+                 (poolstats.py); `report` then renders it (report.md / report.html)
+
+In the pipeline `conclude` and `report` are the last task (the report component), after the
+final training, so result.json and both renderings of the report say the same.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nao_kfp import progress
+from nao_kfp.config import Config
+from nao_kfp.evaluators import Evaluator, make_evaluator
+from nao_kfp.fanin import store_for
+from nao_kfp.pool import PoolEntry, evaluated, read_pool
+from nao_kfp.poolstats import with_pool_stats
+from nao_kfp.records import (
+    Best,
+    SearchResult,
+    Selection,
+    read_history,
+    read_json,
+    read_selection,
+    write_json,
+    write_record,
+)
+from nao_kfp.spaces import get_space
+from nao_kfp.steps import Log, SearchFailed
+
+
+def ranked(pool: Sequence[PoolEntry]) -> list[PoolEntry]:
+    """The evaluated entries, best accuracy first; ties broken by id (the larger first), so
+    the order does not depend on the pool's."""
+    return sorted(evaluated(pool), key=lambda e: (e.accuracy or 0.0, e.id), reverse=True)
+
+
+def select_best(
+    cfg: Config,
+    pool_path: Path,
+    out: Path,
+    *,
+    data_dir: Path | None = None,
+    evaluator: Evaluator | None = None,
+    log: Log | None = None,
+) -> Selection:
+    """selection.json: the best architecture within the budget (chosen by the evaluator: the
+    best accuracy, or NAO-WS's re-rank of the top few) and its dev accuracy."""
+    pool = read_pool(pool_path)
+    ok = evaluated(pool)
+    bad = [e for e in pool if e.status == "failed"]
+    if not ok:
+        why = f"; first error: {bad[0].error}" if bad else ""
+        raise SearchFailed(
+            f"search: no architecture was evaluated successfully ({len(bad)} failed{why})"
+        )
+    ev = evaluator or make_evaluator(cfg)
+    accept = ev.budget()
+    candidates = [e for e in ranked(ok) if accept is None or accept(e.arch)]
+    if not candidates:
+        raise SearchFailed(
+            f"search: none of the {len(ok)} evaluated architectures is within the budget"
+        )
+    top, rerank = ev.select(candidates, data_dir=data_dir, log=log)
+    params = top.extra.get("params")
+    selection = Selection(
+        best=Best(
+            arch=top.arch_str,
+            id=top.id,
+            dev_accuracy=float(top.accuracy or 0.0),
+            round=top.round,
+            source=top.source,
+            params=params if isinstance(params, int) else None,
+            describe=ev.space.describe(top.arch),
+            macs=top.extra.get("macs") if rerank else None,
+            test_accuracy=top.extra.get("test_accuracy") if rerank else None,
+        ),
+        evaluated=len(ok),
+        failed=len(bad),
+        rerank=rerank,
+    )
+    write_record(out, selection)
+    return selection
+
+
+def final(
+    cfg: Config, pool_path: Path, selection_path: Path, data_dir: Path | None, out_model: Path
+) -> dict[str, Any]:
+    """Train the search's best architecture at full size (final.*): re-rank the top
+    final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
+    from the store, export it (export.py) into out_model with final.json beside it. The order
+    is the selection's (its winner first), then the pool's by accuracy."""
+    from nao_kfp.evaluators.train import work_dir
+    from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train
+
+    out_model = Path(out_model)
+    if (out_model / FINAL_JSON).exists():  # finished before
+        return dict(read_json(out_model / FINAL_JSON))
+    best = read_selection(selection_path).best
+    order = ranked(read_pool(pool_path))
+    order = [e for e in order if e.id == best.id] + [e for e in order if e.id != best.id]
+    with work_dir() as tmp:
+        done = final_train(
+            cfg, [e.arch for e in order[: max(1, cfg.final.rerank_top)]], tmp,
+            seed=cfg.search.seed, store=store_for(cfg), data_dir=data_dir, log=print,
+        )  # fmt: skip
+        out_model.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True)
+    done = {k: v for k, v in done.items() if k not in ("checkpoint",)}
+    done["model_dir"] = str(out_model)
+    for key in ("model", "program", "inference_service"):  # the files, where they are now
+        if done.get(key):
+            done[key] = str(out_model / Path(done[key]).name)
+    write_json(out_model / FINAL_JSON, done)
+    progress.emit("final", test_accuracy=done.get("test_accuracy"), params=done.get("params"))
+    return done
+
+
+def conclude(
+    cfg: Config,
+    selection_path: Path,
+    history_path: Path,
+    pool_path: Path,
+    out: Path,
+    *,
+    final_dir: Path | None = None,
+) -> SearchResult:
+    """result.json, written here and nowhere else: the selection (selection.json), the
+    per-round records (the history), the final training's outcome (final_dir's final.json,
+    when it has one) and what the pool adds (poolstats.with_pool_stats)."""
+    selection = read_selection(selection_path)
+    final_doc = None
+    if final_dir is not None:
+        from nao_kfp.final import read_final  # torch: only where a final training ran
+
+        final_doc = read_final(final_dir)
+    result = SearchResult(
+        name=cfg.name,
+        space=get_space(cfg.search.space).name,
+        evaluator=cfg.evaluator.kind,
+        evaluated=selection.evaluated,
+        failed=selection.failed,
+        rounds=read_history(history_path).rounds,
+        best=selection.best,
+        final=final_doc,
+        rerank=selection.rerank,
+    )
+    result = with_pool_stats(result, read_pool(pool_path))
+    write_record(out, result)
+    return result
+
+
+def report(
+    cfg: Config,
+    result: SearchResult,
+    pool_path: Path,
+    out_dir: Path,
+    *,
+    inline_markdown: Path | None = None,
+) -> dict[str, Path]:
+    """report.md / report.html with the plots and the best cells (report.py), rendered from
+    conclude's result; inline_markdown: the same Markdown with its images embedded."""
+    from nao_kfp.report import param_counter, write_report
+
+    return write_report(
+        result, read_pool(pool_path), Path(out_dir), count_params=param_counter(cfg),
+        inline_markdown=inline_markdown,
+    )  # fmt: skip

@@ -1,0 +1,88 @@
+"""What the pool adds to the search's records: the children's sizes, and perplexities.
+
+Language models (enas-rnn) are judged by validation perplexity. The search ranks them by a score
+(child/train_rnn.py: 1 - ln(ppl) / ln(V)); the report, the summary table and `with_pool_stats`
+show the perplexity itself. The score is linear in ln(ppl), so the mean score of a round is the
+geometric mean of its perplexities.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nao_kfp.pool import PoolEntry
+from nao_kfp.records import SearchResult
+
+LANGUAGE_MODEL_SPACES = ("enas-rnn",)
+
+
+def is_language_model(space_name: str) -> bool:
+    return space_name in LANGUAGE_MODEL_SPACES
+
+
+def score_to_perplexity(score: float, vocab: int) -> float:
+    """The perplexity of a score 1 - ln(ppl) / ln(V) (exact unless the score was clipped)."""
+    return math.exp((1.0 - score) * math.log(vocab))
+
+
+def perplexity_of(e: PoolEntry | Mapping[str, Any]) -> float | None:
+    """Validation perplexity of a language-model pool entry (or its record, or a child result):
+    the measured `dev_perplexity`, else the inverse of its score when the vocabulary is known;
+    None for image children and for entries that were not evaluated."""
+    if isinstance(e, PoolEntry):
+        rec: Mapping[str, Any] = {**e.extra, "accuracy": e.accuracy, "space": e.space}
+    else:
+        rec = e
+    if rec.get("dev_perplexity") is not None:
+        return float(rec["dev_perplexity"])
+    score = rec.get("accuracy", rec.get("dev_accuracy"))
+    if score is None or not rec.get("vocab") or not is_language_model(rec.get("space", "enas-rnn")):
+        return None
+    return score_to_perplexity(float(score), int(rec["vocab"]))
+
+
+def _number(value: Any, kind: type) -> Any:
+    return None if value is None else kind(value)
+
+
+def with_pool_stats(result: SearchResult, pool: Sequence[PoolEntry]) -> SearchResult:
+    """result with what the pool adds: per round the parameters of the best and the mean
+    child, and for language models perplexities; for the best architecture its params, MACs,
+    test accuracy or perplexities. A new record; applying it twice changes nothing."""
+    out = copy.deepcopy(result)
+    ok = [e for e in pool if e.status == "ok" and e.accuracy is not None]
+    lm = is_language_model(out.space)
+    vocab = next((int(e.extra["vocab"]) for e in ok if e.extra.get("vocab")), None)
+    if lm:
+        out.metric = {"name": "perplexity", "vocab": vocab}
+
+    def ppl(score: float | None) -> float | None:
+        return score_to_perplexity(score, vocab) if score is not None and vocab else None
+
+    for rec in out.rounds:
+        members = [e for e in ok if e.round == rec.round]
+        best = max(members, key=lambda e: (e.accuracy, e.id), default=None)
+        params = [int(e.extra["params"]) for e in members if e.extra.get("params") is not None]
+        rec.best_params = _number(best.extra.get("params"), int) if best else None
+        rec.mean_params = statistics.fmean(params) if params else None
+        if lm:
+            ppls = [p for p in (perplexity_of(e) for e in members) if p is not None]
+            rec.best_perplexity = perplexity_of(best) if best else None
+            rec.mean_perplexity = statistics.geometric_mean(ppls) if ppls else None
+            rec.predicted_perplexity = ppl(rec.predicted_mean)
+            rec.real_perplexity = ppl(rec.real_mean)
+    top = out.best
+    if top is not None:
+        match = next((e for e in ok if e.id == top.id), None)
+        kinds = {"params": int, "macs": int, "test_accuracy": float, "dev_perplexity": float,
+                 "test_perplexity": float}  # fmt: skip
+        for key, kind in kinds.items():
+            if getattr(top, key) is None and match is not None and key in match.extra:
+                setattr(top, key, _number(match.extra[key], kind))
+        if lm and top.dev_perplexity is None and match is not None:
+            top.dev_perplexity = perplexity_of(match)
+    return out
