@@ -442,7 +442,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
 
 DATASETS = ("digits", "cifar10", "cifar100", "image-folder", "ptb")
 EVALUATORS = ("train", "table", "synthetic", "supernet")
-SUPERNET_SPACES = ("nasnet", "enas", "nb201")  # child/supernet.py builds these
+SUPERNET_SPACES = ("nasnet", "enas", "nb201", "enas-rnn")  # child/supernet.py, child/rnn.py
 FILLS = ("random", "none")
 SELECTS = ("first", "predicted")
 PRIOR_TARGETS = ("quantile", "zscore")
@@ -782,7 +782,8 @@ def _check_weight_sharing(cfg: Config) -> None:
             f"search.shards: NAO-WS trains one supernet on one GPU; expected 1, got {s.shards}"
         )
     n_dev = sn.dev_batches * sn.eval_batch_size
-    if n_dev > cfg.child.dev_size:
+    # (a language model scores on the corpus's validation text, checked when it is read)
+    if cfg.child.dataset != "ptb" and n_dev > cfg.child.dev_size:
         raise ConfigError(
             f"supernet.dev_batches: {sn.dev_batches} batches of supernet.eval_batch_size "
             f"{sn.eval_batch_size} need {n_dev} dev images, but child.dev_size is "
