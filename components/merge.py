@@ -28,7 +28,7 @@ def merge(
         config_from_json(config), round_index, Path(pool.path), [Path(r.path) for r in results],
         Path(history.path), Path(merged_pool.path), Path(merged_history.path),
     )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
+    log_metrics(metrics, steps.metric_values(record), f"round{round_index}/")
 
 
 @component
@@ -58,4 +58,4 @@ def merge_from_store(
             cfg, round_index, Path(pool.path), shards, Path(history.path),
             Path(merged_pool.path), Path(merged_history.path),
         )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
+    log_metrics(metrics, steps.metric_values(record), f"round{round_index}/")

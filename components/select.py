@@ -26,7 +26,4 @@ def select_best(
         config_from_json(config), Path(pool.path), Path(history.path), Path(result.path),
         data_dir=Path(data.path), log=print,
     )  # fmt: skip
-    log_metrics(
-        metrics, {"evaluated": out["evaluated"], "failed": out["failed"],
-                  "best_dev_accuracy": out["best"]["dev_accuracy"]},
-    )  # fmt: skip
+    log_metrics(metrics, steps.result_metrics(out))

@@ -31,5 +31,5 @@ def supernet_round(
         Path(supernet.path), Path(data.path), Path(scored_pool.path), Path(new_history.path),
         Path(new_supernet.path), log=print,
     )  # fmt: skip
-    log_metrics(metrics, record, f"round{round_index}/")
+    log_metrics(metrics, steps.metric_values(record), f"round{round_index}/")
     log_metrics(metrics, record.get("supernet", {}), f"round{round_index}/supernet/")

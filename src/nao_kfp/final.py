@@ -34,6 +34,7 @@ from nao_kfp.spaces import SearchSpace, get_space
 Log = Callable[[str], None]
 FINAL_JSON = "final.json"
 MODEL_DIR = "model"
+PERPLEXITIES = ("dev_perplexity", "test_perplexity")  # a language model's run also has these
 MODELS_PREFIX = "models"  # store keys of exported final models: models/<space>/<recipe>/<arch id>/
 
 
@@ -146,8 +147,12 @@ def rerank(
         log(f"{what}: re-ranking {i}/{len(archs)} ({recipe.epochs} epochs)")
         res = run(arch, recipe, digest, Path(work_dir) / cid)
         out.append({"arch": space.to_string(arch), "id": cid,
-                    **{k: res.get(k) for k in ("dev_accuracy", "test_accuracy", "params", "macs")}})  # fmt: skip
-        progress.emit("rerank", what=what, done=i, total=len(archs), accuracy=res["dev_accuracy"])
+                    **{k: res.get(k) for k in ("dev_accuracy", "test_accuracy", "params", "macs")},
+                    **{k: res[k] for k in PERPLEXITIES if res.get(k) is not None}})  # fmt: skip
+        # language models: the perplexity (lower is better), not the score behind dev_accuracy
+        how = {"perplexity": res["dev_perplexity"]} if "dev_perplexity" in res else {}
+        progress.emit("rerank", what=what, done=i, total=len(archs),
+                      **(how or {"accuracy": res["dev_accuracy"]}))  # fmt: skip
     return out
 
 

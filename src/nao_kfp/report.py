@@ -151,12 +151,20 @@ SUPERNET_COLUMNS = (
     Column("supernet.loss", "supernet loss", _fmt("{:.4f}")),
     Column("supernet.train_accuracy", "supernet train acc", _fmt("{:.4f}")),
 )
+# the recurrent supernet of a language model: its training perplexity (with dropout)
+SUPERNET_LM_COLUMNS = (
+    *SUPERNET_COLUMNS[:2],
+    Column("supernet.perplexity", "supernet train ppl", _fmt("{:.2f}")),
+)
 COLUMNS = ACCURACY_COLUMNS
 
 
 def columns(result: Mapping[str, Any]) -> tuple[Column, ...]:
-    base = PERPLEXITY_COLUMNS if is_language_model(result["space"]) else ACCURACY_COLUMNS
-    return base + SUPERNET_COLUMNS if result.get("evaluator") == "supernet" else base
+    lm = is_language_model(result["space"])
+    base = PERPLEXITY_COLUMNS if lm else ACCURACY_COLUMNS
+    if result.get("evaluator") != "supernet":
+        return base
+    return base + (SUPERNET_LM_COLUMNS if lm else SUPERNET_COLUMNS)
 
 
 def _value(record: Mapping[str, Any], key: str) -> Any:

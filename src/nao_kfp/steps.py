@@ -313,6 +313,7 @@ def record_round(
     pred = [float(e.predicted) for e in proposed if e.predicted is not None]
     real = [float(e.accuracy) for e in proposed if e.accuracy is not None]
     prev_fit = history.rounds[-1].fit if history.rounds else {}
+    best_ppl, mean_ppl, best_so_far_ppl = _perplexities(ok, pool)
     record = RoundRecord(
         round=round_index,
         evaluated=len(ok),
@@ -327,15 +328,55 @@ def record_round(
         real_mean=_mean(real),
         pairwise_accuracy=_pairwise(pred, real),
         hamming=prev_fit.get("hamming"),
+        best_perplexity=best_ppl,
+        mean_perplexity=mean_ppl,
         **extra,
     )
     history.rounds.append(record)
     write_record(out_history, history)
     progress.emit(
         "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
-        best_so_far=record.best_so_far,
+        best_so_far=record.best_so_far, best_perplexity=record.best_perplexity,
+        best_so_far_perplexity=best_so_far_ppl,
     )  # fmt: skip
     return to_dict(record)
+
+
+def _perplexities(
+    new: Sequence[PoolEntry], pool: Sequence[PoolEntry]
+) -> tuple[float | None, float | None, float | None]:
+    """Language models: the round's best and (geometric) mean validation perplexity and the
+    best of the whole pool so far; Nones for image children."""
+    from nao_kfp.report import perplexity_of
+
+    ppls = [p for p in map(perplexity_of, new) if p is not None]
+    if not ppls:
+        return None, None, None
+    every = [p for p in map(perplexity_of, evaluated(pool)) if p is not None]
+    return min(ppls), statistics.geometric_mean(ppls), min(every)
+
+
+# The search's score of a language model (1 - ln ppl / ln V) under its accuracy names; Metrics
+# show the perplexities instead (pairwise_accuracy is the predictor's ranking, not a score).
+SCORE_KEYS = ("best_accuracy", "mean_accuracy", "best_so_far", "predicted_mean", "real_mean")
+
+
+def metric_values(record: dict[str, Any]) -> dict[str, Any]:
+    """What a step logs as KFP Metrics: a round record as it is, a language model's with its
+    perplexities (lower is better) and without the scores named accuracy."""
+    if record.get("best_perplexity") is None:
+        return record
+    return {k: v for k, v in record.items() if k not in SCORE_KEYS}
+
+
+def result_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """select_best's Metrics: the counts, and the winner's dev accuracy or, for a language
+    model, its dev perplexity."""
+    best = result["best"]
+    out = {"evaluated": result["evaluated"], "failed": result["failed"]}
+    if (result.get("metric") or {}).get("name") == "perplexity":
+        return {**out, "best_dev_perplexity": best.get("dev_perplexity")}
+    return {**out, "best_dev_accuracy": best["dev_accuracy"]}
 
 
 def shares_weights(cfg: Config) -> bool:
@@ -545,6 +586,10 @@ def select_best(
             describe=space.describe(top.arch),
             macs=top.extra.get("macs") if rerank else None,
             test_accuracy=top.extra.get("test_accuracy") if rerank else None,
+            # language models: the perplexity behind dev_accuracy's score (the re-rank's, when
+            # the evaluator re-ranked), lower is better
+            dev_perplexity=top.extra.get("dev_perplexity"),
+            test_perplexity=top.extra.get("test_perplexity"),
         ),
         rerank=rerank,
     )

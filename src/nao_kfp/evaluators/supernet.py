@@ -53,12 +53,17 @@ class SupernetEvaluator(Evaluator):
         return TrainEvaluator(self.cfg).prepare(out_dir)
 
     def _data(self, data_dir: Path | None) -> Any:
-        from nao_kfp.child.supernet_train import load_split
+        from nao_kfp.child.supernet_train import load_data
 
         child = self.cfg.child
         if data_dir is not None:
             child = dataclasses.replace(child, data_dir=str(data_dir))
-        return load_split(child)
+        return load_data(self.cfg, child)
+
+    @property
+    def language_model(self) -> bool:
+        """enas-rnn: scored by validation perplexity (lower is better), not accuracy."""
+        return self.cfg.child.dataset == "ptb"
 
     def _work(self) -> Path:
         if self.work_dir is None:
@@ -104,9 +109,11 @@ class SupernetEvaluator(Evaluator):
             timed.append(seconds)
             per_epoch = sum(timed) / len(timed)
             epoch, total = record["epoch"], self.cfg.supernet.epochs
+            # language models: the training perplexity, never an accuracy
+            how = {k: record[k] for k in ("train_accuracy", "perplexity") if k in record}
             progress.emit(
                 "supernet", round=self.round_index, epoch=epoch, epochs=total,
-                loss=record["loss"], train_accuracy=record["train_accuracy"],
+                loss=record["loss"], **how,
                 seconds=round(seconds, 2), round_left=round(per_epoch * (epochs_to - epoch), 1),
                 search_left=round(per_epoch * (total - epoch), 1),
             )  # fmt: skip
@@ -144,10 +151,23 @@ class SupernetEvaluator(Evaluator):
                     seconds=round(time.perf_counter() - t0, 1),
                 )  # fmt: skip
 
+        archs, data = [e.arch for e in entries], self._data(data_dir)
+        if self.language_model:
+            from nao_kfp.child.rnn_supernet_train import score_perplexities
+            from nao_kfp.child.train_rnn import perplexity_score
+
+            ppls = score_perplexities(
+                self.space, self.cfg, archs, data, self._work(), epoch=epoch, on_scored=on_scored
+            )
+            # the search's score ranks as perplexity does; the perplexity stays beside it
+            return [
+                ok(e, perplexity_score(p, data.vocab), supernet_epoch=self.epoch,
+                   dev_perplexity=p, vocab=data.vocab)
+                for e, p in zip(entries, ppls, strict=True)
+            ]  # fmt: skip
         scores = score_archs(
-            self.space, self.cfg, [e.arch for e in entries], self._data(data_dir), self._work(),
-            epoch=epoch, on_scored=on_scored,
-        )  # fmt: skip
+            self.space, self.cfg, archs, data, self._work(), epoch=epoch, on_scored=on_scored
+        )
         return [ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)]
 
     def select(
@@ -168,9 +188,16 @@ class SupernetEvaluator(Evaluator):
                 self.space, [e.arch for e in top], recipe, tmp, seed=self.cfg.search.seed,
                 store=_store(self.cfg), data_dir=data_dir, log=log, what="select",
             )  # fmt: skip
+        # what the supernet said of each: its perplexity for language models, else accuracy
+        said = "supernet_perplexity" if self.language_model else "supernet_accuracy"
+
+        def supernet_view(e: PoolEntry) -> Any:
+            return e.extra.get("dev_perplexity") if self.language_model else e.accuracy
+
         for rec, e in zip(records, top, strict=True):
-            rec["supernet_accuracy"] = e.accuracy
+            rec[said] = supernet_view(e)
         win, rec = top[best_of(records)], records[best_of(records)]
-        trained = {k: rec[k] for k in ("test_accuracy", "params", "macs") if rec.get(k) is not None}
-        extra = {**win.extra, **trained, "supernet_accuracy": win.accuracy}
+        keys = ("test_accuracy", "params", "macs", "dev_perplexity", "test_perplexity")
+        trained = {k: rec[k] for k in keys if rec.get(k) is not None}
+        extra = {**win.extra, **trained, said: supernet_view(win)}
         return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records
