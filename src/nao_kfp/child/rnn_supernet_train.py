@@ -16,7 +16,9 @@ NAO-WS code's 300 against the final cell's 850; the variational dropouts and bpt
 cfg.child.rnn; supernet.layers and drop_path do not apply): the training tokens cut into
 supernet.batch_size parallel streams, truncated backpropagation through child.rnn.bptt steps
 with the hidden state carried from window to window; each window trains one cell drawn
-uniformly from `archs` (the current pool) with a per-epoch seeded generator. SGD (supernet.
+uniformly from `archs` (the current pool) with a per-epoch seeded generator. A window whose
+loss or gradient is not finite (a cell whose state overflowed) is skipped, not applied to the
+weights every cell shares (history: `skipped`). SGD (supernet.
 momentum, weight_decay), one cosine period from lr_max to lr_min over all epochs (lr_min =
 lr_max: constant, the paper's), gradient clipping supernet.grad_clip (0.25 in the paper's
 recipe: an RNN's gradients explode without it), the embedding tied with the decoder.
@@ -169,7 +171,7 @@ def train_rnn_supernet(
             pick = random.Random(runtime.epoch_seed(seed, epoch, "arch"))
             net.train()
             hidden = net.init_hidden(train.size(1))
-            total, count = 0.0, 0
+            total, count, skipped = 0.0, 0, 0
             for i in windows:
                 x, y = _batch(train, i, bptt)
                 arch = archs[pick.randrange(len(archs))]
@@ -179,13 +181,18 @@ def train_rnn_supernet(
                 # None, not zero: SGD then leaves the unsampled wires' weights and momenta alone
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                if sn.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(net.parameters(), sn.grad_clip)
-                opt.step()
+                norm = nn.utils.clip_grad_norm_(net.parameters(), sn.grad_clip or math.inf)
+                if torch.isfinite(loss) and torch.isfinite(norm):
+                    opt.step()
+                    total += float(loss.detach()) * y.numel()
+                    count += y.numel()
+                else:
+                    # a cell whose state blew up (relu / identity chains) must not poison the
+                    # weights every cell shares: its window is skipped, its state restarted
+                    skipped += 1
+                    hidden = net.init_hidden(train.size(1))
                 sched.step()
-                total += float(loss.detach()) * y.numel()
-                count += y.numel()
-            loss_mean = total / count
+            loss_mean = total / count if count else math.inf
             if not math.isfinite(loss_mean):
                 raise ChildDiverged(
                     f"supernet: training loss is {loss_mean} in epoch {epoch + 1}; the shared "
@@ -195,7 +202,7 @@ def train_rnn_supernet(
             state["seconds"] += took
             state["history"].append(
                 {"epoch": epoch + 1, "loss": loss_mean, "perplexity": math.exp(min(loss_mean, 50.0)),
-                 "lr": sched.get_last_lr()[0], "pool": len(archs)}
+                 "lr": sched.get_last_lr()[0], "pool": len(archs), "skipped": skipped}
             )  # fmt: skip
             state["epoch"] = epoch + 1
             log(
@@ -239,7 +246,8 @@ def score_perplexities(
     on_scored: Callable[[int, int], None] | None = None,
 ) -> list[float]:
     """Each cell's validation perplexity (lower is better) on the fixed batches with the shared
-    weights of the supernet in work_dir: those reached at `epoch`, else the latest checkpoint.
+    weights of the supernet in work_dir: those reached at `epoch`, else the latest checkpoint;
+    inf for a cell whose state diverges (relu / identity chains can overflow without dropout).
     on_scored(i, n): after the i-th of the n cells."""
     from nao_kfp.child.supernet_train import snapshot_path
 
@@ -277,7 +285,8 @@ def score_perplexities(
                         F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum")
                     )
                     count += y.numel()
-            out.append(math.exp(min(total / count, 50.0)))
+            loss = total / count  # a cell whose state diverged: inf (never a NaN)
+            out.append(math.exp(min(loss, 50.0)) if math.isfinite(loss) else math.inf)
             if on_scored is not None:
                 on_scored(len(out), len(archs))
     return out

@@ -12,11 +12,18 @@ The supernet's checkpoint lives in a work directory (the pipeline passes it from
 as a Model artifact) and is mirrored to the store every epoch, so a preempted round resumes
 from its last epoch, and a round whose input holds no supernet starts from the previous round's
 mirror.
+
+Language models (enas-rnn) train the recurrent supernet (child/rnn_supernet_train.py) and are
+scored by validation perplexity on fixed windows (lower is better); the pool keeps the search's
+score 1 - ln(ppl) / ln(V) as `accuracy` (as the train evaluator does) with the perplexity and
+the vocabulary beside it, and the re-rank records carry dev/test perplexities and each cell's
+supernet_perplexity.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import tempfile
 import time
 from collections.abc import Sequence
@@ -25,7 +32,7 @@ from typing import Any
 
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
-from nao_kfp.evaluators.base import Evaluator, Log, ok
+from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
 from nao_kfp.evaluators.train import TrainEvaluator
 from nao_kfp.pool import PoolEntry
 
@@ -162,7 +169,10 @@ class SupernetEvaluator(Evaluator):
             # the search's score ranks as perplexity does; the perplexity stays beside it
             return [
                 ok(e, perplexity_score(p, data.vocab), supernet_epoch=self.epoch,
-                   dev_perplexity=p, vocab=data.vocab)
+                   dev_perplexity=p, vocab=data.vocab) if math.isfinite(p)
+                else failed(e, "supernet: the cell's state diverged with the shared weights "
+                            "(validation perplexity is not finite)", supernet_epoch=self.epoch,
+                            dev_perplexity=None)
                 for e, p in zip(entries, ppls, strict=True)
             ]  # fmt: skip
         scores = score_archs(
