@@ -193,3 +193,28 @@ def test_a_tiny_ws_ptb_search_through_kfp_local_reports_perplexity(tmp_path: Pat
     assert [
         k for k in logged if "accuracy" in k and "pairwise" not in k or "best_so_far" in k
     ] == []
+
+
+def test_a_cell_whose_state_diverges_fails_and_never_writes_a_nan(tmp_path: Path) -> None:
+    from nao_kfp.child.rnn import SharedEnasCell
+    from nao_kfp.evaluators.supernet import SupernetEvaluator
+    from nao_kfp.pool import entry
+
+    cfg = tiny(tmp_path)
+    ev = SupernetEvaluator(cfg, tmp_path / "w")
+    archs = SPACE.sample_unique(2, random.Random(4))
+    ev.train_to(1, archs, data_dir=None, log=None)
+
+    def wires(arch):  # type: ignore[no-untyped-def]
+        return {SharedEnasCell.pair_index(i, p) for i, (p, _a) in enumerate(arch.nodes[1:], 2)}
+
+    broken = min(wires(archs[0]) - wires(archs[1]))  # a wire only the first cell draws
+    ckpt = tmp_path / "w" / "checkpoint.pt"
+    saved = torch.load(ckpt, weights_only=True)
+    saved["model"][f"cell.ws.{broken}"].fill_(math.nan)
+    torch.save(saved, ckpt)
+    ev.epoch = None  # score with the checkpoint
+    done = ev.evaluate([entry(SPACE, a, round=1, source="random") for a in archs])
+    assert [e.status for e in done] == ["failed", "ok"]
+    assert "state diverged" in (done[0].error or "") and done[0].accuracy is None
+    assert math.isfinite(done[1].extra["dev_perplexity"])
