@@ -4,7 +4,9 @@ train_supernet(space, cfg, archs, data, work_dir, *, epochs_to, seed) -> dict
 score_archs(space, cfg, archs, data, work_dir, *, epoch=None, bn=None) -> list[float]
 
 A search trains to each epoch of cfg.supernet.schedule() in turn (one round each) and scores its
-pool there; the final selection's re-ranking from scratch is final.rerank's.
+pool there; the final selection's re-ranking from scratch is final.rerank's. Language models
+(enas-rnn): load_data gives a Corpus, which train_supernet hands to rnn_supernet_train.py (the
+recurrent supernet, scored by perplexity there); the rest of this module is the image spaces'.
 
 The schedule (cfg.supernet): SGD with momentum, one cosine period from lr_max to lr_min over all
 `epochs` (stepped per batch), weight decay, gradient clipping, drop-path. Each minibatch trains
