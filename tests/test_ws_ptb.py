@@ -218,3 +218,11 @@ def test_a_cell_whose_state_diverges_fails_and_never_writes_a_nan(tmp_path: Path
     assert [e.status for e in done] == ["failed", "ok"]
     assert "state diverged" in (done[0].error or "") and done[0].accuracy is None
     assert math.isfinite(done[1].extra["dev_perplexity"])
+
+
+def test_the_ptb_ws_preset_compiles_to_the_one_pipeline(tmp_path: Path) -> None:
+    from nao_kfp.cli import main
+
+    assert main(["compile", "--config", "nao-ws-ptb", "-o", str(tmp_path / "ws.yaml")]) == 0
+    text = (tmp_path / "ws.yaml").read_text()
+    assert "supernet-round" in text and "train-children" not in text and "nvidia.com/gpu" in text
