@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import random
 import statistics
 import sys
@@ -43,6 +44,7 @@ from nao_kfp.child.rnn_supernet_train import load_corpus, score_perplexities
 from nao_kfp.config import load_config
 from nao_kfp.final import rerank
 from nao_kfp.loop import run_search
+from nao_kfp.pool import read_pool
 from nao_kfp.records import read_result
 from nao_kfp.spaces import get_space
 from nao_kfp.store import open_store
@@ -71,9 +73,14 @@ def one_seed(args: argparse.Namespace, seed: int, randoms: list[Any]) -> dict[st
             f"child.cpu_threads={args.threads}", *args.set]  # fmt: skip
     cfg = load_config(args.preset, sets)
     space = get_space(cfg.search.space)
-    t0 = time.perf_counter()
-    pool = run_search(cfg, out / "search")
-    search_s = time.perf_counter() - t0
+    done = out / "search" / "result.json"
+    if done.is_file():  # a rerun: the search finished (its wall time from its files' times)
+        pool = read_pool(out / "search" / f"pool-{cfg.search.rounds}.jsonl")
+        search_s = done.stat().st_mtime - (out / "search" / "pool-0.jsonl").stat().st_mtime
+    else:
+        t0 = time.perf_counter()
+        pool = run_search(cfg, out / "search")
+        search_s = time.perf_counter() - t0
     result = read_result(out / "search" / "result.json")
     assert result.best is not None
     log(f"seed {seed}: search {search_s:.0f}s, returned {result.best.id} "
@@ -95,22 +102,27 @@ def one_seed(args: argparse.Namespace, seed: int, randoms: list[Any]) -> dict[st
     corpus = load_corpus(cfg.child, cfg.supernet)
     last = out / "search" / f"supernet-{cfg.search.rounds}"
     random_sn = score_perplexities(space, cfg, randoms, corpus, last)
+
+    def ppl(r: dict[str, Any]) -> float:  # a diverged stand-alone run ranks last
+        return math.inf if r.get("dev_perplexity") is None else float(r["dev_perplexity"])
+
     cells = (
-        [(r["supernet_perplexity"], r["dev_perplexity"]) for r in result.rerank]
-        + [(e.extra["dev_perplexity"], r["dev_perplexity"]) for e, r in zip(spread, pool_runs, strict=True)]
-        + [(s, r["dev_perplexity"]) for s, r in zip(random_sn, runs, strict=True)]
+        [(r["supernet_perplexity"], ppl(r)) for r in result.rerank]
+        + [(e.extra["dev_perplexity"], ppl(r)) for e, r in zip(spread, pool_runs, strict=True)]
+        + [(s, ppl(r)) for s, r in zip(random_sn, runs, strict=True)]
     )  # fmt: skip
-    random_ppl = [r["dev_perplexity"] for r in runs]
+    random_ppl = [ppl(r) for r in runs if math.isfinite(ppl(r))]
     returned = result.best.dev_perplexity
     row = {
         "seed": seed, "search_s": round(search_s, 1), "standalone_s": round(alone_s, 1),
         "returned": result.best.id, "returned_ppl": round(returned, 2),
         "returned_supernet_ppl": round(next(r["supernet_perplexity"] for r in result.rerank
                                             if r["id"] == result.best.id), 2) if result.rerank else None,
-        "random_ppl": [round(p, 2) for p in random_ppl], "random": spread_of(random_ppl),
+        "random_ppl": [round(ppl(r), 2) for r in runs], "random": spread_of(random_ppl),
+        "random_diverged": len(runs) - len(random_ppl),
         "beats_random_mean_by": round(statistics.fmean(random_ppl) - returned, 2),
         "tau_cells": len(cells), "tau": tau([a for a, _ in cells], [b for _, b in cells]),
-        "cells": [[round(a, 2), round(b, 2)] for a, b in cells],
+        "cells": [[round(a, 2), round(b, 2)] for a, b in cells],  # inf: diverged
         "pool_supernet_ppl": spread_of([e.extra["dev_perplexity"] for e in ranked]),
         "rounds": [{"epoch": r.supernet.get("epoch"), "train_ppl": round(r.supernet.get("perplexity", 0), 1),
                     "best_ppl": round(r.best_perplexity or 0, 1)} for r in result.rounds],

@@ -226,3 +226,28 @@ def test_the_ptb_ws_preset_compiles_to_the_one_pipeline(tmp_path: Path) -> None:
     assert main(["compile", "--config", "nao-ws-ptb", "-o", str(tmp_path / "ws.yaml")]) == 0
     text = (tmp_path / "ws.yaml").read_text()
     assert "supernet-round" in text and "train-children" not in text and "nvidia.com/gpu" in text
+
+
+def test_a_rerank_run_that_diverges_ranks_last_instead_of_failing_the_selection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nao_kfp.child
+    from nao_kfp.child.runtime import ChildDiverged
+    from nao_kfp.final import best_of, rerank
+    from nao_kfp.store import LocalStore
+
+    cfg = tiny(tmp_path)
+    archs = SPACE.sample_unique(2, random.Random(6))
+    real = nao_kfp.child.train_child
+
+    def train_child(space, arch, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if arch == archs[0]:  # relu chains at lr 20 do this on PTB
+            raise ChildDiverged("child: training loss is nan in epoch 1; the network diverged")
+        return real(space, arch, *args, **kwargs)
+
+    monkeypatch.setattr(nao_kfp.child, "train_child", train_child)
+    recipe = cfg.child
+    out = rerank(SPACE, archs, recipe, tmp_path / "r", seed=0, store=LocalStore(tmp_path / "s"))
+    assert out[0]["dev_accuracy"] == 0.0 and "diverged" in out[0]["diverged"]
+    assert out[0].get("dev_perplexity") is None and out[1]["dev_perplexity"] > 1
+    assert best_of(out) == 1
