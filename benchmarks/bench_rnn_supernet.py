@@ -20,8 +20,19 @@ Lower perplexity is better everywhere. --data is development data: tests never r
 go under --out/seed<N> (a run's store caches every stand-alone training, so a rerun that was
 interrupted redoes nothing it finished).
 
-Measured on the shared 2-core CPU (1 thread, nice 19, other jobs running; timings noisy):
-  (filled in below by the run of this commit; see the report)
+Measured on the shared 2-core CPU (1 thread, nice 19; load 5-6 during seed 0's search, ~1
+during seed 1's, so the timings are noisy), nao-ws-ptb-cpu, 5 random cells, --spread 3:
+    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/bench_rnn_supernet.py \
+        --data /work/shared/data/ptb --out /tmp/rnnws/bench3 --seeds 0,1
+  seed  search  stand-alone  returned ppl  random ppl mean+-std [min, max]      better by  tau
+     0    872s         321s        170.46  191.07+-31.31 [156.6, 220.2] (+1 NaN)  20.61  0.244
+     1    332s         173s        190.66  177.33+-32.52 [144.1, 226.6]          -13.33  0.022
+  (dev perplexity after one stand-alone epoch on 200k tokens, 2,000-word vocabulary; lower is
+  better). The supernet's scores barely rank cells at this budget (tau 0.24 and 0.02 over 10
+  cells): its perplexities span 88-121 (seed 0) while the short stand-alone training spreads
+  the same cells over 157-220, and the re-rank's one epoch is itself a noisy judge. Seed 1's
+  supernet blew up in one window of epoch 9 (train ppl 5e21 in that epoch's mean) and
+  recovered. One random cell of 5 diverged stand-alone at lr 20 (counted as worst).
 """
 
 from __future__ import annotations
