@@ -25,14 +25,17 @@ def merge(
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
-    from nao_kfp.records import to_dict
+    from nao_kfp.pool import read_pool
+    from nao_kfp.poolstats import metric_values
 
     record = steps.merge(
         config_from_json(config), round_index, Path(pool.path), [Path(r.path) for r in results],
         Path(history.path), Path(merged_pool.path), Path(merged_history.path),
         model=Path(model.path),
     )  # fmt: skip
-    log_metrics(metrics, to_dict(record), f"round{round_index}/")
+    log_metrics(
+        metrics, metric_values(record, read_pool(Path(merged_pool.path))), f"round{round_index}/"
+    )
 
 
 @component
@@ -56,7 +59,8 @@ def merge_from_store(
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
     from nao_kfp.fanin import fetch_shards
-    from nao_kfp.records import to_dict
+    from nao_kfp.pool import read_pool
+    from nao_kfp.poolstats import metric_values
 
     cfg = config_from_json(config)
     with tempfile.TemporaryDirectory(prefix="nao-merge-") as tmp:
@@ -65,4 +69,6 @@ def merge_from_store(
             cfg, round_index, Path(pool.path), shards, Path(history.path),
             Path(merged_pool.path), Path(merged_history.path), model=Path(model.path),
         )  # fmt: skip
-    log_metrics(metrics, to_dict(record), f"round{round_index}/")
+    log_metrics(
+        metrics, metric_values(record, read_pool(Path(merged_pool.path))), f"round{round_index}/"
+    )

@@ -25,7 +25,4 @@ def select_best(
         config_from_json(config), Path(pool.path), Path(selection.path), data_dir=Path(data.path),
         log=print,
     )  # fmt: skip
-    log_metrics(
-        metrics, {"evaluated": out.evaluated, "failed": out.failed,
-                  "best_dev_accuracy": out.best.dev_accuracy},
-    )  # fmt: skip
+    log_metrics(metrics, outcome.selection_metrics(out))

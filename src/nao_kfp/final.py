@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from nao_kfp import progress
-from nao_kfp.child.runtime import CHECKPOINT, write_result
+from nao_kfp.child.runtime import CHECKPOINT, ChildDiverged, write_result
 from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import NaoError
 from nao_kfp.spaces import SearchSpace, get_space
@@ -34,6 +34,7 @@ from nao_kfp.spaces import SearchSpace, get_space
 Log = Callable[[str], None]
 FINAL_JSON = "final.json"
 MODEL_DIR = "model"
+PERPLEXITIES = ("dev_perplexity", "test_perplexity")  # a language model's run also has these
 MODELS_PREFIX = "models"  # store keys of exported final models: models/<space>/<recipe>/<arch id>/
 
 
@@ -135,7 +136,8 @@ def rerank(
 ) -> list[dict[str, Any]]:
     """Train each of `archs` (the search's best, best first) from scratch with `recipe` (its
     epochs: the short run) and return, in the same order, {arch, id, dev_accuracy, test_accuracy,
-    params, macs}; best_of picks the winner. Each run is cached and resumes per epoch from the
+    params, macs} (language models also dev_perplexity, test_perplexity; a run whose loss
+    diverged: dev_accuracy 0 and `diverged`, the reason); best_of picks the winner. Each run is cached and resumes per epoch from the
     store (keyed by the recipe's digest), so a re-run retrains nothing it finished."""
     log = log or (lambda _msg: None)
     run = _Runner(space, store, seed, data_dir, log)
@@ -144,10 +146,19 @@ def rerank(
     for i, arch in enumerate(archs, start=1):
         cid = space.canonical_id(arch)
         log(f"{what}: re-ranking {i}/{len(archs)} ({recipe.epochs} epochs)")
-        res = run(arch, recipe, digest, Path(work_dir) / cid)
+        try:
+            res = run(arch, recipe, digest, Path(work_dir) / cid)
+        except ChildDiverged as e:  # one diverging cell must not fail the whole selection
+            log(f"{what}: {cid} diverged ({e}); it ranks last")
+            res = {"dev_accuracy": 0.0, "diverged": str(e)}
         out.append({"arch": space.to_string(arch), "id": cid,
-                    **{k: res.get(k) for k in ("dev_accuracy", "test_accuracy", "params", "macs")}})  # fmt: skip
-        progress.emit("rerank", what=what, done=i, total=len(archs), accuracy=res["dev_accuracy"])
+                    **({"diverged": res["diverged"]} if "diverged" in res else {}),
+                    **{k: res.get(k) for k in ("dev_accuracy", "test_accuracy", "params", "macs")},
+                    **{k: res[k] for k in PERPLEXITIES if res.get(k) is not None}})  # fmt: skip
+        # language models: the perplexity (lower is better), not the score behind dev_accuracy
+        how = {"perplexity": res["dev_perplexity"]} if res.get("dev_perplexity") else {}
+        progress.emit("rerank", what=what, done=i, total=len(archs),
+                      **(how or {"accuracy": res["dev_accuracy"]}))  # fmt: skip
     return out
 
 

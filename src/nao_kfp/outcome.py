@@ -84,6 +84,10 @@ def select_best(
             describe=ev.space.describe(top.arch),
             macs=top.extra.get("macs") if rerank else None,
             test_accuracy=top.extra.get("test_accuracy") if rerank else None,
+            # language models: the perplexity behind dev_accuracy's score (the re-rank's, when
+            # the evaluator re-ranked), lower is better
+            dev_perplexity=top.extra.get("dev_perplexity"),
+            test_perplexity=top.extra.get("test_perplexity"),
         ),
         evaluated=len(ok),
         failed=len(bad),
@@ -91,6 +95,15 @@ def select_best(
     )
     write_record(out, selection)
     return selection
+
+
+def selection_metrics(selection: Selection) -> dict[str, Any]:
+    """select_best's Metrics: the counts, and the winner's dev accuracy or, for a language
+    model, its dev perplexity."""
+    out: dict[str, Any] = {"evaluated": selection.evaluated, "failed": selection.failed}
+    if selection.best.dev_perplexity is not None:
+        return {**out, "best_dev_perplexity": selection.best.dev_perplexity}
+    return {**out, "best_dev_accuracy": selection.best.dev_accuracy}
 
 
 def final(

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nao_kfp.pool import PoolEntry
-from nao_kfp.records import SearchResult
+from nao_kfp.records import RoundRecord, SearchResult, to_dict
 
 LANGUAGE_MODEL_SPACES = ("enas-rnn",)
 
@@ -85,4 +85,42 @@ def with_pool_stats(result: SearchResult, pool: Sequence[PoolEntry]) -> SearchRe
                 setattr(top, key, _number(match.extra[key], kind))
         if lm and top.dev_perplexity is None and match is not None:
             top.dev_perplexity = perplexity_of(match)
+    return out
+
+
+def round_perplexities(
+    new: Sequence[PoolEntry], pool: Sequence[PoolEntry]
+) -> tuple[float | None, float | None]:
+    """Language models: the round's best validation perplexity and the best of the whole pool
+    so far; Nones for image children."""
+    ppls = [p for p in map(perplexity_of, new) if p is not None]
+    if not ppls:
+        return None, None
+    every = [p for p in map(perplexity_of, (e for e in pool if e.status == "ok")) if p is not None]
+    return min(ppls), min(every)
+
+
+# A language model's scores (1 - ln ppl / ln V) under their accuracy names, and the perplexity
+# each stands for in Metrics (the mean score is the geometric mean perplexity); pairwise_accuracy
+# is the predictor's ranking, not a score.
+SCORE_PERPLEXITY = {
+    "best_accuracy": "best_perplexity",
+    "mean_accuracy": "mean_perplexity",
+    "best_so_far": "best_perplexity_so_far",
+    "predicted_mean": "predicted_perplexity",
+    "real_mean": "real_perplexity",
+}
+
+
+def metric_values(record: RoundRecord, pool: Sequence[PoolEntry]) -> dict[str, Any]:
+    """What a round step logs as KFP Metrics: the record's numbers, a language model's (its
+    pool knows the vocabulary) as perplexities (lower is better) instead of scores."""
+    values = to_dict(record)
+    vocab = next((int(e.extra["vocab"]) for e in pool if e.extra.get("vocab")), 0)
+    if not vocab:
+        return values
+    out = {k: v for k, v in values.items() if k not in SCORE_PERPLEXITY}
+    for key, name in SCORE_PERPLEXITY.items():
+        if values.get(key) is not None:
+            out[name] = score_to_perplexity(float(values[key]), vocab)
     return out

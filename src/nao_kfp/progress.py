@@ -70,6 +70,11 @@ def format_event(ev: dict[str, Any]) -> str | None:
             f"{acc}{how}"
         )
     if kind == "round":
+        if ev.get("best_perplexity") is not None:  # language models: lower is better
+            return (
+                f"round {r}: {ev.get('evaluated')} archs evaluated, best dev ppl "
+                f"{ev['best_perplexity']:.2f}, best so far {ev.get('best_so_far_perplexity'):.2f}"
+            )
         return (
             f"round {r}: {ev.get('evaluated')} archs evaluated, best {_pct(ev.get('best'))}, "
             f"best so far {_pct(ev.get('best_so_far'))}"
@@ -89,9 +94,13 @@ def format_event(ev: dict[str, Any]) -> str | None:
             f"last checkpoint ({ev.get('left')} retries left)"
         )
     if kind == "supernet":
+        how = (  # language models: perplexity, lower is better
+            f"ppl {ev['perplexity']:.2f}" if ev.get("perplexity") is not None
+            else f"train accuracy {_pct(ev.get('train_accuracy'))}"
+        )  # fmt: skip
         return (
             f"round {r}: supernet epoch {ev.get('epoch')}/{ev.get('epochs')} loss "
-            f"{ev.get('loss', 0):.4f} train accuracy {_pct(ev.get('train_accuracy'))}, "
+            f"{ev.get('loss', 0):.4f} {how}, "
             f"{ev.get('seconds', 0):.1f}s/epoch, left: round {_duration(ev.get('round_left'))}, "
             f"search ~{_duration(ev.get('search_left'))}"
         )
@@ -101,7 +110,8 @@ def format_event(ev: dict[str, Any]) -> str | None:
             f"({ev.get('seconds', 0):.0f}s)"
         )
     if kind == "rerank":
-        acc = _pct(ev.get("accuracy"))
+        ppl = ev.get("perplexity")
+        acc = f"ppl {ppl:.2f}" if ppl is not None else _pct(ev.get("accuracy"))
         return f"{ev.get('what')}: re-ranked {ev.get('done')}/{ev.get('total')} (dev {acc})"
     if kind == "final":
         acc = ev.get("test_accuracy")

@@ -91,12 +91,20 @@ SUPERNET_COLUMNS = (
     Column("supernet loss", _supernet("loss"), _fmt("{:.4f}")),
     Column("supernet train acc", _supernet("train_accuracy"), _fmt("{:.4f}")),
 )
+# the recurrent supernet of a language model: its training perplexity (with dropout)
+SUPERNET_LM_COLUMNS = (
+    *SUPERNET_COLUMNS[:2],
+    Column("supernet train ppl", _supernet("perplexity"), _fmt("{:.2f}")),
+)
 COLUMNS = ACCURACY_COLUMNS
 
 
 def columns(result: SearchResult) -> tuple[Column, ...]:
-    base = PERPLEXITY_COLUMNS if is_language_model(result.space) else ACCURACY_COLUMNS
-    return base + SUPERNET_COLUMNS if result.evaluator == "supernet" else base
+    lm = is_language_model(result.space)
+    base = PERPLEXITY_COLUMNS if lm else ACCURACY_COLUMNS
+    if result.evaluator != "supernet":
+        return base
+    return base + (SUPERNET_LM_COLUMNS if lm else SUPERNET_COLUMNS)
 
 
 def table_rows(rounds: Sequence[RoundRecord], cols: Sequence[Column] = COLUMNS) -> list[list[str]]:

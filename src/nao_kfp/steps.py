@@ -36,6 +36,7 @@ from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
+from nao_kfp.poolstats import round_perplexities
 from nao_kfp.records import (
     History,
     RoundRecord,
@@ -255,6 +256,8 @@ def record_round(
     proposed = [e for e in ok if e.predicted is not None]
     pred = [float(e.predicted) for e in proposed if e.predicted is not None]
     real = [float(e.accuracy) for e in proposed if e.accuracy is not None]
+    # language models: what a person watching wants (poolstats writes them into the result)
+    best_ppl, best_so_far_ppl = round_perplexities(ok, pool)
     record = RoundRecord(
         round=round_index,
         evaluated=len(ok),
@@ -275,7 +278,8 @@ def record_round(
     write_record(out_history, history)
     progress.emit(
         "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
-        best_so_far=record.best_so_far,
+        best_so_far=record.best_so_far, best_perplexity=best_ppl,
+        best_so_far_perplexity=best_so_far_ppl,
     )  # fmt: skip
     return record
 

@@ -10,6 +10,8 @@ build_supernet(space, spec) -> nn.Module          net(x, arch) -> logits
 train_supernet(space, cfg, archs, data, work_dir, *, epochs_to, seed, on_checkpoint=None, log=None) -> dict
 score_archs(space, cfg, archs, data, work_dir, *, epoch=None, bn=None) -> list[float]
 load_split(child_cfg) -> Split                    (the `data` of the two above)
+load_data(cfg) -> Split | Corpus                  (enas-rnn: the corpus of the recurrent
+                                                   supernet, child/rnn_supernet_train.py)
 """
 
 from nao_kfp.child.cnn import CellNetwork, NetSpec
@@ -19,6 +21,7 @@ from nao_kfp.child.params import build_network, count_params, net_spec
 from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
 from nao_kfp.child.supernet_train import (
+    load_data,
     load_split,
     score_archs,
     train_supernet,
@@ -36,6 +39,7 @@ __all__ = [
     "build_network",
     "build_supernet",
     "count_params",
+    "load_data",
     "load_split",
     "net_spec",
     "prepare_data",

@@ -4,7 +4,9 @@ train_supernet(space, cfg, archs, data, work_dir, *, epochs_to, seed) -> dict
 score_archs(space, cfg, archs, data, work_dir, *, epoch=None, bn=None) -> list[float]
 
 A search trains to each epoch of cfg.supernet.schedule() in turn (one round each) and scores its
-pool there; the final selection's re-ranking from scratch is final.rerank's.
+pool there; the final selection's re-ranking from scratch is final.rerank's. Language models
+(enas-rnn): load_data gives a Corpus, which train_supernet hands to rnn_supernet_train.py (the
+recurrent supernet, scored by perplexity there); the rest of this module is the image spaces'.
 
 The schedule (cfg.supernet): SGD with momentum, one cosine period from lr_max to lr_min over all
 `epochs` (stepped per batch), weight decay, gradient clipping, drop-path. Each minibatch trains
@@ -62,6 +64,7 @@ from torch import nn
 from nao_kfp.child import data as image_data
 from nao_kfp.child import runtime
 from nao_kfp.child.cnn import NetSpec
+from nao_kfp.child.rnn_supernet_train import Corpus, load_corpus, train_rnn_supernet
 from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
 from nao_kfp.child.train import autocast
 from nao_kfp.config import ChildConfig, Config
@@ -92,6 +95,15 @@ def load_split(child_cfg: ChildConfig) -> image_data.Split:
     return image_data.split(image_data.load_images(child_cfg), child_cfg)
 
 
+def load_data(cfg: Config, child_cfg: ChildConfig | None = None) -> image_data.Split | Corpus:
+    """What the supernet of cfg's space trains and scores on: the image split, or for language
+    models the corpus batched for the supernet (rnn_supernet_train.py)."""
+    child = child_cfg or cfg.child
+    if child.dataset == "ptb":
+        return load_corpus(child, cfg.supernet)
+    return load_split(child)
+
+
 def _identity(space: SearchSpace[Any], cfg: Config, data: image_data.Split, seed: int) -> dict:
     sn = dataclasses.asdict(cfg.supernet)
     return {
@@ -101,7 +113,7 @@ def _identity(space: SearchSpace[Any], cfg: Config, data: image_data.Split, seed
     }  # fmt: skip
 
 
-def _check_identity(path: Path, found: dict, want: dict) -> None:
+def check_identity(path: Path, found: dict, want: dict) -> None:
     for key in want:  # the config keys first: they name what to change back
         if found.get(key) != want[key]:
             where = f"supernet.{key}" if key in TRAINING_KEYS else "supernet"
@@ -121,7 +133,7 @@ def train_supernet(
     space: SearchSpace[Any],
     cfg: Config,
     archs: Sequence[Any],
-    data: image_data.Split,
+    data: image_data.Split | Corpus,
     work_dir: Path,
     *,
     epochs_to: int,
@@ -133,7 +145,14 @@ def train_supernet(
     """Train the supernet in work_dir up to absolute epoch `epochs_to` on minibatches of
     architectures drawn from `archs`; return {epoch, epochs, history, seconds, params, device,
     train_size, snapshot}. A work_dir already at or past epochs_to trains nothing.
-    on_epoch(record, seconds): after each epoch, its history record and its wall time."""
+    on_epoch(record, seconds): after each epoch, its history record and its wall time.
+    A Corpus (load_data of a language-model space) trains the recurrent supernet instead
+    (rnn_supernet_train.py)."""
+    if isinstance(data, Corpus):
+        return train_rnn_supernet(
+            space, cfg, archs, data, work_dir, epochs_to=epochs_to, seed=seed,
+            on_checkpoint=on_checkpoint, on_epoch=on_epoch, log=log,
+        )  # fmt: skip
     sn, log = cfg.supernet, log or (lambda _msg: None)
     if not 0 < epochs_to <= sn.epochs:
         raise ConfigError(f"supernet.epochs: epochs_to={epochs_to} is outside 1..{sn.epochs}")
@@ -165,7 +184,7 @@ def train_supernet(
         state: dict[str, Any] = {"epoch": 0, "history": [], "seconds": 0.0}
         if ckpt_path.is_file():
             resumed = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            _check_identity(ckpt_path, resumed["identity"], ident)
+            check_identity(ckpt_path, resumed["identity"], ident)
             net.load_state_dict(resumed["model"])
             opt.load_state_dict(resumed["optimizer"])
             sched.load_state_dict(resumed["scheduler"])

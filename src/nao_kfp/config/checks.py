@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # config.name names the default run folder (runs/<name>-<time>) and the KFP run.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
-SUPERNET_SPACES = ("nasnet", "enas", "nb201")  # child/supernet.py builds these
+SUPERNET_SPACES = ("nasnet", "enas", "nb201", "enas-rnn")  # child/supernet.py, child/rnn.py
 # Spaces whose child is a CellNetwork: parameter budgets apply to them.
 BUDGET_SPACES = ("nasnet", "enas")
 # Spaces whose child is an image network: the final training trains and exports it.
@@ -76,6 +76,11 @@ def check(cfg: Config) -> None:
     if ev.kind == "proxy" and s.space not in PROXY_SPACES:
         raise ConfigError(
             f"evaluator.kind: proxy needs an image space ({', '.join(PROXY_SPACES)}), got {s.space!r}"
+        )
+    if ev.proxies and s.space not in PROXY_SPACES:
+        raise ConfigError(
+            f"evaluator.proxies: the proxies score image networks ({', '.join(PROXY_SPACES)}), "
+            f"not search.space {s.space!r}"
         )
     check_proxy_sample(ev)
     check_controller(c)
@@ -141,7 +146,8 @@ def _check_weight_sharing(cfg: Config) -> None:
             f"search.shards: NAO-WS trains one supernet on one GPU; expected 1, got {s.shards}"
         )
     n_dev = sn.dev_batches * sn.eval_batch_size
-    if n_dev > cfg.child.dev_size:
+    # (a language model scores on the corpus's validation text, checked when it is read)
+    if cfg.child.dataset != "ptb" and n_dev > cfg.child.dev_size:
         raise ConfigError(
             f"supernet.dev_batches: {sn.dev_batches} batches of supernet.eval_batch_size "
             f"{sn.eval_batch_size} need {n_dev} dev images, but child.dev_size is "

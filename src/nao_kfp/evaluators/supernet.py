@@ -12,21 +12,28 @@ The supernet's checkpoint lives in a work directory (the pipeline passes it from
 as a Model artifact) and is mirrored to the store every epoch, so a preempted round resumes
 from its last epoch, and a round whose input holds no supernet starts from the previous round's
 mirror.
+
+Language models (enas-rnn) train the recurrent supernet (child/rnn_supernet_train.py) and are
+scored by validation perplexity on fixed windows (lower is better); the pool keeps the search's
+score 1 - ln(ppl) / ln(V) as `accuracy` (as the train evaluator does) with the perplexity and
+the vocabulary beside it, and the re-rank records carry dev/test perplexities and each cell's
+supernet_perplexity.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
-from nao_kfp.evaluators.base import Evaluator, Log, ok
+from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
 from nao_kfp.evaluators.train import TrainEvaluator
 from nao_kfp.pool import PoolEntry
 from nao_kfp.spaces import get_space
@@ -55,12 +62,17 @@ class SupernetEvaluator(Evaluator):
         return TrainEvaluator(self.cfg).prepare(out_dir)
 
     def _data(self, data_dir: Path | None) -> Any:
-        from nao_kfp.child.supernet_train import load_split
+        from nao_kfp.child.supernet_train import load_data
 
         child = self.cfg.child
         if data_dir is not None:
             child = dataclasses.replace(child, data_dir=str(data_dir))
-        return load_split(child)
+        return load_data(self.cfg, child)
+
+    @property
+    def language_model(self) -> bool:
+        """enas-rnn: scored by validation perplexity (lower is better), not accuracy."""
+        return self.cfg.child.dataset == "ptb"
 
     def _work(self) -> Path:
         if self.work_dir is None:
@@ -106,9 +118,11 @@ class SupernetEvaluator(Evaluator):
             timed.append(seconds)
             per_epoch = sum(timed) / len(timed)
             epoch, total = record["epoch"], self.cfg.supernet.epochs
+            # language models: the training perplexity, never an accuracy
+            how = {k: record[k] for k in ("train_accuracy", "perplexity") if k in record}
             progress.emit(
                 "supernet", round=self.round_index, epoch=epoch, epochs=total,
-                loss=record["loss"], train_accuracy=record["train_accuracy"],
+                loss=record["loss"], **how,
                 seconds=round(seconds, 2), round_left=round(per_epoch * (epochs_to - epoch), 1),
                 search_left=round(per_epoch * (total - epoch), 1),
             )  # fmt: skip
@@ -146,10 +160,26 @@ class SupernetEvaluator(Evaluator):
                     seconds=round(time.perf_counter() - t0, 1),
                 )  # fmt: skip
 
+        archs, data = [e.arch for e in entries], self._data(data_dir)
+        if self.language_model:
+            from nao_kfp.child.rnn_supernet_train import score_perplexities
+            from nao_kfp.child.train_rnn import perplexity_score
+
+            ppls = score_perplexities(
+                self.space, self.cfg, archs, data, self._work(), epoch=epoch, on_scored=on_scored
+            )
+            # the search's score ranks as perplexity does; the perplexity stays beside it
+            return [
+                ok(e, perplexity_score(p, data.vocab), supernet_epoch=self.epoch,
+                   dev_perplexity=p, vocab=data.vocab) if math.isfinite(p)
+                else failed(e, "supernet: the cell's state diverged with the shared weights "
+                            "(validation perplexity is not finite)", supernet_epoch=self.epoch,
+                            dev_perplexity=None)
+                for e, p in zip(entries, ppls, strict=True)
+            ]  # fmt: skip
         scores = score_archs(
-            self.space, self.cfg, [e.arch for e in entries], self._data(data_dir), self._work(),
-            epoch=epoch, on_scored=on_scored,
-        )  # fmt: skip
+            self.space, self.cfg, archs, data, self._work(), epoch=epoch, on_scored=on_scored
+        )
         if not self.cfg.evaluator.proxies:
             return [
                 ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)
@@ -187,6 +217,12 @@ class SupernetEvaluator(Evaluator):
         """NAO-WS's selection: the best supernet.rerank_top retrained from scratch (the child
         recipe, supernet.rerank_epochs) and the best of them by that dev accuracy."""
         sn = self.cfg.supernet
+        if self.language_model:
+            # what the supernet said of a language model is its perplexity
+            return rerank_select(
+                self.cfg, ranked, sn.rerank_top, sn.rerank_epochs, data_dir=data_dir, log=log,
+                score_key="supernet_perplexity", view=lambda e: e.extra.get("dev_perplexity"),
+            )  # fmt: skip
         return rerank_select(
             self.cfg, ranked, sn.rerank_top, sn.rerank_epochs, data_dir=data_dir, log=log,
             score_key="supernet_score",
@@ -202,12 +238,17 @@ def rerank_select(
     data_dir: Path | None,
     log: Log | None,
     score_key: str,
+    view: Callable[[PoolEntry], Any] | None = None,
 ) -> tuple[PoolEntry, list[dict[str, Any]]]:
     """The best `top_n` of `ranked` (by a cheap score) retrained from scratch (the child recipe,
-    `epochs`) and the best of them by that dev accuracy; its cheap score is kept as score_key.
-    With fewer than two, the best-scored wins as it is."""
+    `epochs`) and the best of them by that dev accuracy; its cheap score (`view` of it, by
+    default its accuracy) is kept as score_key. With fewer than two, the best-scored wins as it
+    is."""
     from nao_kfp.evaluators.train import work_dir
     from nao_kfp.final import best_of, rerank
+
+    def said(e: PoolEntry) -> Any:
+        return view(e) if view is not None else e.accuracy
 
     top = list(ranked[:top_n])
     if len(top) < 2:
@@ -219,8 +260,9 @@ def rerank_select(
             seed=cfg.search.seed, store=_store(cfg), data_dir=data_dir, log=log, what="select",
         )  # fmt: skip
     for rec, e in zip(records, top, strict=True):
-        rec[score_key] = e.accuracy
+        rec[score_key] = said(e)
     win, rec = top[best_of(records)], records[best_of(records)]
-    trained = {k: rec[k] for k in ("test_accuracy", "params", "macs") if rec.get(k) is not None}
-    extra = {**win.extra, **trained, score_key: win.accuracy}
+    keys = ("test_accuracy", "params", "macs", "dev_perplexity", "test_perplexity")
+    trained = {k: rec[k] for k in keys if rec.get(k) is not None}
+    extra = {**win.extra, **trained, score_key: said(win)}
     return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records
