@@ -17,7 +17,9 @@ from nao_kfp.errors import ConfigError
 from nao_kfp.evaluators import make_evaluator
 from nao_kfp.loop import run_search
 from nao_kfp.pool import PoolEntry, entry
+from nao_kfp.progress import format_event
 from nao_kfp.records import read_result
+from nao_kfp.report import summary_table
 from nao_kfp.spaces import get_space
 
 SPACE = get_space("nb201")
@@ -71,6 +73,13 @@ def test_a_proxy_search_runs_the_one_loop_and_is_deterministic(tmp_path: Path) -
     assert all(set(e.extra["proxies"]) == {"synflow", "params"} for e in pool)
     result = read_result(tmp_path / "a" / "result.json")
     assert result.best.dev_accuracy == max(e.accuracy for e in pool if e.accuracy is not None)
+    # a score is never called an accuracy: result.json, the summary table, the progress lines
+    assert result.metric == {"name": "score"}
+    table = summary_table(result)
+    assert "best score" in table and "dev acc" not in table
+    line = format_event({"event": "round", "round": 2, "evaluated": 4, "best": 0.61,
+                         "best_so_far": 0.7, "metric": "score"})  # fmt: skip
+    assert line == "round 2: 4 archs evaluated, best score 0.6100, best so far 0.7000"
 
 
 def test_the_proxy_evaluator_scores_each_cell_alone() -> None:
@@ -99,6 +108,8 @@ def test_bad_proxy_settings_are_one_line_errors(overrides: list[str], message: s
 def test_proxies_need_an_image_space() -> None:
     with pytest.raises(ConfigError, match=r"^evaluator.kind: proxy needs an image space"):
         load_config("ptb", ["evaluator.kind=proxy"])
+    with pytest.raises(ConfigError, match=r"^evaluator.proxies: the proxies score image networks"):
+        load_config("nao-ws-ptb", ["evaluator.proxies=[params]"])
 
 
 def test_data_proxies_read_a_seeded_batch_of_training_images(tmp_path: Path) -> None:

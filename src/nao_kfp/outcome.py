@@ -167,6 +167,8 @@ def conclude(
         best=selection.best,
         final=final_doc,
         rerank=selection.rerank,
+        # zero-cost proxies: the search ranked by a score, not an accuracy
+        metric={"name": "score"} if cfg.evaluator.scores_proxies else {},
     )
     result = with_pool_stats(result, read_pool(pool_path))
     write_record(out, result)

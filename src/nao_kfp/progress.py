@@ -46,6 +46,10 @@ def parse(line: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _num(x: Any) -> str:
+    return "-" if x is None else f"{float(x):.4f}"
+
+
 def _pct(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.2f}%"
 
@@ -74,6 +78,11 @@ def format_event(ev: dict[str, Any]) -> str | None:
             return (
                 f"round {r}: {ev.get('evaluated')} archs evaluated, best dev ppl "
                 f"{ev['best_perplexity']:.2f}, best so far {ev.get('best_so_far_perplexity'):.2f}"
+            )
+        if ev.get("metric") == "score":  # zero-cost proxies: a score, not an accuracy
+            return (
+                f"round {r}: {ev.get('evaluated')} archs evaluated, best score "
+                f"{_num(ev.get('best'))}, best so far {_num(ev.get('best_so_far'))}"
             )
         return (
             f"round {r}: {ev.get('evaluated')} archs evaluated, best {_pct(ev.get('best'))}, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import html
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -99,9 +99,18 @@ SUPERNET_LM_COLUMNS = (
 COLUMNS = ACCURACY_COLUMNS
 
 
+# zero-cost proxies (result.metric name "score"): the search's numbers are scores
+SCORE_HEADS = {"best dev acc": "best score", "mean dev acc": "mean score"}
+SCORE_COLUMNS = tuple(replace(c, head=SCORE_HEADS.get(c.head, c.head)) for c in ACCURACY_COLUMNS)
+
+
+def is_score(result: SearchResult) -> bool:
+    return result.metric.get("name") == "score"
+
+
 def columns(result: SearchResult) -> tuple[Column, ...]:
     lm = is_language_model(result.space)
-    base = PERPLEXITY_COLUMNS if lm else ACCURACY_COLUMNS
+    base = PERPLEXITY_COLUMNS if lm else SCORE_COLUMNS if is_score(result) else ACCURACY_COLUMNS
     if result.evaluator != "supernet":
         return base
     return base + (SUPERNET_LM_COLUMNS if lm else SUPERNET_COLUMNS)
@@ -119,6 +128,8 @@ def best_line(result: SearchResult) -> str | None:
     if is_language_model(result.space):
         ppl = best.dev_perplexity
         what = f"dev perplexity {ppl:.2f}" if ppl is not None else f"score {best.dev_accuracy:.4f}"
+    elif is_score(result) and not result.rerank:  # the winner was not retrained
+        what = f"score {best.dev_accuracy:.4f}"
     else:
         what = f"dev accuracy {best.dev_accuracy:.4f}"
     if best.params is not None:
@@ -278,13 +289,13 @@ def size_section(doc: Doc, result: SearchResult, sizes: Sizes | None, uri: str |
     size = SIZE_LABELS[sizes.key]
     if sizes.counted:
         size += " (counted on the search's child network: child.layers, child.channels)"
-    metric = "dev perplexity" if lm and vocab else "dev accuracy"
+    metric = "dev perplexity" if lm and vocab else "score" if is_score(result) else "dev accuracy"
     doc.add("h2", "Accuracy versus size")
     doc.add("figure", "pareto.png", f"{metric} versus {size}", uri,
             PARETO_CAPTION.format(metric=metric, size=size))  # fmt: skip
     front = pareto_front(sizes.points)
     winner = result.best.id if result.best else None
-    head = "dev ppl" if lm and vocab else "dev acc"
+    head = "dev ppl" if lm and vocab else "score" if is_score(result) else "dev acc"
     rows = [
         [_si(p.size), f"{score_to_perplexity(p.accuracy, vocab):.2f}" if lm and vocab
          else f"{p.accuracy:.4f}", p.id + (" (best)" if p.id == winner else "")]

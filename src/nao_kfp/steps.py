@@ -278,6 +278,7 @@ def record_round(
     write_record(out_history, history)
     progress.emit(
         "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
+        metric="score" if cfg.evaluator.scores_proxies else None,
         best_so_far=record.best_so_far, best_perplexity=best_ppl,
         best_so_far_perplexity=best_so_far_ppl,
     )  # fmt: skip

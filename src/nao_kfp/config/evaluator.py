@@ -21,6 +21,8 @@ class EvaluatorConfig:
     train      train the child network (child.*), with the store's result cache and resume
     table      look it up in a CSV table (arch, valid[, test, seconds]): the tabular benchmark
     synthetic  a seeded smooth function of the tokens, for tests and dry runs (no training)
+    supernet   the accuracy with one weight-sharing supernet's weights (NAO-WS, supernet.*)
+    proxy      zero-cost proxies of the untrained network (proxies below), no training
     """
 
     kind: str = "train"
@@ -37,6 +39,12 @@ class EvaluatorConfig:
     proxy_reference: int = 100  # the seeded sample of the space that standardizes each proxy
     proxy_batch: int = 64  # synflow_bn and naswot: this many training images
     rerank_top: int = 1  # kind proxy: retrain the best this many (child recipe), keep the best
+
+    @property
+    def scores_proxies(self) -> bool:
+        """The search's score includes zero-cost proxies: a score, not an accuracy (the
+        progress lines, the report and result.json's metric say so)."""
+        return self.kind == "proxy" or bool(self.proxies)
 
 
 def check_evaluator_kind(ev: EvaluatorConfig) -> None:
