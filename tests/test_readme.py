@@ -45,6 +45,7 @@ SKIP = {
     "kfp --endpoint http://localhost:8080 run create -e nao -r demo-1 -f pipeline.yaml": CLUSTER,
     "nao search --config nao-ws-cifar10 --set child.data_dir=/data/cifar10": "a GPU and CIFAR-10",
     "nao search --config nao-ws-nb201 --set child.data_dir=/data/cifar10": "a GPU and CIFAR-10",
+    "nao search --config nao-ws-nb201-cpu --set child.data_dir=/data/cifar10": "CIFAR-10, ~45 CPU minutes",
     "nao search --config nao-ws-ptb-cpu --set child.data_dir=/data/ptb": "Penn Treebank, ~30 CPU minutes",
     "nao search --config nao-ws-ptb --set child.data_dir=/data/ptb": "a GPU and Penn Treebank",
     "docker build -t ghcr.io/nao-kfp/nao-kfp:$VERSION -f images/Dockerfile .": IMAGE,
