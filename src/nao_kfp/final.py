@@ -29,7 +29,7 @@ from nao_kfp import progress
 from nao_kfp.child.runtime import CHECKPOINT, ChildDiverged, write_result
 from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import NaoError
-from nao_kfp.spaces import SearchSpace, get_space
+from nao_kfp.spaces import Arch, SearchSpace, get_space
 
 Log = Callable[[str], None]
 FINAL_JSON = "final.json"
@@ -61,7 +61,7 @@ def recipe_digest(child: ChildConfig, seed: int, what: str) -> str:
 
 def final_train(
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     work_dir: Path,
     *,
     seed: int,
@@ -123,8 +123,8 @@ def final_train(
 
 
 def rerank(
-    space: SearchSpace[Any],
-    archs: Sequence[Any],
+    space: SearchSpace[Arch],
+    archs: Sequence[Arch],
     recipe: ChildConfig,
     work_dir: Path,
     *,
@@ -198,7 +198,7 @@ class _Runner:
     """One cached, resumable training run: ChildCache result, else train_child resuming from
     the store's checkpoint and mirroring every epoch's."""
 
-    space: SearchSpace[Any]
+    space: SearchSpace[Arch]
     store: Any
     seed: int
     data_dir: Path | None
@@ -206,7 +206,7 @@ class _Runner:
 
     def __call__(
         self,
-        arch: Any,
+        arch: Arch,
         child: ChildConfig,
         digest: str,
         out_dir: Path,

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nao_kfp.errors import ArchError, PoolError
-from nao_kfp.spaces import SPACES, SearchSpace
+from nao_kfp.spaces import SPACES, Arch, SearchSpace
 
 STATUSES = ("ok", "failed", "pending")
 
@@ -57,7 +57,7 @@ LEGACY = {"predicted_after": "predicted"}
 
 @dataclass
 class PoolEntry:
-    arch: Any
+    arch: Arch
     space: str
     accuracy: float | None = None
     status: str = "pending"
@@ -71,7 +71,7 @@ class PoolEntry:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def sp(self) -> SearchSpace[Any]:
+    def sp(self) -> SearchSpace[Arch]:
         return SPACES[self.space]
 
     @property
@@ -99,8 +99,8 @@ class PoolEntry:
 
 
 def entry(
-    space: SearchSpace[Any],
-    arch: Any,
+    space: SearchSpace[Arch],
+    arch: Arch,
     accuracy: float | None = None,
     status: str | None = None,
     **extra: Any,

@@ -17,7 +17,7 @@ from nao_kfp.child.nb201net import Nb201Network
 from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.runtime import cpu_threads
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import CellArch, Nb201Arch, RnnArch, SearchSpace
+from nao_kfp.spaces import Arch, CellArch, Nb201Arch, RnnArch, SearchSpace
 
 if TYPE_CHECKING:
     from nao_kfp.config import ChildConfig, Config
@@ -47,7 +47,7 @@ def net_spec(
     return NetSpec(layers=layers, channels=channels, aux_head=aux_head, **base)
 
 
-def build_network(space: SearchSpace[Any], arch: Any, spec: NetSpec | RnnSpec) -> nn.Module:
+def build_network(space: SearchSpace[Arch], arch: Arch, spec: NetSpec | RnnSpec) -> nn.Module:
     """The child network of `arch`: a CellNetwork for nasnet/enas, an Nb201Network for nb201
     (spec.layers cells per stage, spec.channels C; no auxiliary head), an RnnLM for enas-rnn."""
     if isinstance(arch, CellArch) and isinstance(spec, NetSpec):
@@ -75,14 +75,14 @@ class _SkipInit(TorchFunctionMode):
         return func(*args, **(kwargs or {}))
 
 
-def meta_network(space: SearchSpace[Any], arch: Any, spec: NetSpec | RnnSpec) -> nn.Module:
+def meta_network(space: SearchSpace[Arch], arch: Arch, spec: NetSpec | RnnSpec) -> nn.Module:
     """The network of `arch` on the meta device: shapes only, for counting."""
     with torch.device("meta"), _SkipInit():
         return build_network(space, arch, spec)
 
 
 def count_params(
-    space: SearchSpace[Any], arch: Any, *, layers: int, channels: int, dataset: str = "cifar10"
+    space: SearchSpace[Arch], arch: Arch, *, layers: int, channels: int, dataset: str = "cifar10"
 ) -> dict[str, int]:
     """{params, params_without_aux, macs} of the image network of `arch`, N=layers, F=channels;
     macs are the multiply-adds of one inference-mode forward pass of one image."""
@@ -148,7 +148,7 @@ class Budget:
     the smallest counts seen are kept for the error when nothing fits."""
 
     def __init__(
-        self, space: SearchSpace[Any], spec: NetSpec, *, max_params: int = 0, max_macs: int = 0
+        self, space: SearchSpace[Arch], spec: NetSpec, *, max_params: int = 0, max_macs: int = 0
     ):
         self.space, self.spec = space, spec
         self.max_params, self.max_macs = max_params, max_macs
@@ -156,7 +156,7 @@ class Budget:
         self.smallest_params: int | None = None
         self.smallest_macs: int | None = None
 
-    def counts(self, arch: Any) -> tuple[int, int]:
+    def counts(self, arch: Arch) -> tuple[int, int]:
         """(params, macs) of arch's child network; macs are 0 when max_macs is not set."""
         cid = self.space.canonical_id(arch)
         if cid not in self._counts:
@@ -176,7 +176,7 @@ class Budget:
                 self.smallest_macs = min(macs, self.smallest_macs or macs)
         return self._counts[cid]
 
-    def __call__(self, arch: Any) -> bool:
+    def __call__(self, arch: Arch) -> bool:
         params, macs = self.counts(arch)
         return (not self.max_params or params <= self.max_params) and (
             not self.max_macs or macs <= self.max_macs

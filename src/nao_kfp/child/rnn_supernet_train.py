@@ -52,7 +52,7 @@ from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.child.train_rnn import batchify, read_corpus
 from nao_kfp.config import ChildConfig, Config, SupernetConfig
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import SearchSpace
+from nao_kfp.spaces import Arch, SearchSpace
 
 Log = Callable[[str], None]
 # the settings a checkpoint's weights depend on (supernet.* and child.rnn.*)
@@ -95,7 +95,7 @@ def rnn_spec(cfg: Config, vocab: int) -> RnnSpec:
     )  # fmt: skip
 
 
-def _identity(space: SearchSpace[Any], cfg: Config, corpus: Corpus, seed: int) -> dict:
+def _identity(space: SearchSpace[Arch], cfg: Config, corpus: Corpus, seed: int) -> dict:
     sn = dataclasses.asdict(cfg.supernet)
     return {
         **{k: sn[k] for k in SUPERNET_KEYS},
@@ -115,9 +115,9 @@ def _batch(data: torch.Tensor, i: int, bptt: int) -> tuple[torch.Tensor, torch.T
 
 
 def train_rnn_supernet(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     corpus: Corpus,
     work_dir: Path,
     *,
@@ -236,9 +236,9 @@ def train_rnn_supernet(
 
 
 def score_perplexities(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     corpus: Corpus,
     work_dir: Path,
     *,

@@ -69,7 +69,7 @@ from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
 from nao_kfp.child.train import autocast
 from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import SearchSpace
+from nao_kfp.spaces import Arch, SearchSpace
 
 Log = Callable[[str], None]
 # the settings a checkpoint's weights depend on; the others (scoring, rerank) may change freely
@@ -104,7 +104,7 @@ def load_data(cfg: Config, child_cfg: ChildConfig | None = None) -> image_data.S
     return load_split(child)
 
 
-def _identity(space: SearchSpace[Any], cfg: Config, data: image_data.Split, seed: int) -> dict:
+def _identity(space: SearchSpace[Arch], cfg: Config, data: image_data.Split, seed: int) -> dict:
     sn = dataclasses.asdict(cfg.supernet)
     return {
         **{k: sn[k] for k in TRAINING_KEYS},
@@ -130,9 +130,9 @@ def _layout(amp: bool) -> torch.memory_format:
 
 
 def train_supernet(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     data: image_data.Split | Corpus,
     work_dir: Path,
     *,
@@ -271,7 +271,9 @@ def _batch_stats_mode(net: nn.Module) -> None:
         bn.train()
 
 
-def _recalibrate(net: CellSupernet | Nb201Supernet, arch: Any, batches: list[torch.Tensor]) -> None:
+def _recalibrate(
+    net: CellSupernet | Nb201Supernet, arch: Arch, batches: list[torch.Tensor]
+) -> None:
     bns = _bn_layers(net)
     momenta = [bn.momentum for bn in bns]
     for bn in bns:
@@ -287,9 +289,9 @@ def _recalibrate(net: CellSupernet | Nb201Supernet, arch: Any, batches: list[tor
 
 
 def score_archs(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     data: image_data.Split,
     work_dir: Path,
     *,

@@ -35,7 +35,7 @@ from nao_kfp.child.params import build_network, count_macs, net_spec
 from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import CellArch, Nb201Arch, RnnArch, SearchSpace
+from nao_kfp.spaces import Arch, CellArch, Nb201Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
 EVAL_BATCH_FACTOR = 2
@@ -45,8 +45,8 @@ IMAGENET_STEM_FROM = 128  # no activations kept for backward: evaluation batches
 
 
 def train_child(
-    space: SearchSpace[Any],
-    arch: Any,
+    space: SearchSpace[Arch],
+    arch: Arch,
     cfg: ChildConfig,
     out_dir: Path,
     *,
@@ -70,8 +70,8 @@ def train_child(
 
 
 def _train(
-    space: SearchSpace[Any],
-    arch: Any,
+    space: SearchSpace[Arch],
+    arch: Arch,
     cfg: ChildConfig,
     out_dir: Path,
     *,
@@ -126,7 +126,7 @@ def evaluate(
 
 
 def _train_cnn(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     arch: CellArch | Nb201Arch,
     cfg: ChildConfig,
     out_dir: Path,
@@ -243,7 +243,7 @@ def _train_cnn(
     }
 
 
-def _macs(space: SearchSpace[Any], arch: CellArch | Nb201Arch, spec: NetSpec) -> int:
+def _macs(space: SearchSpace[Arch], arch: CellArch | Nb201Arch, spec: NetSpec) -> int:
     with torch.device("meta"):
         net = build_network(space, arch, dataclasses.replace(spec, aux_head=False))
     return count_macs(net, spec)

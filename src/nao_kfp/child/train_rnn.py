@@ -34,7 +34,7 @@ from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ConfigError
-from nao_kfp.spaces import RnnArch, SearchSpace
+from nao_kfp.spaces import Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
 EOS, UNK = "<eos>", "<unk>"
@@ -91,7 +91,7 @@ def evaluate_ppl(net: RnnLM, data: torch.Tensor, bptt: int, device: torch.device
 
 
 def train_rnn(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     arch: RnnArch,
     cfg: ChildConfig,
     out_dir: Path,

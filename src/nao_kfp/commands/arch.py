@@ -16,7 +16,7 @@ from nao_kfp.commands.common import (
     parse_arch,
 )
 from nao_kfp.errors import ArchError
-from nao_kfp.spaces import SearchSpace, get_space
+from nao_kfp.spaces import Arch, SearchSpace, get_space
 
 FORMATS = ["native", "official"]
 
@@ -72,7 +72,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_record(space: SearchSpace[Any], arch: Any) -> dict[str, Any]:
+def show_record(space: SearchSpace[Arch], arch: Arch) -> dict[str, Any]:
     rec = {
         "space": space.name,
         "arch": space.to_string(arch),

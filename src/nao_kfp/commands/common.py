@@ -9,7 +9,7 @@ from typing import Any
 
 from nao_kfp.config import Config, load_config
 from nao_kfp.errors import ArchError
-from nao_kfp.spaces import SPACES, SearchSpace, get_space
+from nao_kfp.spaces import SPACES, Arch, SearchSpace, get_space
 
 
 def positive_int(text: str) -> int:
@@ -91,14 +91,14 @@ def arch_texts(text: str) -> list[str]:
 
 
 def parse_arch(
-    space: SearchSpace[Any], text: str, fmt: str = "native", what: str = "--format"
+    space: SearchSpace[Arch], text: str, fmt: str = "native", what: str = "--format"
 ) -> Any:
     if fmt == "official":
         return official_form(space, what).parse_official(text)
     return space.parse(text)
 
 
-def official_form(space: SearchSpace[Any], what: str) -> Any:
+def official_form(space: SearchSpace[Arch], what: str) -> Any:
     """The space itself when it has the official NAO integer form (nasnet and enas)."""
     if not hasattr(space, "parse_official"):
         raise ArchError(
@@ -108,5 +108,5 @@ def official_form(space: SearchSpace[Any], what: str) -> Any:
     return space
 
 
-def space_arg(name: str) -> SearchSpace[Any]:
+def space_arg(name: str) -> SearchSpace[Arch]:
     return get_space(name)

@@ -25,7 +25,7 @@ from nao_kfp.controller.model import cpu_threads
 from nao_kfp.controller.nao import NAOModel
 from nao_kfp.errors import NaoError
 from nao_kfp.pool import PoolEntry, evaluated
-from nao_kfp.spaces import SearchSpace
+from nao_kfp.spaces import Arch, SearchSpace
 
 # Symmetric variants precomputed per architecture; each epoch every architecture also enters
 # as one of them. A random walk of this length over the space's symmetries gives enough
@@ -48,7 +48,7 @@ class _Data:
 
 
 def fit(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     train: list[PoolEntry],
     cfg: ControllerConfig,
     *,
@@ -134,7 +134,7 @@ def _quality(model: NAOModel, tokens: Tensor, true: Tensor) -> dict[str, float]:
     return {"pairwise_accuracy": round(pw, 6), "hamming": round(hamming(decoded, tokens), 6)}
 
 
-def _usable(space: SearchSpace[Any], entries: list[PoolEntry], what: str) -> list[PoolEntry]:
+def _usable(space: SearchSpace[Arch], entries: list[PoolEntry], what: str) -> list[PoolEntry]:
     for e in entries:
         if e.space != space.name:
             raise ControllerError(
@@ -158,7 +158,7 @@ def _split(n: int, cfg: ControllerConfig, gen: torch.Generator) -> tuple[Tensor,
     return perm[:n_hold].sort().values, perm[n_hold:].sort().values
 
 
-def _variant_table(space: SearchSpace[Any], archs: list[Any], rng: random.Random) -> Tensor:
+def _variant_table(space: SearchSpace[Arch], archs: list[Any], rng: random.Random) -> Tensor:
     rows = []
     for arch in archs:
         walk = []

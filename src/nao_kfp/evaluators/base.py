@@ -10,10 +10,10 @@ from typing import Any
 
 from nao_kfp.config import Config
 from nao_kfp.pool import PoolEntry
-from nao_kfp.spaces import SearchSpace, get_space
+from nao_kfp.spaces import Arch, SearchSpace, get_space
 
 Log = Callable[[str], None]
-Accept = Callable[[Any], bool]
+Accept = Callable[[Arch], bool]
 
 
 class Evaluator(ABC):
@@ -28,7 +28,7 @@ class Evaluator(ABC):
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
-        self.space: SearchSpace[Any] = get_space(cfg.search.space)
+        self.space: SearchSpace[Arch] = get_space(cfg.search.space)
 
     def prepare(self, out_dir: Path) -> dict[str, Any]:
         """Stage what evaluation reads (a data set) under out_dir, once per search."""
@@ -52,7 +52,7 @@ class Evaluator(ABC):
 
         return within_budget(self.cfg)
 
-    def substitute(self, arch: Any, exclude: set[str], rng: random.Random) -> Any | None:
+    def substitute(self, arch: Arch, exclude: set[str], rng: random.Random) -> Any | None:
         """The architecture to evaluate in place of a proposed one: itself when it can be
         scored, else a stand-in (or None); never one with an id in `exclude`."""
         return arch
