@@ -30,7 +30,7 @@ class SubmitError(NaoError):
     """The Kubeflow Pipelines API could not be reached or refused the run."""
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "search",
         help="run the NAO search pipeline on this machine (kfp.local)",
