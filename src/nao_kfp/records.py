@@ -15,10 +15,10 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from nao_kfp.errors import NaoError
-from nao_kfp.jsontypes import Metrics
+from nao_kfp.jsontypes import JSONObject, Metrics
 from nao_kfp.results import FinalOutcome, LanguageMetric, RerankEntry
 
 if TYPE_CHECKING:
@@ -295,9 +295,61 @@ class BenchmarkResults:
     seeds: list[int]
     runs: list[BenchRun]
     summary: list[BenchSummary]
-    settings: dict[str, Any] = field(default_factory=dict)
-    curves: dict[str, Any] = field(default_factory=dict)
-    histories: dict[str, Any] = field(default_factory=dict)
-    seconds: dict[str, Any] = field(default_factory=dict)
-    spec: dict[str, Any] = field(default_factory=dict)  # reproduce: what produced it
+    # checked as objects only (from_dict evaluates these annotations: no recursive JSON type)
+    settings: dict[str, dict[str, object]] = field(default_factory=dict)
+    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    histories: dict[str, dict[str, list[HistoryRow]]] = field(default_factory=dict)
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    spec: dict[str, object] = field(default_factory=dict)  # reproduce: what produced it
     schema: str = BENCHMARK_SCHEMA
+
+
+# The same document as the JSON the benchmark writes and reads (runner.py, reproduce.py);
+# BenchmarkResults is what from_dict checks it against.
+HistoryRow = list[int | float | str | None]  # a query: index, arch, valid, test or null, source
+
+
+class TableDoc(TypedDict):
+    source: str
+    rows: int
+    digest: str
+    units: str
+    has_test: bool
+
+
+class RunDoc(TypedDict):
+    strategy: str
+    seed: int
+    budget: int
+    arch: str
+    valid: float
+    reported: float
+
+
+class SummaryDoc(TypedDict):
+    strategy: str
+    budget: int
+    mean: float
+    std: float
+    n: int
+    sem: float
+
+
+class BenchmarkDoc(TypedDict, total=False):
+    """`nao benchmark --json` and the reproduce reference (which adds spec and machine)."""
+
+    schema: str
+    space: str
+    table: TableDoc
+    reported: str
+    strategies: list[str]
+    budgets: list[int]
+    seeds: list[int]
+    settings: dict[str, JSONObject]  # per strategy: what produced it
+    runs: list[RunDoc]
+    summary: list[SummaryDoc]
+    curves: dict[str, dict[str, list[float]]]  # strategy -> seed -> best so far, per query
+    histories: dict[str, dict[str, list[HistoryRow]]]
+    seconds: dict[str, dict[str, float]]
+    spec: JSONObject
+    machine: dict[str, str]
