@@ -27,7 +27,6 @@ import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nao_kfp.errors import ArchError, NaoError
 from nao_kfp.spaces import Arch, SearchSpace
@@ -129,7 +128,7 @@ def read_table(path: str | Path, space: SearchSpace[Arch]) -> Table:
             f"{path}:1: unknown column {unknown[0]!r}; expected some of {', '.join(COLUMNS)}"
         )
     col = {h: i for i, h in enumerate(header)}
-    raw: list[tuple[int, Any, str, float, float | None, float | None, int | None]] = []
+    raw: list[tuple[int, Arch, str, float, float | None, float | None, int | None]] = []
     first_line: dict[str, int] = {}
     for lineno, cells in enumerate(reader, start=2):
         if not cells or all(not c.strip() for c in cells):
