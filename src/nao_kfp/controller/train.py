@@ -11,7 +11,7 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,7 +158,7 @@ def _split(n: int, cfg: ControllerConfig, gen: torch.Generator) -> tuple[Tensor,
     return perm[:n_hold].sort().values, perm[n_hold:].sort().values
 
 
-def _variant_table(space: SearchSpace[Arch], archs: list[Any], rng: random.Random) -> Tensor:
+def _variant_table(space: SearchSpace[Arch], archs: list[Arch], rng: random.Random) -> Tensor:
     rows = []
     for arch in archs:
         walk = []
@@ -220,7 +220,9 @@ def _epoch_inputs(
     return torch.cat((x, sym)), torch.cat((target, target)), rows.repeat(2)
 
 
-def _optimizer(params: Any, cfg: ControllerConfig) -> torch.optim.Optimizer:
+def _optimizer(
+    params: Iterable[torch.nn.Parameter], cfg: ControllerConfig
+) -> torch.optim.Optimizer:
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     # foreach: one fused update for all of the small parameter tensors (~15% of a CPU step)
     return opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
