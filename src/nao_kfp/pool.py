@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nao_kfp.errors import ArchError, PoolError
+from nao_kfp.jsontypes import JSONObject
 from nao_kfp.spaces import SPACES, Arch, SearchSpace
 
 STATUSES = ("ok", "failed", "pending")
@@ -82,8 +83,8 @@ class PoolEntry:
     def arch_str(self) -> str:
         return self.sp.to_string(self.arch)
 
-    def to_record(self) -> dict[str, Any]:
-        rec: dict[str, Any] = {
+    def to_record(self) -> JSONObject:
+        rec: JSONObject = {
             "arch": self.arch_str,
             "space": self.space,
             "id": self.id,

@@ -24,6 +24,7 @@ from nao_kfp.controller.metrics import hamming, pairwise_accuracy
 from nao_kfp.controller.model import cpu_threads
 from nao_kfp.controller.nao import NAOModel
 from nao_kfp.errors import NaoError
+from nao_kfp.jsontypes import Metrics
 from nao_kfp.pool import PoolEntry, evaluated
 from nao_kfp.spaces import Arch, SearchSpace
 
@@ -58,7 +59,7 @@ def fit(
     log: Log | None = None,
     prior: list[PoolEntry] | None = None,
     prior_weight: float = 1.0,
-) -> tuple[NAOModel, dict[str, Any]]:
+) -> tuple[NAOModel, Metrics]:
     """Train a controller on the evaluated entries of `train` (warm-started from `init`).
 
     `prior`: more evaluated entries (an earlier search's, in this pool's units: prior.py),
