@@ -6,6 +6,7 @@ so even the 144.6 M-parameter NAONet-A at F=128 is counted in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -33,7 +34,7 @@ IMAGE_SHAPES: dict[str, tuple[int, int, int, bool]] = {
 
 
 def net_spec(
-    dataset: str, *, layers: int, channels: int, aux_head: bool = True, **kw: Any
+    dataset: str, *, layers: int, channels: int, aux_head: bool = True, **kw: object
 ) -> NetSpec:
     if dataset not in IMAGE_SHAPES:
         raise ConfigError(
@@ -68,8 +69,12 @@ class _SkipInit(TorchFunctionMode):
     SKIP = {torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.fill_, torch.Tensor.zero_}
 
     def __torch_function__(
-        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
-    ) -> Any:
+        self,
+        func: Callable[..., object],
+        types: Collection[type],
+        args: tuple[object, ...] = (),
+        kwargs: dict[str, object] | None = None,
+    ) -> object:
         if func in self.SKIP:
             return args[0]
         return func(*args, **(kwargs or {}))
@@ -97,7 +102,7 @@ def count_macs(net: nn.Module, spec: NetSpec) -> int:
     """Multiply-adds of convolutions and linear layers for one image, in eval mode (no aux head)."""
     macs = 0
 
-    def hook(mod: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+    def hook(mod: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal macs
         if isinstance(mod, nn.Conv2d):
             kh, kw = mod.kernel_size

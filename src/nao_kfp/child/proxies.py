@@ -23,7 +23,6 @@ import random
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -53,7 +52,7 @@ def naswot(net: nn.Module, x: torch.Tensor) -> float:
     n = len(x)
     k = torch.zeros(n, n, dtype=torch.float64)
 
-    def hook(_mod: nn.Module, inp: tuple[torch.Tensor, ...], _out: Any) -> None:
+    def hook(_mod: nn.Module, inp: tuple[torch.Tensor, ...], _out: object) -> None:
         c = (inp[0].detach().flatten(1) > 0).double()
         k.add_(c @ c.t() + (1 - c) @ (1 - c).t())
 

@@ -92,7 +92,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path, arch_json: Any) -> dict[str, Any] | None:
+def load_checkpoint(path: Path, arch_json: object) -> dict[str, Any] | None:
     """The checkpoint at path when it belongs to this architecture, else None."""
     if not path.is_file():
         return None
