@@ -69,6 +69,9 @@ class PoolEntry:
     predicted: float | None = None
     predicted_before: float | None = None
     error: str | None = None
+    # every other key of the entry's line, kept and written back as it is: a child's result
+    # (params, macs, perplexities, ...), a prior's source and z, whatever a user's file adds;
+    # arbitrary JSON, which readers convert (float(), int()) as the file gives it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
