@@ -30,7 +30,7 @@ class CheckpointError(NaoError):
     """A controller checkpoint is missing, of another format, or does not fit its space."""
 
 
-def _read_checkpoint(file: Path) -> Any:
+def _read_checkpoint(file: Path) -> object:
     """torch.load of model.pt, memoized on the file's identity (path, inode, size, mtime): the
     in-process loop loads each round's model three times (optimize, decode, the next warm
     start), and the weights-only unpickler costs more than the rest of a small step. Files are
