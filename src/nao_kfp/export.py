@@ -22,8 +22,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import torch
 from torch import nn
@@ -33,6 +34,7 @@ from nao_kfp.child.params import build_network
 from nao_kfp.child.runtime import CHECKPOINT, RESULT
 from nao_kfp.config import ChildConfig, ClusterConfig
 from nao_kfp.errors import NaoError
+from nao_kfp.jsontypes import JSONValue
 from nao_kfp.spaces import CellArch, Nb201Arch, get_space
 from nao_kfp.store import CorruptObject, LocalStore, open_store
 
@@ -40,6 +42,44 @@ FORMAT, VERSION = "nao-kfp-model", 1
 MODEL_FILE, PROGRAM_FILE, INFO_FILE = "model.pt", "model.pt2", "model.json"
 S3_SCHEME = "s3://"
 METRIC_KEYS = ("dev_accuracy", "best_dev_accuracy", "test_accuracy", "params", "macs", "epochs")
+
+
+class ModelInput(TypedDict):
+    channels: int
+    size: int
+    range: list[float]
+
+
+class ModelRecord(TypedDict):
+    """model.pt: the architecture, the network's constructor arguments, the weights, the
+    normalization, the classes and the metrics (model.json: the same without the weights)."""
+
+    format: str
+    version: int
+    space: str
+    arch: JSONValue
+    arch_string: str
+    arch_id: str
+    spec: dict[str, Any]  # NetSpec's constructor arguments (dataclasses.asdict)
+    state_dict: dict[str, torch.Tensor]
+    normalize: dict[str, list[float]]
+    classes: int
+    class_names: list[str]
+    input: ModelInput
+    dataset: str
+    epochs_trained: int
+    metrics: dict[str, object]
+
+
+class Exported(TypedDict):
+    """export_model's files (model, program, info), the load command and the model's metrics."""
+
+    model: str
+    program: str
+    info: str
+    load: str
+    arch_id: str
+    metrics: dict[str, object]
 
 
 class ExportError(NaoError):
@@ -140,11 +180,11 @@ def model_record(
     state: dict[str, Any],
     *,
     child_cfg: ChildConfig | None = None,
-    metrics: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    metrics: Mapping[str, object] | None = None,
+) -> ModelRecord:
     """The self-describing checkpoint (model.pt) of a child checkpoint."""
     if state.get("format") == FORMAT:
-        return state  # already exported
+        return cast(ModelRecord, state)  # already exported
     space = get_space(state["space"])
     arch = space.from_json(state["arch"])
     if not isinstance(arch, (CellArch, Nb201Arch)) or "spec" not in state:
@@ -192,10 +232,12 @@ def _normalization(cfg: ChildConfig) -> tuple[dict[str, list[float]], list[str]]
     return {"mean": list(split.mean), "std": list(split.std)}, list(images.classes)
 
 
-def load_classifier(record: dict[str, Any] | Path) -> Classifier:
+def load_classifier(record: ModelRecord | Path) -> Classifier:
     """The classifier (eval mode) of an exported model.pt, or of its record."""
     if not isinstance(record, dict):
-        record = dict(torch.load(Path(record), map_location="cpu", weights_only=True))
+        record = cast(
+            ModelRecord, dict(torch.load(Path(record), map_location="cpu", weights_only=True))
+        )
     if record.get("format") != FORMAT:
         raise ExportError(f"model: not an exported {FORMAT} file")
     space = get_space(record["space"])
@@ -205,7 +247,7 @@ def load_classifier(record: dict[str, Any] | Path) -> Classifier:
     return Classifier(net, norm["mean"], norm["std"]).eval()
 
 
-def export_program(model: Classifier, record: dict[str, Any]) -> Any:
+def export_program(model: Classifier, record: ModelRecord) -> torch.export.ExportedProgram:
     """torch.export of the classifier for any batch size."""
     inp = record["input"]
     example = torch.rand(2, inp["channels"], inp["size"], inp["size"])
@@ -214,7 +256,7 @@ def export_program(model: Classifier, record: dict[str, Any]) -> Any:
         return torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}})
 
 
-def load_command(out_dir: Path, record: dict[str, Any] | None = None) -> str:
+def load_command(out_dir: Path, record: ModelRecord | None = None) -> str:
     """One command that loads the exported program and classifies a random batch."""
     c, s = (record["input"]["channels"], record["input"]["size"]) if record else (3, 32)
     path = Path(out_dir) / PROGRAM_FILE
@@ -230,7 +272,7 @@ def export_model(
     *,
     child_cfg: ChildConfig | None = None,
     cluster: ClusterConfig | None = None,
-) -> dict[str, Any]:
+) -> Exported:
     """Write model.pt, model.pt2 and model.json into out_dir; return their paths, the load
     command and the model's description. checkpoint: as read_checkpoint takes it."""
     state, path = read_checkpoint(checkpoint, cluster)
@@ -244,19 +286,19 @@ def export_model(
     _atomic(out_dir / MODEL_FILE, lambda tmp: torch.save(record, tmp))
     _atomic(out_dir / PROGRAM_FILE, lambda tmp: torch.export.save(program, tmp))
     info = {k: v for k, v in record.items() if k != "state_dict"}
-    info["load"] = load_command(out_dir, record)
+    info["load"] = load = load_command(out_dir, record)
     (out_dir / INFO_FILE).write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return {
         "model": str(out_dir / MODEL_FILE),
         "program": str(out_dir / PROGRAM_FILE),
         "info": str(out_dir / INFO_FILE),
-        "load": info["load"],
+        "load": load,
         "arch_id": record["arch_id"],
         "metrics": record["metrics"],
     }
 
 
-def _atomic(path: Path, write: Any) -> None:
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # torch.export wants a .pt2 name
     write(tmp)
     tmp.replace(path)

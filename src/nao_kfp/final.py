@@ -23,18 +23,26 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from nao_kfp import progress
 from nao_kfp.child.runtime import CHECKPOINT, ChildDiverged, write_result
 from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import NaoError
-from nao_kfp.spaces import SearchSpace, get_space
+from nao_kfp.results import ChildResult, FinalOutcome, RerankEntry
+from nao_kfp.spaces import Arch, SearchSpace, get_space
+
+if TYPE_CHECKING:
+    from nao_kfp.store import Store
 
 Log = Callable[[str], None]
 FINAL_JSON = "final.json"
 MODEL_DIR = "model"
-PERPLEXITIES = ("dev_perplexity", "test_perplexity")  # a language model's run also has these
+# a language model's run also has these
+PERPLEXITIES: tuple[Literal["dev_perplexity", "test_perplexity"], ...] = (
+    "dev_perplexity",
+    "test_perplexity",
+)
 MODELS_PREFIX = "models"  # store keys of exported final models: models/<space>/<recipe>/<arch id>/
 
 
@@ -61,14 +69,14 @@ def recipe_digest(child: ChildConfig, seed: int, what: str) -> str:
 
 def final_train(
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch | str],
     work_dir: Path,
     *,
     seed: int,
-    store: Any = None,
+    store: Store | None = None,
     data_dir: Path | None = None,
     log: Log | None = None,
-) -> dict[str, Any]:
+) -> FinalOutcome:
     """Re-rank (when final.rerank_top > 1), train the winner at full size, export it.
 
     archs: the search's best architectures, best first (native strings or parsed). store: a
@@ -89,7 +97,7 @@ def final_train(
     store = store if store is not None else LocalStore(work_dir / "store")
 
     candidates = parsed[: cfg.final.rerank_top]
-    winner, reranked = candidates[0], []
+    winner, reranked = candidates[0], list[RerankEntry]()
     if len(candidates) > 1:
         short = final_child_config(cfg, epochs=cfg.final.rerank_epochs)
         reranked = rerank(space, candidates, short, work_dir / "rerank", seed=seed, store=store,
@@ -105,10 +113,14 @@ def final_train(
     exported = export_model(train_dir / CHECKPOINT, work_dir / MODEL_DIR)
     key = f"{MODELS_PREFIX}/{space.name}/{final_digest}/{space.canonical_id(winner)}"
     serving = publish_model(cfg, store, work_dir / MODEL_DIR, key)
-    out = {
+    out: FinalOutcome = {
         "arch": space.to_string(winner),
         "arch_id": space.canonical_id(winner),
-        **{k: res.get(k) for k in ("test_accuracy", "dev_accuracy", "params", "macs", "epochs")},
+        "test_accuracy": res.get("test_accuracy"),
+        "dev_accuracy": res.get("dev_accuracy"),
+        "params": res.get("params"),
+        "macs": res.get("macs"),
+        "epochs": res.get("epochs"),
         "seconds": res.get("seconds"),
         "rerank": reranked,
         "checkpoint": str(train_dir / CHECKPOINT),
@@ -116,24 +128,25 @@ def final_train(
         "model": exported["model"],
         "program": exported["program"],
         "load": exported["load"],
-        **serving,
+        "storage_uri": serving["storage_uri"],
+        "inference_service": serving["inference_service"],
     }
     (work_dir / FINAL_JSON).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     return out
 
 
 def rerank(
-    space: SearchSpace[Any],
-    archs: Sequence[Any],
+    space: SearchSpace[Arch],
+    archs: Sequence[Arch],
     recipe: ChildConfig,
     work_dir: Path,
     *,
     seed: int,
-    store: Any,
+    store: Store,
     data_dir: Path | None = None,
     log: Log | None = None,
     what: str = "search",
-) -> list[dict[str, Any]]:
+) -> list[RerankEntry]:
     """Train each of `archs` (the search's best, best first) from scratch with `recipe` (its
     epochs: the short run) and return, in the same order, {arch, id, dev_accuracy, test_accuracy,
     params, macs} (language models also dev_perplexity, test_perplexity; a run whose loss
@@ -142,7 +155,7 @@ def rerank(
     log = log or (lambda _msg: None)
     run = _Runner(space, store, seed, data_dir, log)
     digest = recipe_digest(recipe, seed, "rerank")
-    out = []
+    out: list[RerankEntry] = []
     for i, arch in enumerate(archs, start=1):
         cid = space.canonical_id(arch)
         log(f"{what}: re-ranking {i}/{len(archs)} ({recipe.epochs} epochs)")
@@ -151,10 +164,18 @@ def rerank(
         except ChildDiverged as e:  # one diverging cell must not fail the whole selection
             log(f"{what}: {cid} diverged ({e}); it ranks last")
             res = {"dev_accuracy": 0.0, "diverged": str(e)}
-        out.append({"arch": space.to_string(arch), "id": cid,
-                    **({"diverged": res["diverged"]} if "diverged" in res else {}),
-                    **{k: res.get(k) for k in ("dev_accuracy", "test_accuracy", "params", "macs")},
-                    **{k: res[k] for k in PERPLEXITIES if res.get(k) is not None}})  # fmt: skip
+        rec: RerankEntry = {"arch": space.to_string(arch), "id": cid}
+        if "diverged" in res:
+            rec["diverged"] = res["diverged"]
+        rec["dev_accuracy"], rec["test_accuracy"] = (
+            res.get("dev_accuracy"),
+            res.get("test_accuracy"),
+        )
+        rec["params"], rec["macs"] = res.get("params"), res.get("macs")
+        for k in PERPLEXITIES:
+            if res.get(k) is not None:
+                rec[k] = res[k]
+        out.append(rec)
         # language models: the perplexity (lower is better), not the score behind dev_accuracy
         how = {"perplexity": res["dev_perplexity"]} if res.get("dev_perplexity") else {}
         progress.emit("rerank", what=what, done=i, total=len(archs),
@@ -162,12 +183,12 @@ def rerank(
     return out
 
 
-def best_of(reranked: Sequence[dict[str, Any]]) -> int:
+def best_of(reranked: Sequence[RerankEntry]) -> int:
     """Index of the re-rank's winner: the best dev accuracy, ties to the search's order."""
     return max(range(len(reranked)), key=lambda i: (reranked[i]["dev_accuracy"], -i))
 
 
-def publish_model(cfg: Config, store: Any, model_dir: Path, key: str) -> dict[str, str]:
+def publish_model(cfg: Config, store: Store, model_dir: Path, key: str) -> dict[str, str]:
     """Put the exported model's files into the store under `key` (what KServe's storage
     initializer copies to /mnt/models) and write the InferenceService that serves them
     (serve.py) into model_dir. Returns its storage_uri (s3://bucket/... with cluster.s3_endpoint,
@@ -198,21 +219,21 @@ class _Runner:
     """One cached, resumable training run: ChildCache result, else train_child resuming from
     the store's checkpoint and mirroring every epoch's."""
 
-    space: SearchSpace[Any]
-    store: Any
+    space: SearchSpace[Arch]
+    store: Store
     seed: int
     data_dir: Path | None
     log: Log
 
     def __call__(
         self,
-        arch: Any,
+        arch: Arch,
         child: ChildConfig,
         digest: str,
         out_dir: Path,
         *,
         keep_checkpoint: bool = False,
-    ) -> dict[str, Any]:
+    ) -> ChildResult:
         from nao_kfp.child import train_child
         from nao_kfp.store import ChildCache
 
@@ -234,19 +255,21 @@ class _Runner:
         return result
 
 
-def read_final(work_dir: Path) -> dict[str, Any] | None:
+def read_final(work_dir: Path) -> FinalOutcome | None:
     """final.json of a finished final training in work_dir, else None."""
     path = Path(work_dir) / FINAL_JSON
-    return json.loads(path.read_text()) if path.is_file() else None
+    outcome: FinalOutcome | None = json.loads(path.read_text()) if path.is_file() else None
+    return outcome
 
 
-def final_summary(final: dict[str, Any]) -> str:
+def final_summary(final: FinalOutcome) -> str:
     """Two lines for the end of `nao search`: where the model is, and how to load it."""
     parts = []
-    if final.get("test_accuracy") is not None:
-        parts.append(f"test accuracy {final['test_accuracy']:.4f}")
-    if final.get("params") is not None:
-        parts.append(f"{final['params'] / 1e6:.2f}M params")
-    if final.get("macs") is not None:
-        parts.append(f"{final['macs'] / 1e6:.1f}M multiply-adds")
+    test_accuracy, params, macs = final.get("test_accuracy"), final.get("params"), final.get("macs")
+    if test_accuracy is not None:
+        parts.append(f"test accuracy {test_accuracy:.4f}")
+    if params is not None:
+        parts.append(f"{params / 1e6:.2f}M params")
+    if macs is not None:
+        parts.append(f"{macs / 1e6:.1f}M multiply-adds")
     return f"final model: {final['model_dir']} ({', '.join(parts)})\nload it: {final['load']}"

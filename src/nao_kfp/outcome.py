@@ -17,12 +17,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Literal, cast
 
 from nao_kfp import progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.fanin import store_for
+from nao_kfp.jsontypes import Metrics
 from nao_kfp.pool import PoolEntry, evaluated, read_pool
 from nao_kfp.poolstats import with_pool_stats
 from nao_kfp.records import (
@@ -35,8 +36,16 @@ from nao_kfp.records import (
     write_json,
     write_record,
 )
+from nao_kfp.results import FinalOutcome
 from nao_kfp.spaces import get_space
 from nao_kfp.steps import Log, SearchFailed
+
+# final.json's paths of the files final copies into its output
+MOVED: tuple[Literal["model", "program", "inference_service"], ...] = (
+    "model",
+    "program",
+    "inference_service",
+)
 
 
 def ranked(pool: Sequence[PoolEntry]) -> list[PoolEntry]:
@@ -97,10 +106,10 @@ def select_best(
     return selection
 
 
-def selection_metrics(selection: Selection) -> dict[str, Any]:
+def selection_metrics(selection: Selection) -> Metrics:
     """select_best's Metrics: the counts, and the winner's dev accuracy or, for a language
     model, its dev perplexity."""
-    out: dict[str, Any] = {"evaluated": selection.evaluated, "failed": selection.failed}
+    out: Metrics = {"evaluated": selection.evaluated, "failed": selection.failed}
     if selection.best.dev_perplexity is not None:
         return {**out, "best_dev_perplexity": selection.best.dev_perplexity}
     return {**out, "best_dev_accuracy": selection.best.dev_accuracy}
@@ -108,7 +117,7 @@ def selection_metrics(selection: Selection) -> dict[str, Any]:
 
 def final(
     cfg: Config, pool_path: Path, selection_path: Path, data_dir: Path | None, out_model: Path
-) -> dict[str, Any]:
+) -> FinalOutcome:
     """Train the search's best architecture at full size (final.*): re-rank the top
     final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
     from the store, export it (export.py) into out_model with final.json beside it. The order
@@ -118,7 +127,7 @@ def final(
 
     out_model = Path(out_model)
     if (out_model / FINAL_JSON).exists():  # finished before
-        return dict(read_json(out_model / FINAL_JSON))
+        return cast("FinalOutcome", dict(read_json(out_model / FINAL_JSON)))
     best = read_selection(selection_path).best
     order = ranked(read_pool(pool_path))
     order = [e for e in order if e.id == best.id] + [e for e in order if e.id != best.id]
@@ -129,11 +138,13 @@ def final(
         )  # fmt: skip
         out_model.mkdir(parents=True, exist_ok=True)
         shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True)
-    done = {k: v for k, v in done.items() if k not in ("checkpoint",)}
+    done = done.copy()
+    done.pop("checkpoint", None)
     done["model_dir"] = str(out_model)
-    for key in ("model", "program", "inference_service"):  # the files, where they are now
-        if done.get(key):
-            done[key] = str(out_model / Path(done[key]).name)
+    for key in MOVED:  # the files, where they are now
+        path = done.get(key)
+        if path:
+            done[key] = str(out_model / Path(path).name)
     write_json(out_model / FINAL_JSON, done)
     progress.emit("final", test_accuracy=done.get("test_accuracy"), params=done.get("params"))
     return done

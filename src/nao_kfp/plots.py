@@ -7,16 +7,20 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nao_kfp.pool import PoolEntry
 from nao_kfp.poolstats import score_to_perplexity
 from nao_kfp.records import RoundRecord
+from nao_kfp.spaces import Arch
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # ---------------------------------------------------------------- the plot
 
 
-def _png(fig: Any) -> bytes:
+def _png(fig: Figure) -> bytes:
     """A finished matplotlib figure as PNG bytes (the figure is closed)."""
     import matplotlib.pyplot as plt
 
@@ -85,7 +89,7 @@ class Sizes:
 
 
 def pool_sizes(
-    pool: Sequence[PoolEntry], count_params: Callable[[Any], int] | None = None
+    pool: Sequence[PoolEntry], count_params: Callable[[Arch], int] | None = None
 ) -> Sizes | None:
     """The sizes of the pool's evaluated architectures: their recorded params (train_child's,
     or a table's params column), else their MACs, else params counted by count_params (the

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from nao_kfp.errors import ArchError, PoolError
-from nao_kfp.spaces import SPACES, SearchSpace
+from nao_kfp.jsontypes import JSONObject
+from nao_kfp.spaces import SPACES, Arch, SearchSpace
 
 STATUSES = ("ok", "failed", "pending")
 
@@ -57,7 +58,7 @@ LEGACY = {"predicted_after": "predicted"}
 
 @dataclass
 class PoolEntry:
-    arch: Any
+    arch: Arch
     space: str
     accuracy: float | None = None
     status: str = "pending"
@@ -68,10 +69,13 @@ class PoolEntry:
     predicted: float | None = None
     predicted_before: float | None = None
     error: str | None = None
+    # every other key of the entry's line, kept and written back as it is: a child's result
+    # (params, macs, perplexities, ...), a prior's source and z, whatever a user's file adds;
+    # arbitrary JSON, which readers convert (float(), int()) as the file gives it
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def sp(self) -> SearchSpace[Any]:
+    def sp(self) -> SearchSpace[Arch]:
         return SPACES[self.space]
 
     @property
@@ -82,8 +86,8 @@ class PoolEntry:
     def arch_str(self) -> str:
         return self.sp.to_string(self.arch)
 
-    def to_record(self) -> dict[str, Any]:
-        rec: dict[str, Any] = {
+    def to_record(self) -> JSONObject:
+        rec: JSONObject = {
             "arch": self.arch_str,
             "space": self.space,
             "id": self.id,
@@ -99,8 +103,8 @@ class PoolEntry:
 
 
 def entry(
-    space: SearchSpace[Any],
-    arch: Any,
+    space: SearchSpace[Arch],
+    arch: Arch,
     accuracy: float | None = None,
     status: str | None = None,
     **extra: Any,

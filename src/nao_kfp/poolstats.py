@@ -112,7 +112,7 @@ SCORE_PERPLEXITY = {
 }
 
 
-def metric_values(record: RoundRecord, pool: Sequence[PoolEntry]) -> dict[str, Any]:
+def metric_values(record: RoundRecord, pool: Sequence[PoolEntry]) -> dict[str, object]:
     """What a round step logs as KFP Metrics: the record's numbers, a language model's (its
     pool knows the vocabulary) as perplexities (lower is better) instead of scores."""
     values = to_dict(record)

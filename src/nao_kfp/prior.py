@@ -33,6 +33,7 @@ from typing import Any
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, PoolError
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
+from nao_kfp.spaces import Arch
 
 PRIOR_FILE = "prior.jsonl"
 SOURCE = "prior_source"  # an entry's extra: the prior file it came from
@@ -117,7 +118,7 @@ def quantiles(values: Sequence[float]) -> list[float]:
     return [r / max(n - 1, 1) for r in ranks]
 
 
-def best(prior: Sequence[PoolEntry], n: int) -> list[Any]:
+def best(prior: Sequence[PoolEntry], n: int) -> list[Arch]:
     """The n best architectures of the prior set (ties by id)."""
     ranked = sorted(prior, key=lambda e: (-float(e.accuracy or 0.0), e.id))
     return [e.arch for e in ranked[:n]]

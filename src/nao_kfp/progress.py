@@ -18,7 +18,7 @@ MARK = "NAO-PROGRESS "
 _quiet = 0
 
 
-def emit(event: str, **fields: Any) -> None:
+def emit(event: str, **fields: object) -> None:
     if not _quiet:
         print(MARK + json.dumps({"event": event, **fields}, sort_keys=True), flush=True)
 

@@ -15,9 +15,14 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from nao_kfp.errors import NaoError
+from nao_kfp.jsontypes import JSONObject, Metrics
+from nao_kfp.results import FinalOutcome, LanguageMetric, RerankEntry
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 T = TypeVar("T")
 HISTORY_SCHEMA = "nao-kfp.history/2"
@@ -49,7 +54,7 @@ class RoundRecord:
     # the metrics of the controller fit whose decoder proposed this round's architectures
     # (fitted on the pool after the round before: n_train, pairwise_accuracy, hamming, ...);
     # empty in round 1. Written with the rest of the record by merge (or supernet_round).
-    fit: dict[str, Any] = field(default_factory=dict)
+    fit: Metrics = field(default_factory=dict)
     # added from the pool by poolstats.with_pool_stats: the round's children's sizes, and for
     # language models the accuracies above as validation perplexities
     best_params: int | None = None
@@ -59,7 +64,7 @@ class RoundRecord:
     predicted_perplexity: float | None = None
     real_perplexity: float | None = None
     # NAO-WS: the supernet's training in this round (epoch reached, loss, seconds)
-    supernet: dict[str, Any] = field(default_factory=dict)
+    supernet: Metrics = field(default_factory=dict)
 
 
 @dataclass
@@ -91,7 +96,7 @@ class Selection:
     best: Best
     evaluated: int
     failed: int
-    rerank: list[dict[str, Any]] = field(default_factory=list)
+    rerank: list[RerankEntry] = field(default_factory=list)
     schema: str = SELECTION_SCHEMA
 
 
@@ -108,33 +113,33 @@ class SearchResult:
     failed: int
     rounds: list[RoundRecord] = field(default_factory=list)
     best: Best | None = None
-    metric: dict[str, Any] = field(default_factory=dict)  # language models: perplexity, vocab
-    final: dict[str, Any] | None = None  # the final training's outcome (final.py), when run
+    metric: LanguageMetric = field(default_factory=LanguageMetric)  # language models
+    final: FinalOutcome | None = None  # the final training's outcome (final.py), when run
     # NAO-WS: the supernet's best, retrained from scratch; best is the winner among them
-    rerank: list[dict[str, Any]] = field(default_factory=list)
+    rerank: list[RerankEntry] = field(default_factory=list)
     schema: str = RESULT_SCHEMA
 
 
 # ---------------------------------------------------------------- strict (de)serialization
 
 
-def to_dict(record: Any) -> dict[str, Any]:
+def to_dict(record: DataclassInstance) -> dict[str, Any]:
     return dataclasses.asdict(record)
 
 
-def from_dict(cls: type[T], data: Any, where: str) -> T:
+def from_dict(cls: type[T], data: object, where: str) -> T:
     """Build `cls` from JSON data, rejecting unknown and missing keys and wrong types."""
     return typing.cast(T, _value(cls, data, where))
 
 
 @functools.cache
-def _layout(tp: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+def _layout(tp: type) -> tuple[dict[str, object], dict[str, dataclasses.Field[object]]]:
     # get_type_hints re-evaluates every annotation string: once per record class, not per
     # value (a search reads its growing history every round)
     return typing.get_type_hints(tp), {f.name: f for f in dataclasses.fields(tp)}
 
 
-def _value(tp: Any, value: Any, where: str) -> Any:
+def _value(tp: object, value: object, where: str) -> object:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
@@ -150,7 +155,7 @@ def _value(tp: Any, value: Any, where: str) -> Any:
                     raise RecordError(f"{where}: missing key {name!r}")
                 continue
             kwargs[name] = _value(hints[name], value[name], f"{where}.{name}")
-        return typing.cast(Any, tp)(**kwargs)
+        return typing.cast("typing.Callable[..., object]", tp)(**kwargs)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
@@ -161,12 +166,10 @@ def _value(tp: Any, value: Any, where: str) -> Any:
             raise RecordError(f"{where}: expected a list, got {_show(value)}")
         (item,) = typing.get_args(tp)
         return [_value(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
+    if origin is dict or typing.is_typeddict(tp):  # a TypedDict: its keys are not checked
         if not isinstance(value, dict):
             raise RecordError(f"{where}: expected an object, got {_show(value)}")
         return dict(value)
-    if tp is Any:
-        return value
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -183,11 +186,17 @@ def _value(tp: Any, value: Any, where: str) -> Any:
             return value
     else:
         raise TypeError(f"unsupported record type {tp}")
-    kind = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}[tp]
+    kinds: dict[object, str] = {
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+    }
+    kind = kinds[tp]
     raise RecordError(f"{where}: expected {kind}, got {_show(value)}")
 
 
-def _show(value: Any) -> str:
+def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -196,7 +205,7 @@ def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
-def write_json(path: Path, obj: Any) -> None:
+def write_json(path: Path, obj: object) -> None:
     """Atomically: a killed step never leaves half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,7 +214,7 @@ def write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
-def write_record(path: Path, record: Any) -> None:
+def write_record(path: Path, record: DataclassInstance) -> None:
     write_json(path, to_dict(record))
 
 
@@ -286,9 +295,61 @@ class BenchmarkResults:
     seeds: list[int]
     runs: list[BenchRun]
     summary: list[BenchSummary]
-    settings: dict[str, Any] = field(default_factory=dict)
-    curves: dict[str, Any] = field(default_factory=dict)
-    histories: dict[str, Any] = field(default_factory=dict)
-    seconds: dict[str, Any] = field(default_factory=dict)
-    spec: dict[str, Any] = field(default_factory=dict)  # reproduce: what produced it
+    # checked as objects only (from_dict evaluates these annotations: no recursive JSON type)
+    settings: dict[str, dict[str, object]] = field(default_factory=dict)
+    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    histories: dict[str, dict[str, list[HistoryRow]]] = field(default_factory=dict)
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    spec: dict[str, object] = field(default_factory=dict)  # reproduce: what produced it
     schema: str = BENCHMARK_SCHEMA
+
+
+# The same document as the JSON the benchmark writes and reads (runner.py, reproduce.py);
+# BenchmarkResults is what from_dict checks it against.
+HistoryRow = list[int | float | str | None]  # a query: index, arch, valid, test or null, source
+
+
+class TableDoc(TypedDict):
+    source: str
+    rows: int
+    digest: str
+    units: str
+    has_test: bool
+
+
+class RunDoc(TypedDict):
+    strategy: str
+    seed: int
+    budget: int
+    arch: str
+    valid: float
+    reported: float
+
+
+class SummaryDoc(TypedDict):
+    strategy: str
+    budget: int
+    mean: float
+    std: float
+    n: int
+    sem: float
+
+
+class BenchmarkDoc(TypedDict, total=False):
+    """`nao benchmark --json` and the reproduce reference (which adds spec and machine)."""
+
+    schema: str
+    space: str
+    table: TableDoc
+    reported: str
+    strategies: list[str]
+    budgets: list[int]
+    seeds: list[int]
+    settings: dict[str, JSONObject]  # per strategy: what produced it
+    runs: list[RunDoc]
+    summary: list[SummaryDoc]
+    curves: dict[str, dict[str, list[float]]]  # strategy -> seed -> best so far, per query
+    histories: dict[str, dict[str, list[HistoryRow]]]
+    seconds: dict[str, dict[str, float]]
+    spec: JSONObject
+    machine: dict[str, str]

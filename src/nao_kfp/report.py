@@ -25,11 +25,14 @@ from nao_kfp.records import RoundRecord, SearchResult
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
+    from nao_kfp.jsontypes import Scalar
+    from nao_kfp.results import FinalOutcome
+    from nao_kfp.spaces import Arch
 
 # ---------------------------------------------------------------- the rounds table
 
 
-def _si(n: Any) -> str:
+def _si(n: float) -> str:
     """1234 -> 1.23k, 2.5e6 -> 2.50M."""
     x = float(n)
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -45,19 +48,19 @@ def _fmt(spec: str) -> Callable[[Any], str]:
 @dataclass(frozen=True)
 class Column:
     head: str
-    get: Callable[[RoundRecord], Any]  # the cell's value in a round's record (None: "-")
+    get: Callable[[RoundRecord], object]  # the cell's value in a round's record (None: "-")
     fmt: Callable[[Any], str] = field(default=_fmt("{}"))
 
 
-def _field(name: str) -> Callable[[RoundRecord], Any]:
+def _field(name: str) -> Callable[[RoundRecord], object]:
     return attrgetter(name)
 
 
-def _fit(key: str) -> Callable[[RoundRecord], Any]:
+def _fit(key: str) -> Callable[[RoundRecord], Scalar]:
     return lambda r: r.fit.get(key)
 
 
-def _supernet(key: str) -> Callable[[RoundRecord], Any]:
+def _supernet(key: str) -> Callable[[RoundRecord], Scalar]:
     return lambda r: r.supernet.get(key)
 
 
@@ -374,15 +377,15 @@ def prior_sentence(rounds: Sequence[RoundRecord]) -> list[Inline]:
     ]  # fmt: skip
 
 
-def final_sentence(final: Mapping[str, Any], lm: bool = False) -> list[Inline]:
+def final_sentence(final: FinalOutcome, lm: bool = False) -> list[Inline]:
     parts: list[Inline] = []
     if lm and final.get("test_perplexity") is not None:
         parts.append(("b", f"test perplexity {final['test_perplexity']:.2f}"))
     elif final.get("test_accuracy") is not None:
         parts.append(("b", f"test accuracy {final['test_accuracy']:.4f}"))
-    for key, name in (("params", "parameters"), ("macs", "multiply-adds")):
-        if final.get(key) is not None:
-            parts.append(f", {_si(final[key])} {name}")
+    for value, name in ((final.get("params"), "parameters"), (final.get("macs"), "multiply-adds")):
+        if value is not None:
+            parts.append(f", {_si(value)} {name}")
     if final.get("epochs") is not None:
         parts.append(f", {final['epochs']} epochs")
     if final.get("arch_id"):
@@ -395,7 +398,7 @@ def write_report(
     pool: Sequence[PoolEntry],
     out_dir: Path,
     *,
-    count_params: Callable[[Any], int] | None = None,
+    count_params: Callable[[Arch], int] | None = None,
     inline_markdown: Path | None = None,
 ) -> dict[str, Path]:
     """Write report.md, report.html, accuracy.png, pareto.png (when the architectures have
@@ -440,7 +443,7 @@ def write_report(
     return paths
 
 
-def param_counter(cfg: Config) -> Callable[[Any], int] | None:
+def param_counter(cfg: Config) -> Callable[[Arch], int] | None:
     """Parameters of the child network the search trains for an architecture (child.layers,
     child.channels, the data set's images; no auxiliary head), for image spaces; None for
     language models. For the report of evaluators that record no sizes (table, synthetic,

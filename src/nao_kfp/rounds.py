@@ -23,12 +23,16 @@ import dataclasses
 import hashlib
 import random
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nao_kfp.config import Config, ControllerConfig
 from nao_kfp.evaluators import Evaluator
+from nao_kfp.evaluators.base import Accept
 from nao_kfp.pool import PoolEntry, entry, evaluated
 from nao_kfp.records import RoundRecord
+
+if TYPE_CHECKING:
+    from nao_kfp.controller import Embeddings, NAOModel
 
 # the widest beam search.candidates may grow a decoding to
 MAX_BEAM = 256
@@ -82,8 +86,8 @@ def should_stop(cfg: Config, history: Sequence[RoundRecord]) -> bool:
 
 def propose(
     cfg: Config,
-    model: Any,
-    emb: Any,
+    model: NAOModel,
+    emb: Embeddings,
     pool: Sequence[PoolEntry],
     evaluator: Evaluator,
     round_index: int,
@@ -132,8 +136,8 @@ def propose(
 
 def ranked(
     cfg: Config,
-    model: Any,
-    emb: Any,
+    model: NAOModel,
+    emb: Embeddings,
     known: set[str],
     evaluator: Evaluator,
     rng: random.Random,
@@ -176,7 +180,9 @@ def ranked(
     return [out[i] for i in order]
 
 
-def mutations(cfg: Config, emb: Any, evaluator: Evaluator, rng: random.Random) -> list[PoolEntry]:
+def mutations(
+    cfg: Config, emb: Embeddings, evaluator: Evaluator, rng: random.Random
+) -> list[PoolEntry]:
     """search.mutations: that many random one-step mutations (space.mutate) of each seed, as
     candidates beside the decoded ones (source `mutation`; BANANAS's local search)."""
     space = evaluator.space
@@ -189,7 +195,7 @@ def mutations(cfg: Config, emb: Any, evaluator: Evaluator, rng: random.Random) -
 
 
 def _scorable(
-    evaluator: Evaluator, e: PoolEntry, known: set[str], rng: random.Random, accept: Any
+    evaluator: Evaluator, e: PoolEntry, known: set[str], rng: random.Random, accept: Accept | None
 ) -> PoolEntry | None:
     """A decoded entry as the evaluator can score it: e itself, or a copy holding the
     evaluator's stand-in (source `nao-nearest`); None when that is outside the budget or
@@ -207,8 +213,8 @@ def _scorable(
 
 def _decode_first(
     cfg: Config,
-    model: Any,
-    emb: Any,
+    model: NAOModel,
+    emb: Embeddings,
     known: set[str],
     evaluator: Evaluator,
     rng: random.Random,

@@ -23,10 +23,16 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig
 from nao_kfp.errors import NaoError
+from nao_kfp.jsontypes import JSONObject
+
+if TYPE_CHECKING:
+    import torch
+
+    from nao_kfp.export import ModelRecord
 
 DEFAULT_NAME = "nao"
 HTTP_PORT = 8080  # KServe's container port
@@ -40,7 +46,7 @@ class ServeError(NaoError):
     """A model folder that cannot be served, or the serve extra is missing."""
 
 
-def read_model_dir(model_dir: Path) -> dict[str, Any]:
+def read_model_dir(model_dir: Path) -> ModelRecord:
     """The exported model.pt's record (what the server needs of it), checked; one-line errors."""
     import torch
 
@@ -65,10 +71,10 @@ def read_model_dir(model_dir: Path) -> dict[str, Any]:
             f"MODEL_DIR {model_dir}: {MODEL_FILE} records no input shape or class names "
             "(expected `nao export`'s; export the checkpoint again)"
         )
-    return record
+    return cast("ModelRecord", record)
 
 
-def load_program(model_dir: Path) -> Any:
+def load_program(model_dir: Path) -> torch.nn.Module:
     """model.pt2 as a callable module; one-line error when it is not a torch.export program."""
     import logging
 
@@ -126,10 +132,10 @@ def model_class() -> type:
             self.ready = True
             return self.ready
 
-        def get_input_types(self) -> list[dict[str, Any]]:
+        def get_input_types(self) -> list[JSONObject]:
             return [{"name": "pixels", "datatype": "FP32", "shape": [-1, *self.shape]}]
 
-        def get_output_types(self) -> list[dict[str, Any]]:
+        def get_output_types(self) -> list[JSONObject]:
             k = len(self.class_names)
             return [
                 {"name": LOGITS, "datatype": "FP32", "shape": [-1, k]},
@@ -208,7 +214,7 @@ def load_model(model_dir: Path, name: str = DEFAULT_NAME) -> Any:
     return model
 
 
-def serve(model: Any, *, port: int = HTTP_PORT) -> None:
+def serve(model: object, *, port: int = HTTP_PORT) -> None:
     """Run KServe's ModelServer (REST only) with a loaded NaoModel until SIGINT or SIGTERM."""
     import kserve
     from fastapi.exceptions import RequestValidationError

@@ -35,6 +35,7 @@ from nao_kfp import prior as priors
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
+from nao_kfp.jsontypes import Metrics
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
 from nao_kfp.poolstats import round_perplexities
 from nao_kfp.records import (
@@ -45,7 +46,7 @@ from nao_kfp.records import (
     write_json,
     write_record,
 )
-from nao_kfp.spaces import get_space
+from nao_kfp.spaces import Arch, get_space
 
 # Heavy imports (torch via controller/child, minio via store) happen inside the steps, so that
 # building and compiling the pipeline stays fast.
@@ -67,7 +68,7 @@ def _mean(xs: Sequence[float]) -> float | None:
 
 def prepare_data(
     cfg: Config, out_dir: Path, *, evaluator: Evaluator | None = None
-) -> dict[str, Any]:
+) -> dict[str, str]:
     """Stage what the evaluator reads (the data set) once, so children never download."""
     return (evaluator or make_evaluator(cfg)).prepare(Path(out_dir))
 
@@ -78,8 +79,8 @@ def sample(
     out_history: Path,
     *,
     evaluator: Evaluator | None = None,
-    first: Sequence[Any] = (),
-) -> dict[str, Any]:
+    first: Sequence[Arch] = (),
+) -> Metrics:
     """Round 1's pool: search.initial_archs distinct architectures, all pending: `first` (the
     priors' best, source `prior`; the evaluator's stand-in where it cannot score one), then
     random ones."""
@@ -106,7 +107,7 @@ def sample(
 
 def gather_prior(
     cfg: Config, index: int, uri: str, local: Path, out: Path, *, earlier: Path | None = None
-) -> dict[str, Any]:
+) -> Metrics:
     """One imported prior (the pipeline's importer of search.prior[index]) checked and added
     to the folder of the earlier ones: `<index>.jsonl` per prior, the evaluated entries."""
     out = Path(out)
@@ -128,7 +129,7 @@ def sample_with_prior(
     *,
     gathered: Path | None = None,
     evaluator: Evaluator | None = None,
-) -> dict[str, Any]:
+) -> Metrics:
     """Round 1 of a search with priors (search.prior): the prior set (prior.py) attached to the
     empty init model, so every fit trains on it, and round 1's pool, whose first
     search.prior_seed architectures are the priors' best. `gathered`: gather_prior's folder
@@ -166,7 +167,7 @@ def train_children(
     round_index: int = 0,
     evaluator: Evaluator | None = None,
     log: Log | None = None,
-) -> dict[str, Any]:
+) -> Metrics:
     """Evaluate the pending architectures of one shard; write them (now ok or failed) to `out`
     (and, with search.fan_in: store, to the result store, where merge reads them: fanin.py)."""
     if Path(out).exists():  # this shard finished before (e.g. a retried task): nothing to do
@@ -181,7 +182,7 @@ def train_children(
     return _shard_summary(done)
 
 
-def _shard_summary(done: list[PoolEntry]) -> dict[str, Any]:
+def _shard_summary(done: list[PoolEntry]) -> Metrics:
     ok = evaluated(done)
     return {
         "evaluated": len(ok),
@@ -227,7 +228,7 @@ def merge(
     return record_round(cfg, round_index, pool, history_path, out_history, model=model)
 
 
-def fit_metrics(model: Path | None) -> dict[str, Any]:
+def fit_metrics(model: Path | None) -> Metrics:
     """What the fit that made `model` measured (FIT_METRICS); {} for an empty model (round 1's
     init model: no fit proposed round 1's architectures)."""
     path = Path(model) / FIT_METRICS if model is not None else None
@@ -356,7 +357,7 @@ def fit(
     *,
     init_model: Path | None = None,
     log: Log | None = None,
-) -> dict[str, Any]:
+) -> Metrics:
     """Train the NAO model on every evaluated architecture, warm-started from `init_model` when
     it holds a model (an empty one means a cold start)."""
     from nao_kfp import controller
@@ -391,7 +392,7 @@ def fit(
     return metrics
 
 
-def optimize(cfg: Config, model_dir: Path, pool_path: Path, out: Path) -> dict[str, Any]:
+def optimize(cfg: Config, model_dir: Path, pool_path: Path, out: Path) -> Metrics:
     """Embeddings of the top-K evaluated architectures, moved along the predictor's gradient."""
     from nao_kfp import controller
 
@@ -413,7 +414,7 @@ def decode(
     out_pool: Path,
     *,
     evaluator: Evaluator | None = None,
-) -> dict[str, Any]:
+) -> Metrics:
     """New architectures for round r + 1 (never one already in the pool), appended as pending;
     none after a round without improvement (search.early_stop: the history says). Writes only
     the pool: round r + 1's record (merge) records the fit that proposed them."""

@@ -27,10 +27,9 @@ import math
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nao_kfp.errors import ArchError, NaoError
-from nao_kfp.spaces import SearchSpace
+from nao_kfp.spaces import Arch, SearchSpace
 
 COLUMNS = ("arch", "valid", "test", "seconds", "params")
 REQUIRED = ("arch", "valid")
@@ -46,7 +45,7 @@ class BudgetExhausted(RuntimeError):
 
 @dataclass(frozen=True)
 class Row:
-    arch: Any
+    arch: Arch
     id: str
     valid: float  # percent
     test: float | None = None  # percent
@@ -56,7 +55,7 @@ class Row:
 
 @dataclass
 class Table:
-    space: SearchSpace[Any]
+    space: SearchSpace[Arch]
     rows: list[Row]
     source: str = "<memory>"
     units: str = "percent"  # how the file stored accuracies; rows are always percent
@@ -72,7 +71,7 @@ class Table:
     def has_test(self) -> bool:
         return any(r.test is not None for r in self.rows)
 
-    def get(self, arch: Any) -> Row | None:
+    def get(self, arch: Arch) -> Row | None:
         return self._by_id.get(self.space.canonical_id(arch))
 
     def get_id(self, arch_id: str) -> Row | None:
@@ -102,7 +101,7 @@ def _number(text: str, where: str, column: str) -> float:
     return value
 
 
-def read_table(path: str | Path, space: SearchSpace[Any]) -> Table:
+def read_table(path: str | Path, space: SearchSpace[Arch]) -> Table:
     """Read and check a table; every problem names `file:line: column: ...`."""
     path = Path(path)
     if not path.exists():
@@ -129,7 +128,7 @@ def read_table(path: str | Path, space: SearchSpace[Any]) -> Table:
             f"{path}:1: unknown column {unknown[0]!r}; expected some of {', '.join(COLUMNS)}"
         )
     col = {h: i for i, h in enumerate(header)}
-    raw: list[tuple[int, Any, str, float, float | None, float | None, int | None]] = []
+    raw: list[tuple[int, Arch, str, float, float | None, float | None, int | None]] = []
     first_line: dict[str, int] = {}
     for lineno, cells in enumerate(reader, start=2):
         if not cells or all(not c.strip() for c in cells):
@@ -239,7 +238,7 @@ class TableSpec:
     seconds: float = 60.0  # mean simulated training cost
 
 
-def generate_table(space: SearchSpace[Any], spec: TableSpec) -> Table:
+def generate_table(space: SearchSpace[Arch], spec: TableSpec) -> Table:
     rng = random.Random(f"table:{space.name}:{spec.seed}")
     unary = [[rng.gauss(0.0, 1.0) for _ in range(space.vocab_size)] for _ in range(space.seq_len)]
     pair = [
@@ -251,7 +250,7 @@ def generate_table(space: SearchSpace[Any], spec: TableSpec) -> Table:
     ]
     archs = space.sample_unique(spec.rows, rng)
 
-    def score(arch: Any) -> float:
+    def score(arch: Arch) -> float:
         t = space.encode(arch)
         s = sum(unary[p][tok] for p, tok in enumerate(t))
         s += sum(pair[p][t[p]][t[p + 1]] for p in range(len(t) - 1))
@@ -309,15 +308,15 @@ class TabularEvaluator:
     def seen_ids(self) -> set[str]:
         return set(self._seen)
 
-    def available(self, arch: Any) -> bool:
+    def available(self, arch: Arch) -> bool:
         """In the table (whether queried or not)."""
         return self.table.get(arch) is not None
 
-    def is_new(self, arch: Any) -> bool:
+    def is_new(self, arch: Arch) -> bool:
         """In the table and not queried yet: querying it costs one query."""
         return self.available(arch) and self.space.canonical_id(arch) not in self._seen
 
-    def query(self, arch: Any, source: str = "") -> Query:
+    def query(self, arch: Arch, source: str = "") -> Query:
         row = self.table.get(arch)
         if row is None:
             raise ArchError(f"{self.space.name}: {self.space.to_string(arch)} is not in the table")

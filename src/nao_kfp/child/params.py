@@ -6,6 +6,7 @@ so even the 144.6 M-parameter NAONet-A at F=128 is counted in seconds.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,7 +18,7 @@ from nao_kfp.child.nb201net import Nb201Network
 from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.runtime import cpu_threads
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import CellArch, Nb201Arch, RnnArch, SearchSpace
+from nao_kfp.spaces import Arch, CellArch, Nb201Arch, RnnArch, SearchSpace
 
 if TYPE_CHECKING:
     from nao_kfp.config import ChildConfig, Config
@@ -33,7 +34,7 @@ IMAGE_SHAPES: dict[str, tuple[int, int, int, bool]] = {
 
 
 def net_spec(
-    dataset: str, *, layers: int, channels: int, aux_head: bool = True, **kw: Any
+    dataset: str, *, layers: int, channels: int, aux_head: bool = True, **kw: object
 ) -> NetSpec:
     if dataset not in IMAGE_SHAPES:
         raise ConfigError(
@@ -47,7 +48,7 @@ def net_spec(
     return NetSpec(layers=layers, channels=channels, aux_head=aux_head, **base)
 
 
-def build_network(space: SearchSpace[Any], arch: Any, spec: NetSpec | RnnSpec) -> nn.Module:
+def build_network(space: SearchSpace[Arch], arch: Arch, spec: NetSpec | RnnSpec) -> nn.Module:
     """The child network of `arch`: a CellNetwork for nasnet/enas, an Nb201Network for nb201
     (spec.layers cells per stage, spec.channels C; no auxiliary head), an RnnLM for enas-rnn."""
     if isinstance(arch, CellArch) and isinstance(spec, NetSpec):
@@ -68,21 +69,25 @@ class _SkipInit(TorchFunctionMode):
     SKIP = {torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.fill_, torch.Tensor.zero_}
 
     def __torch_function__(
-        self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
-    ) -> Any:
+        self,
+        func: Callable[..., object],
+        types: Collection[type],
+        args: tuple[object, ...] = (),
+        kwargs: dict[str, object] | None = None,
+    ) -> object:
         if func in self.SKIP:
             return args[0]
         return func(*args, **(kwargs or {}))
 
 
-def meta_network(space: SearchSpace[Any], arch: Any, spec: NetSpec | RnnSpec) -> nn.Module:
+def meta_network(space: SearchSpace[Arch], arch: Arch, spec: NetSpec | RnnSpec) -> nn.Module:
     """The network of `arch` on the meta device: shapes only, for counting."""
     with torch.device("meta"), _SkipInit():
         return build_network(space, arch, spec)
 
 
 def count_params(
-    space: SearchSpace[Any], arch: Any, *, layers: int, channels: int, dataset: str = "cifar10"
+    space: SearchSpace[Arch], arch: Arch, *, layers: int, channels: int, dataset: str = "cifar10"
 ) -> dict[str, int]:
     """{params, params_without_aux, macs} of the image network of `arch`, N=layers, F=channels;
     macs are the multiply-adds of one inference-mode forward pass of one image."""
@@ -97,7 +102,7 @@ def count_macs(net: nn.Module, spec: NetSpec) -> int:
     """Multiply-adds of convolutions and linear layers for one image, in eval mode (no aux head)."""
     macs = 0
 
-    def hook(mod: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+    def hook(mod: nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal macs
         if isinstance(mod, nn.Conv2d):
             kh, kw = mod.kernel_size
@@ -148,7 +153,7 @@ class Budget:
     the smallest counts seen are kept for the error when nothing fits."""
 
     def __init__(
-        self, space: SearchSpace[Any], spec: NetSpec, *, max_params: int = 0, max_macs: int = 0
+        self, space: SearchSpace[Arch], spec: NetSpec, *, max_params: int = 0, max_macs: int = 0
     ):
         self.space, self.spec = space, spec
         self.max_params, self.max_macs = max_params, max_macs
@@ -156,7 +161,7 @@ class Budget:
         self.smallest_params: int | None = None
         self.smallest_macs: int | None = None
 
-    def counts(self, arch: Any) -> tuple[int, int]:
+    def counts(self, arch: Arch) -> tuple[int, int]:
         """(params, macs) of arch's child network; macs are 0 when max_macs is not set."""
         cid = self.space.canonical_id(arch)
         if cid not in self._counts:
@@ -176,7 +181,7 @@ class Budget:
                 self.smallest_macs = min(macs, self.smallest_macs or macs)
         return self._counts[cid]
 
-    def __call__(self, arch: Any) -> bool:
+    def __call__(self, arch: Arch) -> bool:
         params, macs = self.counts(arch)
         return (not self.max_params or params <= self.max_params) and (
             not self.max_macs or macs <= self.max_macs

@@ -23,7 +23,6 @@ import random
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -31,7 +30,7 @@ from torch import nn
 from nao_kfp.child.cnn import NetSpec
 from nao_kfp.child.params import build_network
 from nao_kfp.config import PROXIES
-from nao_kfp.spaces import SearchSpace
+from nao_kfp.spaces import Arch, SearchSpace
 
 
 def synflow(net: nn.Module, shape: Sequence[int]) -> float:
@@ -53,7 +52,7 @@ def naswot(net: nn.Module, x: torch.Tensor) -> float:
     n = len(x)
     k = torch.zeros(n, n, dtype=torch.float64)
 
-    def hook(_mod: nn.Module, inp: tuple[torch.Tensor, ...], _out: Any) -> None:
+    def hook(_mod: nn.Module, inp: tuple[torch.Tensor, ...], _out: object) -> None:
         c = (inp[0].detach().flatten(1) > 0).double()
         k.add_(c @ c.t() + (1 - c) @ (1 - c).t())
 
@@ -102,7 +101,7 @@ class ProxyScorer:
 
     def __init__(
         self,
-        space: SearchSpace[Any],
+        space: SearchSpace[Arch],
         spec: NetSpec,
         names: Sequence[str],
         *,
@@ -132,7 +131,7 @@ class ProxyScorer:
             self._x = self._images().double()
         return self._x
 
-    def raw(self, arch: Any) -> dict[str, float]:
+    def raw(self, arch: Arch) -> dict[str, float]:
         """{proxy: log-scale value} of arch, cached per canonical id."""
         cid = self.space.canonical_id(arch)
         if cid not in self._raw:
@@ -157,11 +156,11 @@ class ProxyScorer:
             self._raw[cid] = out
         return self._raw[cid]
 
-    def zscores(self, arch: Any) -> dict[str, float]:
+    def zscores(self, arch: Arch) -> dict[str, float]:
         raw = self.raw(arch)
         return {n: round(self.norms[n].z(raw[n]), 4) for n in self.names}
 
-    def score(self, arch: Any, extra: Sequence[float] = ()) -> float:
+    def score(self, arch: Arch, extra: Sequence[float] = ()) -> float:
         """`combine` of the proxies' z-scores and of `extra` ones (e.g. a supernet's
         standardized accuracy, weighing as much as one proxy)."""
         zs = [*self.zscores(arch).values(), *extra]

@@ -40,7 +40,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -52,7 +51,8 @@ from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.child.train_rnn import batchify, read_corpus
 from nao_kfp.config import ChildConfig, Config, SupernetConfig
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import SearchSpace
+from nao_kfp.results import EpochRecord, SupernetTrained, TrainState
+from nao_kfp.spaces import Arch, SearchSpace
 
 Log = Callable[[str], None]
 # the settings a checkpoint's weights depend on (supernet.* and child.rnn.*)
@@ -95,7 +95,7 @@ def rnn_spec(cfg: Config, vocab: int) -> RnnSpec:
     )  # fmt: skip
 
 
-def _identity(space: SearchSpace[Any], cfg: Config, corpus: Corpus, seed: int) -> dict:
+def _identity(space: SearchSpace[Arch], cfg: Config, corpus: Corpus, seed: int) -> dict:
     sn = dataclasses.asdict(cfg.supernet)
     return {
         **{k: sn[k] for k in SUPERNET_KEYS},
@@ -115,18 +115,18 @@ def _batch(data: torch.Tensor, i: int, bptt: int) -> tuple[torch.Tensor, torch.T
 
 
 def train_rnn_supernet(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     corpus: Corpus,
     work_dir: Path,
     *,
     epochs_to: int,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None = None,
-    on_epoch: Callable[[dict[str, Any], float], None] | None = None,
+    on_epoch: Callable[[EpochRecord, float], None] | None = None,
     log: Log | None = None,
-) -> dict[str, Any]:
+) -> SupernetTrained:
     """Train the recurrent supernet in work_dir up to absolute epoch `epochs_to`, one cell of
     `archs` per bptt window; return {epoch, epochs, history, seconds, params, device,
     train_size, snapshot} as train_supernet does. History records: epoch, loss, perplexity
@@ -153,7 +153,7 @@ def train_rnn_supernet(
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             opt, T_max=sn.epochs * len(windows), eta_min=sn.lr_min
         )
-        state: dict[str, Any] = {"epoch": 0, "history": [], "seconds": 0.0}
+        state: TrainState = {"epoch": 0, "history": [], "seconds": 0.0}
         if ckpt_path.is_file():
             resumed = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             check_identity(ckpt_path, resumed["identity"], ident)
@@ -161,7 +161,7 @@ def train_rnn_supernet(
             opt.load_state_dict(resumed["optimizer"])
             sched.load_state_dict(resumed["scheduler"])
             runtime.set_rng_state(resumed["rng"])
-            state = {k: resumed[k] for k in ("epoch", "history", "seconds")}
+            state = runtime.resumed_state(resumed)
             if state["epoch"] < epochs_to:
                 log(f"supernet: resuming at epoch {state['epoch'] + 1} from {ckpt_path}")
         train = corpus.train.to(device)
@@ -202,7 +202,7 @@ def train_rnn_supernet(
             state["seconds"] += took
             state["history"].append(
                 {"epoch": epoch + 1, "loss": loss_mean, "perplexity": math.exp(min(loss_mean, 50.0)),
-                 "lr": sched.get_last_lr()[0], "pool": len(archs), "skipped": skipped}
+                 "lr": float(sched.get_last_lr()[0]), "pool": len(archs), "skipped": skipped}
             )  # fmt: skip
             state["epoch"] = epoch + 1
             log(
@@ -236,9 +236,9 @@ def train_rnn_supernet(
 
 
 def score_perplexities(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     corpus: Corpus,
     work_dir: Path,
     *,

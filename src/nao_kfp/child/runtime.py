@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from nao_kfp.errors import ConfigError
+from nao_kfp.results import ChildResult, TrainState
 
 
 class ChildDiverged(RuntimeError):
@@ -91,7 +92,7 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path, arch_json: Any) -> dict[str, Any] | None:
+def load_checkpoint(path: Path, arch_json: object) -> dict[str, Any] | None:
     """The checkpoint at path when it belongs to this architecture, else None."""
     if not path.is_file():
         return None
@@ -101,16 +102,25 @@ def load_checkpoint(path: Path, arch_json: Any) -> dict[str, Any] | None:
     return state
 
 
-def write_result(out_dir: Path, result: dict[str, Any]) -> None:
+def resumed_state(checkpoint: dict[str, Any]) -> TrainState:
+    """The loop's state saved in a checkpoint: the epochs done, their history, the seconds."""
+    return {
+        "epoch": checkpoint["epoch"],
+        "history": checkpoint["history"],
+        "seconds": checkpoint["seconds"],
+    }
+
+
+def write_result(out_dir: Path, result: ChildResult) -> None:
     path = out_dir / RESULT
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
 
 
-def read_result(out_dir: Path) -> dict[str, Any] | None:
+def read_result(out_dir: Path) -> ChildResult | None:
     path = out_dir / RESULT
     if not path.is_file():
         return None
-    data: dict[str, Any] = json.loads(path.read_text())
+    data: ChildResult = json.loads(path.read_text())
     return data

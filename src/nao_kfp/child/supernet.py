@@ -23,7 +23,7 @@ the gradients of every other op are None (checked by tests/test_supernet.py).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +33,7 @@ from nao_kfp.child.cnn import Calibrate, NetSpec, Shape, _down
 from nao_kfp.child.nb201net import CELL_OPS, DropPathCell, Nb201Skeleton, cell_forward
 from nao_kfp.child.ops import OPS, FactorizedReduce, drop_path, nchw, schedule_drop_path
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import CellArch, CellSpace, Nb201Arch, SearchSpace
+from nao_kfp.spaces import Arch, CellArch, CellSpace, Nb201Arch, SearchSpace
 from nao_kfp.spaces.nb201 import EDGES
 
 
@@ -174,7 +174,7 @@ class Nb201Supernet(Nb201Skeleton):
         return self._run(x, lambda cell, h: cell(h, arch))
 
 
-def build_supernet(space: SearchSpace[Any], spec: NetSpec) -> CellSupernet | Nb201Supernet:
+def build_supernet(space: SearchSpace[Arch], spec: NetSpec) -> CellSupernet | Nb201Supernet:
     """The supernet of an image space; spec.layers is N cells per stage, spec.channels F (C)."""
     if isinstance(space, CellSpace):
         return CellSupernet(space, spec)

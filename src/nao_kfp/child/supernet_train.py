@@ -55,7 +55,6 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -69,7 +68,8 @@ from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
 from nao_kfp.child.train import autocast
 from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import SearchSpace
+from nao_kfp.results import EpochRecord, SupernetTrained, TrainState
+from nao_kfp.spaces import Arch, SearchSpace
 
 Log = Callable[[str], None]
 # the settings a checkpoint's weights depend on; the others (scoring, rerank) may change freely
@@ -104,7 +104,7 @@ def load_data(cfg: Config, child_cfg: ChildConfig | None = None) -> image_data.S
     return load_split(child)
 
 
-def _identity(space: SearchSpace[Any], cfg: Config, data: image_data.Split, seed: int) -> dict:
+def _identity(space: SearchSpace[Arch], cfg: Config, data: image_data.Split, seed: int) -> dict:
     sn = dataclasses.asdict(cfg.supernet)
     return {
         **{k: sn[k] for k in TRAINING_KEYS},
@@ -130,18 +130,18 @@ def _layout(amp: bool) -> torch.memory_format:
 
 
 def train_supernet(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     data: image_data.Split | Corpus,
     work_dir: Path,
     *,
     epochs_to: int,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None = None,
-    on_epoch: Callable[[dict[str, Any], float], None] | None = None,
+    on_epoch: Callable[[EpochRecord, float], None] | None = None,
     log: Log | None = None,
-) -> dict[str, Any]:
+) -> SupernetTrained:
     """Train the supernet in work_dir up to absolute epoch `epochs_to` on minibatches of
     architectures drawn from `archs`; return {epoch, epochs, history, seconds, params, device,
     train_size, snapshot}. A work_dir already at or past epochs_to trains nothing.
@@ -181,7 +181,7 @@ def train_supernet(
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             opt, T_max=sn.epochs * steps, eta_min=sn.lr_min
         )
-        state: dict[str, Any] = {"epoch": 0, "history": [], "seconds": 0.0}
+        state: TrainState = {"epoch": 0, "history": [], "seconds": 0.0}
         if ckpt_path.is_file():
             resumed = torch.load(ckpt_path, map_location="cpu", weights_only=True)
             check_identity(ckpt_path, resumed["identity"], ident)
@@ -189,7 +189,7 @@ def train_supernet(
             opt.load_state_dict(resumed["optimizer"])
             sched.load_state_dict(resumed["scheduler"])
             runtime.set_rng_state(resumed["rng"])
-            state = {k: resumed[k] for k in ("epoch", "history", "seconds")}
+            state = runtime.resumed_state(resumed)
             if state["epoch"] < epochs_to:
                 log(f"supernet: resuming at epoch {state['epoch'] + 1} from {ckpt_path}")
         for epoch in range(state["epoch"], epochs_to):
@@ -223,7 +223,7 @@ def train_supernet(
             state["seconds"] += took
             state["history"].append(
                 {"epoch": epoch + 1, "loss": total_loss / steps, "train_accuracy": correct / seen,
-                 "lr": sched.get_last_lr()[0], "pool": len(archs)}
+                 "lr": float(sched.get_last_lr()[0]), "pool": len(archs)}
             )  # fmt: skip
             state["epoch"] = epoch + 1
             log(
@@ -271,7 +271,9 @@ def _batch_stats_mode(net: nn.Module) -> None:
         bn.train()
 
 
-def _recalibrate(net: CellSupernet | Nb201Supernet, arch: Any, batches: list[torch.Tensor]) -> None:
+def _recalibrate(
+    net: CellSupernet | Nb201Supernet, arch: Arch, batches: list[torch.Tensor]
+) -> None:
     bns = _bn_layers(net)
     momenta = [bn.momentum for bn in bns]
     for bn in bns:
@@ -287,9 +289,9 @@ def _recalibrate(net: CellSupernet | Nb201Supernet, arch: Any, batches: list[tor
 
 
 def score_archs(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     cfg: Config,
-    archs: Sequence[Any],
+    archs: Sequence[Arch],
     data: image_data.Split,
     work_dir: Path,
     *,

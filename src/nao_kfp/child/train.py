@@ -21,7 +21,6 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +34,8 @@ from nao_kfp.child.params import build_network, count_macs, net_spec
 from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import CellArch, Nb201Arch, RnnArch, SearchSpace
+from nao_kfp.results import ChildResult, TrainState
+from nao_kfp.spaces import Arch, CellArch, Nb201Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
 EVAL_BATCH_FACTOR = 2
@@ -45,15 +45,15 @@ IMAGENET_STEM_FROM = 128  # no activations kept for backward: evaluation batches
 
 
 def train_child(
-    space: SearchSpace[Any],
-    arch: Any,
+    space: SearchSpace[Arch],
+    arch: Arch,
     cfg: ChildConfig,
     out_dir: Path,
     *,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None = None,
     log: Log | None = None,
-) -> dict[str, Any]:
+) -> ChildResult:
     """Train the child of `arch` and return {dev_accuracy, best_dev_accuracy, params, macs,
     seconds, epochs, device, ...}; also written to out_dir/result.json (returned as is when it
     already exists). For enas-rnn see train_rnn (dev_accuracy is a perplexity score there)."""
@@ -70,15 +70,15 @@ def train_child(
 
 
 def _train(
-    space: SearchSpace[Any],
-    arch: Any,
+    space: SearchSpace[Arch],
+    arch: Arch,
     cfg: ChildConfig,
     out_dir: Path,
     *,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None,
     log: Log,
-) -> dict[str, Any]:
+) -> ChildResult:
     if isinstance(arch, RnnArch):
         if cfg.dataset != "ptb":
             raise ConfigError(
@@ -102,7 +102,7 @@ def _train(
     return result
 
 
-def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[Any]:
+def autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager[object]:
     """bf16 autocast on CUDA when child.amp is on (the supernet trains with it too)."""
     if device.type == "cuda" and amp:
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -126,7 +126,7 @@ def evaluate(
 
 
 def _train_cnn(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     arch: CellArch | Nb201Arch,
     cfg: ChildConfig,
     out_dir: Path,
@@ -134,7 +134,7 @@ def _train_cnn(
     seed: int,
     on_checkpoint: Callable[[Path], None] | None,
     log: Log,
-) -> dict[str, Any]:
+) -> ChildResult:
     device = runtime.pick_device(cfg.device)
     amp = cfg.amp and device.type == "cuda"
     images = image_data.load_images(cfg)
@@ -161,14 +161,14 @@ def _train_cnn(
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             opt, T_max=cfg.epochs * steps_per_epoch, eta_min=cfg.lr_min
         )
-        state: dict[str, Any] = {"epoch": 0, "history": [], "seconds": 0.0}
+        state: TrainState = {"epoch": 0, "history": [], "seconds": 0.0}
         resumed = runtime.load_checkpoint(ckpt_path, arch_json)
         if resumed is not None:
             net.load_state_dict(resumed["model"])
             opt.load_state_dict(resumed["optimizer"])
             sched.load_state_dict(resumed["scheduler"])
             runtime.set_rng_state(resumed["rng"])
-            state = {k: resumed[k] for k in ("epoch", "history", "seconds")}
+            state = runtime.resumed_state(resumed)
             log(f"resuming at epoch {state['epoch'] + 1} of {cfg.epochs} from {ckpt_path}")
         flip = cfg.dataset != "digits"  # a mirrored digit is another glyph
         pad = max(size // 8, 1)  # 4 pixels on 32×32 as in the paper
@@ -243,7 +243,7 @@ def _train_cnn(
     }
 
 
-def _macs(space: SearchSpace[Any], arch: CellArch | Nb201Arch, spec: NetSpec) -> int:
+def _macs(space: SearchSpace[Arch], arch: CellArch | Nb201Arch, spec: NetSpec) -> int:
     with torch.device("meta"):
         net = build_network(space, arch, dataclasses.replace(spec, aux_head=False))
     return count_macs(net, spec)

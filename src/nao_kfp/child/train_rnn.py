@@ -22,7 +22,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +33,8 @@ from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ConfigError
-from nao_kfp.spaces import RnnArch, SearchSpace
+from nao_kfp.results import ChildResult, TrainState
+from nao_kfp.spaces import Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
 EOS, UNK = "<eos>", "<unk>"
@@ -91,7 +91,7 @@ def evaluate_ppl(net: RnnLM, data: torch.Tensor, bptt: int, device: torch.device
 
 
 def train_rnn(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     arch: RnnArch,
     cfg: ChildConfig,
     out_dir: Path,
@@ -99,7 +99,7 @@ def train_rnn(
     seed: int,
     on_checkpoint: Callable[[Path], None] | None,
     log: Log,
-) -> dict[str, Any]:
+) -> ChildResult:
     r = cfg.rnn
     device = runtime.pick_device(cfg.device)
     words, (train_ids, valid_ids, test_ids) = read_corpus(Path(cfg.data_dir), r.max_vocab)
@@ -120,13 +120,13 @@ def train_rnn(
         opt = torch.optim.SGD(
             net.parameters(), lr=cfg.lr_max, momentum=cfg.momentum, weight_decay=cfg.weight_decay
         )
-        state: dict[str, Any] = {"epoch": 0, "history": [], "seconds": 0.0}
+        state: TrainState = {"epoch": 0, "history": [], "seconds": 0.0}
         resumed = runtime.load_checkpoint(ckpt_path, arch_json)
         if resumed is not None:
             net.load_state_dict(resumed["model"])
             opt.load_state_dict(resumed["optimizer"])
             runtime.set_rng_state(resumed["rng"])
-            state = {k: resumed[k] for k in ("epoch", "history", "seconds")}
+            state = runtime.resumed_state(resumed)
             log(f"resuming at epoch {state['epoch'] + 1} of {cfg.epochs} from {ckpt_path}")
         for epoch in range(state["epoch"], cfg.epochs):
             t0 = time.perf_counter()

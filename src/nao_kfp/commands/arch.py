@@ -6,22 +6,22 @@ import argparse
 import json
 import math
 import random
-from typing import Any
 
 from nao_kfp.commands.common import (
     add_arch_args,
     add_space_arg,
     arch_texts,
     official_form,
+    official_tokens,
     parse_arch,
 )
 from nao_kfp.errors import ArchError
-from nao_kfp.spaces import SearchSpace, get_space
+from nao_kfp.spaces import Arch, SearchSpace, get_space
 
 FORMATS = ["native", "official"]
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("arch", help="show, convert and sample architectures")
     arch_sub = p.add_subparsers(dest="arch_command", required=True, parser_class=type(p))
 
@@ -66,14 +66,15 @@ def cmd_show(args: argparse.Namespace) -> int:
             print()
         print(space.to_string(arch))
         print(f"id: {space.canonical_id(arch)}")
-        if hasattr(space, "to_official"):
-            print("official: " + " ".join(map(str, space.to_official(arch))))
+        official = official_tokens(space, arch)
+        if official is not None:
+            print("official: " + " ".join(map(str, official)))
         print(space.describe(arch))
     return 0
 
 
-def show_record(space: SearchSpace[Any], arch: Any) -> dict[str, Any]:
-    rec = {
+def show_record(space: SearchSpace[Arch], arch: Arch) -> dict[str, object]:
+    rec: dict[str, object] = {
         "space": space.name,
         "arch": space.to_string(arch),
         "id": space.canonical_id(arch),
@@ -82,8 +83,9 @@ def show_record(space: SearchSpace[Any], arch: Any) -> dict[str, Any]:
         "json": space.to_json(arch),
         "description": space.describe(arch),
     }
-    if hasattr(space, "to_official"):
-        rec["official"] = space.to_official(arch)
+    official = official_tokens(space, arch)
+    if official is not None:
+        rec["official"] = official
     return rec
 
 
@@ -93,8 +95,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         official_form(space, "--to")
     for text in arch_texts(args.arch):
         arch = parse_arch(space, text, args.src, what="--from")
-        if args.dst == "official":
-            print(" ".join(map(str, space.to_official(arch))))  # type: ignore[attr-defined]
+        official = official_tokens(space, arch) if args.dst == "official" else None
+        if official is not None:
+            print(" ".join(map(str, official)))
         else:
             print(space.to_string(arch))
     return 0

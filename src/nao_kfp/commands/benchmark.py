@@ -6,14 +6,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from nao_kfp.commands.common import add_config_args, add_space_arg, positive_int
 from nao_kfp.config import PRESETS_DIR, Config, load_config
-from nao_kfp.spaces import get_space
+from nao_kfp.spaces import Arch, get_space
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "benchmark",
         help="compare search strategies on a tabular benchmark (CSV of arch,valid[,test,seconds])",
@@ -88,7 +87,7 @@ def benchmark_config(
     return load_config(preset, [f"search.space={space}", *evaluator, *overrides])
 
 
-def prior_best(cfg: Config, count: int) -> list[Any]:
+def prior_best(cfg: Config, count: int) -> list[Arch]:
     """The `count` best architectures of cfg.search.prior (checked: a bad file is one line
     naming --prior), best first; [] without priors."""
     from nao_kfp import prior

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from nao_kfp.commands.common import add_config_args, add_space_arg, parse_arch, seed_int
 from nao_kfp.config import load_config
@@ -24,7 +23,7 @@ def _add_arch(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "train-child",
         help="train one child network and print its result as a JSON line",

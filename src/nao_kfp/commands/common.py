@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from typing import Any
 
 from nao_kfp.config import Config, load_config
 from nao_kfp.errors import ArchError
-from nao_kfp.spaces import SPACES, SearchSpace, get_space
+from nao_kfp.spaces import SPACES, Arch, CellArch, CellSpace, SearchSpace, get_space
 
 
 def positive_int(text: str) -> int:
@@ -91,16 +90,16 @@ def arch_texts(text: str) -> list[str]:
 
 
 def parse_arch(
-    space: SearchSpace[Any], text: str, fmt: str = "native", what: str = "--format"
-) -> Any:
+    space: SearchSpace[Arch], text: str, fmt: str = "native", what: str = "--format"
+) -> Arch:
     if fmt == "official":
         return official_form(space, what).parse_official(text)
     return space.parse(text)
 
 
-def official_form(space: SearchSpace[Any], what: str) -> Any:
+def official_form(space: SearchSpace[Arch], what: str) -> CellSpace:
     """The space itself when it has the official NAO integer form (nasnet and enas)."""
-    if not hasattr(space, "parse_official"):
+    if not isinstance(space, CellSpace):
         raise ArchError(
             f"{what} official: the {space.name} space has no official NAO form; "
             "expected nasnet or enas"
@@ -108,5 +107,12 @@ def official_form(space: SearchSpace[Any], what: str) -> Any:
     return space
 
 
-def space_arg(name: str) -> SearchSpace[Any]:
+def official_tokens(space: SearchSpace[Arch], arch: Arch) -> list[int] | None:
+    """The official NAO integer form of `arch`, None where its space has none."""
+    if isinstance(space, CellSpace) and isinstance(arch, CellArch):
+        return space.to_official(arch)
+    return None
+
+
+def space_arg(name: str) -> SearchSpace[Arch]:
     return get_space(name)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 import yaml
 
 from nao_kfp.commands.common import add_config_args, config_from_args
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("config", help="print the resolved configuration")
     config_sub = p.add_subparsers(dest="config_command", required=True, parser_class=type(p))
     show = config_sub.add_parser(

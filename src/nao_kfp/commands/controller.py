@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nao_kfp.commands.common import (
     add_config_args,
@@ -22,8 +22,11 @@ from nao_kfp.config import load_config
 from nao_kfp.pool import read_pool, write_pool
 from nao_kfp.spaces import SPACES, get_space
 
+if TYPE_CHECKING:
+    from nao_kfp.controller import NAOModel
 
-def register(sub: Any) -> None:
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     top = sub.add_parser("controller", help="train the NAO controller or propose new architectures")
     cmds = top.add_subparsers(dest="controller_command", required=True, parser_class=type(top))
 
@@ -125,7 +128,7 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _load_model(path: Path, flag: str) -> Any:
+def _load_model(path: Path, flag: str) -> NAOModel:
     from nao_kfp import controller  # torch is imported only when a controller command runs
     from nao_kfp.errors import NaoError
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from nao_kfp.pool import STATUSES, evaluated, read_pool
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("pool", help="check pool files")
     pool_sub = p.add_subparsers(dest="pool_command", required=True, parser_class=type(p))
     check = pool_sub.add_parser(

@@ -11,14 +11,14 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nao_kfp.commands.common import add_config_args, config_from_args
 from nao_kfp.errors import NaoError
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
-    from nao_kfp.records import SearchResult
+    from nao_kfp.records import FinalOutcome, SearchResult
 
 # How long `nao submit` waits for the API server's TCP port before giving up.
 CONNECT_TIMEOUT_S = 5.0
@@ -30,7 +30,7 @@ class SubmitError(NaoError):
     """The Kubeflow Pipelines API could not be reached or refused the run."""
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "search",
         help="run the NAO search pipeline on this machine (kfp.local)",
@@ -95,7 +95,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def serve_line(
-    cfg: Config, out: Path, result: SearchResult, final: dict[str, Any] | None
+    cfg: Config, out: Path, result: SearchResult, final: FinalOutcome | None
 ) -> str | None:
     """The one command that serves what the search found: the final model, else the best
     child's checkpoint in the local store, exported first; None without either (the table and

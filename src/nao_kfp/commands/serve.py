@@ -6,7 +6,6 @@ import argparse
 import re
 import socket
 from pathlib import Path
-from typing import Any
 
 # the model's name is a URL path part and the InferenceService's name: a DNS-1123 label
 NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -29,7 +28,7 @@ def model_name(text: str) -> str:
     return text
 
 
-def register(sub: Any) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from nao_kfp.serve import DEFAULT_NAME, HTTP_PORT
 
     p = sub.add_parser(

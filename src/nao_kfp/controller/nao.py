@@ -19,7 +19,7 @@ from torch import Tensor
 from nao_kfp.config import ControllerConfig, _build
 from nao_kfp.controller.model import Seq2Seq, cpu_threads, mask_tensor
 from nao_kfp.errors import ConfigError, NaoError
-from nao_kfp.spaces import SearchSpace, get_space
+from nao_kfp.spaces import Arch, SearchSpace, get_space
 
 FORMAT = "nao-kfp-controller/1"
 WEIGHTS = "model.pt"
@@ -30,7 +30,7 @@ class CheckpointError(NaoError):
     """A controller checkpoint is missing, of another format, or does not fit its space."""
 
 
-def _read_checkpoint(file: Path) -> Any:
+def _read_checkpoint(file: Path) -> object:
     """torch.load of model.pt, memoized on the file's identity (path, inode, size, mtime): the
     in-process loop loads each round's model three times (optimize, decode, the next warm
     start), and the weights-only unpickler costs more than the rest of a small step. Files are
@@ -50,7 +50,7 @@ _LAST_READ: dict[str, Any] = {}
 class NAOModel:
     def __init__(
         self,
-        space: SearchSpace[Any],
+        space: SearchSpace[Arch],
         cfg: ControllerConfig,
         *,
         target_min: float = 0.0,
@@ -78,7 +78,7 @@ class NAOModel:
 
     # ------------------------------------------------------------ tokens
 
-    def tokens(self, archs: Sequence[Any]) -> Tensor:
+    def tokens(self, archs: Sequence[Arch]) -> Tensor:
         """Architectures (objects or native strings) -> N x L long tensor."""
         rows = [self.space.encode(self.space.parse(a) if isinstance(a, str) else a) for a in archs]
         return torch.tensor(rows, dtype=torch.long).reshape(len(rows), self.space.seq_len)
@@ -86,12 +86,12 @@ class NAOModel:
     # ------------------------------------------------------------ inference
 
     @torch.no_grad()
-    def predict(self, archs: Sequence[Any]) -> list[float]:
+    def predict(self, archs: Sequence[Arch]) -> list[float]:
         """Predicted accuracy of each architecture (the heads' mean), in the pool's units."""
         return self.score(archs)
 
     @torch.no_grad()
-    def score(self, archs: Sequence[Any], explore: float = 0.0) -> list[float]:
+    def score(self, archs: Sequence[Arch], explore: float = 0.0) -> list[float]:
         """The heads' mean plus `explore` times their spread (std), in accuracy units: what
         search.select predicted ranks candidates by."""
         if not archs:
@@ -105,7 +105,7 @@ class NAOModel:
         return [float(v) for v in self.denormalize(y)]
 
     @torch.no_grad()
-    def reconstruct(self, archs: Sequence[Any]) -> Tensor:
+    def reconstruct(self, archs: Sequence[Arch]) -> Tensor:
         """Greedy D(E(x)) as tokens, N x L."""
         self.net.eval()
         with cpu_threads(self.cfg.threads):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +20,7 @@ from nao_kfp.controller.model import cpu_threads
 from nao_kfp.controller.nao import CheckpointError, NAOModel
 from nao_kfp.controller.train import ControllerError
 from nao_kfp.pool import PoolEntry, entry, evaluated
+from nao_kfp.spaces import Arch, SearchSpace
 
 EMBEDDINGS_FILE = "embeddings.pt"
 # eta grows geometrically, so float rounding may land a hair above eta_max on the last step
@@ -112,7 +112,7 @@ def decode_new(
     eta_growth: float,
     eta_max: float,
     known_ids: set[str],
-    accept: Callable[[Any], bool] | None = None,
+    accept: Callable[[Arch], bool] | None = None,
 ) -> list[PoolEntry]:
     """Up to `count` new architectures (status pending), none in `known_ids`, none twice.
 
@@ -124,7 +124,7 @@ def decode_new(
     """
     space = _space_of(model, emb)
     seen = set(known_ids) | set(emb.seed_ids)
-    found: list[tuple[Any, int, float]] = []  # (arch, seed index, eta)
+    found: list[tuple[Arch, int, float]] = []  # (arch, seed index, eta)
     for step in eta_ladder(eta, eta_growth, eta_max):
         if len(found) >= count or not emb.h.size(0):
             break
@@ -155,7 +155,7 @@ def decode_new(
     ]
 
 
-def _space_of(model: NAOModel, emb: Embeddings) -> Any:
+def _space_of(model: NAOModel, emb: Embeddings) -> SearchSpace[Arch]:
     """The model's space, which the embeddings must have been made for."""
     if emb.space != model.space.name:
         raise CheckpointError(
@@ -184,7 +184,7 @@ def decode_candidates(
     etas: list[float],
     known_ids: set[str],
     beam: int = 1,
-    accept: Callable[[Any], bool] | None = None,
+    accept: Callable[[Arch], bool] | None = None,
 ) -> list[PoolEntry]:
     """Every seed decoded at every step size in one batched call, keeping the `beam` most
     likely architectures of each (1: the greedy one): the distinct architectures not in

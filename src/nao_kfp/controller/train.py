@@ -11,7 +11,7 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +24,9 @@ from nao_kfp.controller.metrics import hamming, pairwise_accuracy
 from nao_kfp.controller.model import cpu_threads
 from nao_kfp.controller.nao import NAOModel
 from nao_kfp.errors import NaoError
+from nao_kfp.jsontypes import Metrics
 from nao_kfp.pool import PoolEntry, evaluated
-from nao_kfp.spaces import SearchSpace
+from nao_kfp.spaces import Arch, SearchSpace
 
 # Symmetric variants precomputed per architecture; each epoch every architecture also enters
 # as one of them. A random walk of this length over the space's symmetries gives enough
@@ -48,7 +49,7 @@ class _Data:
 
 
 def fit(
-    space: SearchSpace[Any],
+    space: SearchSpace[Arch],
     train: list[PoolEntry],
     cfg: ControllerConfig,
     *,
@@ -58,7 +59,7 @@ def fit(
     log: Log | None = None,
     prior: list[PoolEntry] | None = None,
     prior_weight: float = 1.0,
-) -> tuple[NAOModel, dict[str, Any]]:
+) -> tuple[NAOModel, Metrics]:
     """Train a controller on the evaluated entries of `train` (warm-started from `init`).
 
     `prior`: more evaluated entries (an earlier search's, in this pool's units: prior.py),
@@ -134,7 +135,7 @@ def _quality(model: NAOModel, tokens: Tensor, true: Tensor) -> dict[str, float]:
     return {"pairwise_accuracy": round(pw, 6), "hamming": round(hamming(decoded, tokens), 6)}
 
 
-def _usable(space: SearchSpace[Any], entries: list[PoolEntry], what: str) -> list[PoolEntry]:
+def _usable(space: SearchSpace[Arch], entries: list[PoolEntry], what: str) -> list[PoolEntry]:
     for e in entries:
         if e.space != space.name:
             raise ControllerError(
@@ -158,7 +159,7 @@ def _split(n: int, cfg: ControllerConfig, gen: torch.Generator) -> tuple[Tensor,
     return perm[:n_hold].sort().values, perm[n_hold:].sort().values
 
 
-def _variant_table(space: SearchSpace[Any], archs: list[Any], rng: random.Random) -> Tensor:
+def _variant_table(space: SearchSpace[Arch], archs: list[Arch], rng: random.Random) -> Tensor:
     rows = []
     for arch in archs:
         walk = []
@@ -220,7 +221,9 @@ def _epoch_inputs(
     return torch.cat((x, sym)), torch.cat((target, target)), rows.repeat(2)
 
 
-def _optimizer(params: Any, cfg: ControllerConfig) -> torch.optim.Optimizer:
+def _optimizer(
+    params: Iterable[torch.nn.Parameter], cfg: ControllerConfig
+) -> torch.optim.Optimizer:
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     # foreach: one fused update for all of the small parameter tensors (~15% of a CPU step)
     return opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)

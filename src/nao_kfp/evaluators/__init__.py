@@ -9,8 +9,6 @@ chooses the winner, Evaluator.select) or `proxy` (zero-cost proxies of the untra
 
 from __future__ import annotations
 
-from typing import Any
-
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError
 from nao_kfp.evaluators.base import Evaluator
@@ -29,7 +27,7 @@ REGISTRY: dict[str, type[Evaluator]] = {
 }
 
 
-def make_evaluator(cfg: Config, **kwargs: Any) -> Evaluator:
+def make_evaluator(cfg: Config, **kwargs: object) -> Evaluator:
     kind = cfg.evaluator.kind
     if kind not in REGISTRY:
         raise ConfigError(

@@ -6,14 +6,14 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from nao_kfp.config import Config
 from nao_kfp.pool import PoolEntry
-from nao_kfp.spaces import SearchSpace, get_space
+from nao_kfp.results import RerankEntry
+from nao_kfp.spaces import Arch, SearchSpace, get_space
 
 Log = Callable[[str], None]
-Accept = Callable[[Any], bool]
+Accept = Callable[[Arch], bool]
 
 
 class Evaluator(ABC):
@@ -28,16 +28,16 @@ class Evaluator(ABC):
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
-        self.space: SearchSpace[Any] = get_space(cfg.search.space)
+        self.space: SearchSpace[Arch] = get_space(cfg.search.space)
 
-    def prepare(self, out_dir: Path) -> dict[str, Any]:
+    def prepare(self, out_dir: Path) -> dict[str, str]:
         """Stage what evaluation reads (a data set) under out_dir, once per search."""
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         return {}
 
     def sample(
         self, count: int, rng: random.Random, exclude: set[str], accept: Accept | None = None
-    ) -> list[Any]:
+    ) -> list[Arch]:
         """Up to `count` distinct architectures it can score, none with an id in `exclude`,
         all accepted by `accept` (the search's budget) when given."""
         return self.space.sample_unique(count, rng, exclude=exclude, accept=accept)
@@ -52,14 +52,14 @@ class Evaluator(ABC):
 
         return within_budget(self.cfg)
 
-    def substitute(self, arch: Any, exclude: set[str], rng: random.Random) -> Any | None:
+    def substitute(self, arch: Arch, exclude: set[str], rng: random.Random) -> Arch | None:
         """The architecture to evaluate in place of a proposed one: itself when it can be
         scored, else a stand-in (or None); never one with an id in `exclude`."""
         return arch
 
     def select(
         self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
-    ) -> tuple[PoolEntry, list[dict[str, Any]]]:
+    ) -> tuple[PoolEntry, list[RerankEntry]]:
         """The search's winner among its evaluated entries (`ranked`: best accuracy first, all
         within the budget), and the records of how it was chosen (empty: by accuracy alone)."""
         return ranked[0], []
@@ -77,13 +77,13 @@ class Evaluator(ABC):
         """The entries, each now ok (with an accuracy) or failed (with an error)."""
 
 
-def ok(e: PoolEntry, accuracy: float, **extra: Any) -> PoolEntry:
+def ok(e: PoolEntry, accuracy: float, **extra: object) -> PoolEntry:
     e.status, e.accuracy, e.error = "ok", float(accuracy), None
     e.extra.update(extra)
     return e
 
 
-def failed(e: PoolEntry, error: str, **extra: Any) -> PoolEntry:
+def failed(e: PoolEntry, error: str, **extra: object) -> PoolEntry:
     e.status, e.accuracy, e.error = "failed", None, error
     e.extra.update(extra)
     return e

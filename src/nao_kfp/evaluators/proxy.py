@@ -17,12 +17,18 @@ import dataclasses
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nao_kfp.config import Config
 from nao_kfp.config.evaluator import DATA_PROXIES
 from nao_kfp.evaluators.base import Evaluator, Log, ok
 from nao_kfp.pool import PoolEntry
+from nao_kfp.results import RerankEntry
+
+if TYPE_CHECKING:
+    import torch
+
+    from nao_kfp.child.proxies import ProxyScorer
 
 DEFAULT_PROXIES = ("synflow", "params")
 
@@ -31,7 +37,7 @@ def proxy_names(cfg: Config) -> tuple[str, ...]:
     return tuple(cfg.evaluator.proxies) or DEFAULT_PROXIES
 
 
-def make_scorer(cfg: Config, data_dir: Path | None = None) -> Any:
+def make_scorer(cfg: Config, data_dir: Path | None = None) -> ProxyScorer:
     """The ProxyScorer of cfg's child network (search_spec), seeded by search.seed."""
     from nao_kfp.child.params import search_spec
     from nao_kfp.child.proxies import ProxyScorer
@@ -42,7 +48,7 @@ def make_scorer(cfg: Config, data_dir: Path | None = None) -> Any:
     if data_dir is not None:
         child = dataclasses.replace(child, data_dir=str(data_dir))
 
-    def images() -> Any:  # the data proxies' batch: proxy_batch seeded training images
+    def images() -> torch.Tensor:  # the data proxies' batch: proxy_batch seeded training images
         import torch
 
         from nao_kfp.child.supernet_train import load_split
@@ -65,7 +71,7 @@ class ProxyEvaluator(Evaluator):
         super().__init__(cfg)
         self.data_dir = data_dir
 
-    def prepare(self, out_dir: Path) -> dict[str, Any]:
+    def prepare(self, out_dir: Path) -> dict[str, str]:
         if set(proxy_names(self.cfg)) & set(DATA_PROXIES):  # their batch of training images
             from nao_kfp.evaluators.train import TrainEvaluator
 
@@ -73,7 +79,7 @@ class ProxyEvaluator(Evaluator):
         return super().prepare(out_dir)
 
     @cached_property
-    def scorer(self) -> Any:
+    def scorer(self) -> ProxyScorer:
         from nao_kfp.child.runtime import cpu_threads
 
         with cpu_threads(self.cfg.child.cpu_threads or 1):
@@ -98,7 +104,7 @@ class ProxyEvaluator(Evaluator):
 
     def select(
         self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
-    ) -> tuple[PoolEntry, list[dict[str, Any]]]:
+    ) -> tuple[PoolEntry, list[RerankEntry]]:
         from nao_kfp.evaluators.supernet import rerank_select
 
         return rerank_select(

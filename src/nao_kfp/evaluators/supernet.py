@@ -29,21 +29,29 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal, cast
 
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
 from nao_kfp.evaluators.train import TrainEvaluator
 from nao_kfp.pool import PoolEntry
-from nao_kfp.spaces import get_space
+from nao_kfp.results import EpochRecord, RerankEntry, SupernetTrained
+from nao_kfp.spaces import Arch, get_space
+
+if TYPE_CHECKING:
+    from nao_kfp.child.data import Split
+    from nao_kfp.child.rnn_supernet_train import Corpus
+    from nao_kfp.store import Store
 
 CHECKPOINT = "checkpoint.pt"
 # scoring progress: about this many lines per round, however large the pool
 SCORE_UPDATES = 10
+# the key of a re-ranked record that keeps what the cheap score said of it
+ScoreKey = Literal["supernet_score", "supernet_perplexity", "proxy_score"]
 
 
-def _store(cfg: Config) -> Any:
+def _store(cfg: Config) -> Store:
     from nao_kfp.store import open_store
 
     return open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
@@ -58,10 +66,10 @@ class SupernetEvaluator(Evaluator):
         self.epoch: int | None = None  # the weights that score: train_to's last epochs_to
         self.round_index = 0  # for progress lines
 
-    def prepare(self, out_dir: Path) -> dict[str, Any]:
+    def prepare(self, out_dir: Path) -> dict[str, str]:
         return TrainEvaluator(self.cfg).prepare(out_dir)
 
-    def _data(self, data_dir: Path | None) -> Any:
+    def _data(self, data_dir: Path | None) -> Split | Corpus:
         from nao_kfp.child.supernet_train import load_data
 
         child = self.cfg.child
@@ -86,8 +94,8 @@ class SupernetEvaluator(Evaluator):
         return f"supernets/{self.space.name}/{digest}/to-epoch-{epochs_to}/{CHECKPOINT}"
 
     def train_to(
-        self, epochs_to: int, archs: Sequence[Any], *, data_dir: Path | None, log: Log | None
-    ) -> dict[str, Any]:
+        self, epochs_to: int, archs: Sequence[Arch], *, data_dir: Path | None, log: Log | None
+    ) -> SupernetTrained:
         """Train the shared weights up to absolute epoch `epochs_to` on `archs`: from this
         round's mirror when a preempted run left one, else from the work directory's checkpoint
         (the round's input), else from the previous round's mirror."""
@@ -114,12 +122,16 @@ class SupernetEvaluator(Evaluator):
 
         timed: list[float] = []
 
-        def on_epoch(record: dict[str, Any], seconds: float) -> None:
+        def on_epoch(record: EpochRecord, seconds: float) -> None:
             timed.append(seconds)
             per_epoch = sum(timed) / len(timed)
             epoch, total = record["epoch"], self.cfg.supernet.epochs
             # language models: the training perplexity, never an accuracy
-            how = {k: record[k] for k in ("train_accuracy", "perplexity") if k in record}
+            kinds: tuple[Literal["train_accuracy", "perplexity"], ...] = (
+                "train_accuracy",
+                "perplexity",
+            )
+            how = {k: record[k] for k in kinds if k in record}
             progress.emit(
                 "supernet", round=self.round_index, epoch=epoch, epochs=total,
                 loss=record["loss"], **how,
@@ -165,6 +177,8 @@ class SupernetEvaluator(Evaluator):
             from nao_kfp.child.rnn_supernet_train import score_perplexities
             from nao_kfp.child.train_rnn import perplexity_score
 
+            data = cast("Corpus", data)  # load_data of a language model's child config
+
             ppls = score_perplexities(
                 self.space, self.cfg, archs, data, self._work(), epoch=epoch, on_scored=on_scored
             )
@@ -178,8 +192,9 @@ class SupernetEvaluator(Evaluator):
                 for e, p in zip(entries, ppls, strict=True)
             ]  # fmt: skip
         scores = score_archs(
-            self.space, self.cfg, archs, data, self._work(), epoch=epoch, on_scored=on_scored
-        )
+            self.space, self.cfg, archs, cast("Split", data), self._work(), epoch=epoch,
+            on_scored=on_scored,
+        )  # fmt: skip
         if not self.cfg.evaluator.proxies:
             return [
                 ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)
@@ -213,7 +228,7 @@ class SupernetEvaluator(Evaluator):
 
     def select(
         self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
-    ) -> tuple[PoolEntry, list[dict[str, Any]]]:
+    ) -> tuple[PoolEntry, list[RerankEntry]]:
         """NAO-WS's selection: the best supernet.rerank_top retrained from scratch (the child
         recipe, supernet.rerank_epochs) and the best of them by that dev accuracy."""
         sn = self.cfg.supernet
@@ -237,9 +252,9 @@ def rerank_select(
     *,
     data_dir: Path | None,
     log: Log | None,
-    score_key: str,
-    view: Callable[[PoolEntry], Any] | None = None,
-) -> tuple[PoolEntry, list[dict[str, Any]]]:
+    score_key: ScoreKey,
+    view: Callable[[PoolEntry], float | None] | None = None,
+) -> tuple[PoolEntry, list[RerankEntry]]:
     """The best `top_n` of `ranked` (by a cheap score) retrained from scratch (the child recipe,
     `epochs`) and the best of them by that dev accuracy; its cheap score (`view` of it, by
     default its accuracy) is kept as score_key. With fewer than two, the best-scored wins as it
@@ -247,7 +262,7 @@ def rerank_select(
     from nao_kfp.evaluators.train import work_dir
     from nao_kfp.final import best_of, rerank
 
-    def said(e: PoolEntry) -> Any:
+    def said(e: PoolEntry) -> float | None:
         return view(e) if view is not None else e.accuracy
 
     top = list(ranked[:top_n])
@@ -262,7 +277,10 @@ def rerank_select(
     for rec, e in zip(records, top, strict=True):
         rec[score_key] = said(e)
     win, rec = top[best_of(records)], records[best_of(records)]
+    keys: tuple[
+        Literal["test_accuracy", "params", "macs", "dev_perplexity", "test_perplexity"], ...
+    ]
     keys = ("test_accuracy", "params", "macs", "dev_perplexity", "test_perplexity")
-    trained = {k: rec[k] for k in keys if rec.get(k) is not None}
+    trained: dict[str, object] = {k: rec[k] for k in keys if rec.get(k) is not None}
     extra = {**win.extra, **trained, score_key: said(win)}
     return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records

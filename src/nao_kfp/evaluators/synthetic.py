@@ -14,10 +14,10 @@ import random
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from nao_kfp.evaluators.base import Evaluator, Log, ok
 from nao_kfp.pool import PoolEntry
+from nao_kfp.spaces import Arch
 
 LOW, HIGH = 0.5, 0.95
 
@@ -36,7 +36,7 @@ class SyntheticEvaluator(Evaluator):
         ]
         return unary, pair
 
-    def score(self, arch: Any) -> float:
+    def score(self, arch: Arch) -> float:
         sp = self.space
         unary, pair = self._weights
         t = sp.encode(sp.canonical(arch))

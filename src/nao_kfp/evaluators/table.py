@@ -17,13 +17,17 @@ import random
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError
 from nao_kfp.evaluators.base import Accept, Evaluator, Log, failed, ok
 from nao_kfp.pool import PoolEntry
+from nao_kfp.spaces import Arch
 from nao_kfp.tabular import Table, read_table
+
+if TYPE_CHECKING:
+    import torch
 
 
 class TableEvaluator(Evaluator):
@@ -51,27 +55,27 @@ class TableEvaluator(Evaluator):
         if not limit:
             return None
 
-        def accept(arch: Any) -> bool:
+        def accept(arch: Arch) -> bool:
             row = self.table.get(arch)
             return row is not None and row.params is not None and row.params <= limit
 
         return accept
 
     @cached_property
-    def _tokens(self) -> Any:
+    def _tokens(self) -> torch.Tensor:
         import torch
 
         return torch.tensor([self.space.encode(r.arch) for r in self.table.rows], dtype=torch.long)
 
     def sample(
         self, count: int, rng: random.Random, exclude: set[str], accept: Accept | None = None
-    ) -> list[Any]:
+    ) -> list[Arch]:
         rows = [r for r in self.table.rows if r.id not in exclude]
         if accept is not None:
             rows = [r for r in rows if accept(r.arch)]
         return [r.arch for r in rng.sample(rows, min(count, len(rows)))]
 
-    def substitute(self, arch: Any, exclude: set[str], rng: random.Random) -> Any | None:
+    def substitute(self, arch: Arch, exclude: set[str], rng: random.Random) -> Arch | None:
         if self.table.get(arch) is not None:
             return arch
         if self.cfg.evaluator.unavailable != "nearest":

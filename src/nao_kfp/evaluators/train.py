@@ -20,7 +20,6 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
@@ -39,7 +38,7 @@ def child_digest(cfg: Config) -> str:
 class TrainEvaluator(Evaluator):
     kind = "train"
 
-    def prepare(self, out_dir: Path) -> dict[str, Any]:
+    def prepare(self, out_dir: Path) -> dict[str, str]:
         """Stage the data set once, so that children read it from `out_dir` and never download."""
         from nao_kfp.child import prepare_data as stage
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeAlias, cast
 
 from nao_kfp.errors import ArchError
 from nao_kfp.spaces.base import SearchSpace
@@ -10,10 +10,17 @@ from nao_kfp.spaces.cell import ENAS, NASNET, CellArch, CellSpace
 from nao_kfp.spaces.nb201 import NB201, Nb201Arch
 from nao_kfp.spaces.rnn import ENAS_RNN, RnnArch
 
-SPACES: dict[str, SearchSpace[Any]] = {s.name: s for s in (NASNET, ENAS, ENAS_RNN, NB201)}
+# An architecture of any registered space. Code that works across spaces holds a
+# SearchSpace[Arch] (get_space) and hands it the architectures it made; code for one kind of
+# network narrows with isinstance (CellArch, RnnArch, Nb201Arch).
+Arch: TypeAlias = CellArch | RnnArch | Nb201Arch
+
+SPACES: dict[str, SearchSpace[Arch]] = {
+    s.name: cast("SearchSpace[Arch]", s) for s in (NASNET, ENAS, ENAS_RNN, NB201)
+}
 
 
-def get_space(name: str) -> SearchSpace[Any]:
+def get_space(name: str) -> SearchSpace[Arch]:
     try:
         return SPACES[name]
     except KeyError:
@@ -22,4 +29,6 @@ def get_space(name: str) -> SearchSpace[Any]:
         ) from None
 
 
-__all__ = ["SPACES", "SearchSpace", "CellArch", "CellSpace", "RnnArch", "Nb201Arch", "get_space"]
+__all__ = [
+    "SPACES", "SearchSpace", "Arch", "CellArch", "CellSpace", "RnnArch", "Nb201Arch", "get_space",
+]  # fmt: skip

@@ -63,10 +63,12 @@ class SearchSpace(ABC, Generic[A]):
         """Parse the native string form; raise ArchError naming the bad part."""
 
     @abstractmethod
-    def to_json(self, arch: A) -> Any: ...
+    def to_json(self, arch: A) -> object:
+        """The JSON form (each space says which: lists, or an object of lists)."""
 
     @abstractmethod
-    def from_json(self, data: Any) -> A: ...
+    def from_json(self, data: object) -> A:
+        """Parse the JSON form, whatever json.loads gave; raise ArchError naming the bad part."""
 
     def describe(self, arch: A) -> str:
         """Multi-line human form; defaults to the string form."""

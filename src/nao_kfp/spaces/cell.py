@@ -180,13 +180,13 @@ class CellSpace(SearchSpace[CellArch]):
 
     # ------------------------------------------------------------ JSON
 
-    def to_json(self, arch: CellArch) -> dict[str, list[list[Any]]]:
+    def to_json(self, arch: CellArch) -> dict[str, list[list[int | str]]]:
         return {
             name: [list(n) for n in cell]
             for name, cell in zip(CELL_NAMES, arch.cells(), strict=True)
         }
 
-    def from_json(self, data: Any) -> CellArch:
+    def from_json(self, data: object) -> CellArch:
         if not isinstance(data, dict) or set(data) != set(CELL_NAMES):
             raise ArchError(f"{self.name}: expected a JSON object with keys normal and reduce")
         cells = []

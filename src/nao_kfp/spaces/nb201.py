@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from nao_kfp.errors import ArchError
 from nao_kfp.spaces.base import SearchSpace
@@ -100,7 +99,7 @@ class Nb201Space(SearchSpace[Nb201Arch]):
     def to_json(self, arch: Nb201Arch) -> list[str]:
         return list(arch.ops)
 
-    def from_json(self, data: Any) -> Nb201Arch:
+    def from_json(self, data: object) -> Nb201Arch:
         if not isinstance(data, list) or len(data) != len(EDGES):
             raise ArchError(f"nb201: expected a JSON list of {len(EDGES)} op names")
         for pos, op in enumerate(data):

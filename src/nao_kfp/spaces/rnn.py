@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from nao_kfp.errors import ArchError
 from nao_kfp.spaces.base import SearchSpace, parse_int
@@ -166,10 +165,10 @@ class RnnSpace(SearchSpace[RnnArch]):
 
     # ------------------------------------------------------------ JSON
 
-    def to_json(self, arch: RnnArch) -> list[list[Any]]:
+    def to_json(self, arch: RnnArch) -> list[list[int | str]]:
         return [[p, a] for p, a in arch.nodes]
 
-    def from_json(self, data: Any) -> RnnArch:
+    def from_json(self, data: object) -> RnnArch:
         if not isinstance(data, list) or len(data) != self.nodes:
             raise ArchError(
                 f"{self.name}: expected a JSON list of {self.nodes} [predecessor, activation] pairs"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from nao_kfp.errors import NaoError
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
+
+    from nao_kfp.jsontypes import JSONObject
 
 # Objects written before the checksum moved beside them were framed: `NAO-SHA256 <hex>\n` and
 # then the payload. They still read (checked against their frame, returned without it).
@@ -126,7 +129,7 @@ class Store(ABC):
         self.put_bytes(dst_key, data)
         return True
 
-    def get_json(self, key: str) -> dict[str, Any] | None:
+    def get_json(self, key: str) -> JSONObject | None:
         data = self.get_bytes(key)
         if data is None:
             return None
@@ -138,5 +141,5 @@ class Store(ABC):
             raise StoreError(f"store key {key!r}: expected a JSON object")
         return obj
 
-    def put_json(self, key: str, obj: dict[str, Any]) -> None:
+    def put_json(self, key: str, obj: Mapping[str, object]) -> None:
         self.put_bytes(key, json.dumps(obj, sort_keys=True, indent=1).encode() + b"\n")

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
 from nao_kfp.store.base import CorruptObject, Store, StoreError, checkpoint_key, result_key
 from nao_kfp.store.local import LocalStore
@@ -15,6 +15,7 @@ from nao_kfp.store.safe import SafeStore
 
 if TYPE_CHECKING:
     from nao_kfp.config import ClusterConfig
+    from nao_kfp.results import ChildResult
 
 ACCESS_KEY_ENV = "S3_ACCESS_KEY"
 SECRET_KEY_ENV = "S3_SECRET_KEY"
@@ -55,9 +56,9 @@ def _backend(cluster: ClusterConfig, default_dir: Path) -> Store:
     )
 
 
-def cached_result(store: Store, key: str) -> dict[str, Any] | None:
+def cached_result(store: Store, key: str) -> ChildResult | None:
     """A finished child's result, or None when it has not been trained with this config."""
-    return store.get_json(key)
+    return cast("ChildResult | None", store.get_json(key))
 
 
 def previous_key(key: str) -> str:
@@ -114,10 +115,10 @@ class ChildCache:
     def checkpoint_key(self) -> str:
         return checkpoint_key(self.space_name, self.arch_id, self.child_digest)
 
-    def result(self) -> dict[str, Any] | None:
+    def result(self) -> ChildResult | None:
         return cached_result(self.store, self.result_key)
 
-    def save_result(self, result: dict[str, Any]) -> None:
+    def save_result(self, result: ChildResult) -> None:
         self.store.put_json(self.result_key, result)
 
     def restore(self, dest: Path) -> bool:

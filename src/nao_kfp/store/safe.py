@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from nao_kfp import progress
 from nao_kfp.store.base import CorruptObject, Store, StoreError, StoreUnavailable
@@ -102,5 +102,5 @@ class SafeStore(Store):
         self._retry("delete", key, lambda: self.inner.delete(key))
 
 
-def unwrap(store: Any) -> Any:
+def unwrap(store: Store) -> Store:
     return store.inner if isinstance(store, SafeStore) else store

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from nao_kfp.config import Config
+from nao_kfp.spaces import Arch
 from nao_kfp.strategies.base import Strategy, StrategyError
 from nao_kfp.strategies.evolution import EvolutionConfig, RegularizedEvolution
 from nao_kfp.strategies.nao import NaoStrategy
@@ -19,8 +19,8 @@ def make_strategy(
     cfg: Config,
     *,
     evolution: EvolutionConfig | None = None,
-    log: Any = None,
-    prior: Sequence[Any] = (),
+    log: Callable[[str], None] | None = None,
+    prior: Sequence[Arch] = (),
 ) -> Strategy:
     """`prior`: the priors' best architectures, best first (prior.best): evolution's initial
     population; NAO reads its priors from cfg.search.prior; random search has no use for them."""

@@ -17,8 +17,8 @@ import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from nao_kfp.spaces import Arch
 from nao_kfp.strategies.base import Strategy, StrategyError, random_fill, rng_for
 from nao_kfp.tabular import Query, TabularEvaluator
 
@@ -38,7 +38,7 @@ class RegularizedEvolution(Strategy):
 
     name = "evolution"
 
-    def __init__(self, cfg: EvolutionConfig | None = None, initial: Sequence[Any] = ()):
+    def __init__(self, cfg: EvolutionConfig | None = None, initial: Sequence[Arch] = ()):
         self.cfg = cfg or EvolutionConfig()
         self.initial = list(initial)
         if self.cfg.population < 1 or not 1 <= self.cfg.tournament <= self.cfg.population:
@@ -70,8 +70,8 @@ class RegularizedEvolution(Strategy):
                 population.popleft()
 
     def mutate_into_table(
-        self, ev: TabularEvaluator, parent: Any, rng: random.Random
-    ) -> Any | None:
+        self, ev: TabularEvaluator, parent: Arch, rng: random.Random
+    ) -> Arch | None:
         for steps in range(1, self.cfg.max_steps + 1):
             for _ in range(self.cfg.mutation_tries):
                 child = parent

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from nao_kfp import progress
 from nao_kfp.config import Config
@@ -36,7 +36,7 @@ def benchmark_config(cfg: Config, table: Table, budget: int, seed: int) -> Confi
 class NaoStrategy(Strategy):
     name = "nao"
 
-    def __init__(self, cfg: Config, log: Any = None):
+    def __init__(self, cfg: Config, log: Callable[[str], None] | None = None):
         self.cfg = cfg
         self.log = log
 

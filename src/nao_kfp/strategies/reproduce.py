@@ -21,10 +21,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from nao_kfp.config import load_config
 from nao_kfp.errors import NaoError
+from nao_kfp.jsontypes import JSONObject
+from nao_kfp.records import BenchmarkDoc
 from nao_kfp.spaces import get_space
 from nao_kfp.strategies import EvolutionConfig, make_strategy
 from nao_kfp.strategies.runner import merge_results, run_benchmark, settings_of
@@ -58,8 +60,9 @@ class ReproduceSpec:
         default_factory=lambda: EvolutionConfig(population=10, tournament=3)
     )
 
-    def to_dict(self) -> dict[str, Any]:
-        return json.loads(json.dumps(dataclasses.asdict(self)))
+    def to_dict(self) -> JSONObject:
+        doc: JSONObject = json.loads(json.dumps(dataclasses.asdict(self)))
+        return doc
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReproduceSpec:
@@ -78,7 +81,7 @@ class ReproduceSpec:
             raise ReproduceError(f"reference: spec: malformed ({e})") from None
 
 
-def run_strategy(spec: ReproduceSpec, name: str) -> dict[str, Any]:
+def run_strategy(spec: ReproduceSpec, name: str) -> BenchmarkDoc:
     """One strategy of the spec over all its budgets and seeds: a results document."""
     space = get_space(spec.space)
     table = generate_table(space, spec.table)
@@ -89,13 +92,15 @@ def run_strategy(spec: ReproduceSpec, name: str) -> dict[str, Any]:
     )
 
 
-def run_spec(spec: ReproduceSpec) -> dict[str, Any]:
+def run_spec(spec: ReproduceSpec) -> BenchmarkDoc:
     """Every strategy in-process, merged, with the spec attached (a reference document)."""
     return with_spec(merge_results([run_strategy(spec, n) for n in spec.strategies]), spec)
 
 
 # the strategies whose runs depend on float kernels (and so on the machine), not only on seeds
 MACHINE_DEPENDENT = ("nao",)
+# what a rerun's run must match in the reference's
+COMPARED: tuple[Literal["reported", "valid", "arch"], ...] = ("reported", "valid", "arch")
 
 
 def machine() -> dict[str, str]:
@@ -122,12 +127,12 @@ def machine() -> dict[str, str]:
     }
 
 
-def same_machine(reference: dict[str, Any], actual: dict[str, Any]) -> bool:
+def same_machine(reference: BenchmarkDoc, actual: BenchmarkDoc) -> bool:
     return reference.get("machine") == actual.get("machine")
 
 
-def with_spec(doc: dict[str, Any], spec: ReproduceSpec) -> dict[str, Any]:
-    out = dict(doc)
+def with_spec(doc: BenchmarkDoc, spec: ReproduceSpec) -> BenchmarkDoc:
+    out = doc.copy()
     out["spec"] = spec.to_dict()
     # the machine the strategies ran on (the strategy steps record it), else this process's
     out["machine"] = doc.get("machine") or machine()
@@ -135,7 +140,7 @@ def with_spec(doc: dict[str, Any], spec: ReproduceSpec) -> dict[str, Any]:
     return out
 
 
-def load_reference(path: str | Path = REFERENCE_PATH) -> dict[str, Any]:
+def load_reference(path: str | Path = REFERENCE_PATH) -> BenchmarkDoc:
     path = Path(path)
     if not path.exists():
         raise ReproduceError(f"{path}: no reference yet; run `nao reproduce --update-reference`")
@@ -147,10 +152,10 @@ def load_reference(path: str | Path = REFERENCE_PATH) -> dict[str, Any]:
         raise ReproduceError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
         raise ReproduceError(f"{path}: expected a JSON object with a spec (a reference document)")
-    return doc
+    return cast(BenchmarkDoc, doc)
 
 
-def compare_results(reference: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+def compare_results(reference: BenchmarkDoc, actual: BenchmarkDoc) -> list[str]:
     """Every difference as one line naming strategy, budget, seed and both values."""
     diffs: list[str] = []
     if reference.get("table", {}).get("digest") != actual.get("table", {}).get("digest"):
@@ -166,7 +171,7 @@ def compare_results(reference: dict[str, Any], actual: dict[str, Any]) -> list[s
         if run is None:
             diffs.append(f"{where}: missing from this run (reference {ref['reported']})")
             continue
-        for k in ("reported", "valid", "arch"):
+        for k in COMPARED:
             if run[k] != ref[k]:
                 diffs.append(f"{where}: {k} {ref[k]} (reference) != {run[k]} (this run)")
     for key in sorted(got, key=str):
@@ -186,7 +191,7 @@ def compare_results(reference: dict[str, Any], actual: dict[str, Any]) -> list[s
     return diffs
 
 
-def check_reproduction(reference: dict[str, Any], actual: dict[str, Any]) -> None:
+def check_reproduction(reference: BenchmarkDoc, actual: BenchmarkDoc) -> None:
     diffs = compare_results(reference, actual)
     if diffs:
         more = f" (and {len(diffs) - 1} more differences)" if len(diffs) > 1 else ""
@@ -202,7 +207,7 @@ def check_reproduction(reference: dict[str, Any], actual: dict[str, Any]) -> Non
         raise ReproduceError(f"reproduce: {diffs[0]}{more}{hint}")
 
 
-def _describe(doc: dict[str, Any]) -> str:
+def _describe(doc: BenchmarkDoc) -> str:
     m = doc.get("machine") or {}
     if not m:
         return "an unrecorded machine"
@@ -210,15 +215,15 @@ def _describe(doc: dict[str, Any]) -> str:
     return f"{m.get('cpu')} ({m.get('cpu_capability')}, torch {m.get('torch')}{numerics})"
 
 
-def merge_files(spec: ReproduceSpec, result_paths: Sequence[str | Path]) -> dict[str, Any]:
+def merge_files(spec: ReproduceSpec, result_paths: Sequence[str | Path]) -> BenchmarkDoc:
     """Per-strategy documents (in the spec's strategy order) merged, with the spec attached."""
-    docs = [json.loads(Path(p).read_text()) for p in result_paths]
+    docs: list[BenchmarkDoc] = [json.loads(Path(p).read_text()) for p in result_paths]
     order = {n: i for i, n in enumerate(spec.strategies)}
     docs.sort(key=lambda d: order.get(d["strategies"][0], len(order)))
     return with_spec(merge_results(docs), spec)
 
 
-def compare_files(reference_text: str, result_paths: Sequence[str | Path]) -> dict[str, Any]:
+def compare_files(reference_text: str, result_paths: Sequence[str | Path]) -> BenchmarkDoc:
     """The compare step: merge per-strategy documents, compare with the reference, return the
     merged document (raises ReproduceError on any difference)."""
     reference = json.loads(reference_text)

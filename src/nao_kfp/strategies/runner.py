@@ -32,17 +32,33 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from nao_kfp.config import Config
 from nao_kfp.errors import NaoError
-from nao_kfp.records import BENCHMARK_SCHEMA, BenchmarkResults, RecordError, from_dict
+from nao_kfp.jsontypes import JSONObject
+from nao_kfp.records import (
+    BENCHMARK_SCHEMA,
+    BenchmarkDoc,
+    BenchmarkResults,
+    RecordError,
+    RunDoc,
+    SummaryDoc,
+    from_dict,
+)
 from nao_kfp.strategies.base import Strategy
 from nao_kfp.tabular import Query, Table
 
 SCHEMA = BENCHMARK_SCHEMA
 RUN_KEYS = ("strategy", "seed", "budget", "arch", "valid", "reported")
 SUMMARY_KEYS = ("strategy", "budget", "mean", "std", "n", "sem")
+# what documents merged into one must share
+SAME: tuple[Literal["space", "budgets", "seeds", "reported"], ...] = (
+    "space",
+    "budgets",
+    "seeds",
+    "reported",
+)
 
 
 class ArgError(NaoError):
@@ -96,12 +112,12 @@ def run_benchmark(
     budgets: Sequence[int],
     seeds: Sequence[int],
     *,
-    settings: dict[str, Any] | None = None,
+    settings: dict[str, JSONObject] | None = None,
     log: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+) -> BenchmarkDoc:
     budgets = sorted(set(budgets))
     reported = "test" if table.has_test else "valid"
-    doc: dict[str, Any] = {
+    doc: BenchmarkDoc = {
         "schema": SCHEMA,
         "space": table.space.name,
         "table": {
@@ -123,8 +139,7 @@ def run_benchmark(
         "seconds": {},
     }
     for name, strategy in strategies.items():
-        for key in ("curves", "histories", "seconds"):
-            doc[key][name] = {}
+        doc["curves"][name], doc["histories"][name], doc["seconds"][name] = {}, {}, {}
         for seed in seeds:
             start = time.perf_counter()
             history = strategy.run(table, budgets[-1], seed)
@@ -176,11 +191,11 @@ def best_so_far(history: Sequence[Query], reported: str) -> list[float]:
     return out
 
 
-def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def summarize(runs: Sequence[RunDoc]) -> list[SummaryDoc]:
     groups: dict[tuple[str, int], list[float]] = {}
     for r in runs:
         groups.setdefault((r["strategy"], r["budget"]), []).append(r["reported"])
-    out = []
+    out: list[SummaryDoc] = []
     for (name, budget), values in groups.items():
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         out.append(
@@ -196,7 +211,7 @@ def summarize(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def format_summary(doc: dict[str, Any]) -> str:
+def format_summary(doc: BenchmarkDoc) -> str:
     budgets = doc["budgets"]
     cells = {(s["strategy"], s["budget"]): s for s in doc["summary"]}
     width = max(12, *(len(n) for n in doc["strategies"]))
@@ -216,7 +231,7 @@ def format_summary(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _differences(doc: dict[str, Any], cells: dict[tuple[str, int], Any]) -> list[str]:
+def _differences(doc: BenchmarkDoc, cells: dict[tuple[str, int], SummaryDoc]) -> list[str]:
     """NAO's mean minus each other strategy's, in standard errors of the difference
     (sqrt(sem_a^2 + sem_b^2), the runs being independent): what "beats it by more than two
     standard errors" is read from."""
@@ -236,7 +251,7 @@ def _differences(doc: dict[str, Any], cells: dict[tuple[str, int], Any]) -> list
     return out
 
 
-def settings_of(strategy: Strategy) -> dict[str, Any]:
+def settings_of(strategy: Strategy) -> JSONObject:
     """What produced a strategy's results, for the results document."""
     value = getattr(strategy, "cfg", None)
     if isinstance(value, Config):  # NAO: the sections of the config its loop reads
@@ -250,7 +265,7 @@ def settings_of(strategy: Strategy) -> dict[str, Any]:
 # ---------------------------------------------------------------- schema and files
 
 
-def check_results(doc: Any) -> None:
+def check_results(doc: object) -> None:
     """Raise NaoError naming the first field that breaks the schema (records.BenchmarkResults,
     loaded strictly), then the first run, curve or budget that does not add up."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
@@ -296,31 +311,31 @@ def check_results(doc: Any) -> None:
                 )
 
 
-def write_results(path: str | Path, doc: dict[str, Any]) -> None:
+def write_results(path: str | Path, doc: BenchmarkDoc) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 
-def read_results(path: str | Path) -> dict[str, Any]:
+def read_results(path: str | Path) -> BenchmarkDoc:
     path = Path(path)
     if not path.exists():
         raise ArgError(f"{path}: no such results file")
     try:
-        doc = json.loads(path.read_text())
+        doc: BenchmarkDoc = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ArgError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     check_results(doc)
     return doc
 
 
-def merge_results(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def merge_results(docs: Sequence[BenchmarkDoc]) -> BenchmarkDoc:
     """One document from per-strategy documents of the same table, budgets and seeds."""
     if not docs:
         raise ArgError("results: nothing to merge")
-    out = json.loads(json.dumps(docs[0]))
+    out: BenchmarkDoc = json.loads(json.dumps(docs[0]))
     for d in docs[1:]:
-        for key in ("space", "budgets", "seeds", "reported"):
+        for key in SAME:
             if d[key] != out[key]:
                 raise ArgError(
                     f"results: {key}: {d[key]!r} differs from {out[key]!r}; cannot merge"
@@ -332,13 +347,15 @@ def merge_results(docs: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 raise ArgError(f"results: strategy {name!r} appears in two documents")
             out["strategies"].append(name)
         out["runs"] += d["runs"]
-        for key in ("settings", "curves", "histories", "seconds"):
-            out[key].update(d[key])
+        out["settings"].update(d["settings"])
+        out["curves"].update(d["curves"])
+        out["histories"].update(d["histories"])
+        out["seconds"].update(d["seconds"])
     out["summary"] = summarize(out["runs"])
     return out
 
 
-def plot_results(doc: dict[str, Any], path: str | Path) -> None:
+def plot_results(doc: BenchmarkDoc, path: str | Path) -> None:
     """Mean best-so-far accuracy against queries, one line per strategy, ± std band."""
     import matplotlib
 

@@ -1,0 +1,18 @@
+"""The types of JSON the search passes on without looking inside.
+
+JSONValue is any JSON document (a pool line, a store object, a spec passed on as it is); Scalar
+and Metrics are the flat numbers-and-words objects that steps, fits and rounds report. Records
+with known keys have their own types (records.py, results.py).
+
+JSONValue is a recursive alias spelled as a string: fine for mypy and TypedDicts, but not for a
+field of a records.py dataclass, whose annotations records.from_dict evaluates at run time.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+JSONObject: TypeAlias = dict[str, JSONValue]
+Scalar: TypeAlias = bool | int | float | str | None
+Metrics: TypeAlias = dict[str, Scalar]
