@@ -20,7 +20,7 @@ from nao_kfp.pipelines.local import run_local
 
 from nao_kfp.config import load_config
 from nao_kfp.records import read_result
-from nao_kfp.report import summary_table
+from nao_kfp.summary import summary_table
 
 
 def main() -> None:

@@ -19,8 +19,8 @@ from nao_kfp.loop import run_search
 from nao_kfp.pool import PoolEntry, entry
 from nao_kfp.progress import format_event
 from nao_kfp.records import read_result
-from nao_kfp.report import summary_table
 from nao_kfp.spaces import get_space
+from nao_kfp.summary import summary_table
 
 SPACE = get_space("nb201")
 SMALL_NET = net_spec("cifar10", layers=1, channels=4, aux_head=False)

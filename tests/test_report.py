@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from nao_kfp import plots, report
+from nao_kfp import plots, report, summary
 from nao_kfp.child import train_child
 from nao_kfp.child.train_rnn import perplexity_score
 from nao_kfp.config import load_config
@@ -125,11 +125,11 @@ def test_each_round_shows_parameters_next_to_accuracy(tmp_path: Path) -> None:
     assert stats.best and stats.best.params == 6000 and stats.best.macs == 300_000
     assert with_pool_stats(stats, pool) == stats  # idempotent
     assert result.best and result.best.params is None  # a new record: the input is unchanged
-    heads = [c.head for c in report.columns(stats)]
+    heads = [c.head for c in summary.columns(stats)]
     assert heads.index("params (best)") == heads.index("best dev acc") + 1
     md = write(result, pool, tmp_path)["markdown"].read_text()
     assert "| 2 | 2 | 0.7500 | 6.00k | 0.7250 | 5.50k |" in md
-    table = report.summary_table(stats)
+    table = summary.summary_table(stats)
     assert "params (best)" in table and "6.00k" in table
     assert "best: dev accuracy 0.7500, 6.00k params" in table
 
@@ -300,7 +300,7 @@ def test_an_enas_rnn_result_carries_perplexity_into_report_table_and_result(tmp_
     ppl = best.extra["dev_perplexity"]
     assert stats.best and stats.best.dev_perplexity == ppl and stats.metric["name"] == "perplexity"
     assert stats.rounds[0].best_perplexity == ppl
-    table = report.summary_table(stats)
+    table = summary.summary_table(stats)
     assert "best dev ppl" in table and f"dev perplexity {ppl:.2f}" in table
     assert "dev acc" not in table
     paths = report.write_report(stats, pool, tmp_path / "rep")

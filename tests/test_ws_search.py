@@ -98,7 +98,7 @@ def test_a_tiny_ws_search_through_kfp_local_with_final_training(tmp_path: Path) 
     ), lines
     assert "round 2: scoring with the supernet 9/9" in "\n".join(lines)
     assert any(line.startswith("select: re-ranked 2/2") for line in lines)
-    from nao_kfp.report import summary_table
+    from nao_kfp.summary import summary_table
 
     table = summary_table(read_result(tmp_path / "run" / "result.json"))
     assert "supernet loss" in table and "supernet train acc" in table

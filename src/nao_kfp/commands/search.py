@@ -71,7 +71,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nao_kfp.final import final_summary, read_final
     from nao_kfp.pipelines.local import run_local
     from nao_kfp.records import read_result
-    from nao_kfp.report import summary_table
+    from nao_kfp.summary import summary_table
 
     print(
         f"nao search: {cfg.search.rounds} rounds on {cfg.child.dataset} ({cfg.search.space} space) "
