@@ -1,0 +1,173 @@
+"""The one strict validation layer for configs and records: pydantic (v2, strict mode, unknown
+keys forbidden, numbers finite) checks a JSON-like document against a stdlib dataclass and
+builds it; the first error becomes our one line, `<where>.<key path>: expected ..., got ...`.
+
+Strict mode builds a dataclass from a Python dict only through JSON, so documents go through
+json.dumps (cheap: a config is a few hundred values). pydantic is imported on first use.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import json
+import re
+import typing
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+    from pydantic_core import ErrorDetails
+
+T = TypeVar("T")
+
+
+class _Object:
+    """pydantic's schema for an Unchecked field: any JSON object, passed on as it is."""
+
+    def __get_pydantic_core_schema__(self, source: object, handler: object) -> object:
+        from pydantic_core import core_schema
+
+        return core_schema.dict_schema()
+
+
+# A field checked as a JSON object only: TypedDicts (pydantic refuses typing.TypedDict before
+# Python 3.12) and the open-ended metrics and benchmark tables (which may hold NaN).
+Unchecked = Annotated[T, _Object()]
+
+
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter[Any]:
+    from pydantic import ConfigDict, TypeAdapter, with_config
+
+    with_config(ConfigDict(strict=True, extra="forbid", allow_inf_nan=False))(cls)
+    return TypeAdapter(cls)
+
+
+def _validate(cls: type[T], text: str) -> T:
+    return typing.cast(T, _adapter(typing.cast(type, cls)).validate_json(text))
+
+
+def config(cls: type[T], data: object, error: type[Exception], where: str = "") -> T:
+    """A config (or the section `where`) from YAML or JSON data. As YAML is written by people,
+    a string field takes a number (`cpu: 8`), a number field a string that reads as one (PyYAML
+    1.1 reads `1e-3` as a string), and a value JSON has no type for (a YAML date) is its text."""
+    from pydantic import ValidationError
+
+    text = json.dumps(data, default=str)
+    try:
+        return _validate(cls, text)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+    doc = json.loads(text)
+    if _relax(doc, errors):
+        try:
+            return _validate(cls, json.dumps(doc))
+        except ValidationError as e:
+            errors = e.errors(include_url=False)
+    raise error(_message(cls, where, _first(doc, errors), config=True)) from None
+
+
+def record(cls: type[T], data: object, where: str, error: type[Exception]) -> T:
+    """A record (history, result.json, ...) from JSON data; `where` names the file."""
+    from pydantic import ValidationError
+
+    try:
+        return _validate(cls, json.dumps(data))
+    except ValidationError as e:
+        first = _first(data, e.errors(include_url=False))
+        raise error(_message(cls, where, first, config=False)) from None
+
+
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _relax(doc: Any, errors: list[ErrorDetails]) -> bool:
+    """Convert in place what a config accepts beyond strict JSON; whether anything changed."""
+    changed = False
+    for e in errors:
+        value = e["input"]
+        if e["type"] == "float_type" and isinstance(value, str) and _NUMBER.match(value.strip()):
+            fixed: object = float(value)
+        elif e["type"] == "string_type" and type(value) in (int, float):
+            fixed = str(value)
+        else:
+            continue
+        node = doc
+        for part in e["loc"][:-1]:
+            node = node[part]
+        node[e["loc"][-1]] = fixed
+        changed = True
+    return changed
+
+
+def _first(doc: object, errors: list[ErrorDetails]) -> ErrorDetails:
+    """The error that comes first in the document (pydantic goes by field order)."""
+
+    def position(e: ErrorDetails) -> list[int]:
+        node: Any = doc
+        out = []
+        for part in e["loc"]:
+            if isinstance(node, dict):  # a missing key: after the keys given
+                keys = list(node)
+                out.append(keys.index(part) if part in node else len(keys))
+                node = node.get(part)
+            elif isinstance(node, list) and isinstance(part, int):
+                out.append(part)
+                node = node[part]
+            else:
+                out.append(0)
+        return out
+
+    return min(errors, key=position)
+
+
+def _path(where: str, loc: tuple[int | str, ...]) -> str:
+    for part in loc:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}" if where else str(part)
+    return where
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true/false",
+    "string_type": "a string",
+    "list_type": "a list",
+}
+
+
+def _message(cls: type, where: str, e: ErrorDetails, config: bool) -> str:
+    loc, kind, value = e["loc"], e["type"], e["input"]
+    path = _path(where, loc)
+    if kind == "missing":
+        return f"{_path(where, loc[:-1])}: missing key {loc[-1]!r}"
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        if not config:
+            return f"{path}: unknown key"
+        names = _field_names(cls, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), names, n=1)
+        hint = f"did you mean {close[0]}?" if close else f"expected one of: {', '.join(names)}"
+        return f"{path}: unknown key ({hint})"
+    if kind == "dataclass_type":
+        if config:
+            return f"{path}: expected a mapping of keys, got {type(value).__name__}"
+        return f"{path}: expected an object, got {_show(value)}"
+    if kind == "dict_type":
+        return f"{path}: expected {'a mapping' if config else 'an object'}, got {_show(value)}"
+    expected = _EXPECTED.get(kind) or e["msg"].removeprefix("Input should be ")
+    return f"{path}: expected {expected}, got {_show(value)}"
+
+
+def _field_names(cls: type, loc: tuple[int | str, ...]) -> list[str]:
+    """The keys of the dataclass at loc (a config's sections nest dataclasses directly)."""
+    for part in loc:
+        cls = typing.get_type_hints(cls)[str(part)]
+    return [f.name for f in dataclasses.fields(cls)]
