@@ -3,8 +3,8 @@
 Every key is declared in its section's module (search.py, evaluator.py, controller.py,
 child.py, final.py, supernet.py, cluster.py) with its type, its default and its own checks;
 root.py holds the whole Config. Loading (loader.py) rejects unknown keys (with a suggestion) and
-wrong types, naming the full key path (strict.py), then runs every check once, in the order
-checks.py gives, beside the checks across sections.
+wrong types, naming the full key path (nao_kfp.validate), then runs every check once, in the
+order checks.py gives, beside the checks across sections.
 """
 
 from nao_kfp.config.bounds import _positive, _unrolled
@@ -42,7 +42,6 @@ from nao_kfp.config.search import (
     SELECTS,
     SearchConfig,
 )
-from nao_kfp.config.strict import _build
 from nao_kfp.config.supernet import SUPERNET_BN, SupernetConfig
 
 __all__ = [
@@ -75,7 +74,6 @@ __all__ = [
     "RnnChildConfig",
     "SearchConfig",
     "SupernetConfig",
-    "_build",
     "_positive",
     "_unrolled",
     "apply_overrides",

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from nao_kfp import validate
 from nao_kfp.config.checks import check
 from nao_kfp.config.child import ChildConfig
 from nao_kfp.config.cluster import ClusterConfig
@@ -15,8 +16,8 @@ from nao_kfp.config.controller import ControllerConfig
 from nao_kfp.config.evaluator import EvaluatorConfig
 from nao_kfp.config.final import FinalConfig
 from nao_kfp.config.search import SearchConfig
-from nao_kfp.config.strict import _build
 from nao_kfp.config.supernet import SupernetConfig
+from nao_kfp.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:
-        cfg = _build(cls, data, "")
+        cfg = validate.config(cls, data, ConfigError)
         check(cfg)
         return cfg
 

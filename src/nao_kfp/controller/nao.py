@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nao_kfp.config import ControllerConfig, _build
+from nao_kfp import validate
+from nao_kfp.config import ControllerConfig
 from nao_kfp.controller.model import Seq2Seq, cpu_threads, mask_tensor
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.spaces import Arch, SearchSpace, get_space
@@ -156,7 +157,7 @@ class NAOModel:
                     f"{file}: {key}: the checkpoint has {ck[key]}, the {space.name} space has {getattr(space, key)}"
                 )
         try:
-            cfg = _build(ControllerConfig, ck["config"], "controller.")
+            cfg = validate.config(ControllerConfig, ck["config"], ConfigError, "controller")
         except ConfigError as e:
             raise CheckpointError(f"{file}: {e}") from None
         model = cls(space, cfg, target_min=ck["target_min"], target_max=ck["target_max"])
