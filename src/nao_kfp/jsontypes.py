@@ -4,8 +4,9 @@ JSONValue is any JSON document (a pool line, a store object, a spec passed on as
 and Metrics are the flat numbers-and-words objects that steps, fits and rounds report. Records
 with known keys have their own types (records.py, results.py).
 
-JSONValue is a recursive alias spelled as a string: fine for mypy and TypedDicts, but not for a
-field of a records.py dataclass, whose annotations records.from_dict evaluates at run time.
+JSONValue is a recursive alias spelled as a string: fine for mypy and TypedDicts; a records.py
+dataclass field that holds JSON is marked validate.Unchecked (pydantic checks it as an object
+only and never resolves the alias).
 """
 
 from __future__ import annotations

@@ -8,18 +8,16 @@ the file and the key.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
+from nao_kfp import validate
 from nao_kfp.errors import NaoError
 from nao_kfp.jsontypes import JSONObject, Metrics
 from nao_kfp.results import FinalOutcome, LanguageMetric, RerankEntry
+from nao_kfp.validate import Unchecked
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -54,7 +52,7 @@ class RoundRecord:
     # the metrics of the controller fit whose decoder proposed this round's architectures
     # (fitted on the pool after the round before: n_train, pairwise_accuracy, hamming, ...);
     # empty in round 1. Written with the rest of the record by merge (or supernet_round).
-    fit: Metrics = field(default_factory=dict)
+    fit: Unchecked[Metrics] = field(default_factory=dict)
     # added from the pool by poolstats.with_pool_stats: the round's children's sizes, and for
     # language models the accuracies above as validation perplexities
     best_params: int | None = None
@@ -64,7 +62,7 @@ class RoundRecord:
     predicted_perplexity: float | None = None
     real_perplexity: float | None = None
     # NAO-WS: the supernet's training in this round (epoch reached, loss, seconds)
-    supernet: Metrics = field(default_factory=dict)
+    supernet: Unchecked[Metrics] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,7 +94,7 @@ class Selection:
     best: Best
     evaluated: int
     failed: int
-    rerank: list[RerankEntry] = field(default_factory=list)
+    rerank: list[Unchecked[RerankEntry]] = field(default_factory=list)
     schema: str = SELECTION_SCHEMA
 
 
@@ -113,10 +111,12 @@ class SearchResult:
     failed: int
     rounds: list[RoundRecord] = field(default_factory=list)
     best: Best | None = None
-    metric: LanguageMetric = field(default_factory=LanguageMetric)  # language models
-    final: FinalOutcome | None = None  # the final training's outcome (final.py), when run
+    metric: Unchecked[LanguageMetric] = field(default_factory=LanguageMetric)  # language models
+    final: Unchecked[FinalOutcome] | None = (
+        None  # the final training's outcome (final.py), when run
+    )
     # NAO-WS: the supernet's best, retrained from scratch; best is the winner among them
-    rerank: list[RerankEntry] = field(default_factory=list)
+    rerank: list[Unchecked[RerankEntry]] = field(default_factory=list)
     schema: str = RESULT_SCHEMA
 
 
@@ -129,76 +129,7 @@ def to_dict(record: DataclassInstance) -> dict[str, Any]:
 
 def from_dict(cls: type[T], data: object, where: str) -> T:
     """Build `cls` from JSON data, rejecting unknown and missing keys and wrong types."""
-    return typing.cast(T, _value(cls, data, where))
-
-
-@functools.cache
-def _layout(tp: type) -> tuple[dict[str, object], dict[str, dataclasses.Field[object]]]:
-    # get_type_hints re-evaluates every annotation string: once per record class, not per
-    # value (a search reads its growing history every round)
-    return typing.get_type_hints(tp), {f.name: f for f in dataclasses.fields(tp)}
-
-
-def _value(tp: object, value: object, where: str) -> object:
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise RecordError(f"{where}: expected an object, got {_show(value)}")
-        hints, fields = _layout(typing.cast(type, tp))
-        for key in value:
-            if key not in fields:
-                raise RecordError(f"{where}.{key}: unknown key")
-        kwargs = {}
-        for name, f in fields.items():
-            if name not in value:
-                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                    raise RecordError(f"{where}: missing key {name!r}")
-                continue
-            kwargs[name] = _value(hints[name], value[name], f"{where}.{name}")
-        return typing.cast("typing.Callable[..., object]", tp)(**kwargs)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        return _value(args[0], value, where)
-    if origin is list:
-        if not isinstance(value, list):
-            raise RecordError(f"{where}: expected a list, got {_show(value)}")
-        (item,) = typing.get_args(tp)
-        return [_value(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin is dict or typing.is_typeddict(tp):  # a TypedDict: its keys are not checked
-        if not isinstance(value, dict):
-            raise RecordError(f"{where}: expected an object, got {_show(value)}")
-        return dict(value)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-    elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if not math.isfinite(value):
-                raise RecordError(f"{where}: expected a finite number, got {value}")
-            return float(value)
-    elif tp is str:
-        if isinstance(value, str):
-            return value
-    else:
-        raise TypeError(f"unsupported record type {tp}")
-    kinds: dict[object, str] = {
-        bool: "true/false",
-        int: "an integer",
-        float: "a number",
-        str: "a string",
-    }
-    kind = kinds[tp]
-    raise RecordError(f"{where}: expected {kind}, got {_show(value)}")
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return validate.record(cls, data, where, RecordError)
 
 
 def read_json(path: Path) -> Any:
@@ -295,12 +226,12 @@ class BenchmarkResults:
     seeds: list[int]
     runs: list[BenchRun]
     summary: list[BenchSummary]
-    # checked as objects only (from_dict evaluates these annotations: no recursive JSON type)
-    settings: dict[str, dict[str, object]] = field(default_factory=dict)
-    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
-    histories: dict[str, dict[str, list[HistoryRow]]] = field(default_factory=dict)
-    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
-    spec: dict[str, object] = field(default_factory=dict)  # reproduce: what produced it
+    # checked as objects only
+    settings: Unchecked[dict[str, dict[str, object]]] = field(default_factory=dict)
+    curves: Unchecked[dict[str, dict[str, list[float]]]] = field(default_factory=dict)
+    histories: Unchecked[dict[str, dict[str, list[HistoryRow]]]] = field(default_factory=dict)
+    seconds: Unchecked[dict[str, dict[str, float]]] = field(default_factory=dict)
+    spec: Unchecked[dict[str, object]] = field(default_factory=dict)  # reproduce: what produced it
     schema: str = BENCHMARK_SCHEMA
 
 
