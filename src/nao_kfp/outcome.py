@@ -91,12 +91,12 @@ def select_best(
             source=top.source,
             params=params if isinstance(params, int) else None,
             describe=ev.space.describe(top.arch),
-            macs=top.extra.get("macs") if rerank else None,
-            test_accuracy=top.extra.get("test_accuracy") if rerank else None,
+            macs=top.integer("macs") if rerank else None,
+            test_accuracy=top.number("test_accuracy") if rerank else None,
             # language models: the perplexity behind dev_accuracy's score (the re-rank's, when
             # the evaluator re-ranked), lower is better
-            dev_perplexity=top.extra.get("dev_perplexity"),
-            test_perplexity=top.extra.get("test_perplexity"),
+            dev_perplexity=top.number("dev_perplexity"),
+            test_perplexity=top.number("test_perplexity"),
         ),
         evaluated=len(ok),
         failed=len(bad),

@@ -71,8 +71,26 @@ class PoolEntry:
     error: str | None = None
     # every other key of the entry's line, kept and written back as it is: a child's result
     # (params, macs, perplexities, ...), a prior's source and z, whatever a user's file adds;
-    # arbitrary JSON, which readers convert (float(), int()) as the file gives it
-    extra: dict[str, Any] = field(default_factory=dict)
+    # arbitrary JSON: read it through number(), integer() and text()
+    extra: JSONObject = field(default_factory=dict)
+
+    def number(self, key: str) -> float | None:
+        """extra[key] as a float; None when it is missing or not a number."""
+        value = self.extra.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        return float(value)
+
+    def integer(self, key: str) -> int | None:
+        """extra[key] as an int (a count: params, MACs, a vocabulary); None when it is missing
+        or not a number."""
+        value = self.number(key)
+        return None if value is None else int(value)
+
+    def text(self, key: str) -> str:
+        """extra[key] as text ('' when missing)."""
+        value = self.extra.get(key)
+        return "" if value is None else str(value)
 
     @property
     def sp(self) -> SearchSpace[Arch]:
@@ -156,7 +174,7 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
             f"{where}: id: {rec['id']!r} does not match the architecture (expected {cid})"
         )
     typed: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
+    extra: JSONObject = {}
     for key, value in rec.items():
         if key in ("arch", "space", "accuracy", "status", "id"):
             continue

@@ -14,6 +14,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nao_kfp.jsontypes import JSONObject
 from nao_kfp.pool import PoolEntry
 from nao_kfp.records import RoundRecord, SearchResult, to_dict
 
@@ -56,7 +57,7 @@ def with_pool_stats(result: SearchResult, pool: Sequence[PoolEntry]) -> SearchRe
     out = copy.deepcopy(result)
     ok = [e for e in pool if e.status == "ok" and e.accuracy is not None]
     lm = is_language_model(out.space)
-    vocab = next((int(e.extra["vocab"]) for e in ok if e.extra.get("vocab")), None)
+    vocab = next((v for e in ok if (v := e.integer("vocab"))), None)
     if lm:
         out.metric = {"name": "perplexity", "vocab": vocab}
 
@@ -66,8 +67,8 @@ def with_pool_stats(result: SearchResult, pool: Sequence[PoolEntry]) -> SearchRe
     for rec in out.rounds:
         members = [e for e in ok if e.round == rec.round]
         best = max(members, key=lambda e: (e.accuracy, e.id), default=None)
-        params = [int(e.extra["params"]) for e in members if e.extra.get("params") is not None]
-        rec.best_params = _number(best.extra.get("params"), int) if best else None
+        params = [p for e in members if (p := e.integer("params")) is not None]
+        rec.best_params = best.integer("params") if best else None
         rec.mean_params = statistics.fmean(params) if params else None
         if lm:
             ppls = [p for p in (perplexity_of(e) for e in members) if p is not None]
@@ -112,15 +113,16 @@ SCORE_PERPLEXITY = {
 }
 
 
-def metric_values(record: RoundRecord, pool: Sequence[PoolEntry]) -> dict[str, object]:
+def metric_values(record: RoundRecord, pool: Sequence[PoolEntry]) -> JSONObject:
     """What a round step logs as KFP Metrics: the record's numbers, a language model's (its
     pool knows the vocabulary) as perplexities (lower is better) instead of scores."""
     values = to_dict(record)
-    vocab = next((int(e.extra["vocab"]) for e in pool if e.extra.get("vocab")), 0)
+    vocab = next((v for e in pool if (v := e.integer("vocab"))), 0)
     if not vocab:
         return values
     out = {k: v for k, v in values.items() if k not in SCORE_PERPLEXITY}
     for key, name in SCORE_PERPLEXITY.items():
-        if values.get(key) is not None:
-            out[name] = score_to_perplexity(float(values[key]), vocab)
+        score = values.get(key)
+        if isinstance(score, (int, float)) and not isinstance(score, bool):
+            out[name] = score_to_perplexity(float(score), vocab)
     return out

@@ -28,7 +28,6 @@ import statistics
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, PoolError
@@ -90,14 +89,15 @@ def prior_set(sources: Sequence[tuple[str, Sequence[PoolEntry]]]) -> list[PoolEn
         accs = [float(e.accuracy or 0.0) for e in entries]
         mean, sd = statistics.fmean(accs), statistics.pstdev(accs) or 1.0
         for e, q, a in zip(entries, quantiles(accs), accs, strict=True):
-            extra: dict[str, Any] = {SOURCE: name, ORIGINAL: a, "z": (a - mean) / sd}
-            merged.setdefault(e.id, []).append(entry(e.sp, e.arch, q, **extra))
+            prior = entry(e.sp, e.arch, q)
+            prior.extra.update({SOURCE: name, ORIGINAL: a, "z": (a - mean) / sd})
+            merged.setdefault(e.id, []).append(prior)
     out = []
     for copies in merged.values():
         first = copies[0]
         first.accuracy = statistics.fmean(float(c.accuracy or 0.0) for c in copies)
-        first.extra["z"] = statistics.fmean(float(c.extra["z"]) for c in copies)
-        first.extra[SOURCE] = ", ".join(str(c.extra[SOURCE]) for c in copies)
+        first.extra["z"] = statistics.fmean(_z(c) for c in copies)
+        first.extra[SOURCE] = ", ".join(c.text(SOURCE) for c in copies)
         out.append(first)
     return out
 
@@ -137,9 +137,17 @@ def targets(cfg: Config, prior: Sequence[PoolEntry], own: Sequence[PoolEntry]) -
             acc = _interpolate(accs, float(e.accuracy or 0.0))
         else:
             mean, sd = statistics.fmean(accs), statistics.pstdev(accs)
-            acc = min(max(mean + float(e.extra["z"]) * sd, accs[0]), accs[-1])
+            acc = min(max(mean + _z(e) * sd, accs[0]), accs[-1])
         out.append(entry(e.sp, e.arch, acc))
     return out
+
+
+def _z(e: PoolEntry) -> float:
+    """A prior entry's z-score within its own source (set when the prior was read)."""
+    z = e.number("z")
+    if z is None:
+        raise PoolError(f"prior: {e.id}: z is missing or not a number")
+    return z
 
 
 def _interpolate(sorted_accs: Sequence[float], q: float) -> float:

@@ -11,7 +11,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from nao_kfp import validate
 from nao_kfp.errors import NaoError
@@ -123,8 +123,9 @@ class SearchResult:
 # ---------------------------------------------------------------- strict (de)serialization
 
 
-def to_dict(record: DataclassInstance) -> dict[str, Any]:
-    return dataclasses.asdict(record)
+def to_dict(record: DataclassInstance) -> JSONObject:
+    """A record as the JSON it is written as (records hold only JSON values)."""
+    return cast(JSONObject, dataclasses.asdict(record))
 
 
 def from_dict(cls: type[T], data: object, where: str) -> T:

@@ -6,8 +6,10 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 from nao_kfp.config import Config
+from nao_kfp.jsontypes import JSONObject
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import RerankEntry
 from nao_kfp.spaces import Arch, SearchSpace, get_space
@@ -77,13 +79,18 @@ class Evaluator(ABC):
         """The entries, each now ok (with an accuracy) or failed (with an error)."""
 
 
+# What an evaluator adds to an entry (a child's result, proxies, the supernet's epoch) enters
+# the pool here and only here; it is JSON (the pool file is written with json.dumps, which
+# fails loudly on anything else), so it is typed as such from here on.
+
+
 def ok(e: PoolEntry, accuracy: float, **extra: object) -> PoolEntry:
     e.status, e.accuracy, e.error = "ok", float(accuracy), None
-    e.extra.update(extra)
+    e.extra.update(cast(JSONObject, extra))
     return e
 
 
 def failed(e: PoolEntry, error: str, **extra: object) -> PoolEntry:
     e.status, e.accuracy, e.error = "failed", None, error
-    e.extra.update(extra)
+    e.extra.update(cast(JSONObject, extra))
     return e

@@ -35,6 +35,7 @@ from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
 from nao_kfp.evaluators.train import TrainEvaluator
+from nao_kfp.jsontypes import JSONObject
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import EpochRecord, RerankEntry, SupernetTrained
 from nao_kfp.spaces import Arch, get_space
@@ -236,7 +237,7 @@ class SupernetEvaluator(Evaluator):
             # what the supernet said of a language model is its perplexity
             return rerank_select(
                 self.cfg, ranked, sn.rerank_top, sn.rerank_epochs, data_dir=data_dir, log=log,
-                score_key="supernet_perplexity", view=lambda e: e.extra.get("dev_perplexity"),
+                score_key="supernet_perplexity", view=lambda e: e.number("dev_perplexity"),
             )  # fmt: skip
         return rerank_select(
             self.cfg, ranked, sn.rerank_top, sn.rerank_epochs, data_dir=data_dir, log=log,
@@ -281,6 +282,6 @@ def rerank_select(
         Literal["test_accuracy", "params", "macs", "dev_perplexity", "test_perplexity"], ...
     ]
     keys = ("test_accuracy", "params", "macs", "dev_perplexity", "test_perplexity")
-    trained: dict[str, object] = {k: rec[k] for k in keys if rec.get(k) is not None}
-    extra = {**win.extra, **trained, score_key: said(win)}
+    trained: JSONObject = {k: rec[k] for k in keys if rec.get(k) is not None}
+    extra: JSONObject = {**win.extra, **trained, score_key: said(win)}
     return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records
