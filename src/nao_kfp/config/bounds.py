@@ -17,3 +17,17 @@ def _positive(path: str, value: float, zero_ok: bool = False) -> None:
     if value < 0 or (value == 0 and not zero_ok):
         want = "a non-negative" if zero_ok else "a positive"
         raise ConfigError(f"{path}: expected {want} number, got {value}")
+
+
+def _lr_range(section: str, lr_min: float, lr_max: float) -> None:
+    """A cosine schedule's ends: 0 <= lr_min <= lr_max, lr_max > 0."""
+    if lr_max <= 0 or lr_min < 0 or lr_min > lr_max:
+        raise ConfigError(
+            f"{section}.lr_min: expected 0 <= lr_min <= lr_max, got {lr_min} and {lr_max}"
+        )
+
+
+def _probability(path: str, value: float) -> None:
+    """A drop probability: in [0, 1)."""
+    if not 0.0 <= value < 1.0:
+        raise ConfigError(f"{path}: expected a probability in [0, 1), got {value}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nao_kfp.config.bounds import _positive
+from nao_kfp.config.bounds import _lr_range, _positive, _probability
 from nao_kfp.errors import ConfigError
 
 DATASETS = ("digits", "cifar10", "cifar100", "image-folder", "ptb")
@@ -93,12 +93,8 @@ def check_child(ch: ChildConfig) -> None:
         _positive(f"child.{key}", getattr(ch, key), zero_ok=True)
     if not 0.0 <= ch.momentum < 1.0:
         raise ConfigError(f"child.momentum: expected a value in [0, 1), got {ch.momentum}")
-    if ch.lr_max <= 0 or ch.lr_min < 0 or ch.lr_min > ch.lr_max:
-        raise ConfigError(
-            f"child.lr_min: expected 0 <= lr_min <= lr_max, got {ch.lr_min} and {ch.lr_max}"
-        )
-    if not 0.0 <= ch.drop_path < 1.0:
-        raise ConfigError(f"child.drop_path: expected a probability in [0, 1), got {ch.drop_path}")
+    _lr_range("child", ch.lr_min, ch.lr_max)
+    _probability("child.drop_path", ch.drop_path)
     if ch.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"child.device: expected auto, cpu or cuda, got {ch.device!r}")
     _positive("child.cutout", ch.cutout, zero_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nao_kfp.config.bounds import _positive
+from nao_kfp.config.bounds import _lr_range, _positive, _probability
 from nao_kfp.errors import ConfigError
 
 
@@ -38,14 +38,9 @@ def check_final(f: FinalConfig) -> None:
         _positive(f"final.{key}", getattr(f, key))
     for key in ("weight_decay", "grad_clip", "aux_weight", "cutout", "train_subset"):
         _positive(f"final.{key}", getattr(f, key), zero_ok=True)
-    if f.lr_max <= 0 or f.lr_min < 0 or f.lr_min > f.lr_max:
-        raise ConfigError(
-            f"final.lr_min: expected 0 <= lr_min <= lr_max, got {f.lr_min} and {f.lr_max}"
-        )
-    if not 0.0 <= f.drop_path < 1.0:
-        raise ConfigError(f"final.drop_path: expected a probability in [0, 1), got {f.drop_path}")
-    if not 0.0 <= f.dropout < 1.0:
-        raise ConfigError(f"final.dropout: expected a probability in [0, 1), got {f.dropout}")
+    _lr_range("final", f.lr_min, f.lr_max)
+    _probability("final.drop_path", f.drop_path)
+    _probability("final.dropout", f.dropout)
     if f.rerank_top > 1 and f.rerank_epochs > f.epochs:
         raise ConfigError(
             f"final.rerank_epochs: {f.rerank_epochs} is more than final.epochs ({f.epochs}); "

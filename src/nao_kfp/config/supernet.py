@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nao_kfp.config.bounds import _positive
+from nao_kfp.config.bounds import _lr_range, _positive, _probability
 from nao_kfp.errors import ConfigError
 
 SUPERNET_BN = ("train", "recalibrate", "running")
@@ -56,16 +56,10 @@ def check_supernet(sn: SupernetConfig) -> None:
         raise ConfigError(
             f"supernet.rounds_every: {sn.rounds_every} is more than supernet.epochs {sn.epochs}"
         )
-    if sn.lr_max <= 0 or sn.lr_min < 0 or sn.lr_min > sn.lr_max:
-        raise ConfigError(
-            f"supernet.lr_min: expected 0 <= lr_min <= lr_max, got {sn.lr_min} and {sn.lr_max}"
-        )
+    _lr_range("supernet", sn.lr_min, sn.lr_max)
     if not 0.0 <= sn.momentum < 1.0:
         raise ConfigError(f"supernet.momentum: expected a value in [0, 1), got {sn.momentum}")
-    if not 0.0 <= sn.drop_path < 1.0:
-        raise ConfigError(
-            f"supernet.drop_path: expected a probability in [0, 1), got {sn.drop_path}"
-        )
+    _probability("supernet.drop_path", sn.drop_path)
     if sn.bn not in SUPERNET_BN:
         raise ConfigError(f"supernet.bn: expected one of {', '.join(SUPERNET_BN)}, got {sn.bn!r}")
     if sn.bn == "recalibrate" and sn.bn_batches == 0:
