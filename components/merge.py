@@ -25,16 +25,18 @@ def merge(
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
-    from nao_kfp.pool import read_pool
     from nao_kfp.poolstats import metric_values
 
+    cfg = config_from_json(config)
     record = steps.merge(
-        config_from_json(config), round_index, Path(pool.path), [Path(r.path) for r in results],
+        cfg, round_index, Path(pool.path), [Path(r.path) for r in results],
         Path(history.path), Path(merged_pool.path), Path(merged_history.path),
         model=Path(model.path),
     )  # fmt: skip
     log_metrics(
-        metrics, metric_values(record, read_pool(Path(merged_pool.path))), f"round{round_index}/"
+        metrics,
+        metric_values(record, cfg.search.space, Path(merged_pool.path)),
+        f"round{round_index}/",
     )
 
 
@@ -59,7 +61,6 @@ def merge_from_store(
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
     from nao_kfp.fanin import fetch_shards
-    from nao_kfp.pool import read_pool
     from nao_kfp.poolstats import metric_values
 
     cfg = config_from_json(config)
@@ -70,5 +71,7 @@ def merge_from_store(
             Path(merged_pool.path), Path(merged_history.path), model=Path(model.path),
         )  # fmt: skip
     log_metrics(
-        metrics, metric_values(record, read_pool(Path(merged_pool.path))), f"round{round_index}/"
+        metrics,
+        metric_values(record, cfg.search.space, Path(merged_pool.path)),
+        f"round{round_index}/",
     )

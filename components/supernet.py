@@ -27,15 +27,17 @@ def supernet_round(
 
     from nao_kfp import steps
     from nao_kfp.config import config_from_json
-    from nao_kfp.pool import read_pool
     from nao_kfp.poolstats import metric_values
 
+    cfg = config_from_json(config)
     record = steps.supernet_round(
-        config_from_json(config), round_index, Path(pool.path), Path(history.path),
+        cfg, round_index, Path(pool.path), Path(history.path),
         Path(supernet.path), Path(data.path), Path(scored_pool.path), Path(new_history.path),
         Path(new_supernet.path), model=Path(model.path), log=print,
     )  # fmt: skip
     log_metrics(
-        metrics, metric_values(record, read_pool(Path(scored_pool.path))), f"round{round_index}/"
+        metrics,
+        metric_values(record, cfg.search.space, Path(scored_pool.path)),
+        f"round{round_index}/",
     )
     log_metrics(metrics, record.supernet, f"round{round_index}/supernet/")

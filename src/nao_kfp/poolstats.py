@@ -12,10 +12,11 @@ import copy
 import math
 import statistics
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from nao_kfp.jsontypes import JSONObject
-from nao_kfp.pool import PoolEntry
+from nao_kfp.pool import PoolEntry, read_pool
 from nao_kfp.records import RoundRecord, SearchResult, to_dict
 
 LANGUAGE_MODEL_SPACES = ("enas-rnn",)
@@ -113,11 +114,14 @@ SCORE_PERPLEXITY = {
 }
 
 
-def metric_values(record: RoundRecord, pool: Sequence[PoolEntry]) -> JSONObject:
-    """What a round step logs as KFP Metrics: the record's numbers, a language model's (its
-    pool knows the vocabulary) as perplexities (lower is better) instead of scores."""
+def metric_values(record: RoundRecord, space: str, pool_path: Path) -> JSONObject:
+    """What a round step logs as KFP Metrics: the record's numbers, a language model's as
+    perplexities (lower is better) instead of scores. Only a language model's pool is read
+    (it knows the vocabulary)."""
     values = to_dict(record)
-    vocab = next((v for e in pool if (v := e.integer("vocab"))), 0)
+    if not is_language_model(space):
+        return values
+    vocab = next((v for e in read_pool(pool_path) if (v := e.integer("vocab"))), 0)
     if not vocab:
         return values
     out = {k: v for k, v in values.items() if k not in SCORE_PERPLEXITY}

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
 from nao_kfp.evaluators.train import TrainEvaluator
+from nao_kfp.fanin import store_for
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import EpochRecord, RerankEntry, SupernetTrained
@@ -43,19 +43,12 @@ from nao_kfp.spaces import Arch, get_space
 if TYPE_CHECKING:
     from nao_kfp.child.data import Split
     from nao_kfp.child.rnn_supernet_train import Corpus
-    from nao_kfp.store import Store
 
 CHECKPOINT = "checkpoint.pt"
 # scoring progress: about this many lines per round, however large the pool
 SCORE_UPDATES = 10
 # the key of a re-ranked record that keeps what the cheap score said of it
 ScoreKey = Literal["supernet_score", "supernet_perplexity", "proxy_score"]
-
-
-def _store(cfg: Config) -> Store:
-    from nao_kfp.store import open_store
-
-    return open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
 
 
 class SupernetEvaluator(Evaluator):
@@ -105,7 +98,7 @@ class SupernetEvaluator(Evaluator):
 
         work = self._work()
         work.mkdir(parents=True, exist_ok=True)
-        store, key = _store(self.cfg), self.store_key(epochs_to)
+        store, key = store_for(self.cfg), self.store_key(epochs_to)
         points = self.cfg.supernet.schedule()
         before = [p for p in points if p < epochs_to]
         mirrored = work / ".mirrored.pt"
@@ -273,7 +266,7 @@ def rerank_select(
     with work_dir() as tmp:
         records = rerank(
             get_space(cfg.search.space), [e.arch for e in top], recipe, tmp,
-            seed=cfg.search.seed, store=_store(cfg), data_dir=data_dir, log=log, what="select",
+            seed=cfg.search.seed, store=store_for(cfg), data_dir=data_dir, log=log, what="select",
         )  # fmt: skip
     for rec, e in zip(records, top, strict=True):
         rec[score_key] = said(e)

@@ -54,7 +54,8 @@ class TrainEvaluator(Evaluator):
         log: Log | None = None,
     ) -> list[PoolEntry]:
         from nao_kfp.child import train_child
-        from nao_kfp.store import ChildCache, open_store
+        from nao_kfp.fanin import store_for
+        from nao_kfp.store import ChildCache
 
         log = log or print
         cfg = self.cfg
@@ -62,7 +63,7 @@ class TrainEvaluator(Evaluator):
         child_cfg = cfg.child
         if data_dir is not None:
             child_cfg = dataclasses.replace(child_cfg, data_dir=str(data_dir))
-        store = open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
+        store = store_for(cfg)
         remove_stale_work_dirs()
         done: list[PoolEntry] = []
         for i, e in enumerate(entries, start=1):
