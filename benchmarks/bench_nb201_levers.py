@@ -65,9 +65,19 @@ VARIANTS: dict[str, list[str]] = {
     "hinge-rank-loss": ["controller.rank_loss=hinge"],
     "listwise-rank-loss": ["controller.rank_loss=listwise"],
     "ensemble-5": ["controller.ensemble=5"],
+    # the ensemble's spread as uncertainty: candidates ranked by mean + explore * std (UCB)
+    "ucb-5-0.5": ["controller.ensemble=5", "search.explore=0.5"],
+    "ucb-5-1": ["controller.ensemble=5", "search.explore=1.0"],
     "random-share-0.15": ["search.random_share=0.15"],
     "warm-predictor-only": ["search.warm_predictor_only=true"],
-    "mutations-4": ["search.mutations=4"],  # on: 4 one-step mutations of each seed ranked too
+    "mutations-4": ["search.mutations=4"],
+    # zero-cost seeding: initial cells by SynFlow + params of the untrained child (3 x 16)
+    "proxy-seed-5": ["search.proxy_seed=5", "child.layers=3", "child.channels=16"],
+    "proxy-seed-10": [
+        "search.proxy_seed=10",
+        "child.layers=3",
+        "child.channels=16",
+    ],  # on: 4 one-step mutations of each seed ranked too
 }
 # With --prior (pools of searches on other tables): how the priors count. Each is the recipe
 # plus these keys; "recipe" (no prior keys) is the search without the priors.

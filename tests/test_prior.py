@@ -128,9 +128,9 @@ def test_a_search_with_a_prior_starts_from_its_best_and_every_fit_records_it(
     cfg = load_config("nb201", overrides)
     pool = run_search(cfg, tmp_path / "a")
     best = priors.best(priors.gather(cfg, [str(prior_file)]), 3)
-    assert [e.arch for e in pool[:3]] == best and [e.source for e in pool[:4]] == ["prior"] * 3 + [
-        "random"
-    ]
+    # the priors' best first, then the preset's search.proxy_seed cells (3 + 5 of 8)
+    assert [e.arch for e in pool[:3]] == best
+    assert [e.source for e in pool[:8]] == ["prior"] * 3 + ["proxy"] * 5
     history = read_history(tmp_path / "a" / "history-3.json").rounds
     assert history[0].fit == {}  # no fit proposed round 1's architectures
     fits = [h.fit for h in history[1:]]  # the fits that proposed rounds 2 and 3

@@ -130,3 +130,68 @@ def test_data_proxies_read_a_seeded_batch_of_training_images(tmp_path: Path) -> 
     assert first == again
     raw = ev.scorer.raw(cells[0].arch)
     assert set(raw) == {"synflow", "synflow_bn", "naswot"} and raw["synflow"] != raw["synflow_bn"]
+
+
+# ---------------------------------------------------------------- zero-cost seeding
+
+
+def test_best_ranks_a_given_set_by_the_proxies_within_it_without_a_reference_sample() -> None:
+    scorer = ProxyScorer(SPACE, SMALL_NET, ["params"], reference=10**6)  # never drawn
+    cells = [POOLS, *SPACE.sample_unique(8, random.Random(2)), CONVS]
+    counts = {
+        SPACE.canonical_id(c): sum(
+            p.numel() for p in build_network(SPACE, c, SMALL_NET).parameters()
+        )
+        for c in cells
+    }
+    top = scorer.best(cells, 3)
+    assert top[0] == CONVS and POOLS not in top
+    assert [counts[SPACE.canonical_id(c)] for c in top] == sorted(counts.values())[::-1][:3]
+    assert "norms" not in vars(scorer)  # ranking within the set needed no reference sample
+
+
+def test_proxy_seed_starts_the_search_from_the_proxies_best_of_a_random_pool(
+    tmp_path: Path,
+) -> None:
+    from nao_kfp import steps
+    from nao_kfp.pool import read_pool
+
+    keys = ["child.layers=1", "child.channels=4", "search.initial_archs=8", "search.top_k=3"]
+    seeded = load_config("nb201", [*keys, "search.proxy_seed=4", "search.proxy_pool=40"])
+    plain = load_config("nb201", [*keys, "search.proxy_seed=0"])
+    ev = make_evaluator(load_config("nb201", [*keys, "evaluator.kind=proxy"]))
+    for name, cfg in (("a", seeded), ("b", seeded), ("plain", plain)):
+        steps.sample(cfg, tmp_path / f"{name}.jsonl", tmp_path / f"{name}.json", evaluator=ev)
+    a, b, rand = (read_pool(tmp_path / f"{n}.jsonl") for n in ("a", "b", "plain"))
+    assert [e.id for e in a] == [e.id for e in b]  # deterministic
+    assert [e.source for e in a] == ["proxy"] * 4 + ["random"] * 4
+    assert len({e.id for e in a}) == 8 and {e.source for e in rand} == {"random"}
+    scores = [ev.scorer.score(e.arch) for e in a]
+    plain_scores = [ev.scorer.score(e.arch) for e in rand]
+    assert min(scores[:4]) > max(scores[4:]) and min(scores[:4]) > sorted(plain_scores)[4]
+    line = format_event({"event": "proxy_seed", "round": 1, "archs": 4, "pool": 40})
+    assert (
+        line
+        == "round 1: 4 initial archs are the best of 40 random ones by SynFlow + params (untrained)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (["search.proxy_seed=11"], "search.proxy_seed: 11 is more than search.initial_archs (10)"),
+        (["search.proxy_seed=5", "search.proxy_pool=3"], "search.proxy_pool: 3 random architectures cannot give search.proxy_seed 5"),
+        (["search.proxy_seed=-1"], "search.proxy_seed: expected a non-negative number, got -1"),
+    ],
+)  # fmt: skip
+def test_proxy_seed_bad_values_are_one_line_errors(keys: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config("nb201", keys)
+    assert str(err.value) == message
+
+
+def test_proxy_seed_is_refused_for_the_recurrent_space() -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config("ptb", ["search.proxy_seed=2"])
+    assert str(err.value).startswith("search.proxy_seed: the proxies score image networks (")
+    assert str(err.value).endswith("not search.space 'enas-rnn'")

@@ -88,6 +88,11 @@ def format_event(ev: dict[str, Any]) -> str | None:
             f"round {r}: {ev.get('evaluated')} archs evaluated, best {_pct(ev.get('best'))}, "
             f"best so far {_pct(ev.get('best_so_far'))}"
         )
+    if kind == "proxy_seed":
+        return (
+            f"round {r}: {ev.get('archs')} initial archs are the best of {ev.get('pool')} random "
+            f"ones by SynFlow + params (untrained)"
+        )
     if kind == "fit":
         return f"round {r}: controller fitted on {ev.get('n_train')} archs in {ev.get('seconds', 0):.0f}s"
     if kind == "decode":

@@ -83,7 +83,7 @@ def sample(
 ) -> Metrics:
     """Round 1's pool: search.initial_archs distinct architectures, all pending: `first` (the
     priors' best, source `prior`; the evaluator's stand-in where it cannot score one), then
-    random ones."""
+    up to search.proxy_seed chosen by zero-cost proxies (source `proxy`), then random ones."""
     ev = evaluator or make_evaluator(cfg)
     rng, accept = rounds.rng_for(cfg, "sample"), ev.budget()
     chosen: list[PoolEntry] = []
@@ -93,6 +93,16 @@ def sample(
         if got is not None and (accept is None or accept(got)):
             chosen.append(entry(ev.space, got, round=1, source="prior"))
             known.add(chosen[-1].id)
+    proxied = min(cfg.search.proxy_seed, cfg.search.initial_archs - len(chosen))
+    if proxied > 0:
+        from nao_kfp.evaluators.proxy import proxy_seed
+
+        pool_rng = rounds.rng_for(cfg, "proxy-seed")
+        candidates = ev.sample(cfg.search.proxy_pool, pool_rng, known, accept)
+        for arch in proxy_seed(cfg, candidates, proxied):
+            chosen.append(entry(ev.space, arch, round=1, source="proxy"))
+            known.add(chosen[-1].id)
+        progress.emit("proxy_seed", round=1, archs=proxied, pool=len(candidates))
     archs = ev.sample(cfg.search.initial_archs - len(chosen), rng, known, accept)
     chosen += [entry(ev.space, a, round=1, source="random") for a in archs]
     if len(chosen) < cfg.search.initial_archs:

@@ -23,6 +23,7 @@ import random
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import nn
@@ -116,13 +117,15 @@ class ProxyScorer:
         self._images = images
         self._x: torch.Tensor | None = None
         self._raw: dict[str, dict[str, float]] = {}
-        rng = random.Random(seed)
-        sample = space.sample_unique(reference, rng, exclude=set())
-        refs = [self.raw(a) for a in sample]
-        self.norms = {
-            n: Norm(statistics.fmean(r[n] for r in refs), statistics.pstdev(r[n] for r in refs))
-            for n in self.names
-        }
+        self.reference = reference
+
+    @cached_property
+    def norms(self) -> dict[str, Norm]:
+        """Each proxy's log-scale mean and spread over the seeded reference sample, scored on
+        first use (ranking a given set of cells, `best`, never needs them)."""
+        rng = random.Random(self.seed)
+        sample = self.space.sample_unique(self.reference, rng, exclude=set())
+        return norms_of([self.raw(a) for a in sample], self.names)
 
     def _batch(self) -> torch.Tensor:
         if self._x is None:
@@ -160,11 +163,28 @@ class ProxyScorer:
         raw = self.raw(arch)
         return {n: round(self.norms[n].z(raw[n]), 4) for n in self.names}
 
+    def best(self, archs: Sequence[Arch], k: int) -> list[Arch]:
+        """The k of `archs` with the highest summed z-score of the proxies standardized within
+        `archs` themselves (ties by canonical id): no reference sample to score first."""
+        raws = [self.raw(a) for a in archs]
+        norms = norms_of(raws, self.names)
+        total = [sum(norms[n].z(r[n]) for n in self.names) for r in raws]
+        ids = [self.space.canonical_id(a) for a in archs]
+        order = sorted(range(len(archs)), key=lambda i: (-total[i], ids[i]))
+        return [archs[i] for i in order[:k]]
+
     def score(self, arch: Arch, extra: Sequence[float] = ()) -> float:
         """`combine` of the proxies' z-scores and of `extra` ones (e.g. a supernet's
         standardized accuracy, weighing as much as one proxy)."""
         zs = [*self.zscores(arch).values(), *extra]
         return combine(zs)
+
+
+def norms_of(raws: Sequence[dict[str, float]], names: Sequence[str]) -> dict[str, Norm]:
+    return {
+        n: Norm(statistics.fmean(r[n] for r in raws), statistics.pstdev(r[n] for r in raws))
+        for n in names
+    }
 
 
 def combine(zs: Sequence[float]) -> float:

@@ -82,6 +82,11 @@ def check(cfg: Config) -> None:
             f"evaluator.proxies: the proxies score image networks ({', '.join(PROXY_SPACES)}), "
             f"not search.space {s.space!r}"
         )
+    if s.proxy_seed and s.space not in PROXY_SPACES:
+        raise ConfigError(
+            f"search.proxy_seed: the proxies score image networks ({', '.join(PROXY_SPACES)}), "
+            f"not search.space {s.space!r}"
+        )
     check_proxy_sample(ev)
     check_controller(c)
     check_child_dataset(ch)

@@ -95,6 +95,13 @@ class SearchConfig:
     prior_weight: float = 1.0
     prior_half_life: int = 0
 
+    # ---- zero-cost seeding (issue 20): up to this many of the initial archs (those the priors'
+    # best leave) are the best of search.proxy_pool unseen random ones by SynFlow + parameter
+    # count of their untrained child network (child/proxies.py, ranked within the pool): no
+    # evaluation is spent on choosing them, and the rest of the initial sample stays random.
+    proxy_seed: int = 0
+    proxy_pool: int = 100
+
     # Budgets on the child network the search trains (child.layers, child.channels, the data
     # set's image size; parameters without the auxiliary head, multiply-adds of one image):
     # sampling and decoding only return architectures within them. 0: no limit.
@@ -170,6 +177,15 @@ def check_search_priors(s: SearchConfig) -> None:
     if s.prior_seed > s.initial_archs:
         raise ConfigError(
             f"search.prior_seed: {s.prior_seed} is more than search.initial_archs ({s.initial_archs})"
+        )
+    _positive("search.proxy_seed", s.proxy_seed, zero_ok=True)
+    if s.proxy_seed and s.proxy_pool < s.proxy_seed:
+        raise ConfigError(
+            f"search.proxy_pool: {s.proxy_pool} random architectures cannot give search.proxy_seed {s.proxy_seed}"
+        )
+    if s.proxy_seed > s.initial_archs:
+        raise ConfigError(
+            f"search.proxy_seed: {s.proxy_seed} is more than search.initial_archs ({s.initial_archs})"
         )
     if s.prior_targets not in PRIOR_TARGETS:
         raise ConfigError(

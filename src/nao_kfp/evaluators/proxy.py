@@ -24,6 +24,7 @@ from nao_kfp.config.evaluator import DATA_PROXIES
 from nao_kfp.evaluators.base import Evaluator, Log, ok
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import RerankEntry
+from nao_kfp.spaces import Arch
 
 if TYPE_CHECKING:
     import torch
@@ -62,6 +63,21 @@ def make_scorer(cfg: Config, data_dir: Path | None = None) -> ProxyScorer:
         get_space(cfg.search.space), search_spec(child), names, seed=cfg.search.seed,
         reference=cfg.evaluator.proxy_reference, images=images,
     )  # fmt: skip
+
+
+def proxy_seed(cfg: Config, candidates: Sequence[Arch], k: int) -> list[Arch]:
+    """search.proxy_seed: the k best of `candidates` by the data-free proxies (SynFlow and
+    parameter count, DEFAULT_PROXIES) of cfg's untrained child network, ranked among
+    themselves; the network is initialized with search.seed."""
+    from nao_kfp.child.params import search_spec
+    from nao_kfp.child.proxies import ProxyScorer
+    from nao_kfp.child.runtime import cpu_threads
+    from nao_kfp.spaces import get_space
+
+    space = get_space(cfg.search.space)
+    scorer = ProxyScorer(space, search_spec(cfg.child), DEFAULT_PROXIES, seed=cfg.search.seed)
+    with cpu_threads(cfg.child.cpu_threads or 1):
+        return scorer.best(candidates, k)
 
 
 class ProxyEvaluator(Evaluator):
