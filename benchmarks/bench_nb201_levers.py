@@ -47,6 +47,7 @@ VARIANTS: dict[str, list[str]] = {
         "controller.lr=0.003",
         "controller.pseudo_labels=0",
         "controller.pseudo_epochs=0",
+        "search.proxy_seed=0",
     ],  # fmt: skip
     # off
     "select-first": ["search.select=first"],  # the paper: the first new decodings, growing eta
@@ -58,6 +59,8 @@ VARIANTS: dict[str, list[str]] = {
         "search.warm_pseudo_epochs=0",
     ],  # fmt: skip
     "no-warm-semi": ["search.warm_pseudo_labels=0", "search.warm_pseudo_epochs=0"],
+    # the recipe before issue 20: ten random initial cells, none chosen by SynFlow + params
+    "no-proxy-seed": ["search.proxy_seed=0"],
     "warm-10-epochs": ["search.warm_epochs=10"],
     "top-2-seeds": ["search.top_k=2"],
     "new-4": ["search.new_archs=4"],
@@ -70,14 +73,8 @@ VARIANTS: dict[str, list[str]] = {
     "ucb-5-1": ["controller.ensemble=5", "search.explore=1.0"],
     "random-share-0.15": ["search.random_share=0.15"],
     "warm-predictor-only": ["search.warm_predictor_only=true"],
-    "mutations-4": ["search.mutations=4"],
-    # zero-cost seeding: initial cells by SynFlow + params of the untrained child (3 x 16)
-    "proxy-seed-5": ["search.proxy_seed=5", "child.layers=3", "child.channels=16"],
-    "proxy-seed-10": [
-        "search.proxy_seed=10",
-        "child.layers=3",
-        "child.channels=16",
-    ],  # on: 4 one-step mutations of each seed ranked too
+    "mutations-4": ["search.mutations=4"],  # on: 4 one-step mutations of each seed ranked too
+    "proxy-seed-10": ["search.proxy_seed=10"],  # on: all ten initial cells by the proxies
 }
 # With --prior (pools of searches on other tables): how the priors count. Each is the recipe
 # plus these keys; "recipe" (no prior keys) is the search without the priors.
