@@ -74,7 +74,13 @@ VARIANTS: dict[str, list[str]] = {
     "random-share-0.15": ["search.random_share=0.15"],
     "warm-predictor-only": ["search.warm_predictor_only=true"],
     "mutations-4": ["search.mutations=4"],  # on: 4 one-step mutations of each seed ranked too
-    "proxy-seed-10": ["search.proxy_seed=10"],  # on: all ten initial cells by the proxies
+    # half the initial cells from the proxies' best of 100, on a 3-cell, 16-channel network
+    "proxy-seed-5-of-100": [
+        "search.proxy_seed=5",
+        "search.proxy_pool=100",
+        "child.layers=3",
+        "child.channels=16",
+    ],  # fmt: skip
 }
 # With --prior (pools of searches on other tables): how the priors count. Each is the recipe
 # plus these keys; "recipe" (no prior keys) is the search without the priors.

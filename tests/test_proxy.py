@@ -179,7 +179,6 @@ def test_proxy_seed_starts_the_search_from_the_proxies_best_of_a_random_pool(
 @pytest.mark.parametrize(
     ("keys", "message"),
     [
-        (["search.proxy_seed=11"], "search.proxy_seed: 11 is more than search.initial_archs (10)"),
         (["search.proxy_seed=5", "search.proxy_pool=3"], "search.proxy_pool: 3 random architectures cannot give search.proxy_seed 5"),
         (["search.proxy_seed=-1"], "search.proxy_seed: expected a non-negative number, got -1"),
     ],
@@ -195,3 +194,14 @@ def test_proxy_seed_is_refused_for_the_recurrent_space() -> None:
         load_config("ptb", ["search.proxy_seed=2"])
     assert str(err.value).startswith("search.proxy_seed: the proxies score image networks (")
     assert str(err.value).endswith("not search.space 'enas-rnn'")
+
+
+def test_proxy_seed_fills_at_most_the_initial_sample(tmp_path: Path) -> None:
+    from nao_kfp import steps
+    from nao_kfp.pool import read_pool
+
+    keys = ["child.layers=1", "child.channels=4", "search.initial_archs=6", "search.top_k=3"]
+    cfg = load_config("nb201", [*keys, "search.proxy_seed=50", "search.proxy_pool=60"])
+    ev = make_evaluator(load_config("nb201", [*keys, "evaluator.kind=proxy"]))
+    steps.sample(cfg, tmp_path / "p.jsonl", tmp_path / "h.json", evaluator=ev)
+    assert [e.source for e in read_pool(tmp_path / "p.jsonl")] == ["proxy"] * 6

@@ -95,10 +95,11 @@ class SearchConfig:
     prior_weight: float = 1.0
     prior_half_life: int = 0
 
-    # ---- zero-cost seeding (issue 20): up to this many of the initial archs (those the priors'
-    # best leave) are the best of search.proxy_pool unseen random ones by SynFlow + parameter
-    # count of their untrained child network (child/proxies.py, ranked within the pool): no
-    # evaluation is spent on choosing them, and the rest of the initial sample stays random.
+    # ---- zero-cost seeding (issue 20): up to this many of the initial archs (at most those the
+    # priors' best leave of search.initial_archs) are the best of search.proxy_pool unseen
+    # random ones by SynFlow + parameter count of their untrained child network
+    # (child/proxies.py, ranked within the pool): no evaluation is spent on choosing them; the
+    # rest of the initial sample is random.
     proxy_seed: int = 0
     proxy_pool: int = 100
 
@@ -182,10 +183,6 @@ def check_search_priors(s: SearchConfig) -> None:
     if s.proxy_seed and s.proxy_pool < s.proxy_seed:
         raise ConfigError(
             f"search.proxy_pool: {s.proxy_pool} random architectures cannot give search.proxy_seed {s.proxy_seed}"
-        )
-    if s.proxy_seed > s.initial_archs:
-        raise ConfigError(
-            f"search.proxy_seed: {s.proxy_seed} is more than search.initial_archs ({s.initial_archs})"
         )
     if s.prior_targets not in PRIOR_TARGETS:
         raise ConfigError(
