@@ -77,16 +77,15 @@ def check(cfg: Config) -> None:
         raise ConfigError(
             f"evaluator.kind: proxy needs an image space ({', '.join(PROXY_SPACES)}), got {s.space!r}"
         )
-    if ev.proxies and s.space not in PROXY_SPACES:
-        raise ConfigError(
-            f"evaluator.proxies: the proxies score image networks ({', '.join(PROXY_SPACES)}), "
-            f"not search.space {s.space!r}"
-        )
-    if s.proxy_seed and s.space not in PROXY_SPACES:
-        raise ConfigError(
-            f"search.proxy_seed: the proxies score image networks ({', '.join(PROXY_SPACES)}), "
-            f"not search.space {s.space!r}"
-        )
+    for key, uses_proxies in (
+        ("evaluator.proxies", ev.proxies),
+        ("search.proxy_seed", s.proxy_seed),
+    ):
+        if uses_proxies and s.space not in PROXY_SPACES:
+            raise ConfigError(
+                f"{key}: the proxies score image networks ({', '.join(PROXY_SPACES)}), "
+                f"not search.space {s.space!r}"
+            )
     check_proxy_sample(ev)
     check_controller(c)
     check_child_dataset(ch)

@@ -38,13 +38,16 @@ def proxy_names(cfg: Config) -> tuple[str, ...]:
     return tuple(cfg.evaluator.proxies) or DEFAULT_PROXIES
 
 
-def make_scorer(cfg: Config, data_dir: Path | None = None) -> ProxyScorer:
-    """The ProxyScorer of cfg's child network (search_spec), seeded by search.seed."""
+def make_scorer(
+    cfg: Config, data_dir: Path | None = None, names: Sequence[str] | None = None
+) -> ProxyScorer:
+    """The ProxyScorer of cfg's child network (search_spec), seeded by search.seed, for
+    `names` (default: evaluator.proxies, or DEFAULT_PROXIES)."""
     from nao_kfp.child.params import search_spec
     from nao_kfp.child.proxies import ProxyScorer
     from nao_kfp.spaces import get_space
 
-    names = proxy_names(cfg)
+    names = proxy_names(cfg) if names is None else tuple(names)
     child = cfg.child
     if data_dir is not None:
         child = dataclasses.replace(child, data_dir=str(data_dir))
@@ -69,15 +72,10 @@ def proxy_seed(cfg: Config, candidates: Sequence[Arch], k: int) -> list[Arch]:
     """search.proxy_seed: the k best of `candidates` by the data-free proxies (SynFlow and
     parameter count, DEFAULT_PROXIES) of cfg's untrained child network, ranked among
     themselves; the network is initialized with search.seed."""
-    from nao_kfp.child.params import search_spec
-    from nao_kfp.child.proxies import ProxyScorer
     from nao_kfp.child.runtime import cpu_threads
-    from nao_kfp.spaces import get_space
 
-    space = get_space(cfg.search.space)
-    scorer = ProxyScorer(space, search_spec(cfg.child), DEFAULT_PROXIES, seed=cfg.search.seed)
     with cpu_threads(cfg.child.cpu_threads or 1):
-        return scorer.best(candidates, k)
+        return make_scorer(cfg, names=DEFAULT_PROXIES).best(candidates, k)
 
 
 class ProxyEvaluator(Evaluator):
