@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from nao_kfp import outcome, steps
+from nao_kfp import outcome, steps, trace
 from nao_kfp.config import Config
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.pool import PoolEntry, read_pool
@@ -47,13 +47,17 @@ def run_search(
     for r in range(2, cfg.search.rounds + 1):
         prev = r - 1
         out_model = work / f"model-{prev}"
-        steps.fit(cfg, prev, pool, out_model, init_model=model)
+        with trace.step(f"round {prev} fit"):
+            steps.fit(cfg, prev, pool, out_model, init_model=model)
         model = out_model
-        steps.optimize(cfg, model, pool, work / f"embeddings-{prev}.pt")
+        with trace.step(f"round {prev} optimize"):
+            steps.optimize(cfg, model, pool, work / f"embeddings-{prev}.pt")
         decoded = work / f"decoded-{prev}.jsonl"
-        steps.decode(
-            cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded, evaluator=ev
-        )
+        with trace.step(f"round {prev} decode"):
+            steps.decode(
+                cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded,
+                evaluator=ev,
+            )  # fmt: skip
         pool, history = evaluate(cfg, r, decoded, history, model, data_dir, work, ev)
     outcome.select_best(cfg, pool, work / "selection.json", data_dir=data_dir, evaluator=ev)
     outcome.conclude(cfg, work / "selection.json", history, pool, work / "result.json")

@@ -233,6 +233,7 @@ class BenchmarkResults:
     histories: Unchecked[dict[str, dict[str, list[HistoryRow]]]] = field(default_factory=dict)
     seconds: Unchecked[dict[str, dict[str, float]]] = field(default_factory=dict)
     spec: Unchecked[dict[str, object]] = field(default_factory=dict)  # reproduce: what produced it
+    traces: Unchecked[dict[str, dict[str, list[list[str]]]]] = field(default_factory=dict)
     schema: str = BENCHMARK_SCHEMA
 
 
@@ -283,5 +284,6 @@ class BenchmarkDoc(TypedDict, total=False):
     curves: dict[str, dict[str, list[float]]]  # strategy -> seed -> best so far, per query
     histories: dict[str, dict[str, list[HistoryRow]]]
     seconds: dict[str, dict[str, float]]
+    traces: dict[str, dict[str, list[list[str]]]]  # strategy -> seed -> digest trace
     spec: JSONObject
     machine: dict[str, str]

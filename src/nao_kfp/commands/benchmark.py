@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     r.add_argument(
         "--update-reference",
         action="store_true",
-        help="write this run's results as the new reference instead of comparing",
+        help="write this run's results as the new reference instead of comparing (for a change "
+        "of the algorithm; the reference holds on any x86-64 CPU)",
     )
     r.add_argument(
         "--pipeline-root", type=Path, default=None, help="kfp.local outputs (default: a temp dir)"
@@ -152,6 +153,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    from nao_kfp.numerics import guarantee
     from nao_kfp.pipelines.reproduce import run_local
     from nao_kfp.strategies.reproduce import REFERENCE_PATH
 
@@ -168,6 +170,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     else:
         runs = len(merged["runs"])
         print(f"reproduce: {runs} results match {path}")
+    made_on = merged.get("machine") or {}
+    print(f"reproduce: {guarantee(made_on.get('torch', '?'))}")
+    if args.update_reference:
+        print(
+            f"reproduce: the new reference records this machine ({made_on.get('cpu')}); rewrite "
+            "it for a change of the algorithm, never for a change of machine"
+        )
     print(
         json.dumps(
             {s["strategy"] + "@" + str(s["budget"]): round(s["mean"], 2) for s in merged["summary"]}

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nao_kfp import validate
+from nao_kfp import trace, validate
 from nao_kfp.config import ControllerConfig
 from nao_kfp.controller.model import Seq2Seq, cpu_threads, mask_tensor
 from nao_kfp.errors import ConfigError, NaoError
@@ -100,6 +100,7 @@ class NAOModel:
         self.net.eval()
         with cpu_threads(self.cfg.threads):
             heads = self.net.predict_heads(self.net.encode(self.tokens(archs)))
+        trace.record("predictions", heads)
         y = heads.mean(dim=0)
         if explore and heads.size(0) > 1:
             y = y + explore * heads.std(dim=0)

@@ -17,6 +17,8 @@ Results JSON (schema "nao-kfp.benchmark/1"); accuracies are in percent:
     curves       {strategy: {seed: [reported accuracy of the best-by-valid arch after query 1..max]}}
     histories    {strategy: {seed: [[index, arch, valid, test or null, source], ...]}}
     seconds      {strategy: {seed: wall seconds}}  (timing only; never compared)
+    traces       {strategy: {seed: [[step, tensor, digest], ...]}}: only when asked for (the
+                 reproduce check), and only for NAO, whose steps record them (nao_kfp.trace)
 
 Strategies are anytime (see strategies/base.py), so each strategy and seed runs once with the
 largest budget and every smaller budget reads the first `budget` queries of that run.
@@ -34,6 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
+from nao_kfp import trace
 from nao_kfp.config import Config
 from nao_kfp.errors import NaoError
 from nao_kfp.jsontypes import JSONObject
@@ -114,7 +117,10 @@ def run_benchmark(
     *,
     settings: dict[str, JSONObject] | None = None,
     log: Callable[[str], None] | None = None,
+    traces: bool = False,
 ) -> BenchmarkDoc:
+    """Every strategy over every seed, once at the largest budget. `traces`: also keep each
+    run's digest trace (nao_kfp.trace; only NAO records one) under doc["traces"]."""
     budgets = sorted(set(budgets))
     reported = "test" if table.has_test else "valid"
     doc: BenchmarkDoc = {
@@ -142,8 +148,11 @@ def run_benchmark(
         doc["curves"][name], doc["histories"][name], doc["seconds"][name] = {}, {}, {}
         for seed in seeds:
             start = time.perf_counter()
-            history = strategy.run(table, budgets[-1], seed)
+            with trace.recording() as entries:
+                history = strategy.run(table, budgets[-1], seed)
             took = time.perf_counter() - start
+            if traces and entries:
+                doc.setdefault("traces", {}).setdefault(name, {})[str(seed)] = entries
             doc["seconds"][name][str(seed)] = round(took, 3)
             doc["curves"][name][str(seed)] = best_so_far(history, reported)
             doc["histories"][name][str(seed)] = [
@@ -351,6 +360,8 @@ def merge_results(docs: Sequence[BenchmarkDoc]) -> BenchmarkDoc:
         out["curves"].update(d["curves"])
         out["histories"].update(d["histories"])
         out["seconds"].update(d["seconds"])
+        if "traces" in d:
+            out.setdefault("traces", {}).update(d["traces"])
     out["summary"] = summarize(out["runs"])
     return out
 
