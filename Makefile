@@ -9,7 +9,10 @@ SEARCH_ARGS ?=
 .PHONY: search test lint typecheck check venv clean
 
 $(STAMP): pyproject.toml
-	command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
+	# graphviz: the report's cell diagrams; qemu-user: the test that runs the controller on an
+	# emulated AMD CPU (portable numerics, tests/test_reproduce.py)
+	(command -v dot && command -v qemu-x86_64) >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq graphviz qemu-user)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
