@@ -10,8 +10,22 @@ from pathlib import Path
 
 from nao_kfp.commands.serve import port_number
 from nao_kfp.errors import NaoError
+from nao_kfp.katib import STUBS
 
 KATIB_DATA = "/opt/katib/data"  # where Katib mounts a suggestion's volume (resumePolicy FromVolume)
+NEEDS = (
+    f"the katib extra and Katib's gRPC stubs: pip install 'nao-kfp[katib]' && "
+    f"pip install --no-deps {STUBS}"
+)
+
+
+def _katib() -> None:
+    """Katib's stubs are importable, or one line saying how to install them."""
+    try:
+        import grpc_health.v1.health  # noqa: F401
+        import kubeflow.katib.katib_api_pb2_grpc  # noqa: F401
+    except ModuleNotFoundError as e:
+        raise NaoError(f"nao katib: needs {NEEDS} (no module {e.name})") from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,8 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "katib",
         help="NAO as a Katib algorithm: the suggestion service, and a check of an Experiment",
         description="Katib runs an Experiment with `algorithmName: nao` by asking this service "
-        "for the next architectures. Needs the katib extra and Katib's gRPC stubs "
-        "(pip install 'nao-kfp[katib]' && pip install --no-deps kubeflow-katib==0.19.0).",
+        f"for the next architectures. Needs {NEEDS}.",
     )
     sub2 = p.add_subparsers(dest="katib_command", required=True)
     s = sub2.add_parser(
@@ -49,6 +62,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    _katib()
     from nao_kfp.katib.service import PORT, serve
 
     work = _work_dir(args.work)
@@ -84,6 +98,7 @@ def _work_dir(given: Path | None) -> Path:
 def cmd_check(args: argparse.Namespace) -> int:
     import yaml
 
+    _katib()
     from nao_kfp.katib.experiment import experiment_message, read_experiment
 
     try:
