@@ -88,7 +88,7 @@ def _read(experiment: Any) -> NaoExperiment | list[str]:
     if spec.objective.type != api.MAXIMIZE:
         out.append(
             "spec.objective.type: NAO maximizes the trial's score (dev_accuracy from "
-            "`nao train-child --katib`); expected maximize"
+            "`nao train-child --katib`), expected maximize"
         )
     if not metric:
         out.append(
@@ -147,16 +147,16 @@ def _space(spec: Any, out: list[str]) -> tuple[str | None, str]:
         spec.nas_config.graph_config.num_layers or spec.nas_config.operations.operation
     ):
         out.append(
-            f"spec.nasConfig: NAO searches its own spaces; instead give one categorical "
-            f"parameter whose list names one ({names}), e.g. arch: [nb201]"
+            f"spec.nasConfig: NAO searches its own spaces, named by one categorical "
+            f"parameter ({names}), e.g. arch: [nb201], instead"
         )
         return None, ""
     params = list(spec.parameter_specs.parameters)
     if len(params) != 1:
         out.append(
             f"spec.parameters: expected one categorical parameter whose list names a search "
-            f"space ({names}), e.g. arch: [nb201]; got {len(params)} parameters (NAO's other "
-            f"settings are algorithm settings)"
+            f"space ({names}), e.g. arch: [nb201], got {len(params)} (NAO's other settings "
+            f"are algorithm settings)"
         )
         return None, ""
     (p,) = params
