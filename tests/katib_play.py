@@ -38,7 +38,7 @@ class Server:
     def __init__(self, work: Path, env: dict[str, str] | None = None):
         # its own process group: a fault's kill (faults.py) takes the server, not the test
         self.proc = subprocess.Popen(
-            [*NAO, "katib", "serve", "--port", "0", "--work", str(work)],
+            [*NAO, "katib", "serve", "--host", "127.0.0.1", "--port", "0", "--work", str(work)],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             env={**os.environ, **(env or {})}, start_new_session=True,
         )  # fmt: skip
@@ -58,9 +58,16 @@ class Server:
 
 
 def experiment_doc(
-    table_csv: Path, *, budget: int, seed: int, parallel: int = 3, name: str = "nao-test"
+    table_csv: Path,
+    *,
+    budget: int,
+    seed: int,
+    parallel: int = 3,
+    name: str = "nao-test",
+    settings: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The Experiment a user writes for NAO on a table (the resource as YAML)."""
+    """The Experiment a user writes for NAO on a table (the resource as YAML); `settings`:
+    more algorithm settings."""
     return {
         "apiVersion": "kubeflow.org/v1beta1",
         "kind": "Experiment",
@@ -80,6 +87,7 @@ def experiment_doc(
                     {"name": "evaluator.kind", "value": "table"},
                     {"name": "evaluator.table", "value": str(table_csv)},
                     {"name": "search.seed", "value": str(seed)},
+                    *({"name": k, "value": v} for k, v in (settings or {}).items()),
                 ],
             },
             "maxTrialCount": budget,
@@ -117,20 +125,25 @@ class Katib:
         completed = len(self.trials) - len(self._running())
         want = min(spec.parallel_trial_count, spec.max_trial_count - completed)
         add = want - len(self._running())
-        if add > 0 and self._ask(stub, add):
+        if add > 0 and self.ask(stub, add):
             return
         running = self._running()
         assert running, f"no trial runs and the service proposes none: {self.errors[-1:]}"
         self._finish(self.rng.choice(running))
 
-    def _ask(self, stub: Any, count: int) -> bool:
+    def finish_running(self) -> None:
+        for t in self._running():
+            self._finish(t)
+
+    def ask(self, stub: Any, count: int, timeout: float = 120) -> bool:
+        """GetSuggestions for `count` trials (Katib's deadline is 60 s); False: not now."""
         request = api.GetSuggestionsRequest(
             experiment=self.experiment, trials=self.trials, current_request_number=count,
             total_request_number=len(self.trials) + count,
         )  # fmt: skip
         self.calls += 1
         try:
-            reply = stub.GetSuggestions(request, timeout=120)
+            reply = stub.GetSuggestions(request, timeout=timeout)
         except grpc.RpcError as e:
             # only the service's "round r waits for its trials" (a dead server is UNAVAILABLE too)
             if e.code() != grpc.StatusCode.UNAVAILABLE or not e.details().startswith("round "):

@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--port", type=port_or_any, default=None, help="gRPC port (default 6789; 0: any free one)"
     )
     s.add_argument(
+        "--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0: every one)"
+    )
+    s.add_argument(
         "--work", type=Path, default=None,
         help=f"the steps' cache (default {KATIB_DATA} when writable, else a temporary folder)",
     )  # fmt: skip
@@ -66,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from nao_kfp.katib.service import PORT, serve
 
     work = _work_dir(args.work)
-    server, port = serve(PORT if args.port is None else args.port, work)
+    server, port = serve(PORT if args.port is None else args.port, work, host=args.host)
     print(f"nao katib: serving Katib's Suggestion API on port {port} (cache {work})", flush=True)
     try:
         server.wait_for_termination()

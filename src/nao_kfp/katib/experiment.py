@@ -122,7 +122,7 @@ def _read(experiment: Any) -> NaoExperiment | list[str]:
         if cfg.evaluator.kind == "table" and not why.startswith(("evaluator.", "search.")):
             why = f"evaluator.table: {why}"  # the reader names the file, not the key
         return [why]
-    return out or NaoExperiment(experiment.name, cfg, parameter, metric)
+    return NaoExperiment(experiment.name, cfg, parameter, metric)
 
 
 def _refused(key: str, value: object) -> str | None:

@@ -78,7 +78,7 @@ def _abort(context: Any, code: grpc.StatusCode, message: str) -> NoReturn:
 
 
 def serve(
-    port: int = PORT, work_root: Path = Path("."), *, host: str = "[::]", workers: int = 4
+    port: int = PORT, work_root: Path = Path("."), *, host: str = "0.0.0.0", workers: int = 10
 ) -> tuple[grpc.Server, int]:
     """Start the service (and its health checks) on host:port (0: any free port); the server
     and its port. The caller waits for it or stops it."""

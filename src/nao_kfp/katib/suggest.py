@@ -18,6 +18,7 @@ disagrees with them is removed and rebuilt.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -201,7 +202,8 @@ def open_round(
     architectures, or (None, []) when every round is."""
     from nao_kfp.loop import round_pool, run_search
 
-    work = Path(work_root) / f"{exp.name or 'experiment'}-{exp.cfg.digest()}"
+    name = re.sub(r"[^a-z0-9-]", "-", exp.name.lower())[:63] or "experiment"
+    work = Path(work_root) / f"{name}-{exp.cfg.digest()}"
     with _locks_lock:
         lock = _locks.setdefault(work, threading.Lock())
     with lock:
