@@ -22,7 +22,7 @@ from kubeflow.katib import katib_api_pb2 as api
 from nao_kfp.cli import main
 from nao_kfp.katib.experiment import experiment_message, problems, read_experiment
 from nao_kfp.katib.service import HEALTH_SERVICE
-from nao_kfp.katib.suggest import TrialResult, open_round, propose
+from nao_kfp.katib.suggest import NotReady, TrialResult, open_round, propose
 from nao_kfp.spaces import get_space
 from nao_kfp.tabular import Table, TableSpec, generate_table, read_table, write_table
 
@@ -250,6 +250,25 @@ def test_a_cache_that_disagrees_with_the_trials_is_rebuilt(
     _, again = open_round(exp, changed, tmp_path / "a")
     _, fresh = open_round(exp, changed, tmp_path / "b")
     assert [e.id for e in again] == [e.id for e in fresh]
+
+
+def test_a_raised_max_trial_count_continues_the_same_search(
+    table_csv: Path, table: Table, benchmark_archs: list[str], tmp_path: Path
+) -> None:
+    """Katib resumes a finished Experiment (resumePolicy LongRunning) with a larger
+    maxTrialCount: the search goes on where the smaller budget stopped."""
+    first = benchmark_archs[:16]
+    results = {}
+    for i, text in enumerate(first):
+        row = table.get(SPACE.parse(text))
+        assert row is not None
+        results[row.id] = TrialResult(f"t{i}", "ok", value=row.valid / 100.0)
+    small = read_experiment(experiment_message(experiment_doc(table_csv, budget=16, seed=SEED)))
+    with pytest.raises(NotReady, match="the search is over"):
+        propose(small, results, 1, tmp_path)
+    r, entries = open_round(read_experiment(_experiment(table_csv)), results, tmp_path)
+    assert r == 3
+    assert [SPACE.to_string(e.arch) for e in entries] == benchmark_archs[16:]
 
 
 # ---------------------------------------------------------------- the trial
