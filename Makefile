@@ -8,7 +8,9 @@ SEARCH_ARGS ?=
 
 .PHONY: search test lint typecheck check venv clean
 
-$(STAMP): pyproject.toml
+# Katib's gRPC stubs (`nao katib`, nao_kfp.katib.STUBS) go in with --no-deps: their wheel pins
+# protobuf<5, which kfp and kserve exclude (pyproject.toml's katib extra says more).
+$(STAMP): pyproject.toml src/nao_kfp/katib/__init__.py
 	# graphviz: the report's cell diagrams; qemu-user: the test that runs the controller on an
 	# emulated AMD CPU (portable numerics, tests/test_reproduce.py)
 	(command -v dot && command -v qemu-x86_64) >/dev/null || \
@@ -16,6 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps "$$($(BIN)/python -c 'from nao_kfp.katib import STUBS; print(STUBS)')"
 	touch $(STAMP)
 
 venv: $(STAMP)

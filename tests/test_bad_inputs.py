@@ -982,6 +982,51 @@ _add(
         exact=False,
     )
 )
+# nao katib check: the Experiment file, and every problem the suggestion service refuses it for
+KATIB_EXPERIMENT = """\
+kind: Experiment
+metadata: {name: e}
+spec:
+  parameters: [{name: arch, parameterType: categorical, feasibleSpace: {list: [nb201]}}]
+  objective: {type: minimize, objectiveMetricName: loss}
+  algorithm:
+    algorithmName: nao
+    algorithmSettings: [{name: evaluator.kind, value: synthetic}, {name: search.sead, value: "1"}]
+  maxTrialCount: 20
+"""
+_add(
+    Case(
+        "cli",
+        ("katib", "check", "{tmp}/e.yaml"),
+        "spec.objective.type: NAO maximizes the trial's score (dev_accuracy from `nao train-child "
+        "--katib`), expected maximize; search.sead: unknown key (did you mean seed?)",
+        {"e.yaml": KATIB_EXPERIMENT},
+        exact=False,
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("katib", "check", "{tmp}/e.yaml"),
+        "{tmp}/e.yaml: no Experiment resource (kind: Experiment)",
+        {"e.yaml": "kind: Pod\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("katib", "check", "{tmp}/none.yaml"),
+        "{tmp}/none.yaml: cannot read (No such file or directory)",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("katib", "serve", "--port", "70000"),
+        "argument --port: expected a TCP port 1-65535, got '70000'",
+        prog="nao katib serve",
+    )
+)
 _add(bench("--queries 0: 0 is below the minimum 1", "--queries", "0"))
 _add(bench("--queries abc: expected integers like 0-9 or 0,3,5, got 'abc'", "--queries", "abc"))
 _add(bench("budget: 1000 queries but the table has only 6 architectures", "--queries", "1000"))

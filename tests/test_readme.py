@@ -59,6 +59,9 @@ SKIP = {
     "kubectl -n nao wait --for=condition=complete job/nao-store-create-bucket --timeout=300s": CLUSTER,
     "kubectl apply -k manifests/overlays/serving": CLUSTER,
     "kubectl apply -n nao -f inference-service.yaml": CLUSTER,
+    "kubectl apply -k manifests/katib": "needs a Kubeflow cluster with Katib",
+    "kubectl -n nao get experiment nao-nb201 -w": "needs a Kubeflow cluster with Katib",
+    "kubectl -n nao get experiment nao-nb201 -o jsonpath='{.status.currentOptimalTrial}'": "needs a Kubeflow cluster with Katib",
 }  # fmt: skip
 
 
@@ -118,6 +121,8 @@ EXPECT = {
     "nao export": r'"program": "model/model.pt2"',
     "python -c \"import torch; m = torch.export.load('model/model.pt2')": r"^tensor\(\[",
     "nao search --out runs/demo": r"best: dev accuracy",
+    "nao train-child --katib": r"(?m)^\S+ dev_accuracy=0\.\d+$",
+    "nao katib check": r"nao-nb201: nb201 architectures as parameter arch",
 }
 SLOW = {"nao search --out runs/demo": 1200}  # seconds; the others get TIMEOUT_S
 TIMEOUT_S = 300

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "search",
     "export",
     "serve",
+    "katib",
 ]
 
 

@@ -84,6 +84,8 @@ def sample(
     """Round 1's pool: search.initial_archs distinct architectures, all pending: `first` (the
     priors' best, source `prior`; the evaluator's stand-in where it cannot score one), then
     up to search.proxy_seed chosen by zero-cost proxies (source `proxy`), then random ones."""
+    if Path(out_pool).exists() and Path(out_history).exists():  # finished before: resume
+        return {"count": len(read_pool(out_pool))}
     ev = evaluator or make_evaluator(cfg)
     rng, accept = rounds.rng_for(cfg, "sample"), ev.budget()
     chosen: list[PoolEntry] = []

@@ -33,7 +33,7 @@ from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ConfigError
-from nao_kfp.results import ChildResult, TrainState
+from nao_kfp.results import ChildResult, EpochRecord, TrainState
 from nao_kfp.spaces import Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
@@ -98,6 +98,7 @@ def train_rnn(
     *,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None,
+    on_epoch: Callable[[EpochRecord], None] | None,
     log: Log,
 ) -> ChildResult:
     r = cfg.rnn
@@ -156,6 +157,8 @@ def train_rnn(
             )  # fmt: skip
             if on_checkpoint is not None:
                 on_checkpoint(ckpt_path)
+            if on_epoch is not None:
+                on_epoch(state["history"][-1])
         test_ppl = evaluate_ppl(net, test, r.bptt, device)
     ppls = [h["dev_perplexity"] for h in state["history"]]
     return {

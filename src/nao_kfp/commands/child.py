@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 
 from nao_kfp.commands.common import add_config_args, add_space_arg, parse_arch, seed_int
@@ -38,6 +40,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--seed", type=seed_int, default=None, help="training seed (default: search.seed)"
     )
+    p.add_argument(
+        "--katib", action="store_true",
+        help="a Katib trial: also print each epoch's numbers and then the result's as "
+        "name=value lines on stdout (what Katib's StdOut metrics collector reads; the score "
+        "is dev_accuracy)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_train_child)
 
     q = sub.add_parser(
@@ -71,10 +79,23 @@ def cmd_train_child(args: argparse.Namespace) -> int:
             cfg.child,
             args.out,
             seed=seed,
+            on_epoch=metric_lines if args.katib else None,
             log=lambda m: print(m, file=sys.stderr, flush=True),
         )
+    if args.katib:
+        metric_lines(result)
     print(json.dumps(result, sort_keys=True))
     return 0
+
+
+def metric_lines(values: Mapping[str, object]) -> None:
+    """The numbers of a record as `name=value` lines, the format Katib's StdOut metrics
+    collector reads (its default filter: a name, `=`, a number), each after an RFC 3339 time:
+    the collector orders a metric's values by it (the objective's latest value is the last)."""
+    now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    for name, value in values.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            print(f"{now} {name}={value!r}", flush=True)
 
 
 def cmd_params(args: argparse.Namespace) -> int:
