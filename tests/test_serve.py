@@ -26,6 +26,7 @@ from nao_kfp import export
 from nao_kfp.child import train_child
 from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
+from nao_kfp.units import si
 
 CHILD = [
     "search.space=enas", "child.dataset=digits", "child.layers=1", "child.channels=4",
@@ -101,6 +102,25 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def test_serve_says_what_model_it_serves_and_how_good_it_is(
+    server: Server, model_dir: Path
+) -> None:
+    """The first lines of `nao serve`: the architecture and the metrics model.json carries
+    (in percent, as the search's progress and report show them), then where to send a request."""
+    info = json.loads((model_dir / "model.json").read_text())
+    metrics = info["metrics"]
+    head = server.log.read_text().splitlines()[:2]
+    assert head[0] == (
+        f"nao serve: enas cell {info['arch_id']} trained on digits: dev accuracy "
+        f"{100 * metrics['dev_accuracy']:.2f}%, test accuracy {100 * metrics['test_accuracy']:.2f}%, "
+        f"{si(metrics['params'])} params, {si(metrics['macs'])} multiply-adds"
+    ), head
+    assert head[1] == (
+        f"nao serve: POST http://localhost:{server.port}/v2/models/nao/infer with inputs[0] "
+        "named pixels, FP32 [N, 1, 8, 8], values in [0, 1]"
+    )
 
 
 def pixels(n: int, seed: int = 0) -> torch.Tensor:
