@@ -63,23 +63,25 @@ def _stamp() -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    start = time.monotonic()
     cfg = config_from_args(args)
     from nao_kfp.preflight import check_inputs, output_dir
 
     out = output_dir(args.out or Path("runs") / f"{cfg.name}-{_stamp()}", "--out")
     check_inputs(cfg)  # before the run directory exists: a run that cannot start leaves none
+    print(  # first, within seconds: torch and kfp load after it
+        f"nao search: {cfg.name} preset, {cfg.search.rounds} rounds on {cfg.child.dataset} "
+        f"({cfg.search.space} space, {cfg.evaluator.kind} evaluator, seed {cfg.search.seed}) "
+        f"into {out}",
+        file=sys.stderr,
+        flush=True,
+    )
     from nao_kfp.final import final_summary, read_final
     from nao_kfp.pipelines.local import local_config, run_local
     from nao_kfp.records import read_result
     from nao_kfp.summary import summary_table
 
-    print(
-        f"nao search: {cfg.search.rounds} rounds on {cfg.child.dataset} ({cfg.search.space} space) "
-        f"into {out}",
-        file=sys.stderr,
-    )
-    start = time.monotonic()
-    run_local(cfg, out)
+    run_local(cfg, out, started=start)
     result = read_result(out / "result.json")
     print(summary_table(result))
     print(
