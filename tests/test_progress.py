@@ -19,7 +19,7 @@ import pytest
 import yaml
 from search_tiny import tiny_config
 
-from nao_kfp.progress import LiveDisplay, Plan, PlainDisplay, Tracker, Watch
+from nao_kfp.progress import LiveDisplay, PlainDisplay, Plan, Tracker, Watch
 
 PLAN = Plan(rounds=3, first=4, per_round=2, shards=2)
 

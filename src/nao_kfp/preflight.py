@@ -102,6 +102,7 @@ def check_data_dir(child: ChildConfig) -> None:
             )
         return  # digits ships with scikit-learn; ptb and image-folder are checked at load time
     from nao_kfp.child.data import PTB_FILES, staged_file  # torch: only with a data folder
+
     root = Path(child.data_dir)
     if not root.exists():
         raise ConfigError(f"child.data_dir: {root} does not exist")
