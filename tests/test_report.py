@@ -388,7 +388,7 @@ def test_the_chance_band_is_rarely_reached_by_a_random_ordering() -> None:
                  "luck: the predictor is still guessing."),
         (3, 1.0, "With 3 architectures a round no ranking can be told from luck: the predictor "
                  "is still guessing."),
-        (12, 0.9, "It ranks them better than chance in round 2."),
+        (12, 0.9, "It ranked them better than chance in round 2."),
     ],
 )  # fmt: skip
 def test_the_predictor_is_called_guessing_until_its_ranking_beats_chance(
@@ -405,6 +405,14 @@ def test_the_predictor_is_called_guessing_until_its_ranking_beats_chance(
     )
     assert sentence.endswith(says)
     assert findings.predictor_sentence(rounds[:1]) is None  # round 1 proposes nothing
+
+
+def test_the_predictor_sentence_names_the_rounds_it_ranked_well_and_those_it_did_not() -> None:
+    rounds = [RoundRecord(round=2, proposed=12, pairwise_accuracy=0.9),
+              RoundRecord(round=3, proposed=12, pairwise_accuracy=0.5)]  # fmt: skip
+    sentence = findings.predictor_sentence(rounds)
+    assert sentence is not None
+    assert sentence.endswith("It ranked them better than chance in round 2, not in round 3.")
 
 
 def test_the_report_guides_what_nao_did_next_steps_glossary_and_run_details(

@@ -119,7 +119,9 @@ def predictor_sentence(rounds: Sequence[RoundRecord]) -> str | None:
     )
     if good:
         rounds_ = _join([str(r.round) for r in good])
-        return share + f" It ranks them better than chance in round {rounds_}."
+        rest = [str(r.round) for r in judged if r not in good]
+        not_yet = f", not in round {_join(rest)}" if rest else ""
+        return share + f" It ranked them better than chance in round {rounds_}{not_yet}."
     per_round = _join([str(n) for n in counts])
     reachable = [n for n in counts if bands[n] <= 1.0]
     if not reachable:

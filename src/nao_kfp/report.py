@@ -113,7 +113,7 @@ CSS = (
     "code{background:#f0f0f0;padding:0 .2em;overflow-wrap:anywhere}"
     "table{border-collapse:collapse;display:block;overflow-x:auto}"
     "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:right}"
-    "td:first-child{text-align:left}"
+    "td:first-child,th:first-child{text-align:left}"
     "figure{margin:1em 0}figure svg,figure img{max-width:100%;height:auto}"
     "figcaption{font-size:.9em;color:#444}"
     "dl{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;font-size:.9em}"
