@@ -20,7 +20,7 @@ from nao_kfp.pipelines.search import build_pipeline
 
 from nao_kfp.config import Config, config_to_json
 from nao_kfp.errors import NaoError
-from nao_kfp.progress import ProgressFilter
+from nao_kfp.progress import Plan, ProgressFilter, Watch
 
 FINAL_DIR = "final"
 
@@ -222,14 +222,17 @@ def run_local(
     *,
     show: TextIO | None = None,
     arguments: dict[str, Any] | None = None,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline with kfp.local (SubprocessRunner, this Python) into out_dir.
 
-    Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr). Puts the run's
+    Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr: a live bar when it
+    is a terminal, progress.Watch). Puts the run's
     outputs in out_dir: result.json, pool.jsonl, report.md|html with the report's images (the
     report task's files: written once, by the pipeline's last task) and final/ (the final
     model); returns the result. `arguments` are the run's pipeline parameters (default: the
-    compiled config), as a cluster run gets them."""
+    compiled config), as a cluster run gets them. started: when the command began
+    (time.monotonic), for the elapsed time on the progress lines."""
     from kfp import local
 
     from nao_kfp.records import read_json
@@ -244,17 +247,18 @@ def run_local(
     flat = FlatPrint()
     failed: str | None = None
     with (
+        contextlib.closing(Watch(Plan.of(cfg), show, t0=started)) as watch,
         scratch_tmpdir(out_dir / SCRATCH) as scratch,
         log_path.open("a") as log,
-        contextlib.closing(ProgressFilter(KfpLog(log, flat), show)) as output,
+        contextlib.closing(ProgressFilter(KfpLog(log, flat), show, watch)) as output,
         contextlib.redirect_stdout(output),
         flat_kfp_output(output, flat) as missing,
         warnings.catch_warnings(),
     ):
         if missing:
-            show.write(
+            watch.note(
                 f"nao search: kfp.local has no logging_utils.{', '.join(missing)} (a newer kfp?): "
-                "task output may be indented\n"
+                "task output may be indented"
             )
         # kfp.local warns, per task, that the image and the Kubernetes settings are ignored here
         warnings.filterwarnings("ignore", module=r"kfp\.local\.")

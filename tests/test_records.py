@@ -48,7 +48,7 @@ def test_a_bad_history_names_the_key(tmp_path: Path, doc: object, message: str) 
 
 def test_an_old_result_is_named_by_its_schema(tmp_path: Path) -> None:
     (tmp_path / "r.json").write_text(json.dumps({"name": "x", "rounds": []}))
-    with pytest.raises(RecordError, match=r"r.json: schema: expected 'nao-kfp.result/3', got None"):
+    with pytest.raises(RecordError, match=r"r.json: schema: expected 'nao-kfp.result/4', got None"):
         read_result(tmp_path / "r.json")
 
 

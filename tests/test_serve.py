@@ -26,6 +26,7 @@ from nao_kfp import export
 from nao_kfp.child import train_child
 from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
+from nao_kfp.units import si
 
 CHILD = [
     "search.space=enas", "child.dataset=digits", "child.layers=1", "child.channels=4",
@@ -101,6 +102,25 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def test_serve_says_what_model_it_serves_and_how_good_it_is(
+    server: Server, model_dir: Path
+) -> None:
+    """The first lines of `nao serve`: the architecture and the metrics model.json carries
+    (in percent, as the search's progress and report show them), then where to send a request."""
+    info = json.loads((model_dir / "model.json").read_text())
+    metrics = info["metrics"]
+    head = server.log.read_text().splitlines()[:2]
+    assert head[0] == (
+        f"nao serve: enas cell {info['arch_id']} trained on digits: dev accuracy "
+        f"{100 * metrics['dev_accuracy']:.2f}%, test accuracy {100 * metrics['test_accuracy']:.2f}%, "
+        f"{si(metrics['params'])} params, {si(metrics['macs'])} multiply-adds"
+    ), head
+    assert head[1] == (
+        f"nao serve: POST http://localhost:{server.port}/v2/models/nao/infer with inputs[0] "
+        "named pixels, FP32 [N, 1, 8, 8], values in [0, 1]"
+    )
 
 
 def pixels(n: int, seed: int = 0) -> torch.Tensor:
@@ -229,30 +249,39 @@ def test_the_server_still_answers_after_bad_payloads_then_stops_on_sigterm(
         server.call("GET", "/v2/health/ready")
 
 
-def test_search_ends_with_the_line_that_serves_the_best_child(tmp_path: Path) -> None:
-    """Without a final training, `nao search`'s last line exports the best child's checkpoint
-    from the run's store and serves it; evaluators that train nothing get no such line."""
-    from nao_kfp.commands.search import serve_line
+def test_search_ends_with_the_commands_that_serve_the_best_child(tmp_path: Path) -> None:
+    """Without a final training, `nao search` ends with the commands that export the best
+    child's checkpoint from the run's store and serve it (or train it at full size first); with
+    one, the command that serves the final model; evaluators that train nothing get none."""
+    from nao_kfp.pipelines.local import local_config
+
+    from nao_kfp.commands.search import next_lines
     from nao_kfp.evaluators.train import child_digest
+    from nao_kfp.records import Best, SearchResult
     from nao_kfp.store import checkpoint_key
 
-    cfg = load_config("demo")
-    from nao_kfp.records import Best, SearchResult
-
+    cfg = local_config(load_config("demo"), tmp_path)
     best = Best(arch="...", id="0123abcd", dev_accuracy=0.5)
     result = SearchResult("demo", "enas", "train", evaluated=1, failed=0, best=best)
-    assert serve_line(cfg, tmp_path, result, None) is None  # no checkpoint in the store
+    assert next_lines(cfg, tmp_path, result, None) == []  # no checkpoint in the store
     ckpt = tmp_path / "store" / checkpoint_key("enas", "0123abcd", child_digest(cfg))
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"")
     model = tmp_path / "model"
-    assert serve_line(cfg, tmp_path, result, None) == (
-        f"serve it: nao export --checkpoint {ckpt} --out {model} && nao serve {model}"
-    )
+    lines = "\n".join(next_lines(cfg, tmp_path, result, None)).splitlines()
+    assert lines[0] == "next:"
+    assert f"    nao export --checkpoint {ckpt} --out {model}" in lines
+    assert f"    nao serve {model}" in lines
+    assert (
+        f"    nao search --config {tmp_path / 'config.json'} --set final.enabled=true "
+        f"--out {tmp_path}"
+    ) in lines
     final = {"model_dir": str(tmp_path / "final" / "model")}
-    assert serve_line(cfg, tmp_path, result, final) == f"serve it: nao serve {final['model_dir']}"
-    synthetic = load_config("demo", ["evaluator.kind=synthetic"])
-    assert serve_line(synthetic, tmp_path, result, None) is None
+    assert f"    nao serve {final['model_dir']}" in "\n".join(
+        next_lines(cfg, tmp_path, result, final)
+    )
+    synthetic = local_config(load_config("demo", ["evaluator.kind=synthetic"]), tmp_path)
+    assert next_lines(synthetic, tmp_path, result, None) == []
 
 
 def test_the_final_model_is_published_to_s3_with_an_s3_uri(

@@ -36,7 +36,8 @@ from nao_kfp.config import ChildConfig, ClusterConfig
 from nao_kfp.errors import NaoError
 from nao_kfp.jsontypes import JSONValue
 from nao_kfp.spaces import CellArch, Nb201Arch, get_space
-from nao_kfp.store import CorruptObject, LocalStore, open_store
+from nao_kfp.store import CorruptObject, LocalStore, StoreError, open_store
+from nao_kfp.store.base import result_key_of
 
 FORMAT, VERSION = "nao-kfp-model", 1
 MODEL_FILE, PROGRAM_FILE, INFO_FILE = "model.pt", "model.pt2", "model.json"
@@ -138,6 +139,34 @@ def read_checkpoint(
             "and spec; train_child and the final training write them)"
         )
     return state, where
+
+
+def child_metrics(
+    location: str, where: Path | None, cluster: ClusterConfig | None = None
+) -> dict[str, object] | None:
+    """What the training of a checkpoint measured (dev and test accuracy, params, MACs): the
+    result.json beside a checkpoint file (train-child's, the final training's), else the
+    store's result of the child whose checkpoint it is (a local store's path, or
+    s3://BUCKET/KEY); None when neither is there or it cannot be read."""
+    try:
+        if where is not None:
+            beside = where.parent / RESULT
+            if beside.is_file():
+                found: object = json.loads(beside.read_text())
+            else:
+                key = result_key_of(where.as_posix())
+                found = LocalStore(where.parents[4]).get_json(key) if key else None
+        elif location.startswith(S3_SCHEME) and cluster is not None and cluster.s3_endpoint:
+            bucket, _, checkpoint_key = location[len(S3_SCHEME) :].partition("/")
+            key = result_key_of(checkpoint_key)
+            with tempfile.TemporaryDirectory(prefix="nao-export-") as tmp:
+                store = open_store(dataclasses.replace(cluster, s3_bucket=bucket), Path(tmp))
+                found = store.get_json(key) if key else None
+        else:
+            found = None
+    except (OSError, ValueError, StoreError):  # metrics are an extra: the model still exports
+        return None
+    return dict(found) if isinstance(found, dict) else None
 
 
 def _corrupt(what: str) -> ExportError:
@@ -276,8 +305,7 @@ def export_model(
     """Write model.pt, model.pt2 and model.json into out_dir; return their paths, the load
     command and the model's description. checkpoint: as read_checkpoint takes it."""
     state, path = read_checkpoint(checkpoint, cluster)
-    result_file = path.parent / RESULT if path else None
-    metrics = json.loads(result_file.read_text()) if result_file and result_file.is_file() else None
+    metrics = child_metrics(str(checkpoint), path, cluster)
     record = model_record(state, child_cfg=child_cfg, metrics=metrics)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

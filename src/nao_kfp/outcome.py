@@ -196,9 +196,9 @@ def report(
 ) -> dict[str, Path]:
     """report.md / report.html with the plots and the best cells (report.py), rendered from
     conclude's result; inline_markdown: the same Markdown with its images embedded."""
-    from nao_kfp.report import param_counter, write_report
+    from nao_kfp.report import param_counter, run_info, write_report
 
     return write_report(
         result, read_pool(pool_path), Path(out_dir), count_params=param_counter(cfg),
-        inline_markdown=inline_markdown,
+        inline_markdown=inline_markdown, info=run_info(cfg, result),
     )  # fmt: skip

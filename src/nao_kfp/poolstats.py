@@ -17,7 +17,7 @@ from typing import Any
 
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.pool import PoolEntry, read_pool
-from nao_kfp.records import RoundRecord, SearchResult, to_dict
+from nao_kfp.records import OriginStats, RoundRecord, SearchResult, to_dict
 
 LANGUAGE_MODEL_SPACES = ("enas-rnn",)
 
@@ -77,6 +77,7 @@ def with_pool_stats(result: SearchResult, pool: Sequence[PoolEntry]) -> SearchRe
             rec.mean_perplexity = statistics.geometric_mean(ppls) if ppls else None
             rec.predicted_perplexity = ppl(rec.predicted_mean)
             rec.real_perplexity = ppl(rec.real_mean)
+    out.origins = origin_stats(ok)
     top = out.best
     if top is not None:
         match = next((e for e in ok if e.id == top.id), None)
@@ -88,6 +89,35 @@ def with_pool_stats(result: SearchResult, pool: Sequence[PoolEntry]) -> SearchRe
         if lm and top.dev_perplexity is None and match is not None:
             top.dev_perplexity = perplexity_of(match)
     return out
+
+
+def origin_stats(ok: Sequence[PoolEntry]) -> list[OriginStats]:
+    """Per origin (source), in the order the pool first has it: the evaluated architectures'
+    count, mean and best score, and the predictor's mean for those it scored beside their
+    measured mean."""
+    sources = list(dict.fromkeys(e.source for e in ok))
+    out = []
+    for source in sources:
+        accs = [float(e.accuracy) for e in ok if e.source == source and e.accuracy is not None]
+        scored = [e for e in ok if e.source == source and e.predicted is not None]
+        out.append(
+            OriginStats(
+                source=source,
+                evaluated=len(accs),
+                mean_accuracy=statistics.fmean(accs) if accs else None,
+                best_accuracy=max(accs, default=None),
+                predicted=len(scored),
+                predicted_mean=_mean(
+                    [float(e.predicted) for e in scored if e.predicted is not None]
+                ),
+                real_mean=_mean([float(e.accuracy) for e in scored if e.accuracy is not None]),
+            )
+        )
+    return out
+
+
+def _mean(xs: Sequence[float]) -> float | None:
+    return statistics.fmean(xs) if xs else None
 
 
 def round_perplexities(

@@ -95,14 +95,14 @@ def created_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 def check_data_dir(child: ChildConfig) -> None:
     """child.data_dir holds the data set in a layout child/data.py reads (only the layout is
     checked here: file contents are the loader's business)."""
-    from nao_kfp.child.data import PTB_FILES, staged_file
-
     if not child.data_dir:
         if child.dataset in ("cifar10", "cifar100") and not child.download:
             raise ConfigError(
                 f"child.data_dir: required for {child.dataset} (or set child.download=true)"
             )
         return  # digits ships with scikit-learn; ptb and image-folder are checked at load time
+    from nao_kfp.child.data import PTB_FILES, staged_file  # torch: only with a data folder
+
     root = Path(child.data_dir)
     if not root.exists():
         raise ConfigError(f"child.data_dir: {root} does not exist")

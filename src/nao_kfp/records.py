@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 HISTORY_SCHEMA = "nao-kfp.history/2"
-RESULT_SCHEMA = "nao-kfp.result/3"
+RESULT_SCHEMA = "nao-kfp.result/4"
 SELECTION_SCHEMA = "nao-kfp.selection/1"
 
 
@@ -99,6 +99,21 @@ class Selection:
 
 
 @dataclass
+class OriginStats:
+    """The evaluated architectures of one origin (the pool's `source`: random, proxy, prior,
+    nao, ...): how many, their mean and best score, and for those the predictor scored before
+    they were trained (decoded ones) its mean prediction beside their measured mean."""
+
+    source: str
+    evaluated: int
+    mean_accuracy: float | None = None
+    best_accuracy: float | None = None
+    predicted: int = 0
+    predicted_mean: float | None = None
+    real_mean: float | None = None
+
+
+@dataclass
 class SearchResult:
     """result.json: the best architecture and the per-round records. Written once per search,
     by outcome.conclude (the report task, after the final training): the selection, the
@@ -117,6 +132,8 @@ class SearchResult:
     )
     # NAO-WS: the supernet's best, retrained from scratch; best is the winner among them
     rerank: list[Unchecked[RerankEntry]] = field(default_factory=list)
+    # added from the pool by poolstats.with_pool_stats: the architectures of each origin
+    origins: list[OriginStats] = field(default_factory=list)
     schema: str = RESULT_SCHEMA
 
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nao_kfp import diagrams
+from nao_kfp import diagrams, findings
 from nao_kfp.plots import SIZE_LABELS, Sizes, accuracy_plot, pareto_front, pareto_plot, pool_sizes
 from nao_kfp.pool import PoolEntry
-from nao_kfp.poolstats import is_language_model, score_to_perplexity
+from nao_kfp.poolstats import is_language_model
 from nao_kfp.records import RoundRecord, SearchResult
-from nao_kfp.summary import best_line, columns, is_score, si, table_rows
+from nao_kfp.summary import best_line, columns, glossary, is_score, table_rows
+from nao_kfp.units import si
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
@@ -61,6 +62,8 @@ class Doc:
                 heads, rows = c
                 out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
                 out += ["| " + " | ".join(r) + " |" for r in rows]
+            elif kind == "terms":
+                out += [f"- **{term}**: {means}" for term, means in c[0]]
             elif kind == "figure":
                 name, alt, uri, caption = c
                 out.append(f"![{alt}]({uri})")
@@ -84,6 +87,11 @@ class Doc:
                     for r in rows
                 )
                 body.append(f"<table><tr>{head}</tr>{cells}</table>")
+            elif kind == "terms":
+                items = "".join(
+                    f"<dt>{html.escape(t)}</dt><dd>{html.escape(m)}</dd>" for t, m in c[0]
+                )
+                body.append(f"<dl>{items}</dl>")
             elif kind == "figure":
                 name, alt, uri, caption = c
                 art = svgs.get(name) or f'<img alt="{html.escape(alt)}" src="{uri}">'
@@ -105,8 +113,11 @@ CSS = (
     "code{background:#f0f0f0;padding:0 .2em;overflow-wrap:anywhere}"
     "table{border-collapse:collapse;display:block;overflow-x:auto}"
     "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}"
     "figure{margin:1em 0}figure svg,figure img{max-width:100%;height:auto}"
     "figcaption{font-size:.9em;color:#444}"
+    "dl{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;font-size:.9em}"
+    "dt{font-weight:bold}dd{margin:0}"
 )
 
 
@@ -140,8 +151,10 @@ def _html_inline(text: Inline | Sequence[Inline]) -> str:
 # ---------------------------------------------------------------- the documents
 
 PLOT_CAPTION = (
-    "Predicted vs real: the predictor's mean score for each round's new architectures (after "
-    "embedding optimization) beside their measured mean (the paper's Fig. 2b)."
+    "Every evaluated architecture by round, NAO's proposals in blue; the dashed line is the "
+    "mean of round 1, the blue line the mean of each round's proposals, the dotted one what the "
+    "predictor expected of them before they were trained (the paper's Fig. 2b), the black one "
+    "the best so far."
 )
 
 
@@ -173,13 +186,20 @@ def size_section(doc: Doc, result: SearchResult, sizes: Sizes | None, uri: str |
     front = pareto_front(sizes.points)
     winner = result.best.id if result.best else None
     head = "dev ppl" if lm and vocab else "score" if is_score(result) else "dev acc"
-    rows = [
-        [si(p.size), f"{score_to_perplexity(p.accuracy, vocab):.2f}" if lm and vocab
-         else f"{p.accuracy:.4f}", p.id + (" (best)" if p.id == winner else "")]
-        for p in front
-    ]  # fmt: skip
+    fmt = findings.score_text(result)
+    rows = [[si(p.size), fmt(p.accuracy), p.id + (" (best)" if p.id == winner else "")]
+            for p in front]  # fmt: skip
     doc.add("p", f"The Pareto front: {len(front)} of {len(sizes.points)} architectures.")
     doc.add("table", [SIZE_LABELS[sizes.key], head, "id"], rows)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the report says of the run beyond its result (runinfo.py): its metadata rows and
+    the commands that take the result further."""
+
+    about: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[tuple[str, str]] = field(default_factory=list)
 
 
 def build_doc(
@@ -187,25 +207,39 @@ def build_doc(
     uris: Mapping[str, str],
     cells: Sequence[str],
     sizes: Sizes | None = None,
+    info: RunInfo | None = None,
 ) -> Doc:
     doc = Doc()
+    info = info or RunInfo()
     lm = is_language_model(result.space)
     doc.add("h1", f"NAO search report: {result.name}")
-    failed = f", {result.failed} failed" if result.failed else ""
-    doc.add(
-        "p",
-        [
-            "Space ",
-            ("code", result.space),
-            f", {result.evaluated} architectures evaluated{failed}.",
-        ],
-    )
+    failed = f" ({result.failed} failed)" if result.failed else ""
+    head: list[Inline] = [
+        f"{result.evaluated} architectures of the ", ("code", result.space),
+        f" space evaluated{failed} in {len(result.rounds)} rounds",
+    ]  # fmt: skip
+    line = best_line(result)
+    doc.add("p", head + ([f"; the best: {line}."] if line else ["."]))
+    heads, rows = findings.origin_rows(result)
+    story = findings.story(result)
+    if rows or story:
+        doc.add("h2", "What NAO did")
+        if rows:
+            doc.add("table", heads, rows)
+        for sentence in story:
+            doc.add("p", sentence)
+    if info.steps:
+        doc.add("h2", "Next steps")
+        for what, command in info.steps:
+            doc.add("p", what[:1].upper() + what[1:] + ":")
+            doc.add("pre", command)
     best = result.best
     if best is not None:
+        doc.add("h2", "The best architecture")
         doc.add(
             "p",
-            [("b", "Best architecture"), f" (round {best.round}, {best.source}): ",
-             ("b", best_line(result) or ""), ", id ", ("code", best.id)],
+            [f"Round {best.round}, {findings.source_words(best.source)}: ", ("b", line or ""),
+             ", id ", ("code", best.id), "."],
         )  # fmt: skip
         doc.add("pre", best.arch)
         doc.add("pre", best.describe)
@@ -224,6 +258,7 @@ def build_doc(
     cols = columns(result)
     doc.add("h2", "Rounds")
     doc.add("table", [c.head for c in cols], table_rows(result.rounds, cols))
+    doc.add("terms", glossary(result, cols))
     caption = PLOT_CAPTION + (" Scores are shown as perplexity." if lm else "")
     doc.add("figure", "accuracy.png", "accuracy by round", uris["accuracy.png"], caption)
     size_section(doc, result, sizes, uris.get("pareto.png"))
@@ -234,6 +269,9 @@ def build_doc(
         doc.add(
             "p", "Cell diagrams need Graphviz's dot program (Debian: apt-get install graphviz)."
         )
+    if info.about:
+        doc.add("h2", "About this run")
+        doc.add("terms", info.about)
     return doc
 
 
@@ -274,6 +312,7 @@ def write_report(
     *,
     count_params: Callable[[Arch], int] | None = None,
     inline_markdown: Path | None = None,
+    info: RunInfo | None = None,
 ) -> dict[str, Path]:
     """Write report.md, report.html, accuracy.png, pareto.png (when the architectures have
     sizes) and <cell>.svg into out_dir: one build of the report, in two renderings.
@@ -281,10 +320,15 @@ def write_report(
     report.md links the images beside it; report.html is self-contained; inline_markdown, when
     given, gets the same Markdown with its images embedded as data URIs (a KFP Markdown artifact
     is one file). count_params (param_counter) sizes the architectures when the pool records no
-    sizes. `result` has the pool's statistics already (result.json: poolstats.with_pool_stats)."""
+    sizes. `result` has the pool's statistics already (result.json: poolstats.with_pool_stats).
+    info: the run's metadata and next steps (run_info)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     vocab = result.metric.get("vocab")
-    png = accuracy_plot(result.rounds, perplexity_vocab=vocab) if result.rounds else b""
+    png = (
+        accuracy_plot(result.rounds, pool, perplexity_vocab=vocab, score=is_score(result))
+        if result.rounds
+        else b""
+    )
     (out_dir / "accuracy.png").write_bytes(png)
     images = {"accuracy.png": png}
     best = result.best
@@ -299,9 +343,9 @@ def write_report(
     data = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
     for name, svg in svgs.items():
         data[f"{name}.svg"] = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    linked = build_doc(result, {k: k for k in data}, list(svgs), sizes)
+    linked = build_doc(result, {k: k for k in data}, list(svgs), sizes, info)
     (out_dir / "report.md").write_text(linked.markdown())
-    embedded = build_doc(result, data, list(svgs), sizes)
+    embedded = build_doc(result, data, list(svgs), sizes, info)
     (out_dir / "report.html").write_text(embedded.html(svgs, f"NAO report: {result.name}"))
     paths = {
         "markdown": out_dir / "report.md",
@@ -315,6 +359,13 @@ def write_report(
         paths["pareto"] = out_dir / "pareto.png"
     paths.update({name: out_dir / f"{name}.svg" for name in svgs})
     return paths
+
+
+def run_info(cfg: Config, result: SearchResult) -> RunInfo:
+    """The report's metadata and next steps for this run's config (runinfo.py)."""
+    from nao_kfp import runinfo
+
+    return RunInfo(runinfo.about(cfg), runinfo.next_steps(cfg, result))
 
 
 def param_counter(cfg: Config) -> Callable[[Arch], int] | None:

@@ -74,6 +74,42 @@ def read_model_dir(model_dir: Path) -> ModelRecord:
     return cast("ModelRecord", record)
 
 
+def model_summary(model_dir: Path, name: str = DEFAULT_NAME, port: int = HTTP_PORT) -> str:
+    """What `nao serve` says when it starts: the model's architecture and the metrics its
+    training measured (model.json, as `nao export` wrote it), and where to send requests."""
+    import json
+
+    from nao_kfp.export import INFO_FILE
+    from nao_kfp.units import pct, si
+
+    def obj(value: object) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    try:
+        info = obj(json.loads((Path(model_dir) / INFO_FILE).read_text()))
+    except (OSError, ValueError):
+        info = {}
+    metrics, inp = obj(info.get("metrics")), obj(info.get("input"))
+    said = [
+        f"{what} {pct(metrics[key])}"
+        for key, what in (("dev_accuracy", "dev accuracy"), ("test_accuracy", "test accuracy"))
+        if isinstance(metrics.get(key), (int, float))
+    ] + [
+        f"{si(metrics[key])} {what}"
+        for key, what in (("params", "params"), ("macs", "multiply-adds"))
+        if isinstance(metrics.get(key), (int, float))
+    ]
+    what = f"{info['space']} cell {info.get('arch_id')}" if info else f"the model in {model_dir}"
+    if info.get("dataset"):
+        what += f" trained on {info['dataset']}"
+    c, h, w = inp.get("channels", "C"), inp.get("size", "H"), inp.get("size", "W")
+    return (
+        f"nao serve: {what}: {', '.join(said) if said else f'no metrics recorded ({INFO_FILE})'}\n"
+        f"nao serve: POST http://localhost:{port}/v2/models/{name}/infer with inputs[0] named "
+        f"pixels, FP32 [N, {c}, {h}, {w}], values in [0, 1]"
+    )
+
+
 def load_program(model_dir: Path) -> torch.nn.Module:
     """model.pt2 as a callable module; one-line error when it is not a torch.export program."""
     import logging

@@ -70,7 +70,10 @@ def prepare_data(
     cfg: Config, out_dir: Path, *, evaluator: Evaluator | None = None
 ) -> dict[str, str]:
     """Stage what the evaluator reads (the data set) once, so children never download."""
-    return (evaluator or make_evaluator(cfg)).prepare(Path(out_dir))
+    staged = (evaluator or make_evaluator(cfg)).prepare(Path(out_dir))
+    if staged.get("data_dir"):
+        progress.emit("data", dataset=cfg.child.dataset)
+    return staged
 
 
 def sample(
@@ -114,7 +117,14 @@ def sample(
         )
     write_pool(out_pool, chosen)
     write_record(out_history, History())
+    sources = [e.source for e in chosen]
+    how = ", ".join(f"{sources.count(s)} {SAMPLED[s]}" for s in dict.fromkeys(sources))
+    progress.emit("sample", round=1, archs=len(chosen), how=how)
     return {"count": len(chosen)}
+
+
+SAMPLED = {"random": "drawn at random", "proxy": "picked by zero-cost proxies",
+           "prior": "earlier searches' best"}  # fmt: skip
 
 
 def gather_prior(
@@ -291,6 +301,7 @@ def record_round(
     write_record(out_history, history)
     progress.emit(
         "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
+        mean=record.mean_accuracy,
         metric="score" if cfg.evaluator.scores_proxies else None,
         best_so_far=record.best_so_far, best_perplexity=best_ppl,
         best_so_far_perplexity=best_so_far_ppl,

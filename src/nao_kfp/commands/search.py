@@ -63,23 +63,25 @@ def _stamp() -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    start = time.monotonic()
     cfg = config_from_args(args)
     from nao_kfp.preflight import check_inputs, output_dir
 
     out = output_dir(args.out or Path("runs") / f"{cfg.name}-{_stamp()}", "--out")
     check_inputs(cfg)  # before the run directory exists: a run that cannot start leaves none
+    print(  # first, within seconds: torch and kfp load after it
+        f"nao search: {cfg.name} preset, {cfg.search.rounds} rounds on {cfg.child.dataset} "
+        f"({cfg.search.space} space, {cfg.evaluator.kind} evaluator, seed {cfg.search.seed}) "
+        f"into {out}",
+        file=sys.stderr,
+        flush=True,
+    )
     from nao_kfp.final import final_summary, read_final
-    from nao_kfp.pipelines.local import run_local
+    from nao_kfp.pipelines.local import local_config, run_local
     from nao_kfp.records import read_result
     from nao_kfp.summary import summary_table
 
-    print(
-        f"nao search: {cfg.search.rounds} rounds on {cfg.child.dataset} ({cfg.search.space} space) "
-        f"into {out}",
-        file=sys.stderr,
-    )
-    start = time.monotonic()
-    run_local(cfg, out)
+    run_local(cfg, out, started=start)
     result = read_result(out / "result.json")
     print(summary_table(result))
     print(
@@ -88,32 +90,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     final = read_final(out / FINAL_SUBDIR)  # the model copied into DIR (run_local)
     if final:  # last, so that the model and its load command are what the user sees
         print(final_summary(final))
-    line = serve_line(cfg, out, result, final)
-    if line:
+    for line in next_lines(local_config(cfg, out), out, result, final):
         print(line)
     return 0
 
 
-def serve_line(
+def next_lines(
     cfg: Config, out: Path, result: SearchResult, final: FinalOutcome | None
-) -> str | None:
-    """The one command that serves what the search found: the final model, else the best
-    child's checkpoint in the local store, exported first; None without either (the table and
-    synthetic evaluators train nothing; an S3 store's checkpoints are not on this machine)."""
-    if final and final.get("model_dir"):
-        return f"serve it: nao serve {final['model_dir']}"
-    best = result.best
-    if best is None or cfg.evaluator.kind != "train" or cfg.cluster.s3_endpoint:
-        return None
-    from nao_kfp.evaluators.train import child_digest
-    from nao_kfp.store import checkpoint_key
+) -> list[str]:
+    """What to do next, as `nao search` ends: serve the final model, else export and serve the
+    best child's checkpoint (in the run's store: `cfg` is the run's local config) or train it
+    at full size first; nothing for evaluators that train no network."""
+    from nao_kfp.runinfo import next_steps
 
-    store = Path(cfg.cluster.store_dir) if cfg.cluster.store_dir else out / "store"  # run_local's
-    ckpt = store / checkpoint_key(cfg.search.space, best.id, child_digest(cfg))
-    if not ckpt.is_file():
-        return None
-    model = out / "model"
-    return f"serve it: nao export --checkpoint {ckpt} --out {model} && nao serve {model}"
+    steps = next_steps(cfg, result, final=final, folder=out)
+    return ["next:"] + [f"  {what}:\n    {command}" for what, command in steps] if steps else []
 
 
 def cmd_compile(args: argparse.Namespace) -> int:

@@ -53,9 +53,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from nao_kfp.serve import ServeError, load_model, serve
+    from nao_kfp.serve import ServeError, load_model, model_summary, serve
 
     model = load_model(args.model_dir, args.name)  # every model error before the server starts
+    print(model_summary(args.model_dir, args.name, args.port), flush=True)
     with socket.socket() as s:
         try:
             s.bind(("", args.port))
