@@ -32,7 +32,7 @@ from mkdocs.structure.files import File, Files
 
 GENERATED = ("reference/cli.md", "reference/config.md")
 FIGURES = {"concepts/round-loop.svg": "concepts/round-loop.dot"}
-USAGE_COLUMNS = "88"  # argparse wraps usage lines at $COLUMNS: the same width on every machine
+USAGE_COLUMNS = "72"  # argparse wraps usage lines at $COLUMNS: the same width on every machine
 
 # ---------------------------------------------------------------- the hook
 
@@ -199,7 +199,7 @@ def config_markdown() -> str:
         "",
     ]
     for section, items in sections.items():
-        out.append(f"## {section or 'Top level'}\n")
+        out.append(f"## `{section}`\n" if section else "## Top level\n")
         out.append("| key | type | default | meaning |\n|---|---|---|---|")
         for k in items:
             out.append(
