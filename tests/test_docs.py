@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 import yaml
@@ -121,6 +121,28 @@ def test_every_config_key_has_a_description() -> None:
     assert not undescribed, f"config keys without a description: {undescribed}"
 
 
+def test_the_config_reference_shows_the_keys_own_descriptions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from nao_kfp import config
+
+    def describe_keys() -> list[object]:
+        return [
+            SimpleNamespace(path="search.rounds", type=int, default=3, doc="L rounds.", min=1,
+                            max=200, why="each round is a task", choices=None),
+            SimpleNamespace(path="search.fill", type="str", default="random", doc="What fills.",
+                            min=None, max=None, why="", choices=("random", "none")),
+        ]  # fmt: skip
+
+    monkeypatch.setattr(config, "describe_keys", describe_keys, raising=False)
+    page = hook.config_markdown()
+    assert (
+        "| `search.rounds` | integer | `3` | L rounds. At least 1, at most 200 (each round is a task). |"
+        in page
+    )
+    assert "| `search.fill` | string | `random` | What fills. One of `random`, `none`. |" in page
+
+
 def test_the_cli_reference_shows_every_command_and_option() -> None:
     page = hook.cli_markdown()
     commands = list(hook._commands(build_parser(), "nao"))
@@ -161,6 +183,9 @@ def test_record_keys_follow_the_marker_edits() -> None:
     assert hook._type_name("list[str]") == "list of strings"
     assert hook._type_name("Unchecked[FinalOutcome] | None") == "object or null"
     assert hook._type_name("dict[str, list[float]]") == "object"
+    assert [hook._type_name(t) for t in (int, list[str], float | None)] == [
+        "integer", "list of strings", "number or null"
+    ]  # fmt: skip
 
 
 # ---------------------------------------------------------------- the documents

@@ -143,6 +143,7 @@ class KeyDoc:
     max: object = None
     why: str = ""
     choices: tuple[object, ...] = ()
+    exclusive: str = ""  # "min" or "max": that end is a limit the value may only approach
 
 
 def config_keys() -> list[KeyDoc]:
@@ -161,6 +162,7 @@ def _key_doc(item: object) -> KeyDoc:
     values["doc"] = values["doc"] or ""
     values["why"] = values["why"] or ""
     values["choices"] = tuple(values["choices"] or ())
+    values["exclusive"] = values["exclusive"] or ""
     return KeyDoc(**values)
 
 
@@ -226,18 +228,32 @@ def presets() -> list[tuple[str, str]]:
 
 
 def _meaning(k: KeyDoc) -> str:
+    """The key's description, then the values it takes (for a list: its length and each item),
+    with why the limit is where it is."""
+    listed = _type_name(k.type).startswith("list")
     parts = [k.doc.strip()]
     if k.choices:
-        parts.append("One of " + ", ".join(f"`{c}`" for c in k.choices) + ".")
-    if k.min is not None and k.max is not None:
-        parts.append(f"From {k.min} to {k.max}.")
-    elif k.min is not None:
-        parts.append(f"At least {k.min}.")
-    elif k.max is not None:
-        parts.append(f"At most {k.max}.")
-    if k.why:
-        parts.append(k.why.strip())
+        each = "Each item one of " if listed else "One of "
+        parts.append(each + ", ".join(f"`{c}`" for c in k.choices) + ".")
+    ends = []
+    if k.min is not None:
+        ends.append(f"{'above' if k.exclusive == 'min' else 'at least'} {_number(k.min)}")
+    if k.max is not None:
+        ends.append(f"{'below' if k.exclusive == 'max' else 'at most'} {_number(k.max)}")
+    why = k.why.strip().rstrip(".")
+    if ends:
+        limits = ", ".join(ends) + (f" ({why})" if why else "")
+        parts.append(f"Length {limits}." if listed else limits[0].upper() + limits[1:] + ".")
+    elif why:
+        parts.append(why[0].upper() + why[1:] + ".")
     return " ".join(p for p in parts if p)
+
+
+def _number(value: object) -> str:
+    """A limit as people write it: 200, 0.5, 1e-08, 4,294,967,295."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _default(value: object) -> str:
@@ -338,11 +354,9 @@ def _type_name(annotation: object) -> str:
     """A type annotation (string or type) as a user reads it: `integer or null`, `list of strings`."""
     if isinstance(annotation, typing.ForwardRef):  # a TypedDict's field under PEP 563
         annotation = annotation.__forward_arg__
-    text = (
-        annotation
-        if isinstance(annotation, str)
-        else getattr(annotation, "__name__", str(annotation))
-    )
+    if isinstance(annotation, type):
+        annotation = annotation.__name__
+    text = str(annotation).replace("typing.", "")  # list[str], int | None, Optional[...]
     text = re.sub(r"\bUnchecked\[(.*)\]$", r"\1", text.strip())
     alternatives = _split(text, "|")
     if len(alternatives) > 1:
