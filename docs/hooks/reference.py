@@ -30,7 +30,6 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
-GENERATED = ("reference/cli.md", "reference/config.md")
 FIGURES = {"concepts/round-loop.svg": "concepts/round-loop.dot"}
 USAGE_COLUMNS = "72"  # argparse wraps usage lines at $COLUMNS: the same width on every machine
 
