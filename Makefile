@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SEARCH_ARGS ?=
 
-.PHONY: search test lint typecheck check venv clean
+.PHONY: search test lint typecheck docs check venv clean
 
 # Katib's gRPC stubs (`nao katib`, nao_kfp.katib.STUBS) go in with --no-deps: their wheel pins
 # protobuf<5, which kfp and kserve exclude (pyproject.toml's katib extra says more).
@@ -35,6 +35,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/nao_kfp
+
+# the user guide into build/site; --strict: a broken link or a page outside the nav fails
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 check: lint typecheck test
 
