@@ -17,6 +17,10 @@ class PoolError(NaoError):
     """A pool file line is malformed (message starts with file:line)."""
 
 
+class RecordError(NaoError):
+    """A record file is malformed (names the file and the key)."""
+
+
 # An error line quotes at most this many characters of a value (a 5 MB architecture string
 # would otherwise make a 5 MB line).
 SHOWN = 200

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from nao_kfp import validate
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import RecordError
 from nao_kfp.jsontypes import JSONObject, Metrics
 from nao_kfp.results import FinalOutcome, LanguageMetric, RerankEntry
 from nao_kfp.validate import Unchecked
@@ -26,10 +26,6 @@ T = TypeVar("T")
 HISTORY_SCHEMA = "nao-kfp.history/2"
 RESULT_SCHEMA = "nao-kfp.result/3"
 SELECTION_SCHEMA = "nao-kfp.selection/1"
-
-
-class RecordError(NaoError):
-    """A record file is malformed (names the file and the key)."""
 
 
 @dataclass

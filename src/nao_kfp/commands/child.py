@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from nao_kfp.commands.common import add_config_args, add_space_arg, parse_arch, seed_int
+from nao_kfp.commands.common import (
+    add_config_args,
+    add_space_arg,
+    flag_overrides,
+    parse_arch,
+    path_arg,
+    seed_int,
+)
 from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
 
@@ -33,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_arch(p)
     add_config_args(p)
     p.add_argument(
-        "--out", required=True, type=Path, help="output folder (checkpoint, result.json)"
+        "--out", required=True, type=path_arg, help="output folder (checkpoint, result.json)"
     )
     p.add_argument(
         "--seed", type=seed_int, default=None, help="training seed (default: search.seed)"
@@ -54,12 +60,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_train_child(args: argparse.Namespace) -> int:
+    from nao_kfp.child.runtime import CHECKPOINT, RESULT
     from nao_kfp.preflight import check_data_dir, created_dir, output_dir
 
     space = get_space(args.space)
     arch = parse_arch(space, args.arch, args.format)
-    cfg = load_config(args.config, [f"search.space={space.name}", *args.overrides])
-    output_dir(args.out, "--out")
+    flags = {"search.space": ("--space", space.name), "search.seed": ("--seed", args.seed)}
+    cfg = load_config(args.config, [*args.overrides, *flag_overrides(args.overrides, flags)])
+    output_dir(args.out, "--out", files=(CHECKPOINT, RESULT))
     check_data_dir(cfg.child)
     from nao_kfp.child import train_child
 

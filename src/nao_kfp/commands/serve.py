@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import re
 import socket
-from pathlib import Path
+
+from nao_kfp.commands.common import path_arg
 
 # the model's name is a URL path part and the InferenceService's name: a DNS-1123 label
 NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "with it. Stops on Ctrl-C or SIGTERM. Needs the serve extra (pip install "
         "'nao-kfp[serve]').",
     )
-    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="what `nao export` wrote")
+    p.add_argument("model_dir", type=path_arg, metavar="MODEL_DIR", help="what `nao export` wrote")
     p.add_argument(
         "--port", type=port_number, default=HTTP_PORT, help=f"HTTP port (default {HTTP_PORT})"
     )
