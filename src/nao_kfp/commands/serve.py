@@ -29,8 +29,20 @@ def model_name(text: str) -> str:
     return text
 
 
+def host_address(text: str) -> str:
+    """argparse type: an address to listen on (an IP address or a host name this machine
+    resolves)."""
+    try:
+        socket.getaddrinfo(text, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address or host name to listen on, got {text[:60]!r}"
+        ) from None
+    return text
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from nao_kfp.serve import DEFAULT_NAME, HTTP_PORT
+    from nao_kfp.serve import DEFAULT_NAME, HOST, HTTP_PORT
 
     p = sub.add_parser(
         "serve",
@@ -47,6 +59,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--port", type=port_number, default=HTTP_PORT, help=f"HTTP port (default {HTTP_PORT})"
     )
     p.add_argument(
+        "--host", type=host_address, default=HOST,
+        help=f"address to listen on (default {HOST}, every interface, as a KServe container "
+        "needs; 127.0.0.1: this machine only)",
+    )  # fmt: skip
+    p.add_argument(
         "--name", type=model_name, default=DEFAULT_NAME,
         help=f"the model's name in the URLs (default {DEFAULT_NAME})",
     )  # fmt: skip
@@ -57,10 +74,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from nao_kfp.serve import ServeError, load_model, serve
 
     model = load_model(args.model_dir, args.name)  # every model error before the server starts
-    with socket.socket() as s:
+    family = socket.getaddrinfo(args.host, args.port, proto=socket.IPPROTO_TCP)[0][0]
+    with socket.socket(family) as s:
         try:
-            s.bind(("", args.port))
+            s.bind((args.host, args.port))
         except OSError as e:
-            raise ServeError(f"--port {args.port}: cannot listen ({e.strerror or e})") from None
-    serve(model, port=args.port)
+            raise ServeError(
+                f"--host {args.host} --port {args.port}: cannot listen ({e.strerror or e})"
+            ) from None
+    serve(model, port=args.port, host=args.host)
     return 0
