@@ -13,7 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from nao_kfp import __version__
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import NaoError, shorten
+
+MAX_LINE = 2000  # characters of an error line
 
 # Modules under nao_kfp.commands, each with `register(subparsers)`; their order is the help order.
 COMMAND_MODULES = [
@@ -51,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NaoError as e:
-        print(f"nao: error: {e}", file=sys.stderr)
+        # one line, whatever a message quotes (each quotes at most errors.SHOWN of a value)
+        print(f"nao: error: {shorten(str(e).replace(chr(10), ' '), MAX_LINE)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nao: interrupted", file=sys.stderr)

@@ -87,6 +87,7 @@ def cmd_train_child(args: argparse.Namespace) -> int:
 
 def cmd_params(args: argparse.Namespace) -> int:
     from nao_kfp.child import count_params
+    from nao_kfp.config.bounds import MAX_DEPTH, MAX_WIDTH
     from nao_kfp.errors import ArchError
 
     space = get_space(args.space)
@@ -94,6 +95,14 @@ def cmd_params(args: argparse.Namespace) -> int:
         raise ArchError(f"--space: {space.name} has no CNN child to count; expected nasnet or enas")
     if args.layers < 1 or args.channels < 2:
         raise ArchError("--layers/--channels: expected at least 1 layer and 2 channels")
+    # the network is built (on the meta device) module by module: a size past the child
+    # config's own ceilings takes minutes
+    for flag, value, most in (
+        ("--layers", args.layers, MAX_DEPTH),
+        ("--channels", args.channels, MAX_WIDTH),
+    ):
+        if value > most:
+            raise ArchError(f"{flag}: expected at most {most}, got {value}")
     arch = parse_arch(space, args.arch, args.format)
     counts = count_params(
         space, arch, layers=args.layers, channels=args.channels, dataset=args.dataset

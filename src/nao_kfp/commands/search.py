@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nao_kfp.commands.common import add_config_args, config_from_args, path_arg
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import NaoError, shorten
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
@@ -135,16 +135,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def check_reachable(host: str) -> None:
     """Fail fast, with one line, when nothing listens at the host's port (the kfp client would
     otherwise retry for a long while and end in a long traceback)."""
-    url = urllib.parse.urlparse(host if "://" in host else f"http://{host}")
-    if not url.hostname:
-        raise SubmitError(f"--host {host}: expected a URL such as http://localhost:8080")
-    port = url.port or (443 if url.scheme == "https" else 80)
+    shown = shorten(host, 120)
+    try:
+        url = urllib.parse.urlparse(host if "://" in host else f"http://{host}")
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:  # a port out of range, a malformed address
+        url, port = None, 0
+    if url is None or not url.hostname:
+        raise SubmitError(f"--host {shown}: expected a URL such as http://localhost:8080")
     try:
         with socket.create_connection((url.hostname, port), timeout=CONNECT_TIMEOUT_S):
             pass
-    except OSError as e:
+    except (OSError, UnicodeError) as e:  # UnicodeError: a host name IDNA cannot encode
+        why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
         raise SubmitError(
-            f"--host {host}: cannot reach the Kubeflow Pipelines API ({e.strerror or e})"
+            f"--host {shown}: cannot reach the Kubeflow Pipelines API ({why})"
         ) from None
 
 

@@ -15,9 +15,9 @@ EPOCHS_WHY = "each is a pass over the training data"
 MAX_PROXY_NETS = 100_000
 PROXY_WHY = "each is a network build"
 # Layer widths and depths: sizes of tensors the network allocates.
-MAX_WIDTH = 16_384
+MAX_WIDTH = 4096
 WIDTH_WHY = "each is a dimension of the network's weight matrices"
-MAX_DEPTH = 256
+MAX_DEPTH = 64
 DEPTH_WHY = "each is a layer the network builds"
 MAX_BATCH = 65_536
 BATCH_WHY = "a batch is held in memory at once"
