@@ -75,6 +75,8 @@ def output_dir(path: str | os.PathLike[str], flag: str, files: tuple[str, ...] =
                     f"{flag} {shorten(str(path))}: a name longer than the file system's {limit} bytes"
                 )
         for name in files:
+            if (path / name).is_dir():
+                raise OutputError(f"{flag} {path / name}: is a folder; expected a file name")
             _only_regular(path / name, flag)
     except OSError as e:
         raise _os_error(flag, path, e) from None
@@ -169,7 +171,7 @@ def check_data_dir(child: ChildConfig) -> None:
                     f"child.data_dir: {root} has no {name} (expected {', '.join(PTB_FILES)})"
                 )
     elif child.dataset == "image-folder" or (root / "train").is_dir():
-        _check_image_folder(root)
+        _check_image_folder(root, child)
     elif child.dataset in TORCHVISION_DIRS:
         if not (root / TORCHVISION_DIRS[child.dataset]).is_dir() and not child.download:
             raise ConfigError(
@@ -179,13 +181,15 @@ def check_data_dir(child: ChildConfig) -> None:
             )
 
 
-def _check_image_folder(root: Path) -> None:
+def _check_image_folder(root: Path, child: ChildConfig) -> None:
     for split in ("train", "test"):
         if not (root / split).is_dir():
             raise ConfigError(
                 f"child.data_dir: {root} has no {split}/ folder "
                 "(expected train/<class>/ and test/<class>/ images)"
             )
+    from nao_kfp.child.data import IMAGE_EXTS
+
     classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
     if not classes:
         raise ConfigError(f"child.data_dir: {root / 'train'} has no class folders")
@@ -194,6 +198,30 @@ def _check_image_folder(root: Path) -> None:
             raise ConfigError(
                 f"child.data_dir: {root / 'test'} has no {name}/ folder (train/ has that class)"
             )
+    images = sum(
+        1 for name in classes for f in (root / "train" / name).iterdir()
+        if f.suffix.lower() in IMAGE_EXTS
+    )  # fmt: skip
+    if images <= child.dev_size or child.dev_size + child.train_subset > images:
+        raise ConfigError(
+            f"child.dev_size: {child.dev_size} dev + {child.train_subset} train images do not "
+            f"fit in the {images} images under {root / 'train'}"
+        )
+
+
+def check_corpus(cfg: Config) -> None:
+    """A language model's corpus holds what the search asks of it (read as the tasks read it:
+    a second or two for Penn Treebank)."""
+    from nao_kfp.child.train_rnn import corpus_batches
+
+    if cfg.evaluator.kind == "supernet":
+        from nao_kfp.child.rnn_supernet_train import dev_windows, load_corpus
+
+        dev_windows(load_corpus(cfg.child, cfg.supernet), cfg)
+    if cfg.evaluator.kind == "train" or (
+        cfg.evaluator.kind == "supernet" and cfg.supernet.rerank_top > 0
+    ):
+        corpus_batches(cfg.child)
 
 
 def needs_data(cfg: Config) -> bool:
@@ -265,6 +293,8 @@ def check_inputs(cfg: Config) -> None:
                 )
     if needs_data(cfg):
         check_data_dir(cfg.child)
+        if cfg.child.dataset == "ptb":
+            check_corpus(cfg)
     from nao_kfp.prior import read_prior
 
     # the store's priors with a short deadline: a store that does not answer now is one line

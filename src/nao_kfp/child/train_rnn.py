@@ -62,6 +62,24 @@ def read_corpus(data_dir: Path, max_vocab: int = 0) -> tuple[list[str], list[tor
     return words, ids
 
 
+def corpus_batches(
+    cfg: ChildConfig,
+) -> tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """child.data_dir's corpus as a child trains on it: the vocabulary, then the training
+    (child.train_subset tokens, child.batch_size streams), validation and test streams."""
+    r = cfg.rnn
+    words, (train_ids, valid_ids, test_ids) = read_corpus(Path(cfg.data_dir), r.max_vocab)
+    if cfg.train_subset:
+        train_ids = train_ids[: cfg.train_subset]
+    train = batchify(train_ids, cfg.batch_size)
+    return (
+        words,
+        train,
+        batchify(valid_ids, r.eval_batch_size),
+        batchify(test_ids, r.eval_batch_size),
+    )
+
+
 def batchify(ids: torch.Tensor, batch: int) -> torch.Tensor:
     """Cut a token stream into `batch` parallel streams: T×batch."""
     steps = len(ids) // batch
@@ -102,11 +120,7 @@ def train_rnn(
 ) -> ChildResult:
     r = cfg.rnn
     device = runtime.pick_device(cfg.device)
-    words, (train_ids, valid_ids, test_ids) = read_corpus(Path(cfg.data_dir), r.max_vocab)
-    if cfg.train_subset:
-        train_ids = train_ids[: cfg.train_subset]
-    train = batchify(train_ids, cfg.batch_size)
-    valid, test = batchify(valid_ids, r.eval_batch_size), batchify(test_ids, r.eval_batch_size)
+    words, train, valid, test = corpus_batches(cfg)
     spec = RnnSpec(
         vocab=len(words), embedding_size=r.embedding_size, hidden_size=r.hidden_size,
         dropout=r.dropout, dropout_h=r.dropout_h, dropout_x=r.dropout_x,
