@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig
 from nao_kfp.errors import NaoError, shorten
@@ -49,10 +49,8 @@ class ServeError(NaoError):
 
 
 def read_model_dir(model_dir: Path) -> ModelRecord:
-    """The exported model.pt's record (what the server needs of it), checked; one-line errors."""
-    import torch
-
-    from nao_kfp.export import FORMAT, MODEL_FILE, PROGRAM_FILE  # torch: only when serving
+    """The exported model.pt's record, checked as export reads it; one-line errors."""
+    from nao_kfp.export import MODEL_FILE, PROGRAM_FILE, read_model_file  # torch: when serving
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -60,20 +58,7 @@ def read_model_dir(model_dir: Path) -> ModelRecord:
     for name in (MODEL_FILE, PROGRAM_FILE):
         if not (model_dir / name).is_file():
             raise ServeError(f"MODEL_DIR {model_dir}: no {name} (expected `nao export --out`)")
-    try:
-        record = torch.load(model_dir / MODEL_FILE, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle, zip and unpickling-policy errors alike
-        raise ServeError(
-            f"MODEL_DIR {model_dir}: {MODEL_FILE} is not a torch file ({type(e).__name__})"
-        ) from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ServeError(f"MODEL_DIR {model_dir}: {MODEL_FILE} is not an exported {FORMAT} file")
-    if not {"input", "class_names"} <= set(record):
-        raise ServeError(
-            f"MODEL_DIR {model_dir}: {MODEL_FILE} records no input shape or class names "
-            "(expected `nao export`'s; export the checkpoint again)"
-        )
-    return cast("ModelRecord", record)
+    return read_model_file(model_dir / MODEL_FILE, f"MODEL_DIR {model_dir}: {MODEL_FILE}")
 
 
 def load_program(model_dir: Path) -> torch.nn.Module:
