@@ -404,3 +404,13 @@ def test_a_checkpoint_with_a_pickle_payload_is_refused(
     torch.load(evil, weights_only=False)
     assert marker.exists()
     os.unlink(marker)
+
+
+def test_redaction_masks_whole_values_not_parts_of_words() -> None:
+    from nao_kfp.store.s3 import _Redactor
+
+    redact = _Redactor("Retr", "x", "AKIA-PLANTED-1234")
+    assert redact.scrub("MaxRetryError (x) Credential=AKIA-PLANTED-1234/2024") == (
+        "MaxRetryError (***) Credential=***/2024"
+    )
+    assert "Retr" not in repr(redact) and "AKIA" not in repr(redact)
