@@ -130,7 +130,8 @@ def from_dict(cls: type[T], data: object, where: str) -> T:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file the steps wrote, within the JSON limits (validate.json_file)."""
+    return validate.json_file(path, str(path), RecordError)
 
 
 def write_json(path: Path, obj: object) -> None:
@@ -148,12 +149,9 @@ def write_record(path: Path, record: DataclassInstance) -> None:
 
 def read_record(cls: type[T], path: Path) -> T:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RecordError(f"{path}: no such file")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RecordError(f"{path}: not valid JSON ({e})") from None
+    data = validate.json_file(path, str(path), RecordError)
     schema = dataclasses.fields(cls)[-1]  # type: ignore[arg-type]
     got = data.get("schema") if isinstance(data, dict) else None
     if schema.name == "schema" and got != schema.default:

@@ -328,10 +328,9 @@ def read_results(path: str | Path) -> BenchmarkDoc:
     path = Path(path)
     if not path.exists():
         raise ArgError(f"{path}: no such results file")
-    try:
-        doc: BenchmarkDoc = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ArgError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    from nao_kfp import validate
+
+    doc: BenchmarkDoc = validate.json_file(path, str(path), ArgError)
     check_results(doc)
     return doc
 
