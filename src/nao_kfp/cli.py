@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
 from nao_kfp import __version__
-from nao_kfp.errors import NaoError, shorten
+from nao_kfp.errors import SHOWN, NaoError, shorten
 
 MAX_LINE = 2000  # characters of an error line
 
@@ -33,7 +34,12 @@ COMMAND_MODULES = [
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # argparse quotes a bad value whole (`invalid int value: '<5000 digits>'`)
+        message = _LONG_QUOTE.sub(lambda m: f"'{shorten(m.group(1), SHOWN)}'", message)
+        self.exit(2, f"{self.prog}: error: {shorten(message, MAX_LINE)}\n")
+
+
+_LONG_QUOTE = re.compile(rf"'([^']{{{SHOWN + 1},}})'")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import re
 import socket
 
 from nao_kfp.commands.common import path_arg
+from nao_kfp.errors import shown
 
 # the model's name is a URL path part and the InferenceService's name: a DNS-1123 label
 NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -14,8 +15,8 @@ NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 def port_number(text: str) -> int:
     """argparse type: a TCP port, 1-65535."""
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a TCP port 1-65535, got {text!r}")
+    if not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 1-65535, got {shown(text, 40)}")
     return int(text)
 
 
@@ -24,7 +25,7 @@ def model_name(text: str) -> str:
     if not NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(
             f"expected lowercase letters, digits and '-' (at most 63, no leading or trailing "
-            f"'-'), got {text!r}"
+            f"'-'), got {shown(text, 80)}"
         )
     return text
 

@@ -101,7 +101,7 @@ def load_config(name: str | None = "demo", overrides: list[str] | None = None) -
 
 
 class _DuplicateKey(Exception):
-    pass
+    """A key given twice in one mapping, or one that is no name (`line: what`)."""
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -112,6 +112,10 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
             line = key_node.start_mark.line + 1
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise _DuplicateKey(
+                    f"{line}: expected a name as a key, got {type(key).__name__}"
+                )  # `? [a, b]` would not even hash
             if key in first:
                 raise _DuplicateKey(f"{line}: {key}: given twice (first on line {first[key]})")
             first[key] = line

@@ -88,7 +88,7 @@ class Nb201Space(SearchSpace[Nb201Arch]):
                     raise ArchError(f"nb201 edge {j}->{node}: expected op~{j}, got {e!r}")
                 op, src = e.split("~")
                 if src != str(j):
-                    raise ArchError(f"nb201 edge {j}->{node}: expected input {j}, got {src!r}")
+                    raise ArchError(f"nb201 edge {j}->{node}: expected input {j}, got {shown(src)}")
                 if op not in self._index:
                     raise ArchError(
                         f"nb201 edge {j}->{node}: unknown op {shown(op)}; expected one of {', '.join(NB201_OPS)}"
