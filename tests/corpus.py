@@ -69,6 +69,17 @@ def child_checkpoint(**changes: Any) -> dict[str, Any]:
     return {k: v for k, v in state.items() if v is not None}
 
 
+def controller_checkpoint(**changes: Any) -> dict[str, Any]:
+    """What `nao controller fit` writes into model.pt for a tiny nb201 controller."""
+    from nao_kfp.config import ControllerConfig
+    from nao_kfp.controller import NAOModel
+
+    cfg = ControllerConfig(embedding_size=4, hidden_size=8, mlp_hidden=8)
+    model = NAOModel(get_space("nb201"), cfg)
+    state = {**model.describe(), "state_dict": model.net.state_dict(), **changes}
+    return {k: v for k, v in state.items() if v is not None}
+
+
 def exported_record() -> dict[str, Any]:
     """What `nao export` writes into model.pt for child_checkpoint()."""
     from nao_kfp.export import model_record

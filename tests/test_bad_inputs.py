@@ -39,6 +39,7 @@ from corpus import (
     bench,
     child_checkpoint,
     conf,
+    controller_checkpoint,
     exported_record,
     materialize,
     pool_line,
@@ -1412,6 +1413,46 @@ _add(
          "m/model.pt2": "x\n"},
     )
 )  # fmt: skip
+_PROPOSE = ("controller", "propose", "--model", "{tmp}/m/model.pt", "--pool", "{tmp}/p.jsonl",
+            "--out", "{tmp}/n.jsonl")  # fmt: skip
+_CONTROLLER = controller_checkpoint()
+
+
+def _controller(message: str, model: str | bytes) -> Case:
+    return Case("checkpoint", _PROPOSE, message, {"m/model.pt": model, "p.jsonl": EVALUATED})
+
+
+_add(
+    _controller(
+        "{tmp}/m/model.pt: state_dict: the weights do not fit the network controller.* describes",
+        torch_file(controller_checkpoint(config={**_CONTROLLER["config"], "hidden_size": 16})),
+    )
+)
+_add(
+    _controller(
+        "{tmp}/m/model.pt: controller.hidden_size: expected at most 4096 (each is a dimension of "
+        "the network's weight matrices), got 1000000",
+        torch_file(controller_checkpoint(config={**_CONTROLLER["config"], "hidden_size": 10**6})),
+    )
+)
+_add(
+    _controller(
+        "{tmp}/m/model.pt.target_min: expected a number, got 'x'",
+        torch_file(controller_checkpoint(target_min="x")),
+    )
+)
+_add(_controller("{tmp}/m/model.pt: not a regular file (expected model.pt)", FIFO))
+_add(
+    conf("{tmp}/c.yaml:1: expected a name as a key, got list", yaml_text="? [search, child]\n: 2\n")
+)
+_add(
+    Case(
+        "cli",
+        ("arch", "sample", "--space", "nb201", "--count", "9" * 5000),
+        "argument --count: invalid int value: '" + "9" * 199 + "…'",
+        prog="nao arch sample",
+    )
+)
 # ---------------------------------------------------------------- output paths that are not files
 _add(Case("output", ("compile", "-o", "{tmp}/p.yaml"),
           "-o {tmp}/p.yaml: is a FIFO; only regular files are written", {"p.yaml": FIFO}))  # fmt: skip
