@@ -24,7 +24,7 @@ from nao_kfp.errors import ConfigError, NaoError, shorten
 
 # How long the checks wait for a store that does not answer (the tasks wait
 # cluster.store_deadline_s).
-PREFLIGHT_DEADLINE_S = 20.0
+PREFLIGHT_DEADLINE_S = 10.0
 # The folder torchvision keeps each CIFAR set in, under child.data_dir.
 TORCHVISION_DIRS = {"cifar10": "cifar-10-batches-py", "cifar100": "cifar-100-python"}
 
@@ -182,14 +182,17 @@ def check_data_dir(child: ChildConfig) -> None:
 
 
 def _check_image_folder(root: Path, child: ChildConfig) -> None:
+    from nao_kfp.child.data import IMAGE_EXTS
+
     for split in ("train", "test"):
         if not (root / split).is_dir():
             raise ConfigError(
                 f"child.data_dir: {root} has no {split}/ folder "
                 "(expected train/<class>/ and test/<class>/ images)"
             )
-    from nao_kfp.child.data import IMAGE_EXTS
-
+        for f in (root / split).glob("*/*"):  # a FIFO named like an image would block its reader
+            if f.suffix.lower() in IMAGE_EXTS and not f.is_file():
+                raise ConfigError(f"child.data_dir: {f}: not a regular file; expected an image")
     classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
     if not classes:
         raise ConfigError(f"child.data_dir: {root / 'train'} has no class folders")
@@ -222,6 +225,23 @@ def check_corpus(cfg: Config) -> None:
         cfg.evaluator.kind == "supernet" and cfg.supernet.rerank_top > 0
     ):
         corpus_batches(cfg.child)
+
+
+def check_store(cfg: Config) -> None:
+    """The result store answers (cluster.s3_endpoint, within PREFLIGHT_DEADLINE_S, creating
+    nothing), or the local store folder can be made (cluster.store_dir)."""
+    if not cfg.cluster.s3_endpoint:
+        if cfg.cluster.store_dir:
+            output_dir(cfg.cluster.store_dir, "cluster.store_dir")
+        return
+    from nao_kfp import progress
+    from nao_kfp.store import open_store
+
+    cluster = dataclasses.replace(
+        cfg.cluster, store_deadline_s=min(cfg.cluster.store_deadline_s, PREFLIGHT_DEADLINE_S)
+    )
+    with tempfile.TemporaryDirectory(prefix="nao-preflight-") as tmp, progress.quiet():
+        open_store(cluster, Path(tmp), read_only=True).exists("preflight/probe")
 
 
 def needs_data(cfg: Config) -> bool:
@@ -291,6 +311,12 @@ def check_inputs(cfg: Config) -> None:
                     f"{var}: environment variable not set; cluster.s3_endpoint "
                     f"{cfg.cluster.s3_endpoint!r} needs S3 credentials"
                 )
+    check_store(cfg)
+    if cfg.child.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("child.device: cuda, and this machine has no CUDA device (use auto)")
     if needs_data(cfg):
         check_data_dir(cfg.child)
         if cfg.child.dataset == "ptb":

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nao_kfp import validate
 from nao_kfp.child import runtime
 from nao_kfp.child.data import PTB_FILES
 from nao_kfp.child.rnn import RnnLM, RnnSpec
@@ -38,6 +39,7 @@ from nao_kfp.spaces import Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
 EOS, UNK = "<eos>", "<unk>"
+MAX_CORPUS_BYTES = 1 << 30  # each of ptb.{train,valid,test}.txt (Penn Treebank's is 5 MB)
 
 
 def read_corpus(data_dir: Path, max_vocab: int = 0) -> tuple[list[str], list[torch.Tensor]]:
@@ -49,7 +51,8 @@ def read_corpus(data_dir: Path, max_vocab: int = 0) -> tuple[list[str], list[tor
             raise ConfigError(
                 f"child.data_dir: {data_dir} has no {name} (expected {', '.join(PTB_FILES)})"
             )
-        texts.append([w for line in path.read_text().splitlines() for w in [*line.split(), EOS]])
+        text = validate.read_text(path, f"child.data_dir: {path}", ConfigError, MAX_CORPUS_BYTES)
+        texts.append([w for line in text.splitlines() for w in [*line.split(), EOS]])
     counts = Counter(texts[0])
     words = sorted(counts, key=lambda w: -counts[w])  # stable sort keeps first-use order on ties
     if max_vocab and len(words) > max_vocab:
