@@ -1774,6 +1774,39 @@ _add(
         _PTB,
     )
 )  # fmt: skip
+_add(
+    Case(
+        "data",
+        ("search", "--set", "child.dataset=image-folder", "--set", "child.data_dir={tmp}/img",
+         "--out", "{tmp}/run"),
+        "child.data_dir: {tmp}/img/train/a/2.png: not a regular file; expected an image",
+        {"img/train/a/1.png": b"x", "img/train/a/2.png": FIFO, "img/test/a/1.png": b"x"},
+    )
+)  # fmt: skip
+_add(
+    Case(
+        "data",
+        ("search", "--config", "ptb", "--set", "child.data_dir={tmp}/ptb", "--out", "{tmp}/run"),
+        "child.data_dir: {tmp}/ptb/ptb.train.txt: not UTF-8 text",
+        {**_PTB, "ptb/ptb.train.txt": b"\xff\xfe"},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("search", "--set", "cluster.store_dir={tmp}/f.txt/store", "--out", "{tmp}/run"),
+        "cluster.store_dir {tmp}/f.txt/store: {tmp}/f.txt is a file, not a folder",
+        {"f.txt": "x"},
+    )
+)
+if not torch.cuda.is_available():  # with a GPU the search would start
+    _add(
+        Case(
+            "data",
+            ("search", "--set", "child.device=cuda", "--out", "{tmp}/run"),
+            "child.device: cuda, and this machine has no CUDA device (use auto)",
+        )
+    )
 # ---------------------------------------------------------------- echo
 _add(
     arch(
