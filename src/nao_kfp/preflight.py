@@ -43,13 +43,13 @@ def output_file(path: str | os.PathLike[str], flag: str) -> Path:
     path = _named(path, flag)
     try:
         if path.is_dir():
-            raise OutputError(f"{flag} {path}: is a folder; expected a file name")
+            raise OutputError(f"{flag} {_p(path)}: is a folder; expected a file name")
         _only_regular(path, flag)
         parent = path.parent
         if not parent.exists():
-            raise OutputError(f"{flag} {path}: folder {parent} does not exist")
+            raise OutputError(f"{flag} {_p(path)}: folder {_p(parent)} does not exist")
         if not parent.is_dir():
-            raise OutputError(f"{flag} {path}: {parent} is a file, not a folder")
+            raise OutputError(f"{flag} {_p(path)}: {_p(parent)} is a file, not a folder")
     except OSError as e:  # a name too long, a loop of links, ...
         raise _os_error(flag, path, e) from None
     _check_writable(parent, path, flag, name=path.name)
@@ -62,21 +62,21 @@ def output_dir(path: str | os.PathLike[str], flag: str, files: tuple[str, ...] =
     path = _named(path, flag)
     try:
         if path.exists() and not path.is_dir():
-            raise OutputError(f"{flag} {path}: is a file; expected a folder")
+            raise OutputError(f"{flag} {_p(path)}: is a file; expected a folder")
         existing = path
         while not existing.exists():
             existing = existing.parent
         if not existing.is_dir():
-            raise OutputError(f"{flag} {path}: {existing} is a file, not a folder")
+            raise OutputError(f"{flag} {_p(path)}: {_p(existing)} is a file, not a folder")
         limit = os.pathconf(existing, "PC_NAME_MAX")
         for part in path.relative_to(existing).parts:
             if len(os.fsencode(part)) > limit:
                 raise OutputError(
-                    f"{flag} {shorten(str(path))}: a name longer than the file system's {limit} bytes"
+                    f"{flag} {_p(path)}: a name longer than the file system's {limit} bytes"
                 )
         for name in files:
             if (path / name).is_dir():
-                raise OutputError(f"{flag} {path / name}: is a folder; expected a file name")
+                raise OutputError(f"{flag} {_p(path / name)}: is a folder; expected a file name")
             _only_regular(path / name, flag)
     except OSError as e:
         raise _os_error(flag, path, e) from None
@@ -94,18 +94,18 @@ def _only_regular(path: Path, flag: str) -> None:
     """Refuse to replace anything but a regular file (as root, a device node replaced by a
     file breaks the machine's devices; writing into a FIFO blocks)."""
     if path.is_symlink() and not path.exists():
-        raise OutputError(f"{flag} {path}: a link to nothing; expected a regular file")
+        raise OutputError(f"{flag} {_p(path)}: a link to nothing; expected a regular file")
     if path.exists() and not path.is_dir() and not path.is_file():
         kind = (
             "a FIFO" if path.is_fifo() else "a socket" if path.is_socket()
             else "a device" if path.is_block_device() or path.is_char_device()
             else "not a regular file"
         )  # fmt: skip
-        raise OutputError(f"{flag} {path}: is {kind}; only regular files are written")
+        raise OutputError(f"{flag} {_p(path)}: is {kind}; only regular files are written")
 
 
 def _os_error(flag: str, path: Path, e: OSError) -> OutputError:
-    return OutputError(f"{flag} {shorten(str(path))}: {e.strerror or type(e).__name__}")
+    return OutputError(f"{flag} {_p(path)}: {e.strerror or type(e).__name__}")
 
 
 def _check_writable(folder: Path, path: Path, flag: str, name: str = "") -> None:
@@ -116,14 +116,17 @@ def _check_writable(folder: Path, path: Path, flag: str, name: str = "") -> None
         fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{name}." if name else ".nao-write-test-")
     except OSError as e:
         if e.errno == errno.ENAMETOOLONG:
-            raise OutputError(
-                f"{flag} {shorten(str(path))}: a name too long for the file system"
-            ) from None
+            raise OutputError(f"{flag} {_p(path)}: a name too long for the file system") from None
         raise OutputError(
-            f"{flag} {path}: cannot write in {folder} ({e.strerror or type(e).__name__})"
+            f"{flag} {_p(path)}: cannot write in {_p(folder)} ({e.strerror or type(e).__name__})"
         ) from None
     os.close(fd)
     os.unlink(probe)
+
+
+def _p(path: Path) -> str:
+    """A path as an error line quotes it (at most errors.SHOWN characters)."""
+    return shorten(str(path))
 
 
 @contextmanager
