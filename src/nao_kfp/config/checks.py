@@ -24,7 +24,7 @@ from nao_kfp.config.search import (
     check_search_size,
 )
 from nao_kfp.config.supernet import check_supernet
-from nao_kfp.errors import ConfigError, shorten
+from nao_kfp.errors import ConfigError, shorten, shown
 
 if TYPE_CHECKING:
     from nao_kfp.config.root import Config
@@ -111,7 +111,7 @@ def check_name(name: str) -> None:
     if not NAME.match(name):
         raise ConfigError(
             f"name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or "
-            f"digit (it names the run folder), got {name!r}"
+            f"digit (it names the run folder), got {shown(name)}"
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nao_kfp.config.keys import key
-from nao_kfp.errors import ConfigError
+from nao_kfp.errors import ConfigError, shown
 
 # The node label GKE puts on GPU nodes (cluster.accelerator_type is its value, e.g.
 # nvidia-tesla-a100); other clusters select nodes with cluster.node_selector instead.
@@ -86,10 +86,10 @@ class ClusterConfig:
 def check_cluster(cl: ClusterConfig) -> None:
     if ":" not in cl.image.rsplit("/", 1)[-1] and "@" not in cl.image:
         raise ConfigError(
-            f"cluster.image: {cl.image!r} has no tag; pin a version (no implicit :latest)"
+            f"cluster.image: {shown(cl.image)} has no tag; pin a version (no implicit :latest)"
         )
     if cl.image.endswith(":latest"):
-        raise ConfigError(f"cluster.image: {cl.image!r} uses :latest; pin a version")
+        raise ConfigError(f"cluster.image: {shown(cl.image)} uses :latest; pin a version")
     for i, tol in enumerate(cl.tolerations):
         unknown = set(tol) - {"key", "operator", "value", "effect"}
         if unknown:

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from nao_kfp.config.root import Config
-from nao_kfp.errors import ConfigError, shorten
+from nao_kfp.errors import ConfigError, shorten, shown
 
 PRESETS_DIR = Path(__file__).parent.parent / "configs"
 # A preset is a few KiB; PyYAML parses about 0.5 MB a second at best, slower for deep ones.
@@ -93,7 +93,7 @@ def load_config(name: str | None = "demo", overrides: list[str] | None = None) -
     """Load a preset or YAML file, apply `a.b=value` overrides, check everything once."""
     data: dict[str, Any] = {}
     if name is not None and not name.strip():
-        raise ConfigError(f"--config: expected a preset name or a YAML file, got {name!r}")
+        raise ConfigError(f"--config: expected a preset name or a YAML file, got {shown(name)}")
     if name:
         data = read_yaml(preset_path(name))
     data = apply_overrides(data, overrides or [])
