@@ -1650,13 +1650,17 @@ _add(
 )
 _add(conf("search.space: expected one of nasnet, enas, enas-rnn, nb201, got '" + "x" * 198 + "…",
           "search.space=" + "x" * 50_000))  # fmt: skip
+# nao search reads an s3:// prior through the store (a cluster's KFP importer fetches it)
 _add(
-    conf(
+    Case(
+        "pool",
+        ("search", "--config", "nb201", "--set", "evaluator.table={tmp}/t.csv", "--set",
+         "search.prior=[s3://pools/p.jsonl]", "--out", "{tmp}/run"),
         "search.prior[0]: s3://pools/p.jsonl is read through the store, and cluster.s3_endpoint "
         "is empty; set it (host:port) or give a local pool file",
-        "search.prior=[s3://pools/p.jsonl]",
+        {"t.csv": table_rows()},
     )
-)
+)  # fmt: skip
 # ---------------------------------------------------------------- config files at their limits
 _add(conf("{tmp}/c.yaml: 5600017 bytes; expected at most 262144",
           yaml_text="search:\n  prior:\n" + "    - x\n" * 700_000))  # fmt: skip

@@ -332,6 +332,12 @@ def check_inputs(cfg: Config) -> None:
         cfg.cluster, store_deadline_s=min(cfg.cluster.store_deadline_s, PREFLIGHT_DEADLINE_S)
     )
     for i, ref in enumerate(cfg.search.prior):
+        if ref.startswith("s3://") and not cfg.cluster.s3_endpoint:
+            # (on a cluster, KFP's importer fetches it; here it comes through the store)
+            raise ConfigError(
+                f"search.prior[{i}]: {shorten(ref)} is read through the store, and "
+                "cluster.s3_endpoint is empty; set it (host:port) or give a local pool file"
+            )
         read_prior(cfg.replace(cluster=cluster), ref, f"search.prior[{i}]")
     if cfg.evaluator.kind == "table":
         from nao_kfp.spaces import get_space

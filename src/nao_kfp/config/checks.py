@@ -24,7 +24,7 @@ from nao_kfp.config.search import (
     check_search_size,
 )
 from nao_kfp.config.supernet import check_supernet
-from nao_kfp.errors import ConfigError, shorten, shown
+from nao_kfp.errors import ConfigError, shown
 
 if TYPE_CHECKING:
     from nao_kfp.config.root import Config
@@ -63,12 +63,6 @@ def check(cfg: Config) -> None:
             f"got {c.ensemble}"
         )
     check_search_priors(s)
-    for i, ref in enumerate(s.prior):
-        if ref.startswith("s3://") and not cl.s3_endpoint:
-            raise ConfigError(
-                f"search.prior[{i}]: {shorten(ref)} is read through the store, and "
-                "cluster.s3_endpoint is empty; set it (host:port) or give a local pool file"
-            )
     if s.prior and cfg.evaluator.kind == "supernet":
         raise ConfigError(
             "search.prior: NAO-WS scores with its own supernet; priors need another evaluator.kind"
