@@ -1353,7 +1353,7 @@ _add(_ckpt("holds a value JSON has no form for (Object of type Tensor is not JSO
 _GOOD = torch_file(child_checkpoint())
 _add(
     _export(
-        "{tmp}/c/result.json: not valid JSON (Unterminated string starting at at column 2)",
+        "{tmp}/c/result.json: not valid JSON (Unterminated string starting at column 2)",
         {"c/checkpoint.pt": _GOOD, "c/result.json": '{"dev_accur'},
     )
 )

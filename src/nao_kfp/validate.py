@@ -80,7 +80,8 @@ def json_value(text: str, where: str, error: type[Exception]) -> Any:
         value = json.loads(text, parse_int=_number(int), parse_float=_number(float))
     except json.JSONDecodeError as e:
         at = f"column {e.colno}" if e.lineno == 1 else f"line {e.lineno} column {e.colno}"
-        raise error(f"{where}: not valid JSON ({e.msg} at {at})") from None
+        msg = e.msg.removesuffix(" at")  # "Unterminated string starting at"
+        raise error(f"{where}: not valid JSON ({msg} at {at})") from None
     except _Limit as e:
         raise error(f"{where}: {e}") from None
     except RecursionError:
