@@ -128,9 +128,9 @@ def test_an_nb201_cell_trains_as_a_final_model_and_exports(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        (["final.epochs=0"], r"^final.epochs: expected a positive number"),
+        (["final.epochs=0"], r"^final.epochs: expected at least 1"),
         (["final.rerank_top=3", "final.rerank_epochs=700"], r"^final.rerank_epochs: 700 is more"),
-        (["final.drop_path=1.0"], r"^final.drop_path: expected a probability"),
+        (["final.drop_path=1.0"], r"^final.drop_path: expected below 1.0"),
         (["final.lr_min=1", "final.lr_max=0.1"], r"^final.lr_min: expected 0 <= lr_min"),
         (["child.dataset=digits", "child.dev_size=500", "final.train_subset=1200"],
          r"^final.train_subset: 1200 train images"),

@@ -94,7 +94,7 @@ def test_the_proxy_evaluator_scores_each_cell_alone() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["evaluator.proxies=[synflow, flops]"], "evaluator.proxies[1]: unknown proxy 'flops'"),
+        (["evaluator.proxies=[synflow, flops]"], "evaluator.proxies[1]: expected one of params, synflow, synflow_bn, naswot, got 'flops'"),
         (["evaluator.proxies=[params, params]"], "evaluator.proxies[1]: params is listed twice"),
         (["evaluator.kind=table", "evaluator.proxies=[params]"], "evaluator.proxies: evaluator.kind table does not use"),
         (["evaluator.proxy_reference=1"], "evaluator.proxy_reference: expected at least 2"),
@@ -180,7 +180,7 @@ def test_proxy_seed_starts_the_search_from_the_proxies_best_of_a_random_pool(
     ("keys", "message"),
     [
         (["search.proxy_seed=5", "search.proxy_pool=3"], "search.proxy_pool: 3 random architectures cannot give search.proxy_seed 5"),
-        (["search.proxy_seed=-1"], "search.proxy_seed: expected a non-negative number, got -1"),
+        (["search.proxy_seed=-1"], "search.proxy_seed: expected at least 0, got -1"),
     ],
 )  # fmt: skip
 def test_proxy_seed_bad_values_are_one_line_errors(keys: list[str], message: str) -> None:

@@ -257,8 +257,10 @@ class _Runner:
 
 def read_final(work_dir: Path) -> FinalOutcome | None:
     """final.json of a finished final training in work_dir, else None."""
+    from nao_kfp.records import read_json
+
     path = Path(work_dir) / FINAL_JSON
-    outcome: FinalOutcome | None = json.loads(path.read_text()) if path.is_file() else None
+    outcome: FinalOutcome | None = read_json(path) if path.is_file() else None
     return outcome
 
 

@@ -75,7 +75,8 @@ def _read_s3(cfg: Config, ref: str) -> list[PoolEntry]:
     cluster = dataclasses.replace(cfg.cluster, s3_bucket=bucket)
     with tempfile.TemporaryDirectory(prefix="nao-prior-") as tmp:
         dest = Path(tmp) / "prior.jsonl"
-        if not cluster.s3_endpoint or not open_store(cluster, Path(tmp)).get_file(key, dest):
+        store = open_store(cluster, Path(tmp), read_only=True) if cluster.s3_endpoint else None
+        if store is None or not store.get_file(key, dest):
             where = cluster.s3_endpoint or "no cluster.s3_endpoint"
             raise PoolError(f"{ref}: no such object ({where})")
         return read_pool(dest)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from nao_kfp import validate
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import RecordError
 from nao_kfp.jsontypes import JSONObject, Metrics
 from nao_kfp.results import FinalOutcome, LanguageMetric, RerankEntry
 from nao_kfp.validate import Unchecked
@@ -26,10 +26,6 @@ T = TypeVar("T")
 HISTORY_SCHEMA = "nao-kfp.history/2"
 RESULT_SCHEMA = "nao-kfp.result/4"
 SELECTION_SCHEMA = "nao-kfp.selection/1"
-
-
-class RecordError(NaoError):
-    """A record file is malformed (names the file and the key)."""
 
 
 @dataclass
@@ -151,7 +147,8 @@ def from_dict(cls: type[T], data: object, where: str) -> T:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file the steps wrote, within the JSON limits (validate.json_file)."""
+    return validate.json_file(path, str(path), RecordError)
 
 
 def write_json(path: Path, obj: object) -> None:
@@ -169,12 +166,9 @@ def write_record(path: Path, record: DataclassInstance) -> None:
 
 def read_record(cls: type[T], path: Path) -> T:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RecordError(f"{path}: no such file")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RecordError(f"{path}: not valid JSON ({e})") from None
+    data = validate.json_file(path, str(path), RecordError)
     schema = dataclasses.fields(cls)[-1]  # type: ignore[arg-type]
     got = data.get("schema") if isinstance(data, dict) else None
     if schema.name == "schema" and got != schema.default:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from typing_extensions import TypedDict as CheckedTypedDict  # pydantic checks it on Python < 3.12
+
 
 class EpochRecord(TypedDict, total=False):
     """One epoch of a training's history: its loss and how the dev set scored."""
@@ -33,7 +35,7 @@ class TrainState(TypedDict):
     seconds: float
 
 
-class ChildResult(TypedDict, total=False):
+class ChildResult(CheckedTypedDict, total=False):
     """A trained child's result.json (child.train_child; also the result store's entry): a
     language model's dev_accuracy is a score of its perplexity. final.rerank's stand-in for a
     run that diverged has only dev_accuracy 0 and `diverged`, the reason."""

@@ -108,8 +108,10 @@ def _image_folder(root: Path) -> ImageSet:
                     try:
                         with Image.open(f) as im:
                             xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
-                    except OSError as e:  # PIL's UnidentifiedImageError, a truncated file
-                        # PIL's own message repeats the path; other errors say what went wrong
+                    except (OSError, Image.DecompressionBombError) as e:
+                        # PIL's UnidentifiedImageError, a truncated file, an image past PIL's
+                        # pixel limit; PIL's own message repeats the path, others say what
+                        # went wrong
                         why = "" if isinstance(e, UnidentifiedImageError) else f" ({e})"
                         raise ConfigError(
                             f"child.data_dir: {f}: not a readable image{why}"

@@ -109,6 +109,20 @@ def _windows(data: torch.Tensor, bptt: int) -> list[int]:
     return list(range(0, data.size(0) - 1, bptt))
 
 
+def dev_windows(corpus: Corpus, cfg: Config) -> list[int]:
+    """Where the supernet.dev_batches scoring windows start in the validation text."""
+    sn, bptt = cfg.supernet, cfg.child.rnn.bptt
+    windows = _windows(corpus.valid, bptt)[: sn.dev_batches]
+    if len(windows) < sn.dev_batches:
+        raise ConfigError(
+            f"supernet.dev_batches: {sn.dev_batches} windows of child.rnn.bptt={bptt} tokens in "
+            f"supernet.eval_batch_size={sn.eval_batch_size} streams need "
+            f"{sn.dev_batches * bptt * sn.eval_batch_size} validation tokens; the corpus has "
+            f"{corpus.valid.numel()}"
+        )
+    return windows
+
+
 def _batch(data: torch.Tensor, i: int, bptt: int) -> tuple[torch.Tensor, torch.Tensor]:
     y = data[i + 1 : i + 1 + bptt]
     return data[i : i + len(y)], y
@@ -251,21 +265,14 @@ def score_perplexities(
     on_scored(i, n): after the i-th of the n cells."""
     from nao_kfp.child.supernet_train import snapshot_path
 
-    sn, bptt = cfg.supernet, cfg.child.rnn.bptt
+    bptt = cfg.child.rnn.bptt
     path = snapshot_path(work_dir, epoch) if epoch else Path(work_dir) / runtime.CHECKPOINT
     if not path.is_file():
         raise ConfigError(f"supernet: no trained supernet at {path} (run train_supernet first)")
     saved = torch.load(path, map_location="cpu", weights_only=True)
     if saved["identity"]["space"] != space.name:
         raise ConfigError(f"supernet: {path} holds a {saved['identity']['space']} supernet")
-    windows = _windows(corpus.valid, bptt)[: sn.dev_batches]
-    if len(windows) < sn.dev_batches:
-        raise ConfigError(
-            f"supernet.dev_batches: {sn.dev_batches} windows of child.rnn.bptt={bptt} tokens in "
-            f"supernet.eval_batch_size={sn.eval_batch_size} streams need "
-            f"{sn.dev_batches * bptt * sn.eval_batch_size} validation tokens; the corpus has "
-            f"{corpus.valid.numel()}"
-        )
+    windows = dev_windows(corpus, cfg)
     device = runtime.pick_device(cfg.child.device)
     valid = corpus.valid.to(device)
     out = []

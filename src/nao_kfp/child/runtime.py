@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from nao_kfp.errors import ConfigError
+from nao_kfp import validate
+from nao_kfp.errors import ConfigError, RecordError
 from nao_kfp.results import ChildResult, TrainState
 
 
@@ -119,8 +121,9 @@ def write_result(out_dir: Path, result: ChildResult) -> None:
 
 
 def read_result(out_dir: Path) -> ChildResult | None:
-    path = out_dir / RESULT
-    if not path.is_file():
+    """out_dir's result.json, checked; None when there is none."""
+    path = Path(out_dir) / RESULT
+    if not os.path.lexists(path):
         return None
-    data: ChildResult = json.loads(path.read_text())
-    return data
+    data = validate.json_file(path, str(path), RecordError, max_bytes=validate.MiB)
+    return validate.record(ChildResult, data, str(path), RecordError)

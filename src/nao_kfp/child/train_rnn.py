@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nao_kfp import validate
 from nao_kfp.child import runtime
 from nao_kfp.child.data import PTB_FILES
 from nao_kfp.child.rnn import RnnLM, RnnSpec
@@ -38,6 +39,7 @@ from nao_kfp.spaces import Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
 EOS, UNK = "<eos>", "<unk>"
+MAX_CORPUS_BYTES = 1 << 30  # each of ptb.{train,valid,test}.txt (Penn Treebank's is 5 MB)
 
 
 def read_corpus(data_dir: Path, max_vocab: int = 0) -> tuple[list[str], list[torch.Tensor]]:
@@ -49,7 +51,8 @@ def read_corpus(data_dir: Path, max_vocab: int = 0) -> tuple[list[str], list[tor
             raise ConfigError(
                 f"child.data_dir: {data_dir} has no {name} (expected {', '.join(PTB_FILES)})"
             )
-        texts.append([w for line in path.read_text().splitlines() for w in [*line.split(), EOS]])
+        text = validate.read_text(path, f"child.data_dir: {path}", ConfigError, MAX_CORPUS_BYTES)
+        texts.append([w for line in text.splitlines() for w in [*line.split(), EOS]])
     counts = Counter(texts[0])
     words = sorted(counts, key=lambda w: -counts[w])  # stable sort keeps first-use order on ties
     if max_vocab and len(words) > max_vocab:
@@ -60,6 +63,24 @@ def read_corpus(data_dir: Path, max_vocab: int = 0) -> tuple[list[str], list[tor
     unk = index[UNK]
     ids = [torch.tensor([index.get(w, unk) for w in t], dtype=torch.int64) for t in texts]
     return words, ids
+
+
+def corpus_batches(
+    cfg: ChildConfig,
+) -> tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """child.data_dir's corpus as a child trains on it: the vocabulary, then the training
+    (child.train_subset tokens, child.batch_size streams), validation and test streams."""
+    r = cfg.rnn
+    words, (train_ids, valid_ids, test_ids) = read_corpus(Path(cfg.data_dir), r.max_vocab)
+    if cfg.train_subset:
+        train_ids = train_ids[: cfg.train_subset]
+    train = batchify(train_ids, cfg.batch_size)
+    return (
+        words,
+        train,
+        batchify(valid_ids, r.eval_batch_size),
+        batchify(test_ids, r.eval_batch_size),
+    )
 
 
 def batchify(ids: torch.Tensor, batch: int) -> torch.Tensor:
@@ -103,11 +124,7 @@ def train_rnn(
 ) -> ChildResult:
     r = cfg.rnn
     device = runtime.pick_device(cfg.device)
-    words, (train_ids, valid_ids, test_ids) = read_corpus(Path(cfg.data_dir), r.max_vocab)
-    if cfg.train_subset:
-        train_ids = train_ids[: cfg.train_subset]
-    train = batchify(train_ids, cfg.batch_size)
-    valid, test = batchify(valid_ids, r.eval_batch_size), batchify(test_ids, r.eval_batch_size)
+    words, train, valid, test = corpus_batches(cfg)
     spec = RnnSpec(
         vocab=len(words), embedding_size=r.embedding_size, hidden_size=r.hidden_size,
         dropout=r.dropout, dropout_h=r.dropout_h, dropout_x=r.dropout_x,

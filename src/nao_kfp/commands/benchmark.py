@@ -7,7 +7,13 @@ import json
 import sys
 from pathlib import Path
 
-from nao_kfp.commands.common import add_config_args, add_space_arg, positive_int
+from nao_kfp.commands.common import (
+    add_config_args,
+    add_space_arg,
+    flag_overrides,
+    path_arg,
+    positive_int,
+)
 from nao_kfp.config import PRESETS_DIR, Config, load_config
 from nao_kfp.spaces import Arch, get_space
 
@@ -27,8 +33,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--queries", default="50,100,200", help="query budgets, e.g. 50,100,200")
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5")
-    p.add_argument("--json", dest="json_out", type=Path, help="write every per-seed value here")
-    p.add_argument("--plot", type=Path, help="write a best-so-far vs queries plot (PNG)")
+    p.add_argument("--json", dest="json_out", type=path_arg, help="write every per-seed value here")
+    p.add_argument("--plot", type=path_arg, help="write a best-so-far vs queries plot (PNG)")
     p.add_argument(
         "--population", type=positive_int, default=None, help="evolution population size"
     )
@@ -38,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--nao-unavailable",
         choices=("nearest", "skip"),
-        default="nearest",
+        default=None,
         help="NAO decodes a cell missing from the table: query its nearest unseen row "
         "(default) or skip it and keep decoding (the same as --set evaluator.unavailable=...)",
     )
@@ -63,7 +69,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "any difference from the committed reference JSON.",
     )
     r.add_argument(
-        "--reference", type=Path, default=None, help="reference JSON (default: the committed one)"
+        "--reference",
+        type=path_arg,
+        default=None,
+        help="reference JSON (default: the committed one)",
     )
     r.add_argument(
         "--update-reference",
@@ -72,7 +81,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "of the algorithm; the reference holds on any x86-64 CPU)",
     )
     r.add_argument(
-        "--pipeline-root", type=Path, default=None, help="kfp.local outputs (default: a temp dir)"
+        "--pipeline-root",
+        type=path_arg,
+        default=None,
+        help="kfp.local outputs (default: a temp dir)",
     )
     r.set_defaults(func=cmd_reproduce)
 
@@ -84,8 +96,10 @@ def benchmark_config(
     the benchmark evaluates through the table."""
     if preset is None and (PRESETS_DIR / f"{space}.yaml").exists():
         preset = space
-    evaluator = ["evaluator.kind=table", f"evaluator.table={table}"] if table else []
-    return load_config(preset, [f"search.space={space}", *evaluator, *overrides])
+    flags: dict[str, tuple[str, object]] = {"search.space": ("--space", space)}
+    if table:
+        flags |= {"evaluator.kind": ("--table", "table"), "evaluator.table": ("--table", table)}
+    return load_config(preset, [*overrides, *flag_overrides(overrides, flags)])
 
 
 def prior_best(cfg: Config, count: int) -> list[Arch]:
@@ -119,13 +133,15 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     seeds = parse_int_list(args.seeds, "--seeds")
     space = get_space(args.space)
     table = read_table(args.table, space)
-    prior = [f"search.prior={json.dumps([str(p) for p in args.prior])}"] if args.prior else []
-    cfg = benchmark_config(
-        space.name,
-        args.config,
-        [f"evaluator.unavailable={args.nao_unavailable}", *prior, *args.overrides],
-        table=args.table,
-    )
+    flags = {
+        "evaluator.unavailable": ("--nao-unavailable", args.nao_unavailable),
+        "search.prior": (
+            "--prior",
+            json.dumps([str(p) for p in args.prior]) if args.prior else None,
+        ),
+    }
+    overrides = [*args.overrides, *flag_overrides(args.overrides, flags)]
+    cfg = benchmark_config(space.name, args.config, overrides, table=args.table)
     evo = EvolutionConfig()
     evo = EvolutionConfig(
         population=args.population or evo.population,

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from nao_kfp.config.child import TRAIN_IMAGES, check_child, check_child_dataset
+from nao_kfp.config.child import TRAIN_IMAGES, check_child
 from nao_kfp.config.cluster import check_cluster
 from nao_kfp.config.controller import check_controller
-from nao_kfp.config.evaluator import check_evaluator, check_evaluator_kind, check_proxy_sample
+from nao_kfp.config.evaluator import check_evaluator
 from nao_kfp.config.final import check_final
+from nao_kfp.config.keys import check_keys
 from nao_kfp.config.search import (
     MAX_ROUNDS,
     check_search_loop,
@@ -23,7 +24,7 @@ from nao_kfp.config.search import (
     check_search_size,
 )
 from nao_kfp.config.supernet import check_supernet
-from nao_kfp.errors import ConfigError
+from nao_kfp.errors import ConfigError, shown
 
 if TYPE_CHECKING:
     from nao_kfp.config.root import Config
@@ -43,9 +44,11 @@ TRAINER_SPACES = ("nasnet", "enas", "enas-rnn", "nb201")
 
 
 def check(cfg: Config) -> None:
-    """Every check, once at load time: the name, each section's own, and those across them."""
+    """Every check, once at load time: the name, each key's own limits, each section's checks
+    across its keys and those across sections."""
     s, c, ch, cl = cfg.search, cfg.controller, cfg.child, cfg.cluster
     check_name(cfg.name)
+    check_keys(cfg)
     check_search_size(s)
     for key in ("max_params", "max_macs"):
         if getattr(s, key) and s.space not in BUDGET_SPACES and cfg.evaluator.kind != "table":
@@ -66,7 +69,6 @@ def check(cfg: Config) -> None:
         )
     check_search_loop(s)
     ev = cfg.evaluator
-    check_evaluator_kind(ev)
     if ev.kind == "train" and s.space not in TRAINER_SPACES:
         raise ConfigError(
             f"search.space: {s.space} has no child trainer for evaluator.kind train "
@@ -86,9 +88,7 @@ def check(cfg: Config) -> None:
                 f"{key}: the proxies score image networks ({', '.join(PROXY_SPACES)}), "
                 f"not search.space {s.space!r}"
             )
-    check_proxy_sample(ev)
     check_controller(c)
-    check_child_dataset(ch)
     if (ch.dataset == "ptb") != (s.space == "enas-rnn"):
         raise ConfigError(
             f"child.dataset: {ch.dataset!r} does not fit search.space {s.space!r} (ptb goes with enas-rnn only)"
@@ -105,7 +105,7 @@ def check_name(name: str) -> None:
     if not NAME.match(name):
         raise ConfigError(
             f"name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or "
-            f"digit (it names the run folder), got {name!r}"
+            f"digit (it names the run folder), got {shown(name)}"
         )
 
 

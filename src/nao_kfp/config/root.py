@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nao_kfp import validate
@@ -15,6 +15,7 @@ from nao_kfp.config.cluster import ClusterConfig
 from nao_kfp.config.controller import ControllerConfig
 from nao_kfp.config.evaluator import EvaluatorConfig
 from nao_kfp.config.final import FinalConfig
+from nao_kfp.config.keys import key
 from nao_kfp.config.search import SearchConfig
 from nao_kfp.config.supernet import SupernetConfig
 from nao_kfp.errors import ConfigError
@@ -22,14 +23,19 @@ from nao_kfp.errors import ConfigError
 
 @dataclass(frozen=True)
 class Config:
-    name: str = "nao"
-    search: SearchConfig = field(default_factory=SearchConfig)
-    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
-    controller: ControllerConfig = field(default_factory=ControllerConfig)
-    child: ChildConfig = field(default_factory=ChildConfig)
-    final: FinalConfig = field(default_factory=FinalConfig)
-    supernet: SupernetConfig = field(default_factory=SupernetConfig)
-    cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    name: str = key(
+        "nao",
+        "The search's name: it names the default run folder (runs/<name>-<time>) and the KFP run.",
+    )
+    search: SearchConfig = key(doc="Algorithm 1's sizes.", factory=SearchConfig)
+    evaluator: EvaluatorConfig = key(doc="How an architecture is scored.", factory=EvaluatorConfig)
+    controller: ControllerConfig = key(
+        doc="The encoder, predictor and decoder.", factory=ControllerConfig
+    )
+    child: ChildConfig = key(doc="The child networks.", factory=ChildConfig)
+    final: FinalConfig = key(doc="The final training.", factory=FinalConfig)
+    supernet: SupernetConfig = key(doc="Weight sharing (NAO-WS).", factory=SupernetConfig)
+    cluster: ClusterConfig = key(doc="Kubeflow.", factory=ClusterConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Config:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TypeAlias, cast
 
-from nao_kfp.errors import ArchError
+from nao_kfp.errors import ArchError, shown
 from nao_kfp.spaces.base import SearchSpace
 from nao_kfp.spaces.cell import ENAS, NASNET, CellArch, CellSpace
 from nao_kfp.spaces.nb201 import NB201, Nb201Arch
@@ -25,7 +25,7 @@ def get_space(name: str) -> SearchSpace[Arch]:
         return SPACES[name]
     except KeyError:
         raise ArchError(
-            f"space: unknown space {name!r}; expected one of {', '.join(SPACES)}"
+            f"space: unknown space {shown(name)}; expected one of {', '.join(SPACES)}"
         ) from None
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from nao_kfp.errors import ArchError
+from nao_kfp.errors import ArchError, shown
 
 A = TypeVar("A")
 # sample_unique with a budget gives up after this many samples without one it accepts
@@ -115,7 +115,7 @@ class SearchSpace(ABC, Generic[A]):
             tok = _as_token(raw)
             if tok is None:
                 raise ArchError(
-                    f"position {pos} ({self.position_name(pos)}): token {raw!r} is not an integer"
+                    f"position {pos} ({self.position_name(pos)}): token {shown(raw)} is not an integer"
                 )
             tokens[pos] = tok
             if tok not in self.valid_tokens(pos):
@@ -204,4 +204,4 @@ def parse_int(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ArchError(f"{what}: expected an integer, got {text!r}") from None
+        raise ArchError(f"{what}: expected an integer, got {shown(text)}") from None

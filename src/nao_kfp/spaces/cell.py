@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from nao_kfp.errors import ArchError
+from nao_kfp.errors import ArchError, shown
 from nao_kfp.spaces.base import SearchSpace, parse_int
 
 # (in1, op1, in2, op2)
@@ -175,7 +175,9 @@ class CellSpace(SearchSpace[CellArch]):
 
     def _check_op(self, op: str, where: str) -> str:
         if op not in self._op_index:
-            raise ArchError(f"{where}: unknown op {op!r}; expected one of {', '.join(self.ops)}")
+            raise ArchError(
+                f"{where}: unknown op {shown(op)}; expected one of {', '.join(self.ops)}"
+            )
         return op
 
     # ------------------------------------------------------------ JSON

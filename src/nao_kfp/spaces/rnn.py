@@ -19,7 +19,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nao_kfp.errors import ArchError
+from nao_kfp.errors import ArchError, shown
 from nao_kfp.spaces.base import SearchSpace, parse_int
 
 ACTIVATIONS = ("tanh", "relu", "identity", "sigmoid")
@@ -100,7 +100,7 @@ class RnnSpace(SearchSpace[RnnArch]):
             words = part.split()
             if len(words) != 2:
                 raise ArchError(
-                    f"{self.name} node {i}: expected 'predecessor activation', got {part!r}"
+                    f"{self.name} node {i}: expected 'predecessor activation', got {shown(part)}"
                 )
             pred = parse_int(words[0], f"{self.name} node {i} predecessor")
             nodes.append((self._check_pred(pred, i), self._check_act(words[1], i)))
@@ -109,7 +109,7 @@ class RnnSpace(SearchSpace[RnnArch]):
     def _check_act(self, act: str, node: int) -> str:
         if act not in self._act_index:
             raise ArchError(
-                f"{self.name} node {node}: unknown activation {act!r}; expected one of {', '.join(self.acts)}"
+                f"{self.name} node {node}: unknown activation {shown(act)}; expected one of {', '.join(self.acts)}"
             )
         return act
 
@@ -182,7 +182,7 @@ class RnnSpace(SearchSpace[RnnArch]):
                 and not isinstance(item[0], bool)
             ):
                 raise ArchError(
-                    f"{self.name} node {i}: expected [predecessor, activation], got {item!r}"
+                    f"{self.name} node {i}: expected [predecessor, activation], got {shown(item)}"
                 )
             pred, act = item
             if i == 1:

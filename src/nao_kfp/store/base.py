@@ -143,10 +143,13 @@ class Store(ABC):
         data = self.get_bytes(key)
         if data is None:
             return None
+        from nao_kfp import validate
+
         try:
-            obj = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise StoreError(f"store key {key!r}: not valid JSON ({e})") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise StoreError(f"store key {key!r}: not UTF-8 text") from None
+        obj = validate.json_value(text, f"store key {key!r}", StoreError)
         if not isinstance(obj, dict):
             raise StoreError(f"store key {key!r}: expected a JSON object")
         return obj

@@ -152,10 +152,9 @@ def load_reference(path: str | Path = REFERENCE_PATH) -> BenchmarkDoc:
         raise ReproduceError(f"{path}: no reference yet; run `nao reproduce --update-reference`")
     if path.is_dir():
         raise ReproduceError(f"{path}: is a folder; expected the reference JSON file")
-    try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ReproduceError(f"{path}: not valid JSON ({e})") from None
+    from nao_kfp import validate
+
+    doc = validate.json_file(path, str(path), ReproduceError)
     if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
         raise ReproduceError(f"{path}: expected a JSON object with a spec (a reference document)")
     return cast(BenchmarkDoc, doc)
