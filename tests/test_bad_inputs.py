@@ -1652,13 +1652,13 @@ _add(
 # ---------------------------------------------------------------- sizes with a ceiling
 _add(
     conf(
-        "search.proxy_pool: expected at most 100000 (each is a network build), got 1000000000",
+        "search.proxy_pool: expected at most 10000 (each is a network build), got 1000000000",
         "search.proxy_pool=1000000000",
     )
 )
 _add(
     conf(
-        "evaluator.proxy_reference: expected at most 100000 (each is a network build), got "
+        "evaluator.proxy_reference: expected at most 10000 (each is a network build), got "
         "1000000000",
         "evaluator.proxy_reference=1000000000",
     )

@@ -11,8 +11,9 @@ MAX_SEED = 2**32 - 1
 # the longest recipe we know).
 MAX_EPOCHS = 100_000
 EPOCHS_WHY = "each is a pass over the training data"
-# Networks built to be scored by zero-cost proxies (about 20 ms each on a CPU).
-MAX_PROXY_NETS = 100_000
+# Networks built to be scored by zero-cost proxies (7-20 ms each on a CPU): 10,000 is a few
+# minutes; the nb201 preset scores 300.
+MAX_PROXY_NETS = 10_000
 PROXY_WHY = "each is a network build"
 # Layer widths and depths: sizes of tensors the network allocates.
 MAX_WIDTH = 4096
