@@ -167,8 +167,10 @@ def test_a_tiny_search_with_final_training_through_the_pipeline(
     assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     done = json.loads((out / "final" / final.FINAL_JSON).read_text())
-    assert lines[-3:-1] == final.final_summary(done).splitlines()
-    assert lines[-1] == f"serve it: nao serve {out / 'final' / 'model'}"
+    summary = final.final_summary(done).splitlines()
+    at = lines.index(summary[0])  # the model, how to load it, then what to do next: serve it
+    assert lines[at : at + 2] == summary and lines[at + 2] == "next:"
+    assert f"    nao serve {out / 'final' / 'model'}" in lines[at + 3 :]
     assert done["model_dir"] == str(out / "final" / "model")
     assert done["inference_service"] == str(out / "final" / "model" / "inference-service.yaml")
     isvc = yaml.safe_load(Path(done["inference_service"]).read_text())

@@ -31,6 +31,7 @@ from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import NaoError
 from nao_kfp.results import ChildResult, FinalOutcome, RerankEntry
 from nao_kfp.spaces import Arch, SearchSpace, get_space
+from nao_kfp.units import pct
 
 if TYPE_CHECKING:
     from nao_kfp.store import Store
@@ -269,7 +270,7 @@ def final_summary(final: FinalOutcome) -> str:
     parts = []
     test_accuracy, params, macs = final.get("test_accuracy"), final.get("params"), final.get("macs")
     if test_accuracy is not None:
-        parts.append(f"test accuracy {test_accuracy:.4f}")
+        parts.append(f"test accuracy {pct(test_accuracy)}")
     if params is not None:
         parts.append(f"{params / 1e6:.2f}M params")
     if macs is not None:
