@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nao_kfp.config import ChildConfig, Config
+from nao_kfp.config import DATASETS, ChildConfig, Config
 from nao_kfp.errors import ConfigError, NaoError, shorten
+from nao_kfp.kinds import kind_of
 
 # How long the checks wait for a store that does not answer (the tasks wait
 # cluster.store_deadline_s).
@@ -220,13 +221,12 @@ def check_corpus(cfg: Config) -> None:
     a second or two for Penn Treebank)."""
     from nao_kfp.child.train_rnn import corpus_batches
 
-    if cfg.evaluator.kind == "supernet":
+    kind = kind_of(cfg)
+    if kind.shares_weights:
         from nao_kfp.child.rnn_supernet_train import dev_windows, load_corpus
 
         dev_windows(load_corpus(cfg.child, cfg.supernet), cfg)
-    if cfg.evaluator.kind == "train" or (
-        cfg.evaluator.kind == "supernet" and cfg.supernet.rerank_top > 0
-    ):
+    if kind.trains_children or (kind.shares_weights and cfg.supernet.rerank_top > 0):
         corpus_batches(cfg.child)
 
 
@@ -245,20 +245,6 @@ def check_store(cfg: Config) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="nao-preflight-") as tmp, progress.quiet():
         open_store(cluster, Path(tmp), read_only=True).exists("preflight/probe")
-
-
-def needs_data(cfg: Config) -> bool:
-    """Whether the search reads the data set: to train children, a supernet or the final
-    network, or to score by a proxy that needs a batch of training images."""
-    from nao_kfp.config.evaluator import DATA_PROXIES
-
-    ev = cfg.evaluator
-    return (
-        ev.kind in ("train", "supernet")
-        or cfg.final.enabled
-        or bool(set(ev.proxies) & set(DATA_PROXIES))
-        or (ev.kind == "proxy" and ev.rerank_top > 1)
-    )
 
 
 RUN_CONFIG = "config.json"  # pipelines/local.py writes it first into a run's DIR
@@ -320,9 +306,9 @@ def check_inputs(cfg: Config) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("child.device: cuda, and this machine has no CUDA device (use auto)")
-    if needs_data(cfg):
+    if kind_of(cfg).needs_data(cfg):
         check_data_dir(cfg.child)
-        if cfg.child.dataset == "ptb":
+        if DATASETS[cfg.child.dataset] == "text":
             check_corpus(cfg)
     from nao_kfp.prior import read_prior
 
@@ -339,7 +325,7 @@ def check_inputs(cfg: Config) -> None:
                 "cluster.s3_endpoint is empty; set it (host:port) or give a local pool file"
             )
         read_prior(cfg.replace(cluster=cluster), ref, f"search.prior[{i}]")
-    if cfg.evaluator.kind == "table":
+    if kind_of(cfg).reads_table:
         from nao_kfp.spaces import get_space
         from nao_kfp.tabular import read_table
 

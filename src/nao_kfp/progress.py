@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from nao_kfp.kinds import kind_of
 from nao_kfp.units import duration, pct
 
 if TYPE_CHECKING:
@@ -220,12 +221,11 @@ class Plan:
 
     @classmethod
     def of(cls, cfg: Config) -> Plan:
-        s = cfg.search
-        sharded = cfg.evaluator.kind != "supernet"  # NAO-WS: one task a round
+        s, kind = cfg.search, kind_of(cfg)
         return cls(
             rounds=s.rounds, first=s.initial_archs, per_round=s.new_archs,
-            shards=max(1, s.shards) if sharded else 1,
-            children=cfg.evaluator.kind == "train", final=cfg.final.enabled,
+            shards=1 if kind.shares_weights else max(1, s.shards),  # NAO-WS: one task a round
+            children=kind.trains_children, final=cfg.final.enabled,
         )  # fmt: skip
 
     def words(self) -> str:

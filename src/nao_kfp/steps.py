@@ -36,6 +36,7 @@ from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.jsontypes import Metrics
+from nao_kfp.kinds import kind_of
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
 from nao_kfp.poolstats import round_perplexities
 from nao_kfp.records import (
@@ -113,7 +114,7 @@ def sample(
     if len(chosen) < cfg.search.initial_archs:
         raise ConfigError(
             f"search.initial_archs: {cfg.search.initial_archs} requested but the "
-            f"{ev.kind} evaluator can score only {len(chosen)} architectures"
+            f"{ev.kind.name} evaluator can score only {len(chosen)} architectures"
         )
     write_pool(out_pool, chosen)
     write_record(out_history, History())
@@ -311,7 +312,7 @@ def record_round(
 
 def shares_weights(cfg: Config) -> bool:
     """NAO-WS: a round is one supernet task (supernet_round), not shards and a merge."""
-    return cfg.evaluator.kind == "supernet"
+    return kind_of(cfg).shares_weights
 
 
 def supernet_round(

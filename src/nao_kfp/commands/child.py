@@ -17,7 +17,7 @@ from nao_kfp.commands.common import (
     seed_int,
 )
 from nao_kfp.config import load_config
-from nao_kfp.spaces import get_space
+from nao_kfp.spaces import declaring, get_space
 
 PARAM_DATASETS = ["cifar10", "cifar100", "imagenet", "digits"]
 
@@ -112,8 +112,11 @@ def cmd_params(args: argparse.Namespace) -> int:
     from nao_kfp.errors import ArchError
 
     space = get_space(args.space)
-    if space.name not in ("nasnet", "enas"):
-        raise ArchError(f"--space: {space.name} has no CNN child to count; expected nasnet or enas")
+    if not space.budgets:
+        raise ArchError(
+            f"--space: {space.name} has no CNN child to count; expected "
+            f"{' or '.join(declaring('budgets'))}"
+        )
     if args.layers < 1 or args.channels < 2:
         raise ArchError("--layers/--channels: expected at least 1 layer and 2 channels")
     # the network is built (on the meta device) module by module: a size past the child

@@ -15,7 +15,7 @@ from nao_kfp.config.bounds import (
 )
 from nao_kfp.config.keys import key
 from nao_kfp.errors import ConfigError, shorten
-from nao_kfp.spaces import SPACES
+from nao_kfp.spaces import DEFAULT_SPACE, SPACES
 
 # The pipeline unrolls its rounds and shards at compile time. Each round adds a task (about
 # 1 KiB) to the compiled IR: 200 rounds keep it under the 300 KiB tests/test_pipeline_size.py
@@ -43,7 +43,9 @@ class SearchConfig:
     """Algorithm 1: how many architectures, rounds and proposals."""
 
     space: str = key(
-        "enas", "The search space (its architectures and their string form).", choices=tuple(SPACES)
+        DEFAULT_SPACE,
+        "The search space (its architectures and their string form).",
+        choices=tuple(SPACES),
     )
     rounds: int = key(
         3,

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nao_kfp.config import Config
-from nao_kfp.config.evaluator import DATA_PROXIES
+from nao_kfp.config.evaluator import DEFAULT_PROXIES
 from nao_kfp.evaluators.base import Evaluator, Log, ok
+from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import RerankEntry
 from nao_kfp.spaces import Arch
@@ -30,12 +31,6 @@ if TYPE_CHECKING:
     import torch
 
     from nao_kfp.child.proxies import ProxyScorer
-
-DEFAULT_PROXIES = ("synflow", "params")
-
-
-def proxy_names(cfg: Config) -> tuple[str, ...]:
-    return tuple(cfg.evaluator.proxies) or DEFAULT_PROXIES
 
 
 def make_scorer(
@@ -47,7 +42,7 @@ def make_scorer(
     from nao_kfp.child.proxies import ProxyScorer
     from nao_kfp.spaces import get_space
 
-    names = proxy_names(cfg) if names is None else tuple(names)
+    names = cfg.evaluator.proxy_names if names is None else tuple(names)
     child = cfg.child
     if data_dir is not None:
         child = dataclasses.replace(child, data_dir=str(data_dir))
@@ -79,18 +74,11 @@ def proxy_seed(cfg: Config, candidates: Sequence[Arch], k: int) -> list[Arch]:
 
 
 class ProxyEvaluator(Evaluator):
-    kind = "proxy"
+    kind = KINDS["proxy"]
 
     def __init__(self, cfg: Config, data_dir: Path | None = None):
         super().__init__(cfg)
         self.data_dir = data_dir
-
-    def prepare(self, out_dir: Path) -> dict[str, str]:
-        if set(proxy_names(self.cfg)) & set(DATA_PROXIES):  # their batch of training images
-            from nao_kfp.evaluators.train import TrainEvaluator
-
-            return TrainEvaluator(self.cfg).prepare(out_dir)
-        return super().prepare(out_dir)
 
     @cached_property
     def scorer(self) -> ProxyScorer:

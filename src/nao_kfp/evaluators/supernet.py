@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Literal, cast
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
-from nao_kfp.evaluators.train import TrainEvaluator
 from nao_kfp.fanin import store_for
 from nao_kfp.jsontypes import JSONObject
+from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import EpochRecord, RerankEntry, SupernetTrained
 from nao_kfp.spaces import Arch, get_space
@@ -52,16 +52,13 @@ ScoreKey = Literal["supernet_score", "supernet_perplexity", "proxy_score"]
 
 
 class SupernetEvaluator(Evaluator):
-    kind = "supernet"
+    kind = KINDS["supernet"]
 
     def __init__(self, cfg: Config, work_dir: Path | None = None):
         super().__init__(cfg)
         self.work_dir = Path(work_dir) if work_dir else None
         self.epoch: int | None = None  # the weights that score: train_to's last epochs_to
         self.round_index = 0  # for progress lines
-
-    def prepare(self, out_dir: Path) -> dict[str, str]:
-        return TrainEvaluator(self.cfg).prepare(out_dir)
 
     def _data(self, data_dir: Path | None) -> Split | Corpus:
         from nao_kfp.child.supernet_train import load_data

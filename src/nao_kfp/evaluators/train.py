@@ -24,6 +24,7 @@ from pathlib import Path
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
+from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.store.base import StoreError
 
@@ -36,13 +37,7 @@ def child_digest(cfg: Config) -> str:
 
 
 class TrainEvaluator(Evaluator):
-    kind = "train"
-
-    def prepare(self, out_dir: Path) -> dict[str, str]:
-        """Stage the data set once, so that children read it from `out_dir` and never download."""
-        from nao_kfp.child import prepare_data as stage
-
-        return {"data_dir": str(stage(self.cfg.child, Path(out_dir)))}
+    kind = KINDS["train"]
 
     def evaluate(
         self,

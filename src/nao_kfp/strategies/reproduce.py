@@ -28,6 +28,7 @@ from nao_kfp.errors import NaoError
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.records import BenchmarkDoc
 from nao_kfp.spaces import get_space
+from nao_kfp.spaces.nb201 import NB201
 from nao_kfp.strategies import EvolutionConfig, make_strategy
 from nao_kfp.strategies.runner import merge_results, run_benchmark, settings_of
 from nao_kfp.tabular import TableSpec, generate_table
@@ -44,7 +45,7 @@ class ReproduceError(NaoError):
 class ReproduceSpec:
     """Small on purpose: the whole check runs in well under a minute on a laptop CPU."""
 
-    space: str = "nb201"
+    space: str = NB201.name
     table: TableSpec = field(default_factory=lambda: TableSpec(seed=0, rows=300))
     strategies: tuple[str, ...] = ("nao", "random", "evolution")
     budgets: tuple[int, ...] = (20, 40)
