@@ -370,13 +370,14 @@ def run_info(cfg: Config, result: SearchResult) -> RunInfo:
 
 def param_counter(cfg: Config) -> Callable[[Arch], int] | None:
     """Parameters of the child network the search trains for an architecture (child.layers,
-    child.channels, the data set's images; no auxiliary head), for image spaces; None for
-    language models. For the report of evaluators that record no sizes (table, synthetic,
+    child.channels, the data set's images; no auxiliary head), for spaces with an image network;
+    None for others. For the report of evaluators that record no sizes (table, synthetic,
     supernet)."""
     from nao_kfp.child.params import IMAGE_SHAPES, Budget, search_spec
     from nao_kfp.spaces import get_space
 
-    if is_language_model(cfg.search.space) or cfg.child.dataset not in IMAGE_SHAPES:
+    space = get_space(cfg.search.space)
+    if not space.network or space.data != "image" or cfg.child.dataset not in IMAGE_SHAPES:
         return None
-    budget = Budget(get_space(cfg.search.space), search_spec(cfg.child))
+    budget = Budget(space, search_spec(cfg.child))
     return lambda arch: budget.counts(arch)[0]
