@@ -13,6 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nao_kfp.metric import SCORE, Metric
+from nao_kfp.spaces import get_space
+
 if TYPE_CHECKING:
     from nao_kfp.config import Config
 
@@ -120,3 +123,11 @@ KINDS = {
 def kind_of(cfg: Config) -> EvaluatorKind:
     """cfg's evaluator kind (evaluator.kind is checked against KINDS when the config loads)."""
     return KINDS[cfg.evaluator.kind]
+
+
+def metric_for(cfg: Config) -> Metric:
+    """What cfg's scores stand for: its space's metric, or a score where zero-cost proxies
+    make it (EvaluatorConfig.scores_proxies)."""
+    if cfg.evaluator.scores_proxies:
+        return SCORE
+    return get_space(cfg.search.space).metric

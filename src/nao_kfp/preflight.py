@@ -219,11 +219,11 @@ def _check_image_folder(root: Path, child: ChildConfig) -> None:
 def check_corpus(cfg: Config) -> None:
     """A language model's corpus holds what the search asks of it (read as the tasks read it:
     a second or two for Penn Treebank)."""
-    from nao_kfp.child.train_rnn import corpus_batches
+    from nao_kfp.child.data import corpus_batches, load_corpus
 
     kind = kind_of(cfg)
     if kind.shares_weights:
-        from nao_kfp.child.rnn_supernet_train import dev_windows, load_corpus
+        from nao_kfp.child.rnn_supernet_train import dev_windows
 
         dev_windows(load_corpus(cfg.child, cfg.supernet), cfg)
     if kind.trains_children or (kind.shares_weights and cfg.supernet.rerank_top > 0):

@@ -36,9 +36,8 @@ from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.jsontypes import Metrics
-from nao_kfp.kinds import kind_of
+from nao_kfp.kinds import kind_of, metric_for
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
-from nao_kfp.poolstats import round_perplexities
 from nao_kfp.records import (
     History,
     RoundRecord,
@@ -280,8 +279,6 @@ def record_round(
     proposed = [e for e in ok if e.predicted is not None]
     pred = [float(e.predicted) for e in proposed if e.predicted is not None]
     real = [float(e.accuracy) for e in proposed if e.accuracy is not None]
-    # language models: what a person watching wants (poolstats writes them into the result)
-    best_ppl, best_so_far_ppl = round_perplexities(ok, pool)
     record = RoundRecord(
         round=round_index,
         evaluated=len(ok),
@@ -300,12 +297,11 @@ def record_round(
     )
     history.rounds.append(record)
     write_record(out_history, history)
+    metric = metric_for(cfg).with_vocab(ok)  # how a person watching reads the scores
     progress.emit(
         "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
-        mean=record.mean_accuracy,
-        metric="score" if cfg.evaluator.scores_proxies else None,
-        best_so_far=record.best_so_far, best_perplexity=best_ppl,
-        best_so_far_perplexity=best_so_far_ppl,
+        mean=record.mean_accuracy, best_so_far=record.best_so_far, metric=metric.name,
+        vocab=metric.vocab,
     )  # fmt: skip
     return record
 

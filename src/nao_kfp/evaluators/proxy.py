@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from nao_kfp.config import Config
 from nao_kfp.config.evaluator import DEFAULT_PROXIES
 from nao_kfp.evaluators.base import Evaluator, Log, ok
+from nao_kfp.final import rerank_select
 from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import RerankEntry
@@ -50,7 +51,7 @@ def make_scorer(
     def images() -> torch.Tensor:  # the data proxies' batch: proxy_batch seeded training images
         import torch
 
-        from nao_kfp.child.supernet_train import load_split
+        from nao_kfp.child.data import load_split
 
         data = load_split(child)
         gen = torch.Generator().manual_seed(cfg.search.seed)  # images of every class
@@ -107,8 +108,6 @@ class ProxyEvaluator(Evaluator):
     def select(
         self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
     ) -> tuple[PoolEntry, list[RerankEntry]]:
-        from nao_kfp.evaluators.supernet import rerank_select
-
         return rerank_select(
             self.cfg, ranked, self.cfg.evaluator.rerank_top, self.cfg.child.epochs,
             data_dir=data_dir, log=log, score_key="proxy_score",
