@@ -15,7 +15,7 @@ from nao_kfp.config.cluster import ACCELERATOR_LABEL, ClusterConfig
 from nao_kfp.config.controller import RANK_LOSSES, ControllerConfig
 from nao_kfp.config.evaluator import EVALUATORS, PROXIES, EvaluatorConfig
 from nao_kfp.config.final import FinalConfig
-from nao_kfp.config.keys import KeyDoc, describe_keys, key
+from nao_kfp.config.keys import KeyDoc, key
 from nao_kfp.config.loader import (
     PRESETS_DIR,
     apply_overrides,
@@ -26,7 +26,7 @@ from nao_kfp.config.loader import (
     preset_path,
     read_yaml,
 )
-from nao_kfp.config.root import Config
+from nao_kfp.config.root import Config, describe_keys
 from nao_kfp.config.search import (
     FILLS,
     MAX_BEAM,

@@ -15,7 +15,7 @@ from nao_kfp.config.cluster import ClusterConfig
 from nao_kfp.config.controller import ControllerConfig
 from nao_kfp.config.evaluator import EvaluatorConfig
 from nao_kfp.config.final import FinalConfig
-from nao_kfp.config.keys import key
+from nao_kfp.config.keys import KeyDoc, describe, key
 from nao_kfp.config.search import SearchConfig
 from nao_kfp.config.supernet import SupernetConfig
 from nao_kfp.errors import ConfigError
@@ -55,3 +55,9 @@ class Config:
         part = {s: d[s] for s in sections} if sections else d
         blob = json.dumps(part, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def describe_keys(root: type | None = None) -> list[KeyDoc]:
+    """Every key of the config (or of the section class `root`), in the order `nao config
+    show` prints them."""
+    return list(describe(root or Config))
