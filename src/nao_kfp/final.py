@@ -25,14 +25,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import yaml
+
 from nao_kfp import progress
 from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import NaoError
 from nao_kfp.fanin import store_for
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.pool import PoolEntry
+from nao_kfp.records import read_json
 from nao_kfp.results import ChildResult, FinalOutcome, RerankEntry
 from nao_kfp.spaces import Arch, SearchSpace, get_space
+from nao_kfp.store import ChildCache, LocalStore, S3Store
+from nao_kfp.store.safe import unwrap
 
 if TYPE_CHECKING:
     from nao_kfp.store import Store
@@ -86,7 +91,6 @@ def final_train(
     storage_uri and inference_service (publish_model)."""
     from nao_kfp.child.runtime import CHECKPOINT
     from nao_kfp.export import export_model
-    from nao_kfp.store import LocalStore
 
     work_dir = Path(work_dir)
     log = log or (lambda _msg: None)
@@ -191,12 +195,9 @@ def publish_model(cfg: Config, store: Store, model_dir: Path, key: str) -> dict[
     initializer copies to /mnt/models) and write the InferenceService that serves them
     (serve.py) into model_dir. Returns its storage_uri (s3://bucket/... with cluster.s3_endpoint,
     else the local store's path) and the YAML's path as inference_service."""
-    import yaml
 
     from nao_kfp.export import INFO_FILE, MODEL_FILE, PROGRAM_FILE
     from nao_kfp.serve import INFERENCE_SERVICE_FILE, inference_service
-    from nao_kfp.store import LocalStore, S3Store
-    from nao_kfp.store.safe import unwrap
 
     for name in (MODEL_FILE, PROGRAM_FILE, INFO_FILE):
         store.put_file(f"{key}/{name}", model_dir / name)
@@ -234,7 +235,6 @@ class _Runner:
     ) -> ChildResult:
         from nao_kfp.child import train_child
         from nao_kfp.child.runtime import CHECKPOINT, write_result
-        from nao_kfp.store import ChildCache
 
         cache = ChildCache(self.store, self.space.name, self.space.canonical_id(arch), digest)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -256,7 +256,6 @@ class _Runner:
 
 def read_final(work_dir: Path) -> FinalOutcome | None:
     """final.json of a finished final training in work_dir, else None."""
-    from nao_kfp.records import read_json
 
     path = Path(work_dir) / FINAL_JSON
     outcome: FinalOutcome | None = read_json(path) if path.is_file() else None

@@ -23,6 +23,7 @@ from nao_kfp import progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.fanin import store_for
+from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train, read_final
 from nao_kfp.jsontypes import Metrics
 from nao_kfp.kinds import metric_for
 from nao_kfp.pool import PoolEntry, evaluated, read_pool
@@ -37,6 +38,7 @@ from nao_kfp.records import (
     write_json,
     write_record,
 )
+from nao_kfp.report import param_counter, run_info, write_report
 from nao_kfp.results import FinalOutcome
 from nao_kfp.spaces import get_space
 from nao_kfp.steps import Log, SearchFailed
@@ -123,7 +125,6 @@ def final(
     from the store, export it (export.py) into out_model with final.json beside it. The order
     is the selection's (its winner first), then the pool's by accuracy."""
     from nao_kfp.child.runtime import work_dir
-    from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train
 
     out_model = Path(out_model)
     if (out_model / FINAL_JSON).exists():  # finished before
@@ -165,8 +166,6 @@ def conclude(
     selection = read_selection(selection_path)
     final_doc = None
     if final_dir is not None:
-        from nao_kfp.final import read_final  # torch: only where a final training ran
-
         final_doc = read_final(final_dir)
     result = SearchResult(
         name=cfg.name,
@@ -195,7 +194,6 @@ def report(
 ) -> dict[str, Path]:
     """report.md / report.html with the plots and the best cells (report.py), rendered from
     conclude's result; inline_markdown: the same Markdown with its images embedded."""
-    from nao_kfp.report import param_counter, run_info, write_report
 
     return write_report(
         result, read_pool(pool_path), Path(out_dir), count_params=param_counter(cfg),

@@ -19,9 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nao_kfp.config import DATASETS, ChildConfig, Config
+from nao_kfp import progress, validate
+from nao_kfp.config import DATASETS, ChildConfig, Config, config_from_json
 from nao_kfp.errors import ConfigError, NaoError, shorten
 from nao_kfp.kinds import kind_of
+from nao_kfp.prior import read_prior
+from nao_kfp.spaces import get_space
+from nao_kfp.store import ACCESS_KEY_ENV, SECRET_KEY_ENV, StoreError, open_store
+from nao_kfp.tabular import read_table
 
 # How long the checks wait for a store that does not answer (the tasks wait
 # cluster.store_deadline_s).
@@ -237,8 +242,6 @@ def check_store(cfg: Config) -> None:
         if cfg.cluster.store_dir:
             output_dir(cfg.cluster.store_dir, "cluster.store_dir")
         return
-    from nao_kfp import progress
-    from nao_kfp.store import open_store
 
     cluster = dataclasses.replace(
         cfg.cluster, store_deadline_s=min(cfg.cluster.store_deadline_s, PREFLIGHT_DEADLINE_S)
@@ -264,8 +267,6 @@ def check_run_dir(out: Path, cfg: Config) -> None:
             f"--out {out}: holds other files and no run ({RUN_CONFIG}); expected a new or empty "
             "folder, or a run's folder to resume"
         )
-    from nao_kfp import validate
-    from nao_kfp.config import config_from_json
 
     try:
         text = validate.read_text(saved, str(saved), ConfigError, max_bytes=validate.MiB)
@@ -292,8 +293,6 @@ def check_inputs(cfg: Config) -> None:
     set (when children, a supernet or the final network are trained), the table, and the S3 credentials'
     environment variables, the priors (the store's too)."""
     if cfg.cluster.s3_endpoint:
-        from nao_kfp.store import ACCESS_KEY_ENV, SECRET_KEY_ENV, StoreError
-
         for var in (ACCESS_KEY_ENV, SECRET_KEY_ENV):
             if not os.environ.get(var):
                 raise StoreError(
@@ -310,7 +309,6 @@ def check_inputs(cfg: Config) -> None:
         check_data_dir(cfg.child)
         if DATASETS[cfg.child.dataset] == "text":
             check_corpus(cfg)
-    from nao_kfp.prior import read_prior
 
     # the store's priors with a short deadline: a store that does not answer now is one line
     # now, not minutes of retries in the first task
@@ -326,9 +324,6 @@ def check_inputs(cfg: Config) -> None:
             )
         read_prior(cfg.replace(cluster=cluster), ref, f"search.prior[{i}]")
     if kind_of(cfg).reads_table:
-        from nao_kfp.spaces import get_space
-        from nao_kfp.tabular import read_table
-
         if not Path(cfg.evaluator.table).exists():
             raise ConfigError(
                 f"evaluator.table: no such file {cfg.evaluator.table!r} "

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nao_kfp import diagrams, findings
+from nao_kfp import diagrams, findings, runinfo
 from nao_kfp.plots import SIZE_LABELS, Sizes, accuracy_plot, pareto_front, pareto_plot, pool_sizes
 from nao_kfp.pool import PoolEntry
 from nao_kfp.records import RoundRecord, SearchResult
+from nao_kfp.spaces import get_space
 from nao_kfp.summary import best_line, columns, glossary, table_rows
 from nao_kfp.units import si
 
@@ -353,7 +354,6 @@ def write_report(
 
 def run_info(cfg: Config, result: SearchResult) -> RunInfo:
     """The report's metadata and next steps for this run's config (runinfo.py)."""
-    from nao_kfp import runinfo
 
     return RunInfo(runinfo.about(cfg), runinfo.next_steps(cfg, result))
 
@@ -364,7 +364,6 @@ def param_counter(cfg: Config) -> Callable[[Arch], int] | None:
     None for others. For the report of evaluators that record no sizes (table, synthetic,
     supernet)."""
     from nao_kfp.child.params import IMAGE_SHAPES, Budget, search_spec
-    from nao_kfp.spaces import get_space
 
     space = get_space(cfg.search.space)
     if not space.network or space.data != "image" or cfg.child.dataset not in IMAGE_SHAPES:

@@ -13,8 +13,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nao_kfp.evaluators.train import child_digest
 from nao_kfp.kinds import kind_of
 from nao_kfp.records import SearchResult
+from nao_kfp.store.base import checkpoint_key
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
@@ -90,8 +92,6 @@ def best_checkpoint(cfg: Config, result: SearchResult) -> str | None:
     best = result.best
     if best is None or not kind_of(cfg).trains_children:
         return None
-    from nao_kfp.evaluators.train import child_digest
-    from nao_kfp.store.base import checkpoint_key
 
     key = checkpoint_key(cfg.search.space, best.id, child_digest(cfg))
     if cfg.cluster.s3_endpoint:

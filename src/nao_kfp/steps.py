@@ -35,6 +35,8 @@ from nao_kfp import prior as priors
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
+from nao_kfp.evaluators.proxy import proxy_seed
+from nao_kfp.evaluators.supernet import CHECKPOINT, SupernetEvaluator
 from nao_kfp.jsontypes import Metrics
 from nao_kfp.kinds import kind_of, metric_for
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
@@ -100,8 +102,6 @@ def sample(
             known.add(chosen[-1].id)
     proxied = min(cfg.search.proxy_seed, cfg.search.initial_archs - len(chosen))
     if proxied > 0:
-        from nao_kfp.evaluators.proxy import proxy_seed
-
         pool_rng = rounds.rng_for(cfg, "proxy-seed")
         candidates = ev.sample(cfg.search.proxy_pool, pool_rng, known, accept)
         for arch in proxy_seed(cfg, candidates, proxied):
@@ -328,7 +328,6 @@ def supernet_round(
     """NAO-WS round r: train the supernet (from `supernet_in`) to epoch schedule[r-1] on the
     pool's architectures, re-score the whole pool with it, record the round (with the
     supernet's numbers and `model`'s fit); the trained supernet goes to `supernet_out`."""
-    from nao_kfp.evaluators.supernet import CHECKPOINT, SupernetEvaluator
 
     supernet_out = Path(supernet_out)
     supernet_out.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from nao_kfp.config.bounds import (
 )
 from nao_kfp.config.keys import key
 from nao_kfp.errors import ConfigError, shorten
-from nao_kfp.spaces import DEFAULT_SPACE, SPACES
+from nao_kfp.spaces import DEFAULT_SPACE, SPACES, get_space
 
 # The pipeline unrolls its rounds and shards at compile time. Each round adds a task (about
 # 1 KiB) to the compiled IR: 200 rounds keep it under the 300 KiB tests/test_pipeline_size.py
@@ -337,7 +337,6 @@ def check_search_loop(s: SearchConfig) -> None:
 
 def _space_size(name: str) -> int:
     """How many token sequences the space has: a bound on its distinct architectures."""
-    from nao_kfp.spaces import get_space
 
     space = get_space(name)
     return math.prod(len(space.valid_tokens(p)) for p in range(space.seq_len))

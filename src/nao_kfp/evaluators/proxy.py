@@ -26,7 +26,7 @@ from nao_kfp.final import rerank_select
 from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import RerankEntry
-from nao_kfp.spaces import Arch
+from nao_kfp.spaces import Arch, get_space
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +41,6 @@ def make_scorer(
     `names` (default: evaluator.proxies, or DEFAULT_PROXIES)."""
     from nao_kfp.child.params import search_spec
     from nao_kfp.child.proxies import ProxyScorer
-    from nao_kfp.spaces import get_space
 
     names = cfg.evaluator.proxy_names if names is None else tuple(names)
     child = cfg.child

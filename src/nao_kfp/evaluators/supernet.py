@@ -36,6 +36,7 @@ from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import EpochRecord, RerankEntry, SupernetTrained
 from nao_kfp.spaces import Arch
+from nao_kfp.store.cache import mirror_checkpoint, restore_checkpoint
 
 if TYPE_CHECKING:
     from nao_kfp.child.data import Corpus, Split
@@ -80,7 +81,6 @@ class SupernetEvaluator(Evaluator):
         round's mirror when a preempted run left one, else from the work directory's checkpoint
         (the round's input), else from the previous round's mirror."""
         from nao_kfp.child.supernet_train import train_supernet
-        from nao_kfp.store.cache import mirror_checkpoint, restore_checkpoint
 
         work = self._work()
         work.mkdir(parents=True, exist_ok=True)

@@ -20,8 +20,10 @@ from pathlib import Path
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
+from nao_kfp.fanin import store_for
 from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
+from nao_kfp.store import ChildCache
 from nao_kfp.store.base import StoreError
 
 
@@ -43,8 +45,6 @@ class TrainEvaluator(Evaluator):
         log: Log | None = None,
     ) -> list[PoolEntry]:
         from nao_kfp.child import runtime, train_child
-        from nao_kfp.fanin import store_for
-        from nao_kfp.store import ChildCache
 
         log = log or print
         cfg = self.cfg

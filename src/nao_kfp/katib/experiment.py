@@ -34,7 +34,9 @@ from nao_kfp.config import PRESETS_DIR, Config, load_config
 from nao_kfp.config.loader import parse_override, preset_path
 from nao_kfp.config.search import MAX_ROUNDS, SearchConfig
 from nao_kfp.errors import ConfigError, NaoError
+from nao_kfp.evaluators import make_evaluator
 from nao_kfp.kinds import KINDS, kind_of
+from nao_kfp.loop import rounds_for_budget
 from nao_kfp.spaces import SPACES
 
 ALGORITHM = "nao"
@@ -113,7 +115,6 @@ def _read(experiment: Any) -> NaoExperiment | list[str]:
     cfg, why = _with_budget(cfg, preset, base, budget)
     if why:
         return [why]
-    from nao_kfp.evaluators import make_evaluator
 
     try:  # the evaluator's own checks (a table it cannot read, a budget it cannot count)
         make_evaluator(cfg)
@@ -227,7 +228,6 @@ def _with_budget(
     cfg: Config, preset: str | None, base: list[str], budget: int
 ) -> tuple[Config, str | None]:
     """search.max_evaluations = maxTrialCount and the rounds that spend it; or why not."""
-    from nao_kfp.loop import rounds_for_budget
 
     s = cfg.search
     if budget < s.initial_archs:

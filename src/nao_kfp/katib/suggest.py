@@ -34,6 +34,7 @@ from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.evaluators.base import Accept, Log, failed, ok
 from nao_kfp.katib.experiment import NaoExperiment
 from nao_kfp.kinds import EvaluatorKind
+from nao_kfp.loop import round_pool, run_search
 from nao_kfp.pool import PoolEntry, read_pool
 from nao_kfp.results import RerankEntry
 from nao_kfp.spaces import Arch, get_space
@@ -202,7 +203,6 @@ def open_round(
 ) -> tuple[int | None, list[PoolEntry]]:
     """Replay the search on the results: the first round not finished by the trials and its
     architectures, or (None, []) when every round is."""
-    from nao_kfp.loop import round_pool, run_search
 
     name = re.sub(r"[^a-z0-9-]", "-", exp.name.lower())[:63] or "experiment"
     work = Path(work_root) / f"{name}-{exp.cfg.digest()}"
