@@ -151,10 +151,11 @@ def _check_weight_sharing(cfg: Config) -> None:
             "pipeline unrolls its rounds at compile time)"
         )
     points = sn.schedule()
-    if s.rounds != len(points):
+    if s.rounds != len(points):  # (a config without search.rounds has these: root.py)
         raise ConfigError(
             f"search.rounds: NAO-WS scores the pool at supernet epochs {', '.join(map(str, points))} "
-            f"(supernet.epochs / supernet.rounds_every), so it has {len(points)} rounds; got {s.rounds}"
+            f"(supernet.epochs / supernet.rounds_every), so it has {len(points)} rounds; got "
+            f"{s.rounds} (leave search.rounds out: it follows the schedule)"
         )
     if s.shards != 1:
         raise ConfigError(

@@ -49,7 +49,8 @@ class SearchConfig:
     )
     rounds: int = key(
         3,
-        "L: rounds of evaluate, fit, optimize and decode.",
+        "L: rounds of evaluate, fit, optimize and decode (NAO-WS: one per scoring point "
+        "of the supernet schedule, when left out).",
         min=1,
         max=MAX_ROUNDS,
         why="the pipeline unrolls its rounds at compile time",
