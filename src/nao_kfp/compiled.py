@@ -85,11 +85,18 @@ def shape(cfg: Config) -> Shape:
         final=cfg.final.enabled,
         priors=len(s.prior),
         placement=Placement(
-            image=cl.image, gpu_resource=cl.gpu_resource, gpu_count=cl.gpu_count,
-            accelerator_type=cl.accelerator_type, node_selector=dict(cl.node_selector),
-            tolerations=[dict(t) for t in cl.tolerations], parallelism=cl.parallelism,
-            retries=cl.retries, retry_backoff=cl.retry_backoff, cpu_request=cl.cpu_request,
-            memory_request=cl.memory_request, s3_secret=cl.s3_secret if cl.s3_endpoint else "",
+            image=cl.image,
+            gpu_resource=cl.gpu_resource,
+            gpu_count=cl.gpu_count,
+            accelerator_type=cl.accelerator_type,
+            node_selector=dict(cl.node_selector),
+            tolerations=[dict(t) for t in cl.tolerations],
+            parallelism=cl.parallelism,
+            retries=cl.retries,
+            retry_backoff=cl.retry_backoff,
+            cpu_request=cl.cpu_request,
+            memory_request=cl.memory_request,
+            s3_secret=cl.s3_secret if cl.s3_endpoint else "",
         ),  # fmt: skip
     )
 
