@@ -16,6 +16,7 @@ from nao_kfp.config import load_config
 from nao_kfp.errors import ConfigError
 from nao_kfp.evaluators import make_evaluator
 from nao_kfp.loop import run_search
+from nao_kfp.metric import SCORE
 from nao_kfp.pool import PoolEntry, entry
 from nao_kfp.progress import format_event
 from nao_kfp.records import read_result
@@ -74,7 +75,7 @@ def test_a_proxy_search_runs_the_one_loop_and_is_deterministic(tmp_path: Path) -
     result = read_result(tmp_path / "a" / "result.json")
     assert result.best.dev_accuracy == max(e.accuracy for e in pool if e.accuracy is not None)
     # a score is never called an accuracy: result.json, the summary table, the progress lines
-    assert result.metric == {"name": "score"}
+    assert result.metric == SCORE
     table = summary_table(result)
     assert "best score" in table and "dev acc" not in table
     line = format_event({"event": "round", "round": 2, "evaluated": 4, "best": 0.61,

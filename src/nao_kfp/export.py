@@ -34,6 +34,7 @@ from torch import nn
 from typing_extensions import TypedDict  # pydantic checks these on Python < 3.12 too
 
 from nao_kfp import validate
+from nao_kfp.child import data as image_data
 from nao_kfp.child import runtime
 from nao_kfp.child.cnn import NetSpec
 from nao_kfp.child.params import build_network, meta_network
@@ -42,6 +43,7 @@ from nao_kfp.config import ChildConfig, ClusterConfig
 from nao_kfp.config.keys import check_keys
 from nao_kfp.errors import ArchError, ConfigError, NaoError, shorten
 from nao_kfp.jsontypes import JSONValue
+from nao_kfp.preflight import created_dir
 from nao_kfp.spaces import Arch, CellArch, Nb201Arch, SearchSpace, get_space
 from nao_kfp.store import CorruptObject, LocalStore, StoreError, open_store
 from nao_kfp.store.base import result_key_of
@@ -434,7 +436,6 @@ def _check_classes(
 
 
 def _normalization(cfg: ChildConfig) -> tuple[dict[str, list[float]], list[str]]:
-    from nao_kfp.child import data as image_data
 
     images = image_data.load_images(cfg)
     split = image_data.split(images, cfg)
@@ -488,7 +489,6 @@ def export_model(
     command and the model's description. checkpoint: as read_checkpoint takes it. Everything is
     read, checked and exported before out_dir is touched; a write that fails removes what it
     created."""
-    from nao_kfp.preflight import created_dir
 
     state, path = read_checkpoint(checkpoint, cluster)
     metrics = child_metrics(str(checkpoint), path, cluster)

@@ -4,9 +4,9 @@ Schema of a line (a JSON object):
 
     arch       string, required  the architecture in its space's native string form
     space      string, required  the search space's name (nasnet, enas, enas-rnn, nb201)
-    accuracy   number or null    the search's score, higher is better: dev accuracy in [0, 1]
-                                 for image spaces, a monotone function of dev perplexity for
-                                 enas-rnn; null when not evaluated yet or failed
+    accuracy   number or null    the search's score in [0, 1], higher is better: the space's
+                                 metric's (metric.py; an image network's dev accuracy); null
+                                 when not evaluated yet or failed
     status     string            "ok" (accuracy is a number), "failed" or "pending" (accuracy
                                  is null); defaults to "ok" when accuracy is a number, else
                                  "pending"
@@ -75,7 +75,7 @@ class PoolEntry:
     predicted_before: float | None = None
     error: str | None = None
     # every other key of the entry's line, kept and written back as it is: a child's result
-    # (params, macs, perplexities, ...), a prior's source and z, whatever a user's file adds;
+    # (params, macs, what its metric measured, ...), a prior's source and z, whatever a user's file adds;
     # arbitrary JSON: read it through number(), integer() and text()
     extra: JSONObject = field(default_factory=dict)
 

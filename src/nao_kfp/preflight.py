@@ -19,8 +19,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nao_kfp.config import ChildConfig, Config
+from nao_kfp import progress, validate
+from nao_kfp.config import DATASETS, ChildConfig, Config, config_from_json
 from nao_kfp.errors import ConfigError, NaoError, shorten
+from nao_kfp.kinds import kind_of
+from nao_kfp.prior import read_prior
+from nao_kfp.spaces import get_space
+from nao_kfp.store import ACCESS_KEY_ENV, SECRET_KEY_ENV, StoreError, open_store
+from nao_kfp.tabular import read_table
 
 # How long the checks wait for a store that does not answer (the tasks wait
 # cluster.store_deadline_s).
@@ -218,15 +224,14 @@ def _check_image_folder(root: Path, child: ChildConfig) -> None:
 def check_corpus(cfg: Config) -> None:
     """A language model's corpus holds what the search asks of it (read as the tasks read it:
     a second or two for Penn Treebank)."""
-    from nao_kfp.child.train_rnn import corpus_batches
+    from nao_kfp.child.data import corpus_batches, load_corpus
 
-    if cfg.evaluator.kind == "supernet":
-        from nao_kfp.child.rnn_supernet_train import dev_windows, load_corpus
+    kind = kind_of(cfg)
+    if kind.shares_weights:
+        from nao_kfp.child.rnn_supernet_train import dev_windows
 
         dev_windows(load_corpus(cfg.child, cfg.supernet), cfg)
-    if cfg.evaluator.kind == "train" or (
-        cfg.evaluator.kind == "supernet" and cfg.supernet.rerank_top > 0
-    ):
+    if kind.trains_children or (kind.shares_weights and cfg.supernet.rerank_top > 0):
         corpus_batches(cfg.child)
 
 
@@ -237,28 +242,12 @@ def check_store(cfg: Config) -> None:
         if cfg.cluster.store_dir:
             output_dir(cfg.cluster.store_dir, "cluster.store_dir")
         return
-    from nao_kfp import progress
-    from nao_kfp.store import open_store
 
     cluster = dataclasses.replace(
         cfg.cluster, store_deadline_s=min(cfg.cluster.store_deadline_s, PREFLIGHT_DEADLINE_S)
     )
     with tempfile.TemporaryDirectory(prefix="nao-preflight-") as tmp, progress.quiet():
         open_store(cluster, Path(tmp), read_only=True).exists("preflight/probe")
-
-
-def needs_data(cfg: Config) -> bool:
-    """Whether the search reads the data set: to train children, a supernet or the final
-    network, or to score by a proxy that needs a batch of training images."""
-    from nao_kfp.config.evaluator import DATA_PROXIES
-
-    ev = cfg.evaluator
-    return (
-        ev.kind in ("train", "supernet")
-        or cfg.final.enabled
-        or bool(set(ev.proxies) & set(DATA_PROXIES))
-        or (ev.kind == "proxy" and ev.rerank_top > 1)
-    )
 
 
 RUN_CONFIG = "config.json"  # pipelines/local.py writes it first into a run's DIR
@@ -278,8 +267,6 @@ def check_run_dir(out: Path, cfg: Config) -> None:
             f"--out {out}: holds other files and no run ({RUN_CONFIG}); expected a new or empty "
             "folder, or a run's folder to resume"
         )
-    from nao_kfp import validate
-    from nao_kfp.config import config_from_json
 
     try:
         text = validate.read_text(saved, str(saved), ConfigError, max_bytes=validate.MiB)
@@ -306,8 +293,6 @@ def check_inputs(cfg: Config) -> None:
     set (when children, a supernet or the final network are trained), the table, and the S3 credentials'
     environment variables, the priors (the store's too)."""
     if cfg.cluster.s3_endpoint:
-        from nao_kfp.store import ACCESS_KEY_ENV, SECRET_KEY_ENV, StoreError
-
         for var in (ACCESS_KEY_ENV, SECRET_KEY_ENV):
             if not os.environ.get(var):
                 raise StoreError(
@@ -320,11 +305,10 @@ def check_inputs(cfg: Config) -> None:
 
         if not torch.cuda.is_available():
             raise ConfigError("child.device: cuda, and this machine has no CUDA device (use auto)")
-    if needs_data(cfg):
+    if kind_of(cfg).needs_data(cfg):
         check_data_dir(cfg.child)
-        if cfg.child.dataset == "ptb":
+        if DATASETS[cfg.child.dataset] == "text":
             check_corpus(cfg)
-    from nao_kfp.prior import read_prior
 
     # the store's priors with a short deadline: a store that does not answer now is one line
     # now, not minutes of retries in the first task
@@ -339,10 +323,7 @@ def check_inputs(cfg: Config) -> None:
                 "cluster.s3_endpoint is empty; set it (host:port) or give a local pool file"
             )
         read_prior(cfg.replace(cluster=cluster), ref, f"search.prior[{i}]")
-    if cfg.evaluator.kind == "table":
-        from nao_kfp.spaces import get_space
-        from nao_kfp.tabular import read_table
-
+    if kind_of(cfg).reads_table:
         if not Path(cfg.evaluator.table).exists():
             raise ConfigError(
                 f"evaluator.table: no such file {cfg.evaluator.table!r} "

@@ -23,6 +23,7 @@ changes and the pipeline's rounds carry it as part of the Model artifact.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import statistics
 import tempfile
@@ -33,6 +34,7 @@ from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, PoolError
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
 from nao_kfp.spaces import Arch
+from nao_kfp.store import open_store
 
 PRIOR_FILE = "prior.jsonl"
 SOURCE = "prior_source"  # an entry's extra: the prior file it came from
@@ -67,9 +69,6 @@ def read_prior(cfg: Config, ref: str, where: str, local: Path | None = None) -> 
 
 
 def _read_s3(cfg: Config, ref: str) -> list[PoolEntry]:
-    import dataclasses
-
-    from nao_kfp.store import open_store
 
     bucket, key = ref[len("s3://") :].split("/", 1)
     cluster = dataclasses.replace(cfg.cluster, s3_bucket=bucket)

@@ -58,8 +58,9 @@ class ChildResult(CheckedTypedDict, total=False):
 
 
 class RerankEntry(TypedDict, total=False):
-    """One architecture retrained by final.rerank (None: the run did not say); NAO-WS's
-    selection adds what the supernet said of it."""
+    """One architecture retrained by final.rerank (None: the run did not say): its scores on
+    the dev and test split (the metric's); the selection adds what the cheap score (the
+    supernet's, the proxies') said of it."""
 
     arch: str
     id: str
@@ -68,19 +69,8 @@ class RerankEntry(TypedDict, total=False):
     test_accuracy: float | None
     params: int | None
     macs: int | None
-    dev_perplexity: float
-    test_perplexity: float
     supernet_score: float | None
-    supernet_perplexity: float | None
     proxy_score: float | None
-
-
-class LanguageMetric(TypedDict, total=False):
-    """result.json's `metric` for a language model (poolstats): its accuracies stand for
-    perplexities over a vocabulary of `vocab` words."""
-
-    name: str
-    vocab: int | None
 
 
 class FinalOutcome(TypedDict, total=False):
@@ -102,8 +92,6 @@ class FinalOutcome(TypedDict, total=False):
     load: str
     storage_uri: str
     inference_service: str
-    dev_perplexity: float | None
-    test_perplexity: float | None
 
 
 class SupernetTrained(TypedDict, total=False):

@@ -20,6 +20,8 @@ kserve is imported only by the functions that serve (the `serve` extra).
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import warnings
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig
 from nao_kfp.errors import NaoError, shorten
 from nao_kfp.jsontypes import JSONObject
+from nao_kfp.units import pct, si
 
 if TYPE_CHECKING:
     import torch
@@ -64,10 +67,8 @@ def read_model_dir(model_dir: Path) -> ModelRecord:
 def model_summary(model_dir: Path, name: str = DEFAULT_NAME, port: int = HTTP_PORT) -> str:
     """What `nao serve` says when it starts: the model's architecture and the metrics its
     training measured (model.json, as `nao export` wrote it), and where to send requests."""
-    import json
 
     from nao_kfp.export import INFO_FILE
-    from nao_kfp.units import pct, si
 
     def obj(value: object) -> dict[str, Any]:
         return value if isinstance(value, dict) else {}
@@ -99,7 +100,6 @@ def model_summary(model_dir: Path, name: str = DEFAULT_NAME, port: int = HTTP_PO
 
 def load_program(model_dir: Path) -> torch.nn.Module:
     """model.pt2 as a callable module; one-line error when it is not a torch.export program."""
-    import logging
 
     import torch
 

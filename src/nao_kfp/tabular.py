@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nao_kfp import validate
 from nao_kfp.errors import ArchError, NaoError, shorten, shown
 from nao_kfp.spaces import Arch, SearchSpace
 
@@ -113,7 +114,6 @@ def _number(text: str, where: str, column: str) -> float:
 
 def read_table(path: str | Path, space: SearchSpace[Arch]) -> Table:
     """Read and check a table; every problem names `file:line: column: ...`."""
-    from nao_kfp import validate
 
     path = Path(path)
     if not path.exists():

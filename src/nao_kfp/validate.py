@@ -23,6 +23,8 @@ import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+from nao_kfp.errors import shorten, shown
+
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
     from pydantic_core import ErrorDetails
@@ -224,7 +226,6 @@ def _path(where: str, loc: tuple[int | str, ...]) -> str:
 
 
 def _show(value: object) -> str:
-    from nao_kfp.errors import shown
 
     return shown(value, 40)
 
@@ -240,7 +241,6 @@ _EXPECTED = {
 
 
 def _message(cls: type, where: str, e: ErrorDetails, config: bool) -> str:
-    from nao_kfp.errors import shorten
 
     loc, kind, value = e["loc"], e["type"], e["input"]
     path = shorten(_path(where, loc), 120)

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from nao_kfp import prior
 from nao_kfp.commands.common import (
     add_config_args,
     add_space_arg,
@@ -15,7 +16,21 @@ from nao_kfp.commands.common import (
     positive_int,
 )
 from nao_kfp.config import PRESETS_DIR, Config, load_config
+from nao_kfp.numerics import guarantee
+from nao_kfp.preflight import output_dir, output_file
 from nao_kfp.spaces import Arch, get_space
+from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
+from nao_kfp.strategies.reproduce import REFERENCE_PATH
+from nao_kfp.strategies.runner import (
+    format_summary,
+    parse_int_list,
+    parse_names,
+    plot_results,
+    run_benchmark,
+    settings_of,
+    write_results,
+)
+from nao_kfp.tabular import read_table
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -105,25 +120,12 @@ def benchmark_config(
 def prior_best(cfg: Config, count: int) -> list[Arch]:
     """The `count` best architectures of cfg.search.prior (checked: a bad file is one line
     naming --prior), best first; [] without priors."""
-    from nao_kfp import prior
 
     sources = [(r, prior.read_prior(cfg, r, "--prior")) for r in cfg.search.prior]
     return prior.best(prior.prior_set(sources), count) if sources else []
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from nao_kfp.preflight import output_file
-    from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
-    from nao_kfp.strategies.runner import (
-        format_summary,
-        parse_int_list,
-        parse_names,
-        plot_results,
-        run_benchmark,
-        settings_of,
-        write_results,
-    )
-    from nao_kfp.tabular import read_table
 
     for flag, path in (("--json", args.json_out), ("--plot", args.plot)):
         if path is not None:
@@ -169,12 +171,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from nao_kfp.numerics import guarantee
     from nao_kfp.pipelines.reproduce import run_local
-    from nao_kfp.strategies.reproduce import REFERENCE_PATH
 
     path = args.reference or REFERENCE_PATH
-    from nao_kfp.preflight import output_dir, output_file
 
     if args.update_reference:
         output_file(path, "--reference")

@@ -17,7 +17,10 @@ from nao_kfp.commands.common import (
     seed_int,
 )
 from nao_kfp.config import load_config
-from nao_kfp.spaces import get_space
+from nao_kfp.config.bounds import MAX_DEPTH, MAX_WIDTH
+from nao_kfp.errors import ArchError
+from nao_kfp.preflight import check_data_dir, created_dir, output_dir
+from nao_kfp.spaces import declaring, get_space
 
 PARAM_DATASETS = ["cifar10", "cifar100", "imagenet", "digits"]
 
@@ -69,7 +72,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def cmd_train_child(args: argparse.Namespace) -> int:
     from nao_kfp.child.runtime import CHECKPOINT, RESULT
-    from nao_kfp.preflight import check_data_dir, created_dir, output_dir
 
     space = get_space(args.space)
     arch = parse_arch(space, args.arch, args.format)
@@ -108,12 +110,13 @@ def metric_lines(values: Mapping[str, object]) -> None:
 
 def cmd_params(args: argparse.Namespace) -> int:
     from nao_kfp.child import count_params
-    from nao_kfp.config.bounds import MAX_DEPTH, MAX_WIDTH
-    from nao_kfp.errors import ArchError
 
     space = get_space(args.space)
-    if space.name not in ("nasnet", "enas"):
-        raise ArchError(f"--space: {space.name} has no CNN child to count; expected nasnet or enas")
+    if not space.budgets:
+        raise ArchError(
+            f"--space: {space.name} has no CNN child to count; expected "
+            f"{' or '.join(declaring('budgets'))}"
+        )
     if args.layers < 1 or args.channels < 2:
         raise ArchError("--layers/--channels: expected at least 1 layer and 2 channels")
     # the network is built (on the meta device) module by module: a size past the child

@@ -7,8 +7,8 @@ import math
 import sys
 from pathlib import Path
 
-from nao_kfp.config import Config, load_config
-from nao_kfp.errors import ArchError, shown
+from nao_kfp.config import MAX_SEED, Config, load_config, parse_override
+from nao_kfp.errors import ArchError, ConfigError, shorten, shown
 from nao_kfp.spaces import SPACES, Arch, CellArch, CellSpace, SearchSpace, get_space
 
 
@@ -27,7 +27,6 @@ def positive_int(text: str) -> int:
 
 def seed_int(text: str) -> int:
     """argparse type: a seed in the range search.seed allows."""
-    from nao_kfp.config import MAX_SEED
 
     try:
         value = int(text)
@@ -78,8 +77,6 @@ def flag_overrides(overrides: list[str], flags: dict[str, tuple[str, object]]) -
     """`--set` overrides for the config keys a command's flags set ({key: (flag, value)}; a
     value None: the flag was not given). A `--set` of the same key that says otherwise is an
     error naming both: neither silently wins."""
-    from nao_kfp.config import parse_override
-    from nao_kfp.errors import ConfigError, shorten
 
     given = {".".join(parse_override(o)[0]): (o, parse_override(o)[1]) for o in overrides}
     out = []

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nao_kfp import rounds
 from nao_kfp.commands.common import (
     add_config_args,
     config_from_args,
@@ -21,7 +22,10 @@ from nao_kfp.commands.common import (
     seed_int,
 )
 from nao_kfp.config import load_config
-from nao_kfp.pool import read_pool, write_pool
+from nao_kfp.errors import NaoError
+from nao_kfp.evaluators import make_evaluator
+from nao_kfp.pool import evaluated, read_pool, write_pool
+from nao_kfp.preflight import output_dir, output_file
 from nao_kfp.spaces import SPACES, get_space
 
 if TYPE_CHECKING:
@@ -144,7 +148,6 @@ def _stderr(msg: str) -> None:
 
 def _load_model(path: Path, flag: str) -> NAOModel:
     from nao_kfp import controller  # torch is imported only when a controller command runs
-    from nao_kfp.errors import NaoError
 
     try:
         return controller.NAOModel.load(path)
@@ -163,7 +166,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     from nao_kfp import controller
     from nao_kfp.controller.nao import SUMMARY, WEIGHTS
-    from nao_kfp.preflight import output_dir
 
     output_dir(args.out, "--out", files=(WEIGHTS, SUMMARY))
     space = get_space(args.space or cfg.search.space)
@@ -182,10 +184,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_propose(args: argparse.Namespace) -> int:
     """The search's own proposal step (rounds.propose), so every search.* key holds here too:
     select, beam, candidates, fill, random_share, the budgets; the flags override theirs."""
-    from nao_kfp import controller, rounds
-    from nao_kfp.evaluators import make_evaluator
-    from nao_kfp.pool import evaluated
-    from nao_kfp.preflight import output_file
+    from nao_kfp import controller
 
     flags = {"top_k": args.seeds, "new_archs": args.count, "eta": args.eta,
              "eta_growth": args.eta_growth, "eta_max": args.eta_max}  # fmt: skip

@@ -6,6 +6,8 @@ import argparse
 import json
 
 from nao_kfp.commands.common import add_config_args, path_arg
+from nao_kfp.config import load_config
+from nao_kfp.preflight import output_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,9 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from nao_kfp.config import load_config
     from nao_kfp.export import INFO_FILE, MODEL_FILE, PROGRAM_FILE, ExportError, export_model
-    from nao_kfp.preflight import output_dir
 
     if not args.checkpoint.strip():
         raise ExportError("--checkpoint: expected a checkpoint file or folder, got ''")

@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING
 
 from nao_kfp.commands.common import add_config_args, config_from_args, path_arg
 from nao_kfp.errors import NaoError, shorten
+from nao_kfp.final import final_summary, read_final
+from nao_kfp.preflight import check_inputs, check_run_dir, output_dir, output_file
+from nao_kfp.records import read_result
+from nao_kfp.runinfo import next_steps
+from nao_kfp.summary import summary_table
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
@@ -69,7 +74,6 @@ def _stamp() -> str:
 def cmd_search(args: argparse.Namespace) -> int:
     start = time.monotonic()
     cfg = config_from_args(args)
-    from nao_kfp.preflight import check_inputs, check_run_dir, output_dir
 
     out = output_dir(args.out or Path("runs") / f"{cfg.name}-{_stamp()}", "--out", files=RUN_FILES)
     check_run_dir(out, cfg)
@@ -81,10 +85,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    from nao_kfp.final import final_summary, read_final
     from nao_kfp.pipelines.local import local_config, run_local
-    from nao_kfp.records import read_result
-    from nao_kfp.summary import summary_table
 
     run_local(cfg, out, started=start)
     result = read_result(out / "result.json")
@@ -106,7 +107,6 @@ def next_lines(
     """What to do next, as `nao search` ends: serve the final model, else export and serve the
     best child's checkpoint (in the run's store: `cfg` is the run's local config) or train it
     at full size first; nothing for evaluators that train no network."""
-    from nao_kfp.runinfo import next_steps
 
     steps = next_steps(cfg, result, final=final, folder=out)
     return ["next:"] + [f"  {what}:\n    {command}" for what, command in steps] if steps else []
@@ -114,7 +114,6 @@ def next_lines(
 
 def cmd_compile(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    from nao_kfp.preflight import output_file
 
     output_file(args.output, "-o")
     from nao_kfp.pipelines.search import compile_pipeline

@@ -9,21 +9,13 @@ key's limits and runs the checks across keys once, in the order checks.py gives.
 """
 
 from nao_kfp.config.bounds import MAX_SEED
-from nao_kfp.config.checks import (
-    BUDGET_SPACES,
-    FINAL_SPACES,
-    NAME,
-    PROXY_SPACES,
-    SUPERNET_SPACES,
-    TRAINER_SPACES,
-    check,
-)
+from nao_kfp.config.checks import NAME, check
 from nao_kfp.config.child import DATASETS, TRAIN_IMAGES, ChildConfig, RnnChildConfig
 from nao_kfp.config.cluster import ACCELERATOR_LABEL, ClusterConfig
 from nao_kfp.config.controller import RANK_LOSSES, ControllerConfig
 from nao_kfp.config.evaluator import EVALUATORS, PROXIES, EvaluatorConfig
 from nao_kfp.config.final import FinalConfig
-from nao_kfp.config.keys import KeyDoc, describe_keys, key
+from nao_kfp.config.keys import KeyDoc, key
 from nao_kfp.config.loader import (
     PRESETS_DIR,
     apply_overrides,
@@ -34,7 +26,7 @@ from nao_kfp.config.loader import (
     preset_path,
     read_yaml,
 )
-from nao_kfp.config.root import Config
+from nao_kfp.config.root import Config, describe_keys
 from nao_kfp.config.search import (
     FILLS,
     MAX_BEAM,
@@ -48,11 +40,9 @@ from nao_kfp.config.supernet import SUPERNET_BN, SupernetConfig
 
 __all__ = [
     "ACCELERATOR_LABEL",
-    "BUDGET_SPACES",
     "DATASETS",
     "EVALUATORS",
     "FILLS",
-    "FINAL_SPACES",
     "MAX_BEAM",
     "MAX_ROUNDS",
     "MAX_SEED",
@@ -61,12 +51,9 @@ __all__ = [
     "PRESETS_DIR",
     "PRIOR_TARGETS",
     "PROXIES",
-    "PROXY_SPACES",
     "RANK_LOSSES",
     "SELECTS",
     "SUPERNET_BN",
-    "SUPERNET_SPACES",
-    "TRAINER_SPACES",
     "TRAIN_IMAGES",
     "ChildConfig",
     "ClusterConfig",

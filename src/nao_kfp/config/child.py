@@ -20,7 +20,9 @@ from nao_kfp.config.bounds import (
 from nao_kfp.config.keys import key
 from nao_kfp.errors import ConfigError
 
-DATASETS = ("digits", "cifar10", "cifar100", "image-folder", "ptb")
+# the data sets, and what each is (a space's child network reads one kind: SearchSpace.data)
+DATASETS = {"digits": "image", "cifar10": "image", "cifar100": "image",
+            "image-folder": "image", "ptb": "text"}  # fmt: skip
 # Training-set sizes of the built-in image data sets, to check dev_size + train_subset early.
 # digits: 1797 images, of which nao_kfp.child.data holds out a fixed 297 as the test set
 TRAIN_IMAGES = {"digits": 1500, "cifar10": 50000, "cifar100": 50000}
@@ -80,7 +82,7 @@ class ChildConfig:
         "The data set: digits (bundled with scikit-learn), cifar10, "
         "cifar100, image-folder (train/<class>/ and test/<class>/ images) or "
         "ptb (Penn Treebank text, for enas-rnn).",
-        choices=DATASETS,
+        choices=tuple(DATASETS),
     )
     data_dir: str = key(
         "",

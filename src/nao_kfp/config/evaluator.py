@@ -7,37 +7,31 @@ from dataclasses import dataclass
 from nao_kfp.config.bounds import MAX_PROXY_NETS, MAX_SEED, PROXY_WHY
 from nao_kfp.config.keys import key
 from nao_kfp.errors import ConfigError
+from nao_kfp.kinds import KINDS
 
-EVALUATORS = ("train", "table", "synthetic", "supernet", "proxy")
+EVALUATORS = tuple(KINDS)
 # Zero-cost proxies (nao_kfp.child.proxies).
 PROXIES = ("params", "synflow", "synflow_bn", "naswot")
 # the proxies that need a batch of training images (child.data_dir, evaluator.proxy_batch)
 DATA_PROXIES = ("synflow_bn", "naswot")
+# what the proxy evaluator scores by when evaluator.proxies is empty (no data needed)
+DEFAULT_PROXIES = ("synflow", "params")
 # Architectures retrained from scratch to choose the winner.
 MAX_RERANK = 1000
 RERANK_WHY = "each is a child network trained from scratch"
 
 
+def _kinds_doc() -> str:
+    said = [f"{k.name} ({k.doc})" for k in KINDS.values()]
+    return f"How an architecture gets its accuracy: {', '.join(said[:-1])} or {said[-1]}."
+
+
 @dataclass(frozen=True)
 class EvaluatorConfig:
-    """How an architecture gets its accuracy: one seam for every way of evaluating.
+    """How an architecture gets its accuracy: one seam for every way of evaluating, its kinds
+    declared in nao_kfp.kinds (train, table, synthetic, supernet, proxy)."""
 
-    train      train the child network (child.*), with the store's result cache and resume
-    table      look it up in a CSV table (arch, valid[, test, seconds]): the tabular benchmark
-    synthetic  a seeded smooth function of the tokens, for tests and dry runs (no training)
-    supernet   the accuracy with one weight-sharing supernet's weights (NAO-WS, supernet.*)
-    proxy      zero-cost proxies of the untrained network (proxies below), no training
-    """
-
-    kind: str = key(
-        "train",
-        "How an architecture gets its accuracy: train (train the child "
-        "network), table (look it up in a CSV table: a tabular benchmark), "
-        "synthetic (a seeded function of the tokens, for tests and dry runs), "
-        "supernet (the accuracy with one weight-sharing supernet's weights: "
-        "NAO-WS) or proxy (zero-cost proxies of the untrained network).",
-        choices=EVALUATORS,
-    )
+    kind: str = key("train", _kinds_doc(), choices=EVALUATORS)
     table: str = key("", "kind table: the CSV file (arch, valid[, test, seconds]).")
     unavailable: str = key(
         "nearest",
@@ -85,17 +79,29 @@ class EvaluatorConfig:
     def scores_proxies(self) -> bool:
         """The search's score includes zero-cost proxies: a score, not an accuracy (the
         progress lines, the report and result.json's metric say so)."""
-        return self.kind == "proxy" or bool(self.proxies)
+        return KINDS[self.kind].scores_proxies or bool(self.proxies)
+
+    @property
+    def proxy_names(self) -> tuple[str, ...]:
+        """The proxies that score: evaluator.proxies, else DEFAULT_PROXIES."""
+        return tuple(self.proxies) or DEFAULT_PROXIES
+
+    @property
+    def reads_images(self) -> bool:
+        """A proxy that scores needs a batch of training images."""
+        return bool(set(self.proxy_names) & set(DATA_PROXIES))
 
 
 def check_evaluator(ev: EvaluatorConfig) -> None:
     """The kind's own settings."""
-    if ev.kind == "table" and not ev.table:
-        raise ConfigError("evaluator.table: required for evaluator.kind table (a CSV file)")
+    kind = KINDS[ev.kind]
+    if kind.reads_table and not ev.table:
+        raise ConfigError(f"evaluator.table: required for evaluator.kind {ev.kind} (a CSV file)")
     for i, name in enumerate(ev.proxies):
         if name in ev.proxies[:i]:
             raise ConfigError(f"evaluator.proxies[{i}]: {name} is listed twice")
-    if ev.proxies and ev.kind not in ("proxy", "supernet"):
+    if ev.proxies and not kind.uses_proxies:
+        users = " and ".join(k.name for k in KINDS.values() if k.uses_proxies)
         raise ConfigError(
-            f"evaluator.proxies: evaluator.kind {ev.kind} does not use proxies (proxy and supernet do)"
+            f"evaluator.proxies: evaluator.kind {ev.kind} does not use proxies ({users} do)"
         )

@@ -2,7 +2,7 @@
 
 `key(default, doc, min=, max=, why=, choices=)` is a dataclass field whose metadata holds its
 description and its limits; `check_keys` applies every key's limits once at load time (whether
-or not another key switches its feature on), and `describe_keys` lists them for the reference
+or not another key switches its feature on), and `describe` lists them for the reference
 docs. Checks that relate two keys stay beside their section.
 """
 
@@ -64,22 +64,14 @@ class KeyDoc:
     exclusive: str = ""
 
 
-def describe_keys(root: type | None = None) -> list[KeyDoc]:
-    """Every key of the config (or of the section class `root`), in the order `nao config
-    show` prints them."""
-    if root is None:
-        from nao_kfp.config.root import Config
-
-        root = Config
-    return list(_describe(root, ""))
-
-
-def _describe(cls: type, prefix: str) -> typing.Iterator[KeyDoc]:
+def describe(cls: type, prefix: str = "") -> typing.Iterator[KeyDoc]:
+    """Every key of the section class `cls`, nested sections' keys included (root.py's
+    describe_keys: the whole config's)."""
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if dataclasses.is_dataclass(tp):
-            yield from _describe(typing.cast(type, tp), f"{prefix}{f.name}.")
+            yield from describe(typing.cast(type, tp), f"{prefix}{f.name}.")
             continue
         m = f.metadata
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default

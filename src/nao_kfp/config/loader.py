@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from nao_kfp import validate
 from nao_kfp.config.root import Config
 from nao_kfp.errors import ConfigError, shorten, shown
 
@@ -148,7 +149,6 @@ def _values(node: object, seen: dict[int, int]) -> int:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     """A config file's mapping; every problem is one line starting with the file name."""
-    from nao_kfp import validate
 
     text = validate.read_text(path, str(path), ConfigError, MAX_CONFIG_BYTES)
     try:
@@ -172,7 +172,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def config_from_json(text: str) -> Config:
     """The pipeline passes the whole config as one JSON string parameter."""
-    from nao_kfp import validate
 
     data = validate.json_value(text, "config", ConfigError)
     if not isinstance(data, dict):

@@ -15,7 +15,7 @@ from nao_kfp.config.bounds import (
 )
 from nao_kfp.config.keys import key
 from nao_kfp.errors import ConfigError, shorten
-from nao_kfp.spaces import SPACES
+from nao_kfp.spaces import DEFAULT_SPACE, SPACES, get_space
 
 # The pipeline unrolls its rounds and shards at compile time. Each round adds a task (about
 # 1 KiB) to the compiled IR: 200 rounds keep it under the 300 KiB tests/test_pipeline_size.py
@@ -43,11 +43,14 @@ class SearchConfig:
     """Algorithm 1: how many architectures, rounds and proposals."""
 
     space: str = key(
-        "enas", "The search space (its architectures and their string form).", choices=tuple(SPACES)
+        DEFAULT_SPACE,
+        "The search space (its architectures and their string form).",
+        choices=tuple(SPACES),
     )
     rounds: int = key(
         3,
-        "L: rounds of evaluate, fit, optimize and decode.",
+        "L: rounds of evaluate, fit, optimize and decode (NAO-WS: one per scoring point "
+        "of the supernet schedule, when left out).",
         min=1,
         max=MAX_ROUNDS,
         why="the pipeline unrolls its rounds at compile time",
@@ -335,7 +338,6 @@ def check_search_loop(s: SearchConfig) -> None:
 
 def _space_size(name: str) -> int:
     """How many token sequences the space has: a bound on its distinct architectures."""
-    from nao_kfp.spaces import get_space
 
     space = get_space(name)
     return math.prod(len(space.valid_tokens(p)) for p in range(space.seq_len))

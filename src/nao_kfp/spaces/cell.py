@@ -41,6 +41,11 @@ class CellArch:
 
 class CellSpace(SearchSpace[CellArch]):
     has_symmetry = True
+    data = "image"
+    network = "nao_kfp.child.cnn:CellNetwork"
+    supernet = "nao_kfp.child.supernet:CellSupernet"
+    proxies = True
+    budgets = True
 
     def __init__(self, name: str, ops: Sequence[str], official_offset: int, nodes: int = 5):
         self.name = name

@@ -25,6 +25,10 @@ class Nb201Arch:
 
 class Nb201Space(SearchSpace[Nb201Arch]):
     name = "nb201"
+    data = "image"
+    network = "nao_kfp.child.nb201net:Nb201Network"
+    supernet = "nao_kfp.child.supernet:Nb201Supernet"
+    proxies = True
     vocab_size = len(NB201_OPS)
     seq_len = len(EDGES)
     _index = {op: i for i, op in enumerate(NB201_OPS)}

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nao_kfp.errors import ArchError, shown
+from nao_kfp.metric import PERPLEXITY
 from nao_kfp.spaces.base import SearchSpace, parse_int
 
 ACTIVATIONS = ("tanh", "relu", "identity", "sigmoid")
@@ -37,6 +38,10 @@ class RnnArch:
 
 class RnnSpace(SearchSpace[RnnArch]):
     has_symmetry = True
+    data = "text"
+    network = "nao_kfp.child.rnn:RnnLM"
+    supernet = "nao_kfp.child.rnn:RnnSupernet"  # trained by child/rnn_supernet_train.py
+    metric = PERPLEXITY
 
     def __init__(self, name: str = "enas-rnn", nodes: int = 12, acts: Sequence[str] = ACTIVATIONS):
         self.name = name

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from nao_kfp import validate
 from nao_kfp.errors import NaoError
 
 if TYPE_CHECKING:
@@ -143,7 +144,6 @@ class Store(ABC):
         data = self.get_bytes(key)
         if data is None:
             return None
-        from nao_kfp import validate
 
         try:
             text = data.decode("utf-8")

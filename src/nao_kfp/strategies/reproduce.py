@@ -18,16 +18,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from nao_kfp import validate
 from nao_kfp.config import load_config
 from nao_kfp.errors import NaoError
 from nao_kfp.jsontypes import JSONObject
+from nao_kfp.numerics import describe
 from nao_kfp.records import BenchmarkDoc
 from nao_kfp.spaces import get_space
+from nao_kfp.spaces.nb201 import NB201
 from nao_kfp.strategies import EvolutionConfig, make_strategy
 from nao_kfp.strategies.runner import merge_results, run_benchmark, settings_of
 from nao_kfp.tabular import TableSpec, generate_table
@@ -44,7 +48,7 @@ class ReproduceError(NaoError):
 class ReproduceSpec:
     """Small on purpose: the whole check runs in well under a minute on a laptop CPU."""
 
-    space: str = "nb201"
+    space: str = NB201.name
     table: TableSpec = field(default_factory=lambda: TableSpec(seed=0, rows=300))
     strategies: tuple[str, ...] = ("nao", "random", "evolution")
     budgets: tuple[int, ...] = (20, 40)
@@ -112,11 +116,8 @@ COMPARED: tuple[Literal["reported", "valid", "arch"], ...] = ("reported", "valid
 def machine() -> dict[str, str]:
     """What NAO's float results depend on: CPU vendor, the instruction set torch dispatches to,
     torch's version and whether this process pinned portable numerics (nao_kfp.numerics)."""
-    import platform
 
     import torch
-
-    from nao_kfp.numerics import describe
 
     vendor = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -152,7 +153,6 @@ def load_reference(path: str | Path = REFERENCE_PATH) -> BenchmarkDoc:
         raise ReproduceError(f"{path}: no reference yet; run `nao reproduce --update-reference`")
     if path.is_dir():
         raise ReproduceError(f"{path}: is a folder; expected the reference JSON file")
-    from nao_kfp import validate
 
     doc = validate.json_file(path, str(path), ReproduceError)
     if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):

@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
-from nao_kfp import trace
+from nao_kfp import trace, validate
 from nao_kfp.config import Config
 from nao_kfp.errors import NaoError, shorten, shown
 from nao_kfp.jsontypes import JSONObject
@@ -337,7 +337,6 @@ def read_results(path: str | Path) -> BenchmarkDoc:
     path = Path(path)
     if not path.exists():
         raise ArgError(f"{path}: no such results file")
-    from nao_kfp import validate
 
     doc: BenchmarkDoc = validate.json_file(path, str(path), ArgError)
     check_results(doc)
