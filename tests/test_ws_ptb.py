@@ -15,10 +15,12 @@ import torch
 import torch.nn.functional as F
 from nao_kfp.pipelines.local import run_local
 
-from nao_kfp.child.rnn_supernet_train import load_corpus, score_perplexities
-from nao_kfp.child.supernet_train import load_data, train_supernet
+from nao_kfp.child.data import load_corpus, load_data
+from nao_kfp.child.rnn_supernet_train import score_perplexities
+from nao_kfp.child.supernet_train import train_supernet
 from nao_kfp.config import load_config
 from nao_kfp.errors import ConfigError
+from nao_kfp.metric import Metric
 from nao_kfp.spaces import get_space
 
 SPACE = get_space("enas-rnn")
@@ -144,47 +146,51 @@ def test_a_tiny_ws_ptb_search_through_kfp_local_reports_perplexity(tmp_path: Pat
     shown = io.StringIO()
     result = run_local(cfg, tmp_path / "run", show=shown)
     pool = [json.loads(x) for x in (tmp_path / "run" / "pool.jsonl").read_text().splitlines()]
-    ppl = {e["id"]: e["dev_perplexity"] for e in pool}
     assert len(pool) == 6 + 3 and all(e["status"] == "ok" for e in pool)
     assert {e["supernet_epoch"] for e in pool} == {2}  # the whole pool re-scored in round 2
 
-    # result.json: perplexity as perplexity, lower is better
+    # result.json: the scores the search ranked by, and the metric that reads them as
+    # perplexities (lower is better; a score clipped at 0 stands for the vocabulary's size)
     assert result["metric"] == {"name": "perplexity", "vocab": pool[0]["vocab"]}
+    metric = Metric(**result["metric"])
+    for e in pool:
+        assert metric.value(e["accuracy"]) == pytest.approx(min(e["dev_perplexity"], metric.vocab))
     rerank = result["rerank"]
-    # the re-rank retrained the supernet's two lowest perplexities ...
-    assert sorted(r["supernet_perplexity"] for r in rerank) == sorted(ppl.values())[:2]
+    # the re-rank retrained the supernet's two best scores (lowest perplexities) ...
+    scores = sorted((e["accuracy"] for e in pool), reverse=True)
+    assert sorted((r["supernet_score"] for r in rerank), reverse=True) == scores[:2]
     assert all("supernet_accuracy" not in r for r in rerank)
-    # ... and the winner is the lowest perplexity after that training
+    # ... and the winner is the best score (lowest perplexity) after that training
     best = result["best"]
-    assert best["dev_perplexity"] == min(r["dev_perplexity"] for r in rerank)
-    assert best["id"] == min(rerank, key=lambda r: r["dev_perplexity"])["id"]
-    assert best["test_perplexity"] > 1
+    assert best["dev_accuracy"] == max(r["dev_accuracy"] for r in rerank)
+    assert best["id"] == max(rerank, key=lambda r: r["dev_accuracy"])["id"]
+    assert metric.value(best["test_accuracy"]) > 1
+    last = result["rounds"][-1]  # scored with the final weights, as the pool is
+    assert last["best_accuracy"] == max(e["accuracy"] for e in pool if e["round"] == 2)
     for rec in result["rounds"]:
-        members = [e["dev_perplexity"] for e in pool if e["round"] == rec["round"]]
-        assert rec["best_perplexity"] == min(members)
         assert "train_accuracy" not in rec["supernet"] and rec["supernet"]["perplexity"] > 1
 
     # progress lines: perplexities, never an accuracy
     lines = shown.getvalue().splitlines()
     assert any(
         "] round 1/2: supernet epoch 1/2 loss " in line and " ppl " in line
-        and "s/epoch  (left: round ~" in line
+        and "s/epoch  (left: round" in line
         for line in lines
     ), lines  # fmt: skip
     assert any("] round 2/2: scoring with the supernet 9/9" in line for line in lines)
-    assert any("] round 2/2: 3 archs evaluated, best dev ppl " in line for line in lines), lines
-    assert any("] select: re-ranked 2/2 (dev ppl " in line for line in lines), lines
+    assert any("] round 2/2: 3 archs evaluated, best dev ppl " in line for line in lines)
+    assert any("] select: re-ranked 2/2 (dev ppl " in line for line in lines)
     assert not [line for line in lines if "accuracy" in line or "%" in line]
 
     # the report: perplexity columns, lower is better
     report = (tmp_path / "run" / "report.md").read_text()
-    assert f"dev perplexity {best['dev_perplexity']:.2f}" in report
+    assert f"dev perplexity {metric.text(best['dev_accuracy'])}" in report
     assert "best dev ppl" in report and "supernet train ppl" in report
     assert "dev acc" not in report and "train acc" not in report
 
     # KFP Metrics: perplexities; the only accuracy is the predictor's pairwise one
     logged = _metrics(tmp_path / "run")
-    assert logged["best_dev_perplexity"] == pytest.approx(best["dev_perplexity"])
+    assert logged["best_dev_perplexity"] == pytest.approx(metric.value(best["dev_accuracy"]))
     assert {
         "round1/best_perplexity",
         "round2/mean_perplexity",
@@ -249,5 +255,5 @@ def test_a_rerank_run_that_diverges_ranks_last_instead_of_failing_the_selection(
     recipe = cfg.child
     out = rerank(SPACE, archs, recipe, tmp_path / "r", seed=0, store=LocalStore(tmp_path / "s"))
     assert out[0]["dev_accuracy"] == 0.0 and "diverged" in out[0]["diverged"]
-    assert out[0].get("dev_perplexity") is None and out[1]["dev_perplexity"] > 1
+    assert out[0]["test_accuracy"] is None and (out[1]["dev_accuracy"] or 0.0) > 0.0
     assert best_of(out) == 1

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nao_kfp import validate
-from nao_kfp.config.checks import check
+from nao_kfp.config.checks import check, check_keys
 from nao_kfp.config.child import ChildConfig
 from nao_kfp.config.cluster import ClusterConfig
 from nao_kfp.config.controller import ControllerConfig
@@ -43,6 +43,7 @@ class Config:
         cfg = validate.config(cls, data, ConfigError)
         search = data.get("search")
         if "rounds" not in (search if isinstance(search, dict) else {}):
+            check_keys(cfg)  # the schedule that derives the rounds needs epochs within limits
             cfg = _with_derived_rounds(cfg)
         check(cfg)
         return cfg
