@@ -28,6 +28,11 @@ class ControllerConfig:
     warmup_epochs: int = 0
     lr_min_ratio: float = 0.0
     epochs: int = 1000
+    # A fit of exactly this many optimizer steps instead (batches drawn epoch by epoch from the
+    # reshuffled pool, the last epoch cut short), so that its cost does not grow with the pool;
+    # its pseudo-label pass takes its epochs' steps over the pseudo-labels alone. 0: epochs.
+    # search.warm_steps sets it for warm-started fits.
+    steps: int = 0
     batch_size: int = 100
     weight_decay: float = 1e-4
     grad_clip: float = 5.0
@@ -112,6 +117,7 @@ def check_controller(c: ControllerConfig) -> None:
         )
     _positive("controller.rank_margin", c.rank_margin, zero_ok=True)
     _positive("controller.ensemble", c.ensemble)
+    _positive("controller.steps", c.steps, zero_ok=True)
     _positive("controller.pseudo_labels", c.pseudo_labels, zero_ok=True)
     _positive("controller.pseudo_epochs", c.pseudo_epochs, zero_ok=True)
     _positive("controller.pseudo_batch_size", c.pseudo_batch_size, zero_ok=True)

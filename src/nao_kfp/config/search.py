@@ -41,6 +41,10 @@ class SearchConfig:
     # already encodes, ranks and decodes the earlier pool, so a short fit only has to absorb the
     # last round's few new archs.
     warm_epochs: int = 0
+    # A warm-started fit of exactly this many optimizer steps (controller.steps) instead of
+    # warm_epochs: a round's fit then costs the same in round 50 as in round 3, however many
+    # architectures were evaluated. 0: epochs.
+    warm_steps: int = 0
     # Cap on evaluated architectures (a query budget); 0: none. Decoding proposes no more than
     # what is left, so the first n evaluations of a search with budget B are the search with n.
     max_evaluations: int = 0
@@ -149,6 +153,7 @@ def check_search_proposals(s: SearchConfig) -> None:
     if s.eta_max < s.eta:
         raise ConfigError(f"search.eta_max: {s.eta_max} is below search.eta {s.eta}")
     _positive("search.warm_epochs", s.warm_epochs, zero_ok=True)
+    _positive("search.warm_steps", s.warm_steps, zero_ok=True)
     _positive("search.max_evaluations", s.max_evaluations, zero_ok=True)
     _positive("search.decode_attempts", s.decode_attempts)
     if s.fill not in FILLS:
