@@ -14,8 +14,8 @@ do. Otherwise, in this file and nowhere else:
   PLACEHOLDERS  `<name>` parts of a command that the user fills in, and how the test does,
   SKIP          the exact command text (comment excluded) -> why it cannot run here: a cluster,
                 a GPU, big data, an image build. Stale entries fail the test.
-A `python` command that does not name nao_kfp runs with the package unimportable: what the
-documents show needing only torch must need only torch.
+A `python` command that does not name nao_kfp (nor run a script of benchmarks/) runs with the
+package unimportable: what the documents show needing only torch must need only torch.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def guide_pages() -> list[Path]:
 
 
 DOCUMENTS = [ROOT / "README.md", *guide_pages()]
-REPO_COPIES = ["manifests"]  # what the documents' commands read from the clone itself
+REPO_COPIES = ["manifests", "benchmarks"]  # what the documents' commands read from the clone itself
 
 CLUSTER = "needs a Kubeflow cluster"
 IMAGE = "builds or runs the container image: root, podman, minutes (.ci/image runs it in CI)"
@@ -258,7 +258,9 @@ def _env(command: Command, blocker: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "NAO_", "PYTHON"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["MPLBACKEND"] = "Agg"
-    if command.key.startswith("python") and "nao_kfp" not in command.text:
+    # (the project's own scripts, benchmarks/*.py, use the package)
+    own_script = command.text.startswith("python benchmarks/")
+    if command.key.startswith("python") and "nao_kfp" not in command.text and not own_script:
         env["PYTHONPATH"] = str(blocker)
     return env
 

@@ -14,10 +14,10 @@ import pytest
 
 from nao_kfp import findings, plots, report, summary
 from nao_kfp.child import train_child
-from nao_kfp.child.train_rnn import perplexity_score
 from nao_kfp.config import load_config
+from nao_kfp.metric import Metric, perplexity_score
 from nao_kfp.pool import PoolEntry, entry
-from nao_kfp.poolstats import perplexity_of, score_to_perplexity, with_pool_stats
+from nao_kfp.poolstats import with_pool_stats
 from nao_kfp.records import RoundRecord, SearchResult, from_dict
 from nao_kfp.spaces import get_space
 
@@ -294,38 +294,53 @@ def test_an_enas_rnn_result_carries_perplexity_into_report_table_and_result(tmp_
         pool.append(entry(space, arch, accuracy=res["dev_accuracy"], round=1, source="random",
                           **{k: v for k, v in res.items() if k != "dev_accuracy"}))  # fmt: skip
     best = max(pool, key=lambda e: (e.accuracy, e.id))
-    assert perplexity_of(best) == best.extra["dev_perplexity"]
     result = {
         "name": "ptb", "space": "enas-rnn", "evaluated": 2, "failed": 0,
+        "metric": {"name": "perplexity", "vocab": None},  # what conclude writes (the space's)
         "rounds": [{"round": 1, "evaluated": 2, "best_accuracy": best.accuracy,
                     "mean_accuracy": sum(e.accuracy for e in pool) / 2, "best_so_far": best.accuracy}],
         "best": {"arch": best.arch_str, "id": best.id, "dev_accuracy": best.accuracy, "round": 1,
                  "source": "random", "params": None, "describe": space.describe(best.arch)},
     }  # fmt: skip
     stats = with_pool_stats(typed(result), pool)
-    ppl = best.extra["dev_perplexity"]
-    assert stats.best and stats.best.dev_perplexity == ppl and stats.metric["name"] == "perplexity"
-    assert stats.rounds[0].best_perplexity == ppl
+    # result.json keeps the scores; its metric, with the children's vocabulary, reads them as
+    # perplexities (a score clipped at 0: at least the vocabulary's 12, no better than uniform)
+    assert stats.metric == Metric("perplexity", 12) and stats.best is not None
+    ppl, test_ppl = best.extra["dev_perplexity"], best.extra["test_perplexity"]
+    assert stats.metric.value(stats.best.dev_accuracy) == pytest.approx(min(ppl, 12.0))
+    assert stats.metric.value(stats.rounds[0].best_accuracy) == pytest.approx(min(ppl, 12.0))
+    assert stats.metric.value(stats.best.test_accuracy) == pytest.approx(min(test_ppl, 12.0))
+    shown = stats.metric.text(best.accuracy)
+    assert shown in (f"{ppl:.2f}", "≥ 12.00")
     table = summary.summary_table(stats)
-    assert "best dev ppl" in table and f"dev perplexity {ppl:.2f}" in table
-    assert "dev acc" not in table
+    assert "best dev ppl" in table and f"dev perplexity {shown}" in table
+    assert "test perplexity" in table and "dev acc" not in table
     paths = report.write_report(stats, pool, tmp_path / "rep")
     for doc in (paths["markdown"].read_text(), paths["html"].read_text()):
-        assert f"dev perplexity {ppl:.2f}" in doc and "dev accuracy" not in doc
+        assert f"dev perplexity {shown}" in doc and "dev accuracy" not in doc
     assert "cell" in paths  # the recurrent cell's diagram
 
 
-def test_perplexity_of_inverts_the_score_when_only_the_score_is_known() -> None:
-    space = get_space("enas-rnn")
-    arch = space.sample(random.Random(0))
-    e = entry(space, arch, accuracy=perplexity_score(81.0, 10000), vocab=10000)
-    assert perplexity_of(e) == pytest.approx(81.0)
-    assert perplexity_of(entry(space, arch)) is None
-    image = entry(get_space("enas"), get_space("enas").sample(random.Random(0)), accuracy=0.9)
-    assert perplexity_of(image) is None
+def test_a_perplexity_metric_reads_a_language_models_score_as_its_perplexity() -> None:
+    m = Metric("perplexity", 10000)
+    assert m.value(perplexity_score(81.0, 10000)) == pytest.approx(81.0)
+    assert m.text(perplexity_score(81.0, 10000)) == "81.00" and m.label == "dev perplexity"
+    assert not m.kind.higher_is_better and m.tagged(perplexity_score(81.0, 10000)) == "ppl 81.00"
     # a round's mean score is the geometric mean of its perplexities
     s = [perplexity_score(p, 10000) for p in (50.0, 200.0)]
-    assert score_to_perplexity(sum(s) / 2, 10000) == pytest.approx(100.0)
+    assert m.value(sum(s) / 2) == pytest.approx(100.0)
+    # without its vocabulary a score reads as a score; the children's vocabulary completes it
+    assert Metric("perplexity").text(0.5) == "0.5000" and Metric("perplexity").label == "score"
+    space = get_space("enas-rnn")
+    child = entry(space, space.sample(random.Random(0)), accuracy=0.5, vocab=10000)
+    assert Metric("perplexity").with_vocab([child]) == m
+    # an accuracy is its own value, in percent
+    assert Metric().with_vocab([child]) == Metric() and Metric().text(0.9) == "90.00%"
+    assert Metric().values({"best_accuracy": 0.9}) == {"best_accuracy": 0.9}
+    assert m.values({"best_accuracy": s[0], "round": 1}) == {
+        "best_perplexity": pytest.approx(50.0),
+        "round": 1,
+    }
 
 
 # ---------------------------------------------------------------- what NAO did

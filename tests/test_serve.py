@@ -84,7 +84,8 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with log.open("w") as f:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "nao_kfp.cli", "serve", str(model_dir), "--port", str(port)],
+            [sys.executable, "-m", "nao_kfp.cli", "serve", str(model_dir), "--port", str(port),
+             "--host", "127.0.0.1"],
             stdout=f, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
     srv = Server(proc, port, log)
@@ -186,26 +187,37 @@ def test_health_and_metrics_come_from_kserve(server: Server) -> None:
 
 BAD_V2: list[tuple[str, Any, str]] = [
     ("shape", v2_body(torch.rand(2, 1, 8, 7)),
-     "inputs[0]: expected shape [N, 1, 8, 8] with N >= 1, got [2, 1, 8, 7]"),
+     "inputs[0]: expected shape [N, 1, 8, 8] with 1 <= N <= 65536, got [2, 1, 8, 7]"),
     ("rank", v2_body(torch.rand(64)),
-     "inputs[0]: expected shape [N, 1, 8, 8] with N >= 1, got [64]"),
+     "inputs[0]: expected shape [N, 1, 8, 8] with 1 <= N <= 65536, got [64]"),
+    # numpy would infer the -1 and read booleans and strings as numbers
+    ("inferred", v2_body(torch.rand(1, 1, 8, 8), shape=[-1, 1, 8, 8]),
+     "inputs[0]: expected shape [N, 1, 8, 8] with 1 <= N <= 65536, got [-1, 1, 8, 8]"),
+    ("booleans", v2_body(torch.rand(1, 1, 8, 8), data=[True] * 64),
+     "inputs[0].data: expected numbers, got True"),
+    ("strings", v2_body(torch.rand(1, 1, 8, 8), data=["0.5"] * 64),
+     "inputs[0].data: expected numbers, got '0.5'"),
+    ("content type", {**v2_body(torch.rand(1, 1, 8, 8)), "content-type": "text/plain"},
+     "request body: expected JSON (content-type: application/json), got text/plain"),
+    ("deep", b"[" * 100_000 + b"]" * 100_000,
+     "request body: not JSON this server reads (malformed, nested too deep or a number too long)"),
     ("dtype", v2_body(torch.rand(1, 1, 8, 8), datatype="INT32"),
      "inputs[0].datatype: expected FP32, got INT32"),
     ("values", v2_body(torch.full((1, 1, 8, 8), 255.0)),
      "inputs[0]: expected pixel values in [0, 1], got 255..255"),
     ("count", v2_body(torch.rand(1, 1, 8, 8), shape=[2, 1, 8, 8]),
-     "inputs[0].data: expected 128 numbers for shape [2, 1, 8, 8]"),
+     "inputs[0].data: expected 128 numbers for shape [2, 1, 8, 8], got 64"),
     ("no inputs", {"inputs": []}, "inputs: expected one FP32 tensor of pixels"),
     ("not a request", {"pixels": [0.5]}, "inputs: Field required"),
     ("json", b'{"inputs": [', "request body: JSON decode error (Expecting value)"),
 ]  # fmt: skip
 BAD_V1: list[tuple[str, Any, str]] = [
     ("shape", {"instances": torch.rand(2, 3, 8, 8).tolist()},
-     "instances: expected shape [N, 1, 8, 8] with N >= 1, got [2, 3, 8, 8]"),
+     "instances: expected shape [N, 1, 8, 8] with 1 <= N <= 65536, got [2, 3, 8, 8]"),
+    ("booleans", {"instances": [[[True] * 8] * 8]}, "instances: expected numbers, got True"),
     ("ragged", {"instances": [[[0.5]], [[0.5, 0.5]]]},
      "instances: expected numbers in equal-sized C×H×W nested lists"),
-    ("text", {"instances": [[["a"] * 8] * 8]},
-     "instances: expected numbers in equal-sized C×H×W nested lists"),
+    ("text", {"instances": [[["a"] * 8] * 8]}, "instances: expected numbers, got 'a'"),
     ("values", {"instances": (-torch.rand(1, 1, 8, 8) - 1).tolist()},
      "instances: expected pixel values in [0, 1]"),
     ("missing", {"inputs": []},
@@ -233,6 +245,25 @@ def test_a_bad_v1_payload_is_a_400_with_one_line(
     assert code == 400, out
     assert set(out) == {"error"} and out["error"].startswith(message)
     assert "\n" not in out["error"]
+
+
+def test_every_error_is_one_line_in_one_shape(server: Server) -> None:
+    """A wrong method is a 405 (GET on v1's predict path is no model called "nao:predict"),
+    an unknown path a 404: {"error": ...} as every 400 is, never FastAPI's {"detail": ...}."""
+    for method, path, code, message in [
+        ("GET", "/v1/models/nao:predict", 405,
+         "GET /v1/models/nao:predict: method not allowed; expected POST"),
+        ("GET", "/v2/models/nao/infer", 405,
+         "GET /v2/models/nao/infer: method not allowed; expected POST"),
+        ("DELETE", "/v2/models/nao/infer", 405,
+         "DELETE /v2/models/nao/infer: method not allowed; expected POST"),
+        ("GET", "/nothing", 404, "/nothing: no such endpoint"),
+    ]:  # fmt: skip
+        assert server.call(method, path) == (code, {"error": message})
+
+
+def test_the_server_listens_on_the_host_it_is_given(server: Server) -> None:
+    assert f"Uvicorn running on http://127.0.0.1:{server.port}" in server.log.read_text()
 
 
 def test_the_server_still_answers_after_bad_payloads_then_stops_on_sigterm(

@@ -38,9 +38,14 @@ FINAL = [
 def test_the_ws_shape_follows_the_supernet_schedule() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"^search.rounds: NAO-WS scores the pool at supernet epochs 1, 2 .* has 2 rounds; got 3$",
+        match=r"^search.rounds: NAO-WS scores the pool at supernet epochs 1, 2 .* has 2 rounds; "
+        r"got 3 \(leave search.rounds out: it follows the schedule\)$",
     ):
         load_config("demo", [*TINY_WS, "search.rounds=3"])
+    # left out (the default preset has none), the rounds follow the schedule
+    ws = ["evaluator.kind=supernet", "search.shards=1", "supernet.rounds_every=2"]
+    assert load_config(None, [*ws, "supernet.epochs=4"]).search.rounds == 2
+    assert load_config(None, [*ws, "supernet.epochs=5"]).search.rounds == 3  # 2, 4 and 5
     with pytest.raises(ConfigError, match=r"^search.shards: NAO-WS trains one supernet"):
         load_config("demo", [*TINY_WS, "search.shards=2"])
     # every space has a supernet now (enas-rnn: child/rnn.py RnnSupernet, tests/test_ws_ptb.py)

@@ -12,9 +12,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nao_kfp.poolstats import is_language_model, score_to_perplexity
+from nao_kfp.metric import Metric
 from nao_kfp.records import OriginStats, RoundRecord, SearchResult
-from nao_kfp.units import pct
+from nao_kfp.spaces import get_space
+from nao_kfp.units import pct, points
 
 # The pool's sources, grouped as a person asks about them: did NAO's proposals do better than
 # architectures drawn at random? (rounds.propose and steps.sample name the sources)
@@ -75,20 +76,12 @@ def _weighted(pairs: Sequence[tuple[float | None, int]]) -> float | None:
 
 
 def score_text(result: SearchResult) -> Callable[[float | None], str]:
-    """How the search's scores read: accuracies in percent, a language model's as perplexity
-    (a mean score is the geometric mean perplexity), zero-cost proxy scores as numbers."""
-    vocab = result.metric.get("vocab")
-    if is_language_model(result.space) and vocab:
-        return lambda s: "-" if s is None else f"{score_to_perplexity(s, vocab):.2f}"
-    if result.metric.get("name") == "score":
-        return lambda s: "-" if s is None else f"{s:.4f}"
-    return pct
+    """How the search's scores read: as its metric reads them (metric.py)."""
+    return result.metric.text
 
 
 def metric_name(result: SearchResult) -> str:
-    if is_language_model(result.space) and result.metric.get("vocab"):
-        return "dev perplexity"
-    return "score" if result.metric.get("name") == "score" else "dev accuracy"
+    return result.metric.label
 
 
 # ---------------------------------------------------------------- the predictor
@@ -154,7 +147,7 @@ def comparison(result: SearchResult) -> str | None:
         return None
     fmt, what = score_text(result), metric_name(result)
     verb = "beat" if nao.mean > base.mean else "did not beat"
-    gap = f" ({100 * (nao.mean - base.mean):+.2f} points)" if fmt is pct else ""
+    gap = f" ({points(nao.mean - base.mean)})" if result.metric.kind.percent else ""
     return (
         f"NAO's proposals {verb} the {base.label} architectures: mean {what} {fmt(nao.mean)} "
         f"over {nao.evaluated} proposals against {fmt(base.mean)} over {base.evaluated}{gap}; "
@@ -195,21 +188,27 @@ def best_sentence(result: SearchResult) -> str | None:
     best = result.best
     if best is None:
         return None
-    fmt, what = score_text(result), metric_name(result)
     origin = (
         f"was proposed by NAO (round {best.round})"
         if best.source in PROPOSED
         else f"came from round {best.round}'s initial sample ({best.source})"
     )
-    text = f"The best architecture {origin}: {what} {fmt(best.dev_accuracy)}"
-    if is_language_model(result.space):
-        if best.test_perplexity is not None:
-            text += f", test perplexity {best.test_perplexity:.2f}"
-    elif best.test_accuracy is not None:
+    metric = best_metric(result)
+    text = f"The best architecture {origin}: {metric.label} {metric.text(best.dev_accuracy)}"
+    if best.test_accuracy is not None:
+        test = metric.label.replace("dev ", "test ")
         text += (
-            f", test accuracy {pct(best.test_accuracy)} (the test split: never seen by the search)"
+            f", {test} {metric.text(best.test_accuracy)} (the test split: never seen by the search)"
         )
     return text + "."
+
+
+def best_metric(result: SearchResult) -> Metric:
+    """How the winner's scores read: the search's metric, or where the winner was retrained
+    from scratch (the re-rank) its space's own (a proxy search's winner has a dev accuracy)."""
+    if not result.rerank:
+        return result.metric
+    return Metric(get_space(result.space).metric.name, result.metric.vocab)
 
 
 def story(result: SearchResult) -> list[str]:
@@ -223,7 +222,7 @@ def story(result: SearchResult) -> list[str]:
 
 def origin_rows(result: SearchResult) -> tuple[list[str], list[list[str]]]:
     """The by-origin table: heads and rows (origin, count, mean, best, predicted mean)."""
-    fmt, what = score_text(result), metric_name(result).replace("accuracy", "acc")
+    fmt, what = score_text(result), result.metric.short
     heads = ["origin", "archs", f"mean {what}", f"best {what}", "predicted mean"]
     rows = [
         [g.label, str(g.evaluated), fmt(g.mean), fmt(g.best), fmt(g.predicted_mean)]

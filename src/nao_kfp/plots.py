@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from nao_kfp.metric import ACCURACY, Metric
 from nao_kfp.pool import PoolEntry
-from nao_kfp.poolstats import score_to_perplexity
 from nao_kfp.records import RoundRecord
 from nao_kfp.spaces import Arch
 
@@ -35,11 +35,7 @@ PROPOSED = ("nao", "nao-nearest", "mutation")  # findings.PROPOSED: chosen by NA
 
 
 def accuracy_figure(
-    rounds: Sequence[RoundRecord],
-    pool: Sequence[PoolEntry] = (),
-    *,
-    perplexity_vocab: int | None = None,
-    score: bool = False,
+    rounds: Sequence[RoundRecord], pool: Sequence[PoolEntry] = (), metric: Metric = ACCURACY
 ) -> Figure:
     """Every evaluated architecture by round (NAO's proposals apart from the others), the mean
     of round 1's architectures as a baseline, the mean of each round's proposals beside what the
@@ -52,7 +48,7 @@ def accuracy_figure(
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     def y(v: float) -> float:
-        return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
+        return metric.value(v) or 0.0
 
     fig, ax = plt.subplots(figsize=(7.5, 3.8), dpi=100)
     ok = [e for e in pool if e.status == "ok" and e.accuracy is not None]
@@ -85,27 +81,24 @@ def accuracy_figure(
                     markerfacecolor=face, markersize=7 if marker != "*" else 10, label=label)  # fmt: skip
     ax.set_xlabel("round")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if perplexity_vocab:
-        ax.set_ylabel("dev perplexity (lower is better)")
-    elif score:
-        ax.set_ylabel("zero-cost proxy score")
-    else:
-        ax.set_ylabel("dev accuracy")
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    _label(ax, metric, PercentFormatter)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig
 
 
+def _label(ax: Any, metric: Metric, percent: Any) -> None:
+    """The y axis: what the metric's values are (in percent for accuracies)."""
+    ax.set_ylabel(metric.kind.axis)
+    if metric.kind.percent:
+        ax.yaxis.set_major_formatter(percent(xmax=1.0, decimals=0))
+
+
 def accuracy_plot(
-    rounds: Sequence[RoundRecord],
-    pool: Sequence[PoolEntry] = (),
-    *,
-    perplexity_vocab: int | None = None,
-    score: bool = False,
+    rounds: Sequence[RoundRecord], pool: Sequence[PoolEntry] = (), metric: Metric = ACCURACY
 ) -> bytes:
     """accuracy_figure as PNG bytes."""
-    return _png(accuracy_figure(rounds, pool, perplexity_vocab=perplexity_vocab, score=score))
+    return _png(accuracy_figure(rounds, pool, metric))
 
 
 # ---------------------------------------------------------------- accuracy versus size
@@ -166,14 +159,12 @@ def pareto_front(points: Sequence[SizedPoint]) -> list[SizedPoint]:
     return front
 
 
-def pareto_plot(sizes: Sizes, winner: str | None, *, perplexity_vocab: int | None = None) -> bytes:
+def pareto_plot(sizes: Sizes, winner: str | None, metric: Metric = ACCURACY) -> bytes:
     """pareto_figure as PNG bytes."""
-    return _png(pareto_figure(sizes, winner, perplexity_vocab=perplexity_vocab))
+    return _png(pareto_figure(sizes, winner, metric))
 
 
-def pareto_figure(
-    sizes: Sizes, winner: str | None, *, perplexity_vocab: int | None = None
-) -> Figure:
+def pareto_figure(sizes: Sizes, winner: str | None, metric: Metric = ACCURACY) -> Figure:
     """Every evaluated architecture's accuracy against its size (log scale, labelled so), the
     Pareto front as a step line, the search's best as a star."""
     import matplotlib
@@ -183,7 +174,7 @@ def pareto_figure(
     from matplotlib.ticker import EngFormatter, PercentFormatter
 
     def y(v: float) -> float:
-        return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
+        return metric.value(v) or 0.0
 
     front = pareto_front(sizes.points)
     fig, ax = plt.subplots(figsize=(7.5, 3.8), dpi=100)
@@ -203,11 +194,7 @@ def pareto_figure(
             ax.xaxis.set_minor_formatter(EngFormatter(sep=""))
     counted = " (counted)" if sizes.counted else ""
     ax.set_xlabel(SIZE_LABELS[sizes.key] + counted + (", log scale" if low > 0 else ""))
-    if perplexity_vocab:
-        ax.set_ylabel("dev perplexity (lower is better)")
-    else:
-        ax.set_ylabel("dev accuracy")
-        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    _label(ax, metric, PercentFormatter)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     return fig

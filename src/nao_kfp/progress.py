@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from nao_kfp.kinds import kind_of
+from nao_kfp.metric import Metric, training_words
 from nao_kfp.units import duration, pct
 
 if TYPE_CHECKING:
@@ -79,24 +81,20 @@ def format_event(ev: dict[str, Any], rounds: int | None = None) -> str | None:
     kind, r = ev.get("event"), ev.get("round")
     if rounds and r is not None:
         r = f"{r}/{rounds}"
+    metric = Metric(str(ev.get("metric") or "accuracy"), ev.get("vocab"))  # how scores read
     if kind == "child":
         state = ev.get("status")
-        acc = _pct(ev.get("accuracy")) if state == "ok" else state
+        acc = metric.tagged(ev.get("accuracy")) if state == "ok" else state
         how = " (cached)" if ev.get("cached") else " (resumed)" if ev.get("resumed") else ""
         return (
             f"round {r}: shard {ev.get('shard')} child {ev.get('done')}/{ev.get('total')} "
             f"{acc}{how}"
         )
     if kind == "round":
-        if ev.get("best_perplexity") is not None:  # language models: lower is better
+        if not metric.kind.percent:  # not an accuracy: its own words (metric.py)
             return (
-                f"round {r}: {ev.get('evaluated')} archs evaluated, best dev ppl "
-                f"{ev['best_perplexity']:.2f}, best so far {ev.get('best_so_far_perplexity'):.2f}"
-            )
-        if ev.get("metric") == "score":  # zero-cost proxies: a score, not an accuracy
-            return (
-                f"round {r}: {ev.get('evaluated')} archs evaluated, best score "
-                f"{_num(ev.get('best'))}, best so far {_num(ev.get('best_so_far'))}"
+                f"round {r}: {ev.get('evaluated')} archs evaluated, best {metric.short} "
+                f"{metric.text(ev.get('best'))}, best so far {metric.text(ev.get('best_so_far'))}"
             )
         mean = f", mean {_pct(ev['mean'])}" if ev.get("mean") is not None else ""
         return (
@@ -127,13 +125,9 @@ def format_event(ev: dict[str, Any], rounds: int | None = None) -> str | None:
             f"last checkpoint ({ev.get('left')} retries left)"
         )
     if kind == "supernet":
-        how = (  # language models: perplexity, lower is better
-            f"ppl {ev['perplexity']:.2f}" if ev.get("perplexity") is not None
-            else f"train accuracy {_pct(ev.get('train_accuracy'))}"
-        )  # fmt: skip
         return (
             f"round {r}: supernet epoch {ev.get('epoch')}/{ev.get('epochs')} loss "
-            f"{ev.get('loss', 0):.4f} {how}, {ev.get('seconds', 0):.1f}s/epoch"
+            f"{ev.get('loss', 0):.4f} {training_words(ev)}, {ev.get('seconds', 0):.1f}s/epoch"
         )
     if kind == "supernet_score":
         return (
@@ -141,8 +135,7 @@ def format_event(ev: dict[str, Any], rounds: int | None = None) -> str | None:
             f"({ev.get('seconds', 0):.0f}s)"
         )
     if kind == "rerank":
-        ppl = ev.get("perplexity")
-        acc = f"ppl {ppl:.2f}" if ppl is not None else _pct(ev.get("accuracy"))
+        acc = metric.tagged(ev.get("accuracy"))
         return f"{ev.get('what')}: re-ranked {ev.get('done')}/{ev.get('total')} (dev {acc})"
     if kind == "final":
         acc = ev.get("test_accuracy")
@@ -220,12 +213,11 @@ class Plan:
 
     @classmethod
     def of(cls, cfg: Config) -> Plan:
-        s = cfg.search
-        sharded = cfg.evaluator.kind != "supernet"  # NAO-WS: one task a round
+        s, kind = cfg.search, kind_of(cfg)
         return cls(
             rounds=s.rounds, first=s.initial_archs, per_round=s.new_archs,
-            shards=max(1, s.shards) if sharded else 1,
-            children=cfg.evaluator.kind == "train", final=cfg.final.enabled,
+            shards=1 if kind.shares_weights else max(1, s.shards),  # NAO-WS: one task a round
+            children=kind.trains_children, final=cfg.final.enabled,
         )  # fmt: skip
 
     def words(self) -> str:

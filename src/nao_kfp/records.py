@@ -14,28 +14,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from nao_kfp import validate
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import RecordError
 from nao_kfp.jsontypes import JSONObject, Metrics
-from nao_kfp.results import FinalOutcome, LanguageMetric, RerankEntry
+from nao_kfp.metric import Metric
+from nao_kfp.results import FinalOutcome, RerankEntry
 from nao_kfp.validate import Unchecked
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 T = TypeVar("T")
-HISTORY_SCHEMA = "nao-kfp.history/2"
-RESULT_SCHEMA = "nao-kfp.result/4"
-SELECTION_SCHEMA = "nao-kfp.selection/1"
-
-
-class RecordError(NaoError):
-    """A record file is malformed (names the file and the key)."""
+HISTORY_SCHEMA = "nao-kfp.history/3"
+RESULT_SCHEMA = "nao-kfp.result/5"
+SELECTION_SCHEMA = "nao-kfp.selection/2"
 
 
 @dataclass
 class RoundRecord:
-    """What one round did: its children's accuracies and, for proposed architectures, how the
-    predictor's view of them compared with the truth."""
+    """What one round did: its children's scores (the *_accuracy, *_mean and best_so_far
+    fields: the metric's score, result.json's `metric` says how it reads) and, for proposed
+    architectures, how the predictor's view of them compared with the truth."""
 
     round: int
     evaluated: int = 0
@@ -53,14 +51,9 @@ class RoundRecord:
     # (fitted on the pool after the round before: n_train, pairwise_accuracy, hamming, ...);
     # empty in round 1. Written with the rest of the record by merge (or supernet_round).
     fit: Unchecked[Metrics] = field(default_factory=dict)
-    # added from the pool by poolstats.with_pool_stats: the round's children's sizes, and for
-    # language models the accuracies above as validation perplexities
+    # added from the pool by poolstats.with_pool_stats: the round's children's sizes
     best_params: int | None = None
     mean_params: float | None = None
-    best_perplexity: float | None = None
-    mean_perplexity: float | None = None
-    predicted_perplexity: float | None = None
-    real_perplexity: float | None = None
     # NAO-WS: the supernet's training in this round (epoch reached, loss, seconds)
     supernet: Unchecked[Metrics] = field(default_factory=dict)
 
@@ -73,6 +66,9 @@ class History:
 
 @dataclass
 class Best:
+    """The search's winner. dev_accuracy and test_accuracy are the metric's scores on the dev
+    and the test split (an image network's accuracies; result.json's `metric` reads them)."""
+
     arch: str
     id: str
     dev_accuracy: float
@@ -82,8 +78,6 @@ class Best:
     describe: str = ""
     macs: int | None = None
     test_accuracy: float | None = None
-    dev_perplexity: float | None = None
-    test_perplexity: float | None = None
 
 
 @dataclass
@@ -126,7 +120,8 @@ class SearchResult:
     failed: int
     rounds: list[RoundRecord] = field(default_factory=list)
     best: Best | None = None
-    metric: Unchecked[LanguageMetric] = field(default_factory=LanguageMetric)  # language models
+    # what the scores stand for: the space's metric (a score with zero-cost proxies)
+    metric: Metric = field(default_factory=Metric)
     final: Unchecked[FinalOutcome] | None = (
         None  # the final training's outcome (final.py), when run
     )
@@ -151,7 +146,8 @@ def from_dict(cls: type[T], data: object, where: str) -> T:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file the steps wrote, within the JSON limits (validate.json_file)."""
+    return validate.json_file(path, str(path), RecordError)
 
 
 def write_json(path: Path, obj: object) -> None:
@@ -169,12 +165,9 @@ def write_record(path: Path, record: DataclassInstance) -> None:
 
 def read_record(cls: type[T], path: Path) -> T:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RecordError(f"{path}: no such file")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RecordError(f"{path}: not valid JSON ({e})") from None
+    data = validate.json_file(path, str(path), RecordError)
     schema = dataclasses.fields(cls)[-1]  # type: ignore[arg-type]
     got = data.get("schema") if isinstance(data, dict) else None
     if schema.name == "schema" and got != schema.default:

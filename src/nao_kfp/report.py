@@ -4,7 +4,8 @@ It renders a SearchResult (result.json, pool statistics included: poolstats.py):
 architecture, a table of the rounds (accuracy beside the parameters of the child networks), the
 plots of plots.py (accuracy by round with predicted vs real, the paper's Fig. 2b; accuracy
 against size with the Pareto front), the final training when there was one, and Graphviz
-diagrams of the best cells (diagrams.py). Language models show perplexities (poolstats.py).
+diagrams of the best cells (diagrams.py). Every score reads as the result's metric reads it
+(metric.py).
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nao_kfp import diagrams, findings
+from nao_kfp import diagrams, findings, runinfo
 from nao_kfp.plots import SIZE_LABELS, Sizes, accuracy_plot, pareto_front, pareto_plot, pool_sizes
 from nao_kfp.pool import PoolEntry
-from nao_kfp.poolstats import is_language_model
 from nao_kfp.records import RoundRecord, SearchResult
-from nao_kfp.summary import best_line, columns, glossary, is_score, table_rows
+from nao_kfp.spaces import get_space
+from nao_kfp.summary import best_line, columns, glossary, table_rows
 from nao_kfp.units import si
 
 if TYPE_CHECKING:
@@ -174,23 +175,19 @@ def size_section(doc: Doc, result: SearchResult, sizes: Sizes | None, uri: str |
     if sizes is None or uri is None:
         doc.add("p", NO_SIZES)
         return
-    lm = is_language_model(result.space)
-    vocab = result.metric.get("vocab")
+    metric = result.metric
     size = SIZE_LABELS[sizes.key]
     if sizes.counted:
         size += " (counted on the search's child network: child.layers, child.channels)"
-    metric = "dev perplexity" if lm and vocab else "score" if is_score(result) else "dev accuracy"
     doc.add("h2", "Accuracy versus size")
-    doc.add("figure", "pareto.png", f"{metric} versus {size}", uri,
-            PARETO_CAPTION.format(metric=metric, size=size))  # fmt: skip
+    doc.add("figure", "pareto.png", f"{metric.label} versus {size}", uri,
+            PARETO_CAPTION.format(metric=metric.label, size=size))  # fmt: skip
     front = pareto_front(sizes.points)
     winner = result.best.id if result.best else None
-    head = "dev ppl" if lm and vocab else "score" if is_score(result) else "dev acc"
-    fmt = findings.score_text(result)
-    rows = [[si(p.size), fmt(p.accuracy), p.id + (" (best)" if p.id == winner else "")]
+    rows = [[si(p.size), metric.text(p.accuracy), p.id + (" (best)" if p.id == winner else "")]
             for p in front]  # fmt: skip
     doc.add("p", f"The Pareto front: {len(front)} of {len(sizes.points)} architectures.")
-    doc.add("table", [SIZE_LABELS[sizes.key], head, "id"], rows)
+    doc.add("table", [SIZE_LABELS[sizes.key], metric.short, "id"], rows)
 
 
 @dataclass(frozen=True)
@@ -211,7 +208,6 @@ def build_doc(
 ) -> Doc:
     doc = Doc()
     info = info or RunInfo()
-    lm = is_language_model(result.space)
     doc.add("h1", f"NAO search report: {result.name}")
     failed = f" ({result.failed} failed)" if result.failed else ""
     head: list[Inline] = [
@@ -246,7 +242,7 @@ def build_doc(
     final = result.final
     if final:
         doc.add("h2", "Final training")
-        doc.add("p", final_sentence(final, lm))
+        doc.add("p", final_sentence(final))
         if final.get("model_dir"):
             doc.add("p", ["Exported model: ", ("code", str(final["model_dir"]))])
         if final.get("load"):
@@ -259,7 +255,8 @@ def build_doc(
     doc.add("h2", "Rounds")
     doc.add("table", [c.head for c in cols], table_rows(result.rounds, cols))
     doc.add("terms", glossary(result, cols))
-    caption = PLOT_CAPTION + (" Scores are shown as perplexity." if lm else "")
+    shown = result.metric.kind
+    caption = PLOT_CAPTION + (f" Scores are shown as {shown.name}." if shown.value else "")
     doc.add("figure", "accuracy.png", "accuracy by round", uris["accuracy.png"], caption)
     size_section(doc, result, sizes, uris.get("pareto.png"))
     for name in cells:
@@ -289,11 +286,10 @@ def prior_sentence(rounds: Sequence[RoundRecord]) -> list[Inline]:
     ]  # fmt: skip
 
 
-def final_sentence(final: FinalOutcome, lm: bool = False) -> list[Inline]:
+def final_sentence(final: FinalOutcome) -> list[Inline]:
+    """The final training's outcome (an image network's: final.py trains those only)."""
     parts: list[Inline] = []
-    if lm and final.get("test_perplexity") is not None:
-        parts.append(("b", f"test perplexity {final['test_perplexity']:.2f}"))
-    elif final.get("test_accuracy") is not None:
+    if final.get("test_accuracy") is not None:
         parts.append(("b", f"test accuracy {final['test_accuracy']:.4f}"))
     for value, name in ((final.get("params"), "parameters"), (final.get("macs"), "multiply-adds")):
         if value is not None:
@@ -323,19 +319,14 @@ def write_report(
     sizes. `result` has the pool's statistics already (result.json: poolstats.with_pool_stats).
     info: the run's metadata and next steps (run_info)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    vocab = result.metric.get("vocab")
-    png = (
-        accuracy_plot(result.rounds, pool, perplexity_vocab=vocab, score=is_score(result))
-        if result.rounds
-        else b""
-    )
+    png = accuracy_plot(result.rounds, pool, result.metric) if result.rounds else b""
     (out_dir / "accuracy.png").write_bytes(png)
     images = {"accuracy.png": png}
     best = result.best
     sizes = pool_sizes(pool, count_params)
     if sizes is not None:
         winner = best.id if best else None
-        images["pareto.png"] = pareto_plot(sizes, winner, perplexity_vocab=vocab)
+        images["pareto.png"] = pareto_plot(sizes, winner, result.metric)
         (out_dir / "pareto.png").write_bytes(images["pareto.png"])
     svgs = cell_diagrams(result.space, best.arch) if best else {}
     for name, svg in svgs.items():
@@ -363,20 +354,19 @@ def write_report(
 
 def run_info(cfg: Config, result: SearchResult) -> RunInfo:
     """The report's metadata and next steps for this run's config (runinfo.py)."""
-    from nao_kfp import runinfo
 
     return RunInfo(runinfo.about(cfg), runinfo.next_steps(cfg, result))
 
 
 def param_counter(cfg: Config) -> Callable[[Arch], int] | None:
     """Parameters of the child network the search trains for an architecture (child.layers,
-    child.channels, the data set's images; no auxiliary head), for image spaces; None for
-    language models. For the report of evaluators that record no sizes (table, synthetic,
+    child.channels, the data set's images; no auxiliary head), for spaces with an image network;
+    None for others. For the report of evaluators that record no sizes (table, synthetic,
     supernet)."""
     from nao_kfp.child.params import IMAGE_SHAPES, Budget, search_spec
-    from nao_kfp.spaces import get_space
 
-    if is_language_model(cfg.search.space) or cfg.child.dataset not in IMAGE_SHAPES:
+    space = get_space(cfg.search.space)
+    if not space.network or space.data != "image" or cfg.child.dataset not in IMAGE_SHAPES:
         return None
-    budget = Budget(get_space(cfg.search.space), search_spec(cfg.child))
+    budget = Budget(space, search_spec(cfg.child))
     return lambda arch: budget.counts(arch)[0]

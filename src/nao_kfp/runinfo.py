@@ -13,19 +13,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nao_kfp.evaluators.train import child_digest
+from nao_kfp.kinds import kind_of
 from nao_kfp.records import SearchResult
+from nao_kfp.store.base import checkpoint_key
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
     from nao_kfp.results import FinalOutcome
 
-EVALUATOR_WORDS = {
-    "train": "each architecture's child network trained for {epochs} epochs, scored on the dev split",
-    "table": "looked up in a benchmark table ({table})",
-    "synthetic": "a synthetic score (no training; for tests and dry runs)",
-    "supernet": "shared weights (NAO-WS): one supernet trained for all architectures",
-    "proxy": "zero-cost proxies of the untrained network",
-}
 RUN_CONFIG = "config.json"  # pipelines/local.py writes the run's config under this name
 
 
@@ -47,22 +43,21 @@ def about(cfg: Config, when: float | None = None) -> list[tuple[str, str]]:
         ("when", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when))),
         ("versions", versions()),
     ]
-    if ev.kind == "train":
+    if kind_of(cfg).trains_children:
         rows.insert(4, ("device", ch.device))
     return rows
 
 
 def _evaluator_words(cfg: Config) -> str:
-    words = EVALUATOR_WORDS.get(cfg.evaluator.kind, "")
-    return words.format(epochs=cfg.child.epochs, table=cfg.evaluator.table or "-")
+    return kind_of(cfg).says.format(epochs=cfg.child.epochs, table=cfg.evaluator.table or "-")
 
 
 def data_words(cfg: Config) -> str:
-    ch, kind = cfg.child, cfg.evaluator.kind
-    if kind == "table":
+    ch, kind = cfg.child, kind_of(cfg)
+    if kind.reads_table:
         return f"the table's architectures ({cfg.evaluator.table})"
-    if kind == "synthetic":
-        return "none (synthetic scores)"
+    if not kind.needs:  # it scores the tokens alone
+        return f"none ({kind.name} scores)"
     train = f"{ch.train_subset} training" if ch.train_subset else "all remaining training"
     unit = "words" if ch.dataset == "ptb" else "images"
     if ch.dataset == "ptb":
@@ -95,10 +90,8 @@ def best_checkpoint(cfg: Config, result: SearchResult) -> str | None:
     """Where the best child's weights are: its checkpoint in the local store (a path, when the
     file is there) or in S3 (s3://BUCKET/KEY); None for evaluators that train no child."""
     best = result.best
-    if best is None or cfg.evaluator.kind != "train":
+    if best is None or not kind_of(cfg).trains_children:
         return None
-    from nao_kfp.evaluators.train import child_digest
-    from nao_kfp.store.base import checkpoint_key
 
     key = checkpoint_key(cfg.search.space, best.id, child_digest(cfg))
     if cfg.cluster.s3_endpoint:

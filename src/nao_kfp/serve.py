@@ -20,14 +20,17 @@ kserve is imported only by the functions that serve (the `serve` extra).
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import NaoError, shorten
 from nao_kfp.jsontypes import JSONObject
+from nao_kfp.units import pct, si
 
 if TYPE_CHECKING:
     import torch
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
 
 DEFAULT_NAME = "nao"
 HTTP_PORT = 8080  # KServe's container port
+HOST = "0.0.0.0"  # every interface: what a KServe container needs (127.0.0.1 on a laptop)
+MAX_BATCH = 1 << 16  # the exported program's batch dimension (export.export_program)
 MOUNT = "/mnt/models"  # where KServe's storage initializer puts STORAGE_URI
 SERVICE_ACCOUNT = "nao-serving"  # manifests/overlays/serving: S3 credentials for the initializer
 INFERENCE_SERVICE_FILE = "inference-service.yaml"
@@ -47,10 +52,8 @@ class ServeError(NaoError):
 
 
 def read_model_dir(model_dir: Path) -> ModelRecord:
-    """The exported model.pt's record (what the server needs of it), checked; one-line errors."""
-    import torch
-
-    from nao_kfp.export import FORMAT, MODEL_FILE, PROGRAM_FILE  # torch: only when serving
+    """The exported model.pt's record, checked as export reads it; one-line errors."""
+    from nao_kfp.export import MODEL_FILE, PROGRAM_FILE, read_model_file  # torch: when serving
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -58,29 +61,14 @@ def read_model_dir(model_dir: Path) -> ModelRecord:
     for name in (MODEL_FILE, PROGRAM_FILE):
         if not (model_dir / name).is_file():
             raise ServeError(f"MODEL_DIR {model_dir}: no {name} (expected `nao export --out`)")
-    try:
-        record = torch.load(model_dir / MODEL_FILE, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle, zip and unpickling-policy errors alike
-        raise ServeError(
-            f"MODEL_DIR {model_dir}: {MODEL_FILE} is not a torch file ({type(e).__name__})"
-        ) from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ServeError(f"MODEL_DIR {model_dir}: {MODEL_FILE} is not an exported {FORMAT} file")
-    if not {"input", "class_names"} <= set(record):
-        raise ServeError(
-            f"MODEL_DIR {model_dir}: {MODEL_FILE} records no input shape or class names "
-            "(expected `nao export`'s; export the checkpoint again)"
-        )
-    return cast("ModelRecord", record)
+    return read_model_file(model_dir / MODEL_FILE, f"MODEL_DIR {model_dir}: {MODEL_FILE}")
 
 
 def model_summary(model_dir: Path, name: str = DEFAULT_NAME, port: int = HTTP_PORT) -> str:
     """What `nao serve` says when it starts: the model's architecture and the metrics its
     training measured (model.json, as `nao export` wrote it), and where to send requests."""
-    import json
 
     from nao_kfp.export import INFO_FILE
-    from nao_kfp.units import pct, si
 
     def obj(value: object) -> dict[str, Any]:
         return value if isinstance(value, dict) else {}
@@ -112,7 +100,6 @@ def model_summary(model_dir: Path, name: str = DEFAULT_NAME, port: int = HTTP_PO
 
 def load_program(model_dir: Path) -> torch.nn.Module:
     """model.pt2 as a callable module; one-line error when it is not a torch.export program."""
-    import logging
 
     import torch
 
@@ -181,9 +168,10 @@ def model_class() -> type:
         def logits(self, x: np.ndarray, field: str) -> np.ndarray:
             """field: what the error names (inputs[0] for v2, instances for v1)."""
             c, h, w = self.shape
-            if x.ndim != 4 or tuple(x.shape[1:]) != self.shape or x.shape[0] < 1:
+            if x.ndim != 4 or tuple(x.shape[1:]) != self.shape or not 1 <= x.shape[0] <= MAX_BATCH:
                 raise InvalidInput(
-                    f"{field}: expected shape [N, {c}, {h}, {w}] with N >= 1, got {list(x.shape)}"
+                    f"{field}: expected shape [N, {c}, {h}, {w}] with 1 <= N <= {MAX_BATCH}, "
+                    f"got {list(x.shape)}"
                 )
             if not np.isfinite(x).all() or x.min() < 0.0 or x.max() > 1.0:
                 raise InvalidInput(
@@ -204,14 +192,28 @@ def model_class() -> type:
                 raise InvalidInput("inputs: expected one FP32 tensor of pixels")
             tensor = request.inputs[0]
             if tensor.datatype != "FP32":
-                raise InvalidInput(f"inputs[0].datatype: expected FP32, got {tensor.datatype}")
-            shape = [int(s) for s in tensor.shape]
-            try:
-                x = tensor.as_numpy()
-            except (ValueError, TypeError):
                 raise InvalidInput(
-                    f"inputs[0].data: expected {math.prod(shape)} numbers for shape {shape}"
-                ) from None
+                    f"inputs[0].datatype: expected FP32, got {shorten(str(tensor.datatype), 40)}"
+                )
+            shape = list(tensor.shape)
+            c, h, w = self.shape
+            if (
+                len(shape) != 4
+                or not all(type(s) is int for s in shape)
+                or shape[1:] != [c, h, w]
+                or not 1 <= shape[0] <= MAX_BATCH
+            ):  # no -1 (numpy would infer it) and no batch past what the program takes
+                raise InvalidInput(
+                    f"inputs[0]: expected shape [N, {c}, {h}, {w}] with 1 <= N <= {MAX_BATCH}, "
+                    f"got {shorten(str(shape), 60)}"
+                )
+            count = numbers(tensor.data, "inputs[0].data")
+            if count != math.prod(shape):
+                raise InvalidInput(
+                    f"inputs[0].data: expected {math.prod(shape)} numbers for shape {shape}, "
+                    f"got {count}"
+                )
+            x = np.asarray(tensor.data, dtype=np.float32).reshape(shape)
             logits = self.logits(x, "inputs[0]")
             out = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
             out.set_data_from_numpy(logits, binary_data=False)
@@ -231,6 +233,7 @@ def model_class() -> type:
                 raise InvalidInput(
                     'instances: expected {"instances": [...]} with one C×H×W list of pixels each'
                 )
+            numbers(instances, "instances")
             try:
                 x = np.asarray(instances, dtype=np.float32)
             except (ValueError, TypeError):
@@ -239,6 +242,20 @@ def model_class() -> type:
                 ) from None
             logits = self.logits(x, "instances")
             return {"predictions": logits.tolist(), CLASS_NAMES: list(self.class_names)}
+
+    def numbers(data: object, field: str) -> int:
+        """How many numbers data holds in its nested lists; a bool, a string or anything else
+        where a pixel value belongs is an error (numpy would read True and "0.5" as numbers)."""
+        count, stack = 0, [data]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, int | float) and not isinstance(node, bool):
+                count += 1
+            else:
+                raise InvalidInput(f"{field}: expected numbers, got {shorten(repr(node), 40)}")
+        return count
 
     return NaoModel
 
@@ -250,15 +267,34 @@ def load_model(model_dir: Path, name: str = DEFAULT_NAME) -> Any:
     return model
 
 
-def serve(model: object, *, port: int = HTTP_PORT) -> None:
-    """Run KServe's ModelServer (REST only) with a loaded NaoModel until SIGINT or SIGTERM."""
+def serve(model: object, *, port: int = HTTP_PORT, host: str = HOST) -> None:
+    """Run KServe's ModelServer (REST only) with a loaded NaoModel on host:port until SIGINT or
+    SIGTERM. Every error answers `{"error": "<one line>"}`, kserve's and FastAPI's alike."""
     import kserve
+    import kserve.model_server
     from fastapi.exceptions import RequestValidationError
     from kserve.model_server import app
+    from starlette.exceptions import HTTPException
 
     # FastAPI answers a v2 body that is not JSON, or not an inference request, with 422 and a
     # list of pydantic errors; a bad payload is a 400 with one line, as kserve's own errors are
     app.add_exception_handler(RequestValidationError, _bad_request)
+    # 404, 405 and a body FastAPI cannot parse: {"detail": ...} by default
+    app.add_exception_handler(HTTPException, _http_error)
+    # kserve's routes would read GET /v1/models/<name>:predict as the metadata of a model
+    # named "<name>:predict" (a 404); every other method on a predict or infer path is a 405
+    for path in ("/v1/models/{name}:predict", "/v2/models/{name}/infer"):
+        app.add_api_route(path, _not_allowed, methods=["GET", "PUT", "PATCH", "DELETE"])
+    app.middleware("http")(_json_only)
+    # kserve 0.21's RESTServer binds 0.0.0.0 whatever it is asked; `--host` decides here
+    rest_server = kserve.model_server.RESTServer
+
+    class HostRESTServer(rest_server):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.config.host = host
+
+    kserve.model_server.RESTServer = HostRESTServer
     # kserve 0.21's own routes use it; nothing for a user of `nao serve` to act on
     warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     kserve.ModelServer(http_port=port, enable_grpc=False).start([model])
@@ -268,6 +304,53 @@ async def _bad_request(_request: Any, exc: Any) -> Any:
     from fastapi.responses import JSONResponse
 
     return JSONResponse(status_code=400, content={"error": validation_message(exc.errors())})
+
+
+async def _http_error(request: Any, exc: Any) -> Any:
+    from fastapi.responses import JSONResponse
+
+    path = shorten(str(request.url.path), 120)
+    if exc.status_code == 404:
+        message = f"{path}: no such endpoint"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "POST")
+        message = f"{request.method} {path}: method not allowed; expected {allowed}"
+    elif exc.detail == "There was an error parsing the body":  # FastAPI's, for any JSON error
+        message = "request body: not JSON this server reads (malformed, nested too deep or a number too long)"
+    else:
+        message = shorten(str(exc.detail).replace("\n", " "))
+    return JSONResponse(
+        status_code=exc.status_code, content={"error": message}, headers=exc.headers
+    )
+
+
+async def _not_allowed(name: str) -> None:
+    from starlette.exceptions import HTTPException
+
+    raise HTTPException(405, headers={"Allow": "POST"})
+
+
+async def _json_only(request: Any, call_next: Any) -> Any:
+    """A v2 infer request is JSON, or binary tensors with their JSON header's length (kserve
+    otherwise answers a wrong content type with a message about that binary header)."""
+    from fastapi.responses import JSONResponse
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if (
+        request.method == "POST"
+        and request.url.path.startswith("/v2/models/")
+        and request.url.path.endswith("/infer")
+        and kind != "application/json"
+        and "inference-header-content-length" not in request.headers
+    ):
+        return JSONResponse(
+            status_code=400,
+            content={
+                "error": f"request body: expected JSON (content-type: application/json), got "
+                f"{shorten(kind or 'no content type', 60)}"
+            },
+        )
+    return await call_next(request)
 
 
 def validation_message(errors: list[dict[str, Any]]) -> str:

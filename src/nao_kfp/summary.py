@@ -1,19 +1,21 @@
 """The rounds table of a search (what `nao search` prints at the end and the report shows): one
-Column per number of a RoundRecord, accuracy, perplexity (language models, poolstats.py) or
-score (zero-cost proxies) columns as the result says, and the one line about the best.
+Column per number of a RoundRecord, its scores read as the result's metric reads them
+(metric.py), and the one line about the best.
 """
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from nao_kfp import findings
-from nao_kfp.poolstats import is_language_model
+from nao_kfp.kinds import KINDS
+from nao_kfp.metric import TRAINING_COLUMNS, Metric
 from nao_kfp.records import RoundRecord, SearchResult
+from nao_kfp.spaces import get_space
 from nao_kfp.units import pct, si
 
 if TYPE_CHECKING:
@@ -67,79 +69,50 @@ DECODER = Column(
     "tokens per architecture the decoder got wrong when it rebuilt the architectures it was "
     "trained on (an architecture is {tokens} tokens; 0 is perfect)",
 )  # fmt: skip
-ACCURACY_COLUMNS = (
-    ROUND,
-    EVALUATED,
-    Column("best dev acc", _field("best_accuracy"), pct,
-           "the round's best accuracy on the dev split (held out from training; the search "
-           "ranks by it)"),
-    BEST_PARAMS,
-    Column("mean dev acc", _field("mean_accuracy"), pct, "the round's mean dev accuracy"),
-    MEAN_PARAMS,
-    PAIRS,
-    DECODER,
-    Column("predicted (new)", _field("predicted_mean"), pct,
-           "the predictor's mean dev accuracy for the round's new architectures, before they "
-           "were trained (the paper's Fig. 2b)"),
-    Column("measured (new)", _field("real_mean"), pct,
-           "their mean dev accuracy once trained"),
-)  # fmt: skip
-PERPLEXITY_COLUMNS = (
-    ROUND,
-    EVALUATED,
-    Column("best dev ppl", _field("best_perplexity"), _fmt("{:.2f}"),
-           "the round's best perplexity on the dev split (lower is better; the search ranks "
-           "by it)"),
-    BEST_PARAMS,
-    Column("mean dev ppl (geometric)", _field("mean_perplexity"), _fmt("{:.2f}"),
-           "the geometric mean of the round's dev perplexities"),
-    MEAN_PARAMS,
-    PAIRS,
-    DECODER,
-    Column("predicted ppl (new)", _field("predicted_perplexity"), _fmt("{:.2f}"),
-           "the predictor's (geometric) mean perplexity for the round's new architectures, "
-           "before they were trained"),
-    Column("real ppl (new)", _field("real_perplexity"), _fmt("{:.2f}"),
-           "their geometric mean perplexity once trained"),
-)  # fmt: skip
+
+
+def _score(key: str, metric: Metric) -> Column:
+    """A column of a round's scores, read as the metric reads them."""
+    head, means = metric.kind.columns[key]
+    return Column(head, _field(key), metric.text, means)
+
+
+def score_columns(metric: Metric) -> tuple[Column, ...]:
+    """The rounds table: the round's best and mean score beside its children's sizes, the
+    predictor's ordering and decoding, and its mean prediction beside the measured mean."""
+    return (
+        ROUND, EVALUATED, _score("best_accuracy", metric), BEST_PARAMS,
+        _score("mean_accuracy", metric), MEAN_PARAMS, PAIRS, DECODER,
+        _score("predicted_mean", metric), _score("real_mean", metric),
+    )  # fmt: skip
+
+
+COLUMNS = score_columns(Metric())
 # NAO-WS: the supernet's training in each round (RoundRecord.supernet)
 SUPERNET_COLUMNS = (
     Column("supernet epoch", _supernet("epoch"),
            means="epochs the shared weights (the supernet) have trained so far"),
     Column("supernet loss", _supernet("loss"), _fmt("{:.4f}"),
            "the supernet's training loss in the round's last epoch"),
-    Column("supernet train acc", _supernet("train_accuracy"), pct,
-           "the supernet's training accuracy in that epoch"),
-)  # fmt: skip
-# the recurrent supernet of a language model: its training perplexity (with dropout)
-SUPERNET_LM_COLUMNS = (
-    *SUPERNET_COLUMNS[:2],
-    Column("supernet train ppl", _supernet("perplexity"), _fmt("{:.2f}"),
-           "the supernet's training perplexity in that epoch (with dropout)"),
-)  # fmt: skip
-COLUMNS = ACCURACY_COLUMNS
-
-
-# zero-cost proxies (result.metric name "score"): the search's numbers are scores
-SCORE_HEADS = {"best dev acc": "best score", "mean dev acc": "mean score"}
-SCORE_COLUMNS = tuple(
-    replace(c, head=SCORE_HEADS[c.head], fmt=_fmt("{:.4f}"),
-            means=f"the round's {c.head.split()[0]} zero-cost proxy score (untrained networks)")
-    if c.head in SCORE_HEADS else c
-    for c in ACCURACY_COLUMNS
 )  # fmt: skip
 
 
-def is_score(result: SearchResult) -> bool:
-    return result.metric.get("name") == "score"
+def supernet_columns(result: SearchResult) -> tuple[Column, ...]:
+    """The supernet's epoch and loss, and what its training measured (metric.py)."""
+    space_metric = get_space(result.space).metric.name
+    key, head, means, percent = TRAINING_COLUMNS.get(space_metric, TRAINING_COLUMNS["accuracy"])
+    return (
+        *SUPERNET_COLUMNS,
+        Column(head, _supernet(key), pct if percent else _fmt("{:.2f}"), means),
+    )
 
 
 def columns(result: SearchResult) -> tuple[Column, ...]:
-    lm = is_language_model(result.space)
-    base = PERPLEXITY_COLUMNS if lm else SCORE_COLUMNS if is_score(result) else ACCURACY_COLUMNS
-    if result.evaluator != "supernet":
+    base = score_columns(result.metric)
+    kind = KINDS.get(result.evaluator)
+    if kind is None or not kind.shares_weights:
         return base
-    return base + (SUPERNET_LM_COLUMNS if lm else SUPERNET_COLUMNS)
+    return base + supernet_columns(result)
 
 
 def table_rows(rounds: Sequence[RoundRecord], cols: Sequence[Column] = COLUMNS) -> list[list[str]]:
@@ -148,26 +121,20 @@ def table_rows(rounds: Sequence[RoundRecord], cols: Sequence[Column] = COLUMNS) 
 
 def glossary(result: SearchResult, cols: Sequence[Column]) -> list[tuple[str, str]]:
     """(head, meaning) of each column, for the line under the table."""
-    from nao_kfp.spaces import get_space
-
     tokens = get_space(result.space).seq_len
     return [(c.head, c.means.format(tokens=tokens)) for c in cols if c.means]
 
 
 def best_line(result: SearchResult) -> str | None:
-    """`dev accuracy 95.33%` or `dev perplexity 81.20`, with params when known."""
+    """`dev accuracy 95.33%`, as the metric reads it, with the test value when measured and
+    params when known."""
     best = result.best
     if best is None:
         return None
-    if is_language_model(result.space):
-        ppl = best.dev_perplexity
-        what = f"dev perplexity {ppl:.2f}" if ppl is not None else f"score {best.dev_accuracy:.4f}"
-    elif is_score(result) and not result.rerank:  # the winner was not retrained
-        what = f"score {best.dev_accuracy:.4f}"
-    else:
-        what = f"dev accuracy {pct(best.dev_accuracy)}"
-        if best.test_accuracy is not None:
-            what += f", test accuracy {pct(best.test_accuracy)}"
+    metric = findings.best_metric(result)
+    what = f"{metric.label} {metric.text(best.dev_accuracy)}"
+    if best.test_accuracy is not None:
+        what += f", {metric.label.replace('dev ', 'test ')} {metric.text(best.test_accuracy)}"
     if best.params is not None:
         what += f", {si(best.params)} params"
     return what

@@ -7,11 +7,20 @@ import json
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from pathlib import Path
 
-from nao_kfp.commands.common import add_config_args, add_space_arg, parse_arch, seed_int
+from nao_kfp.commands.common import (
+    add_config_args,
+    add_space_arg,
+    flag_overrides,
+    parse_arch,
+    path_arg,
+    seed_int,
+)
 from nao_kfp.config import load_config
-from nao_kfp.spaces import get_space
+from nao_kfp.config.bounds import MAX_DEPTH, MAX_WIDTH
+from nao_kfp.errors import ArchError
+from nao_kfp.preflight import check_data_dir, created_dir, output_dir
+from nao_kfp.spaces import declaring, get_space
 
 PARAM_DATASETS = ["cifar10", "cifar100", "imagenet", "digits"]
 
@@ -35,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_arch(p)
     add_config_args(p)
     p.add_argument(
-        "--out", required=True, type=Path, help="output folder (checkpoint, result.json)"
+        "--out", required=True, type=path_arg, help="output folder (checkpoint, result.json)"
     )
     p.add_argument(
         "--seed", type=seed_int, default=None, help="training seed (default: search.seed)"
@@ -62,12 +71,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_train_child(args: argparse.Namespace) -> int:
-    from nao_kfp.preflight import check_data_dir, created_dir, output_dir
+    from nao_kfp.child.runtime import CHECKPOINT, RESULT
 
     space = get_space(args.space)
     arch = parse_arch(space, args.arch, args.format)
-    cfg = load_config(args.config, [f"search.space={space.name}", *args.overrides])
-    output_dir(args.out, "--out")
+    flags = {"search.space": ("--space", space.name), "search.seed": ("--seed", args.seed)}
+    cfg = load_config(args.config, [*args.overrides, *flag_overrides(args.overrides, flags)])
+    output_dir(args.out, "--out", files=(CHECKPOINT, RESULT))
     check_data_dir(cfg.child)
     from nao_kfp.child import train_child
 
@@ -100,13 +110,23 @@ def metric_lines(values: Mapping[str, object]) -> None:
 
 def cmd_params(args: argparse.Namespace) -> int:
     from nao_kfp.child import count_params
-    from nao_kfp.errors import ArchError
 
     space = get_space(args.space)
-    if space.name not in ("nasnet", "enas"):
-        raise ArchError(f"--space: {space.name} has no CNN child to count; expected nasnet or enas")
+    if not space.budgets:
+        raise ArchError(
+            f"--space: {space.name} has no CNN child to count; expected "
+            f"{' or '.join(declaring('budgets'))}"
+        )
     if args.layers < 1 or args.channels < 2:
         raise ArchError("--layers/--channels: expected at least 1 layer and 2 channels")
+    # the network is built (on the meta device) module by module: a size past the child
+    # config's own ceilings takes minutes
+    for flag, value, most in (
+        ("--layers", args.layers, MAX_DEPTH),
+        ("--channels", args.channels, MAX_WIDTH),
+    ):
+        if value > most:
+            raise ArchError(f"{flag}: expected at most {most}, got {value}")
     arch = parse_arch(space, args.arch, args.format)
     counts = count_params(
         space, arch, layers=args.layers, channels=args.channels, dataset=args.dataset

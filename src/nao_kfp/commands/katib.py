@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from nao_kfp.commands.serve import port_number
 from nao_kfp.errors import NaoError
 from nao_kfp.katib import STUBS
@@ -99,8 +101,6 @@ def _work_dir(given: Path | None) -> Path:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    import yaml
-
     _katib()
     from nao_kfp.katib.experiment import experiment_message, read_experiment
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import re
 import socket
-from pathlib import Path
+
+from nao_kfp.commands.common import path_arg
+from nao_kfp.errors import shown
 
 # the model's name is a URL path part and the InferenceService's name: a DNS-1123 label
 NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -13,8 +15,8 @@ NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 def port_number(text: str) -> int:
     """argparse type: a TCP port, 1-65535."""
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a TCP port 1-65535, got {text!r}")
+    if not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port 1-65535, got {shown(text, 40)}")
     return int(text)
 
 
@@ -23,13 +25,25 @@ def model_name(text: str) -> str:
     if not NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(
             f"expected lowercase letters, digits and '-' (at most 63, no leading or trailing "
-            f"'-'), got {text!r}"
+            f"'-'), got {shown(text, 80)}"
         )
     return text
 
 
+def host_address(text: str) -> str:
+    """argparse type: an address to listen on (an IP address or a host name this machine
+    resolves)."""
+    try:
+        socket.getaddrinfo(text, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise argparse.ArgumentTypeError(
+            f"expected an IP address or host name to listen on, got {text[:60]!r}"
+        ) from None
+    return text
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from nao_kfp.serve import DEFAULT_NAME, HTTP_PORT
+    from nao_kfp.serve import DEFAULT_NAME, HOST, HTTP_PORT
 
     p = sub.add_parser(
         "serve",
@@ -41,10 +55,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "with it. Stops on Ctrl-C or SIGTERM. Needs the serve extra (pip install "
         "'nao-kfp[serve]').",
     )
-    p.add_argument("model_dir", type=Path, metavar="MODEL_DIR", help="what `nao export` wrote")
+    p.add_argument("model_dir", type=path_arg, metavar="MODEL_DIR", help="what `nao export` wrote")
     p.add_argument(
         "--port", type=port_number, default=HTTP_PORT, help=f"HTTP port (default {HTTP_PORT})"
     )
+    p.add_argument(
+        "--host", type=host_address, default=HOST,
+        help=f"address to listen on (default {HOST}, every interface, as a KServe container "
+        "needs; 127.0.0.1: this machine only)",
+    )  # fmt: skip
     p.add_argument(
         "--name", type=model_name, default=DEFAULT_NAME,
         help=f"the model's name in the URLs (default {DEFAULT_NAME})",
@@ -57,10 +76,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     model = load_model(args.model_dir, args.name)  # every model error before the server starts
     print(model_summary(args.model_dir, args.name, args.port), flush=True)
-    with socket.socket() as s:
+    family = socket.getaddrinfo(args.host, args.port, proto=socket.IPPROTO_TCP)[0][0]
+    with socket.socket(family) as s:
         try:
-            s.bind(("", args.port))
+            s.bind((args.host, args.port))
         except OSError as e:
-            raise ServeError(f"--port {args.port}: cannot listen ({e.strerror or e})") from None
-    serve(model, port=args.port)
+            raise ServeError(
+                f"--host {args.host} --port {args.port}: cannot listen ({e.strerror or e})"
+            ) from None
+    serve(model, port=args.port, host=args.host)
     return 0

@@ -34,6 +34,9 @@ from nao_kfp.config import PRESETS_DIR, Config, load_config
 from nao_kfp.config.loader import parse_override, preset_path
 from nao_kfp.config.search import MAX_ROUNDS, SearchConfig
 from nao_kfp.errors import ConfigError, NaoError
+from nao_kfp.evaluators import make_evaluator
+from nao_kfp.kinds import KINDS, kind_of
+from nao_kfp.loop import rounds_for_budget
 from nao_kfp.spaces import SPACES
 
 ALGORITHM = "nao"
@@ -44,7 +47,6 @@ KATIB_OWNS = {
     "search.max_evaluations": "spec.maxTrialCount is the budget",
     "search.rounds": "spec.maxTrialCount sets the rounds that spend it",
 }
-NO_TRIAL = ("supernet", "proxy")  # evaluators that score a round in one task
 
 
 class KatibError(NaoError):
@@ -113,24 +115,28 @@ def _read(experiment: Any) -> NaoExperiment | list[str]:
     cfg, why = _with_budget(cfg, preset, base, budget)
     if why:
         return [why]
-    from nao_kfp.evaluators import make_evaluator
 
     try:  # the evaluator's own checks (a table it cannot read, a budget it cannot count)
         make_evaluator(cfg)
     except NaoError as e:
         why = str(e)
-        if cfg.evaluator.kind == "table" and not why.startswith(("evaluator.", "search.")):
+        if kind_of(cfg).reads_table and not why.startswith(("evaluator.", "search.")):
             why = f"evaluator.table: {why}"  # the reader names the file, not the key
         return [why]
     return NaoExperiment(experiment.name, cfg, parameter, metric)
 
 
+def _trial_kinds() -> str:
+    names = [k.name for k in KINDS.values() if k.trial]
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 def _refused(key: str, value: object) -> str | None:
     """Why Katib cannot run a search with this value of this key, if it cannot."""
-    if key == "evaluator.kind" and value in NO_TRIAL:
+    if key == "evaluator.kind" and value in KINDS and not KINDS[str(value)].trial:
         return (
             f"evaluator.kind: {value} scores a whole round in one task, but a Katib trial "
-            "trains one architecture (expected train, table or synthetic)"
+            f"trains one architecture (expected {_trial_kinds()})"
         )
     if key == "search.early_stop" and value is True:
         return (
@@ -222,7 +228,6 @@ def _with_budget(
     cfg: Config, preset: str | None, base: list[str], budget: int
 ) -> tuple[Config, str | None]:
     """search.max_evaluations = maxTrialCount and the rounds that spend it; or why not."""
-    from nao_kfp.loop import rounds_for_budget
 
     s = cfg.search
     if budget < s.initial_archs:

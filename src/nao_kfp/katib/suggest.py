@@ -33,6 +33,8 @@ from nao_kfp.errors import ArchError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.evaluators.base import Accept, Log, failed, ok
 from nao_kfp.katib.experiment import NaoExperiment
+from nao_kfp.kinds import EvaluatorKind
+from nao_kfp.loop import round_pool, run_search
 from nao_kfp.pool import PoolEntry, read_pool
 from nao_kfp.results import RerankEntry
 from nao_kfp.spaces import Arch, get_space
@@ -108,7 +110,8 @@ class TrialEvaluator(Evaluator):
     """The config's evaluator for everything but scoring (what it can sample, its stand-ins,
     its budget, its winner); an architecture's score is its trial's objective value."""
 
-    kind = "katib"
+    # not a kind a config names: the suggestion service wraps the config's evaluator
+    kind = EvaluatorKind("katib", "a Katib trial's objective", "each architecture's Katib trial")
 
     def __init__(self, inner: Evaluator, results: Mapping[str, TrialResult]):
         super().__init__(inner.cfg)
@@ -200,7 +203,6 @@ def open_round(
 ) -> tuple[int | None, list[PoolEntry]]:
     """Replay the search on the results: the first round not finished by the trials and its
     architectures, or (None, []) when every round is."""
-    from nao_kfp.loop import round_pool, run_search
 
     name = re.sub(r"[^a-z0-9-]", "-", exp.name.lower())[:63] or "experiment"
     work = Path(work_root) / f"{name}-{exp.cfg.digest()}"

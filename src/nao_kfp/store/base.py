@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from nao_kfp import validate
 from nao_kfp.errors import NaoError
 
 if TYPE_CHECKING:
@@ -143,10 +144,12 @@ class Store(ABC):
         data = self.get_bytes(key)
         if data is None:
             return None
+
         try:
-            obj = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise StoreError(f"store key {key!r}: not valid JSON ({e})") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise StoreError(f"store key {key!r}: not UTF-8 text") from None
+        obj = validate.json_value(text, f"store key {key!r}", StoreError)
         if not isinstance(obj, dict):
             raise StoreError(f"store key {key!r}: expected a JSON object")
         return obj

@@ -15,9 +15,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from nao_kfp import progress
+from nao_kfp import progress, steps
 from nao_kfp.config import Config
+from nao_kfp.evaluators import TableEvaluator
+from nao_kfp.pool import read_pool
 from nao_kfp.spaces import Arch
+from nao_kfp.strategies.nao import benchmark_config
 from nao_kfp.tabular import Table
 
 # the pool sources of round-1 cells chosen without a query (steps.sample)
@@ -63,11 +66,6 @@ class NaoStart:
         return self._cells[key]
 
     def _sample(self, table: Table, seed: int) -> list[tuple[Arch, str]]:
-        from nao_kfp import steps
-        from nao_kfp.evaluators import TableEvaluator
-        from nao_kfp.pool import read_pool
-        from nao_kfp.strategies.nao import benchmark_config
-
         cfg = benchmark_config(self.cfg, table, self.cfg.search.initial_archs, seed)
         ev = TableEvaluator(cfg, table=table)
         with tempfile.TemporaryDirectory(prefix="nao-start-") as tmp, progress.quiet():
