@@ -24,7 +24,7 @@ from nao_kfp.commands.benchmark import benchmark_config
 from nao_kfp.errors import NaoError
 from nao_kfp.spaces import get_space
 from nao_kfp.strategies import make_strategy
-from nao_kfp.strategies.runner import parse_int_list, parse_names, run_benchmark
+from nao_kfp.strategies.runner import parse_int_list, parse_names, run_benchmark, write_results
 from nao_kfp.tabular import read_table
 
 # name -> the overrides on top of configs/nb201.yaml. "off": a lever of the recipe removed;
@@ -107,6 +107,9 @@ def main() -> int:
     p.add_argument(
         "--prior", action="append", default=[], help="a pool file: run the prior variants"
     )
+    p.add_argument(
+        "--json", type=Path, default=None, help="a folder: each variant and table's results doc"
+    )
     args = p.parse_args()
     budgets = sorted(parse_int_list(args.queries, "--queries"))
     seeds = parse_int_list(args.seeds, "--seeds")
@@ -124,6 +127,9 @@ def main() -> int:
         for path, table in zip(args.table, tables, strict=True):
             nao = CpuTimed(make_strategy("nao", cfg))
             doc = run_benchmark(table, {"nao": nao}, budgets, seeds)
+            if args.json:  # per-seed results, for paired comparisons across runs
+                doc["cpu_seconds"] = {"nao": nao.cpu}  # type: ignore[typeddict-unknown-key]
+                write_results(args.json / f"{name}-{path.stem}.json", doc)
             cells = "  ".join(
                 f"@{s['budget']} {s['mean']:6.2f} ± {s['sem']:.2f}" for s in doc["summary"]
             )

@@ -1,7 +1,7 @@
 """The reproducibility pipeline (CPU only): a small tabular benchmark on a generated table,
 compared against the committed reference JSON.
 
-    1. one task per strategy (nao, random, evolution): every budget and seed of the spec
+    1. one task per strategy (nao, random-unseeded, evolution-unseeded): every budget and seed
     2. compare: merge the results and fail on any difference from the reference
 
 The spec (table seed and size, budgets, seeds, config) travels inside the reference document, so

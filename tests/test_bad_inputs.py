@@ -1040,7 +1040,8 @@ _add(bench("--seeds 0-100000000: more than 10000 values", "--seeds", "0-10000000
 _add(bench("--seeds : expected integers like 0-9 or 0,3,5, got ''", "--seeds="))
 _add(
     bench(
-        "--strategy: unknown name 'greedy'; expected some of nao, random, evolution",
+        "--strategy: unknown name 'greedy'; expected some of nao, evolution, random, "
+        "evolution-unseeded, random-unseeded, params",
         "--strategy",
         "greedy",
     )

@@ -141,6 +141,67 @@ def test_warm_start_continues_from_the_given_model() -> None:
         fit(space, pool, tiny("controller.hidden_size=8"), seed=0, init=first)
 
 
+def _training_batches(run) -> list[int]:
+    """The batch sizes the encoder LSTM trained on while `run()` ran (grad enabled: training,
+    not the quality checks)."""
+    sizes: list[int] = []
+
+    def hook(mod: torch.nn.Module, inp: tuple[torch.Tensor, ...], _out: object) -> None:
+        if isinstance(mod, torch.nn.LSTM) and torch.is_grad_enabled() and mod.training:
+            sizes.append(inp[0].size(0))
+
+    handle = torch.nn.modules.module.register_module_forward_hook(hook)
+    try:
+        run()
+    finally:
+        handle.remove()
+    return sizes
+
+
+def test_a_fit_of_fixed_steps_costs_the_same_for_any_pool() -> None:
+    """controller.steps (search.warm_steps): the same number of full batches for 18 or 300
+    architectures, so a round's fit does not grow with the search."""
+    space = get_space("enas")
+    pool = toy_pool("enas", 300, seed=2)
+    first, _ = fit(space, pool[:12], tiny("controller.epochs=5"), seed=0)
+    cfg = tiny("controller.steps=25", "controller.batch_size=32")
+    got = {}
+    for n in (18, 300):
+        sizes = _training_batches(
+            lambda n=n: got.__setitem__(n, fit(space, pool[:n], cfg, seed=1, init=first)[1])
+        )
+        # the encoder and the decoder run once a step; every batch is full
+        assert len(sizes) == 2 * 25 and set(sizes) == {32}
+    assert got[18]["steps"] == got[300]["steps"] == 25
+    # 36 rows (18 archs and a symmetric variant of each) are 2 batches an epoch; 600 are 19
+    assert got[18]["epochs"] == 13 and got[300]["epochs"] == 2
+    # the fit still learns: it ranks its own pool better than chance
+    assert got[300]["pairwise_accuracy"] > 0.6
+
+
+def test_a_fit_by_epochs_is_unchanged_by_the_steps_mechanism() -> None:
+    space, pool = get_space("enas"), toy_pool("enas", 50, seed=3)
+    sizes = _training_batches(lambda: fit(space, pool, tiny("controller.epochs=3"), seed=0))
+    assert sizes == [60, 60, 40, 40] * 3  # 100 rows an epoch: batches of 60 and 40, in both nets
+
+
+def test_warm_steps_bound_the_warm_fits_and_their_pseudo_labels() -> None:
+    from nao_kfp import rounds
+
+    cfg = load_config("nb201", ["search.warm_steps=3", "search.warm_pseudo_labels=120"])
+    warm = rounds.fit_settings(cfg, warm=True)
+    assert warm.steps == 3 and rounds.fit_settings(cfg, warm=False).steps == 0
+    space = get_space("nb201")
+    pool = toy_pool("nb201", 200, seed=4)
+    first, _ = fit(space, pool[:10], cfg.controller.__class__(**{**cfg.controller.__dict__,
+                   "epochs": 2, "pseudo_epochs": 1, "pseudo_labels": 50}), seed=0)  # fmt: skip
+    for n in (20, 200):
+        sizes = _training_batches(lambda n=n: fit(space, pool[:n], warm, seed=1, init=first))
+        # 3 steps on the evaluated cells, then the pseudo-label pass: its epoch over 120
+        # pseudo-labels alone, ceil(120 / 50) = 3 steps, batches cut from labelled + pseudo
+        assert sizes == [50] * 2 * 3 + [50] * 2 * 3, n
+
+
 # ---------------------------------------------------------------- checkpoint
 
 

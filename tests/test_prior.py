@@ -195,25 +195,24 @@ def test_nao_search_with_a_prior_through_kfp_local_is_the_in_process_search(
     assert result["rounds"][1]["fit"]["prior"] == f"{prior_file} (120)"
 
 
-def test_benchmark_priors_go_to_nao_and_evolution_not_random(
+def test_benchmark_priors_go_to_nao_and_the_seeded_baselines_start_with_its_cells(
     prior_file: Path, tmp_path: Path
 ) -> None:
     cfg = load_config("nb201", SMALL)
     with_prior = load_config(
         "nb201", [*SMALL, f"search.prior=[{prior_file}]", "search.prior_seed=4"]
     )
-    from nao_kfp.commands.benchmark import prior_best
-
-    best = prior_best(with_prior, 20)
-    evo = make_strategy("evolution", with_prior, prior=best).run(TABLE, 30, seed=0)
-    assert [q.arch for q in evo[:20]] == [NB201.to_string(a) for a in best]
-    assert {q.source for q in evo[:20]} == {"prior"}
-    assert make_strategy("random", with_prior, prior=best).run(TABLE, 30, seed=0) == make_strategy(
-        "random", cfg
-    ).run(TABLE, 30, seed=0)
+    best = priors.best(priors.gather(with_prior, [str(prior_file)]), 4)
     nao = make_strategy("nao", with_prior).run(TABLE, 16, seed=0)
-    assert [q.arch for q in nao[:4]] == [NB201.to_string(a) for a in best[:4]]
+    assert [q.arch for q in nao[:4]] == [NB201.to_string(a) for a in best]
     assert nao != make_strategy("nao", cfg).run(TABLE, 16, seed=0)
+    # the priors' best 4, then the preset's proxy cells: evolution and random start from them
+    for name in ("evolution", "random"):
+        got = make_strategy(name, with_prior).run(TABLE, 30, seed=0)
+        assert [q.arch for q in got[:8]] == [q.arch for q in nao[:8]]
+        assert [q.source for q in got[:8]] == ["prior"] * 4 + ["proxy"] * 4
+        unseeded = make_strategy(f"{name}-unseeded", with_prior).run(TABLE, 30, seed=0)
+        assert unseeded == make_strategy(f"{name}-unseeded", cfg).run(TABLE, 30, seed=0)
 
 
 def test_nao_benchmark_prior_flag_and_its_help(
@@ -222,13 +221,18 @@ def test_nao_benchmark_prior_flag_and_its_help(
     csv = tmp_path / "t.csv"
     write_table(csv, TABLE)
     argv = ["benchmark", "--space", "nb201", "--table", str(csv), "--queries", "12", "--seeds", "0",
-            "--strategy", "evolution", "--prior", str(prior_file), "--json", str(tmp_path / "r.json"), "--quiet"]  # fmt: skip
+            "--strategy", "evolution", "--prior", str(prior_file), "--json", str(tmp_path / "r.json"),
+            "--quiet", "--set", "search.prior_seed=6"]  # fmt: skip
     assert main(argv) == 0
     doc = json.loads((tmp_path / "r.json").read_text())
-    assert {h[4] for h in doc["histories"]["evolution"]["0"]} == {"prior"}
+    sources = [h[4] for h in doc["histories"]["evolution"]["0"]]
+    assert sources == ["prior"] * 6 + ["proxy"] * 4 + ["initial"] * 2
+    assert "the priors' best 6" in doc["settings"]["evolution"]["start"]
     with pytest.raises(SystemExit):
         main(["benchmark", "--help"])
-    assert "evolution's initial population" in " ".join(capsys.readouterr().out.split())
+    assert "evolution and random search start from those" in " ".join(
+        capsys.readouterr().out.split()
+    )
 
 
 def test_an_s3_prior_is_read_through_the_store_in_another_bucket(

@@ -31,7 +31,9 @@ from nao_kfp.trace import first_difference
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FAST = ReproduceSpec(strategies=("random", "evolution"), table=TableSpec(seed=0, rows=300))
+FAST = ReproduceSpec(
+    strategies=("random-unseeded", "evolution-unseeded"), table=TableSpec(seed=0, rows=300)
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,26 +50,32 @@ def test_an_unchanged_rerun_matches(reference):
 def test_a_perturbed_value_fails_naming_strategy_budget_seed_and_values(reference):
     actual = copy.deepcopy(reference)
     run = next(
-        r for r in actual["runs"] if (r["strategy"], r["budget"], r["seed"]) == ("evolution", 40, 1)
+        r
+        for r in actual["runs"]
+        if (r["strategy"], r["budget"], r["seed"]) == ("evolution-unseeded", 40, 1)
     )
     before = run["reported"]
     run["reported"] = before + 0.01
     with pytest.raises(ReproduceError) as e:
         check_reproduction(reference, actual)
     assert (
-        f"evolution budget 40 seed 1: reported {before} (reference) != {before + 0.01} (this run)"
+        f"evolution-unseeded budget 40 seed 1: reported {before} (reference) != {before + 0.01} (this run)"
         in str(e.value)
     )
 
 
 def test_a_changed_history_or_table_fails(reference):
     actual = copy.deepcopy(reference)
-    actual["histories"]["random"]["0"][4][2] += 1.0
-    assert any(d.startswith("random seed 0: query 5 ") for d in compare_results(reference, actual))
-    other = run_spec(ReproduceSpec(strategies=("random",), table=TableSpec(seed=1, rows=300)))
+    actual["histories"]["random-unseeded"]["0"][4][2] += 1.0
+    assert any(
+        d.startswith("random-unseeded seed 0: query 5 ") for d in compare_results(reference, actual)
+    )
+    other = run_spec(
+        ReproduceSpec(strategies=("random-unseeded",), table=TableSpec(seed=1, rows=300))
+    )
     diffs = compare_results(reference, other)
     assert diffs[0].startswith("table digest:")
-    assert any("evolution budget 20 seed 0: missing" in d for d in diffs)
+    assert any("evolution-unseeded budget 20 seed 0: missing" in d for d in diffs)
 
 
 def test_local_pipeline_writes_then_checks_the_reference(tmp_path):
@@ -150,8 +158,8 @@ def test_a_nao_difference_on_another_machine_names_both_machines(reference):
         check_reproduction(ref, actual)
     assert "the reference was made on" not in str(e.value)
     # and random search or evolution must reproduce on any machine
-    actual["machine"], actual["runs"][0]["strategy"] = machine(), "random"
-    ref["runs"][0]["strategy"] = "random"
+    actual["machine"], actual["runs"][0]["strategy"] = machine(), "random-unseeded"
+    ref["runs"][0]["strategy"] = "random-unseeded"
     with pytest.raises(ReproduceError) as e:
         check_reproduction(ref, actual)
     assert "the reference was made on" not in str(e.value)

@@ -6,12 +6,14 @@ from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
 from nao_kfp.strategies import (
     EvolutionConfig,
+    NaoStart,
     RandomSearch,
     RegularizedEvolution,
     StrategyError,
+    default_strategies,
     make_strategy,
 )
-from nao_kfp.tabular import TableSpec, generate_table
+from nao_kfp.tabular import Table, TableSpec, generate_table
 
 NB201 = get_space("nb201")
 TABLE = generate_table(NB201, TableSpec(seed=7, rows=1500))
@@ -169,3 +171,72 @@ def test_unknown_unavailable_mode_is_named():
         ConfigError, match="evaluator.unavailable: expected one of nearest, skip, got 'closest'"
     ):
         load_config("nb201", ["evaluator.unavailable=closest"])
+
+
+# ---------------------------------------------------------------- the same head start for all
+
+
+def test_seeded_baselines_start_from_the_cells_nao_chose_without_a_query():
+    nao = small_nao()
+    first = [q.arch for q in nao.run(TABLE, 14, seed=2)[:8]]  # the preset's 8 proxy cells
+    start = NaoStart(nao.cfg)
+    evo = make_strategy("evolution", nao.cfg, start=start).run(TABLE, 30, seed=2)
+    rnd = make_strategy("random", nao.cfg, start=start).run(TABLE, 30, seed=2)
+    for history in (evo, rnd):
+        assert [q.arch for q in history[:8]] == first
+        assert [q.source for q in history[:8]] == ["proxy"] * 8
+        assert len({q.id for q in history}) == 30
+    # after the start, each goes on as it does unseeded: evolution fills its population at
+    # random, random search queries its own seeded order
+    assert {q.source for q in evo[8:20]} == {"initial"}
+    unseeded = make_strategy("random-unseeded", nao.cfg).run(TABLE, 60, seed=2)
+    assert [q.id for q in rnd[8:]] == [q.id for q in unseeded if q.arch not in first][:22]
+    # anytime, so the benchmark may read every budget off one run
+    assert make_strategy("evolution", nao.cfg, start=start).run(TABLE, 11, seed=2) == evo[:11]
+
+
+@pytest.mark.parametrize("name", ["evolution", "random"])
+def test_unseeded_variants_are_the_baselines_of_a_config_that_seeds_nothing(name):
+    seeded_cfg = small_nao().cfg
+    plain_cfg = small_nao("search.proxy_seed=0").cfg
+    unseeded = make_strategy(f"{name}-unseeded", seeded_cfg).run(TABLE, 30, seed=1)
+    assert make_strategy(name, plain_cfg).run(TABLE, 30, seed=1) == unseeded
+    assert make_strategy(name, seeded_cfg).run(TABLE, 30, seed=1) != unseeded
+    assert not NaoStart(plain_cfg).seeds_anything and NaoStart(seeded_cfg).seeds_anything
+
+
+def test_the_default_strategies_add_the_unseeded_ones_only_when_nao_is_seeded():
+    everything = ["nao", "evolution", "random", "evolution-unseeded", "random-unseeded", "params"]
+    assert default_strategies(NaoStart(small_nao().cfg)) == everything
+    plain = NaoStart(small_nao("search.proxy_seed=0").cfg)
+    assert default_strategies(plain) == ["nao", "evolution", "random", "params"]
+
+
+def test_params_queries_the_biggest_networks_first_ties_in_a_seeded_order():
+    from nao_kfp.child.params import meta_network, search_spec
+
+    cfg = small_nao().cfg
+    table = generate_table(NB201, TableSpec(seed=4, rows=120))
+    strategy = make_strategy("params", cfg)
+    history = strategy.run(table, 120, seed=0)
+
+    def size(arch: str) -> int:
+        net = meta_network(NB201, NB201.parse(arch), search_spec(cfg.child))
+        return sum(p.numel() for p in net.parameters())
+
+    sizes = [size(q.arch) for q in history]
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) > 3
+    other = strategy.run(table, 120, seed=1)
+    assert [size(q.arch) for q in other] == sizes and other != history  # ties reordered
+    assert strategy.run(table, 20, seed=1) == other[:20]
+
+
+def test_params_reads_the_tables_params_column_when_it_has_one():
+    import dataclasses
+
+    rows = TABLE.rows[:50]
+    # a params column that ranks the rows by their valid accuracy
+    order = sorted(rows, key=lambda r: r.valid)
+    table = Table(NB201, [dataclasses.replace(r, params=i) for i, r in enumerate(order)])
+    history = make_strategy("params", small_nao().cfg).run(table, 10, seed=0)
+    assert [q.id for q in history] == [r.id for r in order[::-1][:10]]

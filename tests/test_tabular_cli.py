@@ -216,3 +216,24 @@ def test_summary_quotes_nao_minus_each_strategy_in_standard_errors():
     assert "nao - evolution: @100 +0.50 (+2.5 SE), @200 -0.10 (SE 0)" in format_summary(doc)
     doc["strategies"] = ["evolution"]
     assert "nao -" not in format_summary(doc)
+
+
+def test_by_default_nao_meets_the_seeded_baselines_the_unseeded_ones_and_params(
+    table_csv, tmp_path, capsys
+):
+    out_json = tmp_path / "r.json"
+    args = ["benchmark", "--space", "nb201", "--table", str(table_csv), "--queries", "12"]
+    args += ["--seeds", "0", "--json", str(out_json), "--quiet", "--set", "controller.epochs=3"]
+    code, out, _ = run_cli(args, capsys)
+    assert code == 0
+    doc = json.loads(out_json.read_text())
+    names = ["nao", "evolution", "random", "evolution-unseeded", "random-unseeded", "params"]
+    assert doc["strategies"] == names
+    # the nb201 preset seeds NAO's 10 initial cells by zero-cost proxies; so do the baselines
+    nao_first = [h[1] for h in doc["histories"]["nao"]["0"][:10]]
+    for name in ("evolution", "random"):
+        assert [h[1] for h in doc["histories"][name]["0"][:10]] == nao_first
+        assert "search.proxy_seed" in doc["settings"][name]["start"]
+    assert "start" not in doc["settings"]["evolution-unseeded"]
+    assert {h[4] for h in doc["histories"]["params"]["0"]} == {"params"}
+    assert [line.split()[0] for line in out.splitlines()[2:8]] == names

@@ -6,7 +6,8 @@ algorithm the pipeline runs:
 
     seed_for          the per-step seeds (stable across runs and platforms)
     fit_settings      which epochs a fit gets: controller.epochs cold, search.warm_epochs warm
-                      (SemiNAS: controller.pseudo_*, search.warm_pseudo_*)
+                      or a fixed search.warm_steps (SemiNAS: controller.pseudo_*,
+                      search.warm_pseudo_*)
     needs_fit         whether a round's fit has anything new to learn from
     top_k             how many seeds the embedding optimization starts from
     wanted            how many new architectures a round may propose (search.new_archs, capped
@@ -56,6 +57,8 @@ def fit_settings(cfg: Config, *, warm: bool) -> ControllerConfig:
     )
     if cfg.search.warm_epochs > 0:
         c = dataclasses.replace(c, epochs=cfg.search.warm_epochs)
+    if cfg.search.warm_steps > 0:
+        c = dataclasses.replace(c, steps=cfg.search.warm_steps)
     return c
 
 

@@ -18,8 +18,14 @@ from nao_kfp.commands.common import (
 from nao_kfp.config import PRESETS_DIR, Config, load_config
 from nao_kfp.numerics import guarantee
 from nao_kfp.preflight import output_dir, output_file
-from nao_kfp.spaces import Arch, get_space
-from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
+from nao_kfp.spaces import get_space
+from nao_kfp.strategies import (
+    STRATEGIES,
+    EvolutionConfig,
+    NaoStart,
+    default_strategies,
+    make_strategy,
+)
 from nao_kfp.strategies.reproduce import REFERENCE_PATH
 from nao_kfp.strategies.runner import (
     format_summary,
@@ -44,7 +50,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_space_arg(p)
     p.add_argument("--table", required=True, help="CSV with columns arch, valid[, test, seconds]")
     p.add_argument(
-        "--strategy", default="nao,random,evolution", help="comma-separated (default: all)"
+        "--strategy",
+        default=None,
+        help="comma-separated, of nao, evolution, random, evolution-unseeded, random-unseeded "
+        "and params (default: all; the unseeded ones only when the config seeds NAO's first "
+        "cells). evolution and random start from the cells NAO's config chooses without a "
+        "query (search.proxy_seed, the priors' best), the -unseeded variants from random "
+        "cells; params queries the biggest networks first",
     )
     p.add_argument("--queries", default="50,100,200", help="query budgets, e.g. 50,100,200")
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5")
@@ -70,8 +82,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="POOL.jsonl",
         help="a pool of an earlier search in this space (any data set; repeatable): NAO trains "
         "on it and takes search.prior_seed of its initial cells from its best (search.prior); "
-        "evolution's initial population is its best cells that are in the table; random "
-        "search ignores it",
+        "evolution and random search start from those initial cells too",
     )
     p.add_argument("--quiet", action="store_true", help="no per-seed progress lines")
     add_config_args(p, default=None)
@@ -117,20 +128,14 @@ def benchmark_config(
     return load_config(preset, [*overrides, *flag_overrides(overrides, flags)])
 
 
-def prior_best(cfg: Config, count: int) -> list[Arch]:
-    """The `count` best architectures of cfg.search.prior (checked: a bad file is one line
-    naming --prior), best first; [] without priors."""
-
-    sources = [(r, prior.read_prior(cfg, r, "--prior")) for r in cfg.search.prior]
-    return prior.best(prior.prior_set(sources), count) if sources else []
-
-
 def cmd_benchmark(args: argparse.Namespace) -> int:
 
     for flag, path in (("--json", args.json_out), ("--plot", args.plot)):
         if path is not None:
             output_file(path, flag)
-    names = parse_names(args.strategy, "--strategy", STRATEGIES)
+    names = (
+        parse_names(args.strategy, "--strategy", STRATEGIES) if args.strategy is not None else []
+    )
     budgets = parse_int_list(args.queries, "--queries", minimum=1)
     seeds = parse_int_list(args.seeds, "--seeds")
     space = get_space(args.space)
@@ -151,8 +156,11 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         mutation_tries=evo.mutation_tries,
         max_steps=evo.max_steps,
     )
-    best = prior_best(cfg, evo.population)
-    strategies = {n: make_strategy(n, cfg, evolution=evo, prior=best) for n in names}
+    for ref in cfg.search.prior:  # a bad prior file is one line naming --prior, before any run
+        prior.read_prior(cfg, ref, "--prior")
+    start = NaoStart(cfg)
+    names = names or default_strategies(start)
+    strategies = {n: make_strategy(n, cfg, evolution=evo, start=start) for n in names}
     settings = {n: settings_of(s) for n, s in strategies.items()}
 
     def log(msg: str) -> None:

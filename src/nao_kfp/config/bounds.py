@@ -11,6 +11,9 @@ MAX_SEED = 2**32 - 1
 # the longest recipe we know).
 MAX_EPOCHS = 100_000
 EPOCHS_WHY = "each is a pass over the training data"
+# Fits of a fixed number of optimizer steps: a 1000-epoch fit over the largest pool is far less.
+MAX_STEPS = 10_000_000
+STEPS_WHY = "each is an optimizer step, run one after another"
 # Networks built to be scored by zero-cost proxies (7-20 ms each on a CPU): 10,000 is a few
 # minutes; the nb201 preset scores 300.
 MAX_PROXY_NETS = 10_000

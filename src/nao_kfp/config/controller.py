@@ -10,7 +10,9 @@ from nao_kfp.config.bounds import (
     MAX_BATCH,
     MAX_DEPTH,
     MAX_EPOCHS,
+    MAX_STEPS,
     MAX_WIDTH,
+    STEPS_WHY,
     WIDTH_WHY,
 )
 from nao_kfp.config.keys import key
@@ -81,6 +83,17 @@ class ControllerConfig:
         min=1,
         max=MAX_EPOCHS,
         why=EPOCHS_WHY,
+    )
+    steps: int = key(
+        0,
+        "A fit of exactly this many optimizer steps instead of controller.epochs "
+        "(full batches drawn epoch by epoch from the reshuffled pool, the last epoch cut "
+        "short), so that its cost does not grow with the pool; its pseudo-label pass takes "
+        "its epochs' steps over the pseudo-labels alone. search.warm_steps sets it for "
+        "warm-started fits. 0: controller.epochs.",
+        min=0,
+        max=MAX_STEPS,
+        why=STEPS_WHY,
     )
     batch_size: int = key(
         100,

@@ -11,7 +11,7 @@ import dataclasses
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,9 +203,12 @@ def _pseudo_round(
     both = _Data(
         torch.cat((data.tokens, tokens)), torch.cat((data.target, target)), variants, weight
     )
-    settings = dataclasses.replace(
-        cfg, epochs=cfg.pseudo_epochs, batch_size=cfg.pseudo_batch_size or cfg.batch_size
-    )
+    batch = cfg.pseudo_batch_size or cfg.batch_size
+    # with controller.steps (a fit whose cost does not grow with the pool), the pass takes the
+    # steps of its epochs over the pseudo-labels alone, their number fixed; the labeled rows
+    # enter its batches at their share
+    steps = cfg.pseudo_epochs * -(-_epoch_size(both, len(archs)) // batch) if cfg.steps else 0
+    settings = dataclasses.replace(cfg, epochs=cfg.pseudo_epochs, batch_size=batch, steps=steps)
     with trace.step(f"{trace.current()}, pseudo-labels".lstrip(", ")):
         _train(model, both, None, settings, gen, log)
     return len(archs)
@@ -224,6 +227,46 @@ def _epoch_inputs(
     pick = torch.randint(VARIANTS, (n,), generator=gen)
     sym = variants[rows, pick]
     return torch.cat((x, sym)), torch.cat((target, target)), rows.repeat(2)
+
+
+Batch = tuple[Tensor, Tensor, Tensor]  # inputs, targets, row indices into the data
+
+
+def _epochs(
+    x: Tensor,
+    variants: Tensor | None,
+    target: Tensor,
+    cfg: ControllerConfig,
+    gen: torch.Generator,
+    epoch_size: int,
+) -> Iterator[list[Batch]]:
+    """Each epoch's batches. By epochs: cfg.epochs reshuffled passes over the rows. With
+    controller.steps: exactly that many batches of batch_size rows each, cut from a stream of
+    reshuffled passes (a batch may span two), so that a step costs the same however few rows
+    there are; they come steps-per-epoch at a time, the last group shorter."""
+    batch = cfg.batch_size
+    per_epoch = -(-epoch_size // batch)
+    if not cfg.steps:
+        for _ in range(cfg.epochs):
+            x_all, y_all, rows_all = _epoch_inputs(x, variants, target, gen)
+            perm = torch.randperm(x_all.size(0), generator=gen)
+            yield [(x_all[i], y_all[i], rows_all[i]) for i in perm.split(batch)]
+        return
+    parts: list[Batch] = []
+    have, left = 0, cfg.steps
+    while left > 0:
+        group = []
+        for _ in range(min(per_epoch, left)):
+            while have < batch:
+                x_all, y_all, rows_all = _epoch_inputs(x, variants, target, gen)
+                perm = torch.randperm(x_all.size(0), generator=gen)
+                parts.append((x_all[perm], y_all[perm], rows_all[perm]))
+                have += perm.numel()
+            xs, ys, rs = (torch.cat(t) for t in zip(*parts, strict=True))
+            group.append((xs[:batch], ys[:batch], rs[:batch]))
+            parts, have = [(xs[batch:], ys[batch:], rs[batch:])], have - batch
+        left -= len(group)
+        yield group
 
 
 def _optimizer(
@@ -274,9 +317,16 @@ def predictor_loss(
     return mse, rank
 
 
-def _epoch_size(data: _Data) -> int:
-    n = data.tokens.size(0)
+def _epoch_size(data: _Data, n: int | None = None) -> int:
+    """Rows an epoch over `data` (or over n of its architectures) trains on."""
+    n = data.tokens.size(0) if n is None else n
     return 2 * n if data.variants is not None else n
+
+
+def total_steps(cfg: ControllerConfig, steps_per_epoch: int) -> int:
+    """A pass's optimizer steps: controller.steps when set (whatever the data's size), else
+    its epochs' worth."""
+    return cfg.steps or cfg.epochs * steps_per_epoch
 
 
 def lr_at(cfg: ControllerConfig, steps_per_epoch: int) -> Callable[[int], float] | None:
@@ -284,7 +334,7 @@ def lr_at(cfg: ControllerConfig, steps_per_epoch: int) -> Callable[[int], float]
     if cfg.lr_schedule == "constant":
         return None
     warm = cfg.warmup_epochs * steps_per_epoch
-    total = max(cfg.epochs * steps_per_epoch, warm + 1)
+    total = max(total_steps(cfg, steps_per_epoch), warm + 1)
     low = cfg.lr * cfg.lr_min_ratio
 
     def lr(step: int) -> float:
@@ -329,14 +379,15 @@ def _train_predictor(
             variants = net.pool(net.encode(flat)).reshape(n, v, -1)
     boot = _bootstrap(model, data.tokens.size(0), gen)
     t0 = time.perf_counter()
-    mse_sum, batches = 0.0, 0
-    for _epoch in range(cfg.epochs):
-        x_all, y_all, rows_all = _epoch_inputs(pooled, variants, data.target, gen)
-        perm = torch.randperm(x_all.size(0), generator=gen)
+    mse_sum, batches, step, _epoch = 0.0, 0, 0, 0
+    for _epoch, group in enumerate(
+        _epochs(pooled, variants, data.target, cfg, gen, _epoch_size(data))
+    ):
         mse_sum, batches = 0.0, 0
-        for idx in perm.split(cfg.batch_size):
-            w = _row_weights(model, boot, data, rows_all[idx])
-            mse, rank = predictor_loss(net.pooled_logits(x_all[idx]), y_all[idx], cfg, w)
+        for x, y, rows in group:
+            step += 1
+            w = _row_weights(model, boot, data, rows)
+            mse, rank = predictor_loss(net.pooled_logits(x), y, cfg, w)
             loss = _objective(mse, rank, cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -345,7 +396,8 @@ def _train_predictor(
             mse_sum, batches = mse_sum + mse.item(), batches + 1
         trace.record(f"epoch {_epoch + 1} predictor parameters", net.state_dict())
     return {
-        "epochs": cfg.epochs,
+        "epochs": _epoch + 1,
+        "steps": step,
         "train_seconds": round(time.perf_counter() - t0, 3),
         "mse": round(mse_sum / max(batches, 1), 6),
         "early_stopping": False,
@@ -369,25 +421,24 @@ def _train(
     stopper = _EarlyStopper(cfg.patience) if hold is not None else None
     steps_per_epoch = -(-_epoch_size(data) // cfg.batch_size)
     schedule = lr_at(cfg, steps_per_epoch)
+    epochs = -(-total_steps(cfg, steps_per_epoch) // steps_per_epoch)
     step = 0
     t0 = time.perf_counter()
     epoch, mse_sum, nll_sum, batches = 0, 0.0, 0.0, 0
     boot = _bootstrap(model, data.tokens.size(0), gen)
-    for epoch in range(1, cfg.epochs + 1):
+    batched = _epochs(data.tokens, data.variants, data.target, cfg, gen, _epoch_size(data))
+    for epoch, group in enumerate(batched, start=1):
         net.train()
-        x_all, y_all, rows_all = _epoch_inputs(data.tokens, data.variants, data.target, gen)
-        perm = torch.randperm(x_all.size(0), generator=gen)
         mse_sum, nll_sum, batches = 0.0, 0.0, 0
-        for idx in perm.split(cfg.batch_size):
-            x, y = x_all[idx], y_all[idx]
+        for x, y, rows in group:
             states = net.encode(x)
-            w = _row_weights(model, boot, data, rows_all[idx])
+            w = _row_weights(model, boot, data, rows)
             mse, rank = predictor_loss(net.head_logits(states), y, cfg, w)
             nll = F.cross_entropy(net.decode_logits(states, x).reshape(-1, vocab), x.reshape(-1))
             loss = lam * _objective(mse, rank, cfg) + (1.0 - lam) * nll
             if schedule is not None:
-                for group in opt.param_groups:
-                    group["lr"] = schedule(step)
+                for params in opt.param_groups:
+                    params["lr"] = schedule(step)
             step += 1
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -395,7 +446,7 @@ def _train(
             opt.step()
             mse_sum, nll_sum, batches = mse_sum + mse.item(), nll_sum + nll.item(), batches + 1
         trace.record(f"epoch {epoch} parameters", net.state_dict())
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+        if epoch % cfg.eval_every == 0 or epoch == epochs:
             msg = f"epoch {epoch}: mse {mse_sum / batches:.5f} nll {nll_sum / batches:.4f}"
             if stopper is not None and hold is not None:
                 q = _quality(model, *hold)
@@ -409,6 +460,7 @@ def _train(
     train_seconds = time.perf_counter() - t0
     record: dict[str, Any] = {
         "epochs": epoch,
+        "steps": step,
         "train_seconds": round(train_seconds, 3),
         "mse": round(mse_sum / max(batches, 1), 6),
         "nll": round(nll_sum / max(batches, 1), 6),
@@ -419,7 +471,7 @@ def _train(
         record.update(
             best_epoch=stopper.best_epoch,
             best_seconds=round(stopper.best_seconds, 3),
-            stopped_early=epoch < cfg.epochs,
+            stopped_early=epoch < epochs,
             n_holdout=int(hold[0].size(0)),
             holdout_pairwise_accuracy=stopper.best["pairwise_accuracy"],
             holdout_hamming=stopper.best["hamming"],

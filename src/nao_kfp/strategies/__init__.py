@@ -1,17 +1,31 @@
-"""Search strategies for tabular benchmark mode, registered by name."""
+"""Search strategies for tabular benchmark mode, registered by name.
+
+evolution and random start from the cells NAO's config picks without a query (search.proxy_seed,
+the priors' best: strategies/start.py), so that every strategy gets the same head start;
+evolution-unseeded and random-unseeded start from nothing; params queries the biggest networks
+first.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from nao_kfp.config import Config
-from nao_kfp.spaces import Arch
 from nao_kfp.strategies.base import Strategy, StrategyError
 from nao_kfp.strategies.evolution import EvolutionConfig, RegularizedEvolution
 from nao_kfp.strategies.nao import NaoStrategy
+from nao_kfp.strategies.params import ParamCount
 from nao_kfp.strategies.random import RandomSearch
+from nao_kfp.strategies.start import NaoStart
 
-STRATEGIES = ("nao", "random", "evolution")
+STRATEGIES = ("nao", "evolution", "random", "evolution-unseeded", "random-unseeded", "params")
+UNSEEDED = ("evolution-unseeded", "random-unseeded")
+
+
+def default_strategies(start: NaoStart) -> list[str]:
+    """Every strategy; the unseeded variants only when the config seeds NAO's first cells
+    (otherwise they would repeat the seeded ones)."""
+    return [n for n in STRATEGIES if start.seeds_anything or n not in UNSEEDED]
 
 
 def make_strategy(
@@ -20,14 +34,20 @@ def make_strategy(
     *,
     evolution: EvolutionConfig | None = None,
     log: Callable[[str], None] | None = None,
-    prior: Sequence[Arch] = (),
+    start: NaoStart | None = None,
 ) -> Strategy:
-    """`prior`: the priors' best architectures, best first (prior.best): evolution's initial
-    population; NAO reads its priors from cfg.search.prior; random search has no use for them."""
-    if name == "random":
-        return RandomSearch()
-    if name == "evolution":
-        return RegularizedEvolution(evolution, initial=prior)
+    """`start`: NAO's query-free initial cells for the seeded baselines, shared so that they
+    are computed once per table and seed (default: a new one for cfg)."""
+    if name in ("evolution", "random"):
+        start = start or NaoStart(cfg)
+    elif name in UNSEEDED:
+        start = None
+    if name.startswith("evolution") and name in STRATEGIES:
+        return RegularizedEvolution(evolution, start=start, name=name)
+    if name.startswith("random") and name in STRATEGIES:
+        return RandomSearch(start, name=name)
+    if name == "params":
+        return ParamCount(cfg)
     if name == "nao":
         return NaoStrategy(cfg, log=log)
     raise StrategyError(
@@ -37,11 +57,15 @@ def make_strategy(
 
 __all__ = [
     "STRATEGIES",
+    "UNSEEDED",
     "EvolutionConfig",
+    "NaoStart",
     "NaoStrategy",
+    "ParamCount",
     "RandomSearch",
     "RegularizedEvolution",
     "Strategy",
     "StrategyError",
+    "default_strategies",
     "make_strategy",
 ]

@@ -1,6 +1,7 @@
 """Regularized evolution (Real et al., 2019) on a table.
 
-Start from `population` random table rows; then, until the budget is spent, pick `tournament`
+Start from `population` table rows: NAO's query-free initial cells when given one (`start`,
+strategies/start.py: the same head start NAO's config takes), then random ones; then, until the budget is spent, pick `tournament`
 members of the population at random, mutate the best of them (by `valid`) through the space
 protocol (`space.mutate`: one op or one input changes), query the child, add it to the
 population and remove the oldest member (age, not fitness, decides who leaves).
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nao_kfp.spaces import Arch
 from nao_kfp.strategies.base import Strategy, StrategyError, random_fill, rng_for
+from nao_kfp.strategies.start import NaoStart
 from nao_kfp.tabular import Query, TabularEvaluator
 
 
@@ -32,15 +33,18 @@ class EvolutionConfig:
 
 
 class RegularizedEvolution(Strategy):
-    """`initial`: architectures (best first, e.g. a prior's best: `nao benchmark --prior`) that
-    make up the initial population before random rows do; those missing from the table are
-    skipped."""
+    """`start`: the initial population begins with NAO's query-free initial cells for the
+    run's seed (none: all random, `evolution-unseeded`). Both variants draw from one random
+    stream per seed, so they differ only by the start."""
 
-    name = "evolution"
-
-    def __init__(self, cfg: EvolutionConfig | None = None, initial: Sequence[Arch] = ()):
+    def __init__(
+        self,
+        cfg: EvolutionConfig | None = None,
+        start: NaoStart | None = None,
+        name: str = "evolution",
+    ):
         self.cfg = cfg or EvolutionConfig()
-        self.initial = list(initial)
+        self.start, self.name = start, name
         if self.cfg.population < 1 or not 1 <= self.cfg.tournament <= self.cfg.population:
             raise StrategyError(
                 f"evolution.tournament: expected 1..population ({self.cfg.population}), "
@@ -48,12 +52,12 @@ class RegularizedEvolution(Strategy):
             )
 
     def search(self, ev: TabularEvaluator, seed: int) -> None:
-        rng = rng_for(self.name, seed)
-        for arch in self.initial:
+        rng = rng_for("evolution", seed)
+        for arch, source in self.start.cells(ev.table, seed) if self.start else ():
             if ev.used >= min(self.cfg.population, ev.budget):
                 break
             if ev.is_new(arch):
-                ev.query(arch, source="prior")
+                ev.query(arch, source=source)
         random_fill(ev, rng, self.cfg.population - ev.used, source="initial")
         population: deque[Query] = deque(ev.history)
         while ev.remaining > 0:

@@ -270,12 +270,17 @@ def _differences(doc: BenchmarkDoc, cells: dict[tuple[str, int], SummaryDoc]) ->
 def settings_of(strategy: Strategy) -> JSONObject:
     """What produced a strategy's results, for the results document."""
     value = getattr(strategy, "cfg", None)
+    out: JSONObject = {}
     if isinstance(value, Config):  # NAO: the sections of the config its loop reads
         d = value.to_dict()
-        return {"config": {k: d[k] for k in ("search", "evaluator", "controller")}}
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {"config": dataclasses.asdict(value)}
-    return {}
+        keys = ("search", "evaluator", "controller") if strategy.name == "nao" else ("child",)
+        out["config"] = {k: d[k] for k in keys}
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out["config"] = dataclasses.asdict(value)
+    start = getattr(strategy, "start", None)
+    if start is not None:  # a seeded baseline: where its first queries come from
+        out["start"] = start.describe()
+    return out
 
 
 # ---------------------------------------------------------------- schema and files
