@@ -32,6 +32,7 @@ TINY_WS = [
 FINAL = [
     "final.enabled=true", "final.rerank_top=1", "final.epochs=1", "final.layers=1",
     "final.channels=4", "final.aux_head=false", "final.batch_size=64", "final.train_subset=300",
+    "final.aot_compile=false",  # tests/test_serve.py compiles the suite's one package
 ]  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from nao_kfp.commands.common import add_config_args
@@ -15,8 +16,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="export a trained child or final network as a stand-alone model",
         description="Writes DIR/model.pt (architecture, network settings, weights, data "
         "normalization, classes), DIR/model.pt2 (a torch.export program: pixels in [0, 1] to "
-        "logits, loadable with only torch installed) and DIR/model.json; prints a JSON line with "
-        "the paths and the command that loads the model. --config/--set are needed only for "
+        "logits, loadable with only torch installed), DIR/model.aoti.pt2 (the same program "
+        "compiled ahead of time by AOTInductor, which `nao serve` runs; where a C++ compiler is "
+        "found, a minute or more) and DIR/model.json; prints a JSON line with the paths and the "
+        "command that loads the model. --config/--set are needed only for "
         "checkpoints that record no data normalization (older ones), and for s3:// checkpoints "
         "(cluster.s3_endpoint; credentials from S3_ACCESS_KEY and S3_SECRET_KEY).",
     )
@@ -26,6 +29,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "store's: its path in a local store or s3://BUCKET/KEY",
     )  # fmt: skip
     p.add_argument("--out", required=True, type=Path, help="folder for the exported model")
+    p.add_argument(
+        "--aot-compile", action=argparse.BooleanOptionalAction, default=True,
+        help="compile model.aoti.pt2 with AOTInductor (default: yes, where $CXX or g++ runs)",
+    )  # fmt: skip
     add_config_args(p, default=None)
     p.set_defaults(func=cmd_export)
 
@@ -44,6 +51,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.out,
         child_cfg=cfg.child if cfg else None,
         cluster=cfg.cluster if cfg else None,
+        aot_compile=args.aot_compile,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(json.dumps(out, sort_keys=True))
     return 0

@@ -18,7 +18,7 @@ from nao_kfp.config.checks import (
     check,
 )
 from nao_kfp.config.child import DATASETS, TRAIN_IMAGES, ChildConfig, RnnChildConfig
-from nao_kfp.config.cluster import ACCELERATOR_LABEL, ClusterConfig
+from nao_kfp.config.cluster import ACCELERATOR_LABEL, ClusterConfig, cpu_cores
 from nao_kfp.config.controller import RANK_LOSSES, ControllerConfig
 from nao_kfp.config.evaluator import EVALUATORS, PROXIES, EvaluatorConfig
 from nao_kfp.config.final import FinalConfig
@@ -80,6 +80,7 @@ __all__ = [
     "check",
     "config_from_json",
     "config_to_json",
+    "cpu_cores",
     "load_config",
     "parse_override",
     "preset_path",

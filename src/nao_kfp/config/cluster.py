@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from nao_kfp.config.bounds import _positive
@@ -39,8 +40,24 @@ class ClusterConfig:
     store_retry_delay_s: float = 1.0
 
 
+def cpu_cores(quantity: str) -> float:
+    """A Kubernetes CPU quantity in cores ('4' -> 4.0, '500m' -> 0.5); ConfigError naming
+    cluster.cpu_request otherwise."""
+    text = quantity.strip()
+    try:
+        cores = int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        cores = math.nan
+    if not cores > 0 or math.isinf(cores):
+        raise ConfigError(
+            f"cluster.cpu_request: expected a CPU quantity such as 4, 0.5 or 500m, got {quantity!r}"
+        )
+    return cores
+
+
 def check_cluster(cl: ClusterConfig) -> None:
     _positive("cluster.gpu_count", cl.gpu_count, zero_ok=True)
+    cpu_cores(cl.cpu_request)
     _positive("cluster.parallelism", cl.parallelism)
     _positive("cluster.retries", cl.retries, zero_ok=True)
     _positive("cluster.store_deadline_s", cl.store_deadline_s, zero_ok=True)

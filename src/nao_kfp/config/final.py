@@ -31,6 +31,9 @@ class FinalConfig:
     drop_path: float = 0.2
     dropout: float = 0.4  # before the classifier
     train_subset: int = 0  # 0: every training image left after the dev set
+    # also export model.aoti.pt2 (AOTInductor, where a C++ compiler is found): `nao serve` runs
+    # it several times faster than model.pt2; the compile takes a minute or more of CPU
+    aot_compile: bool = True
 
 
 def check_final(f: FinalConfig) -> None:
