@@ -115,12 +115,20 @@ PLACEHOLDERS: dict[str, Callable[[Path], str]] = {"<id>": _best_id, "<digest>": 
 
 # What a command's output must show beyond exit status 0 (a regular expression on stdout).
 EXPECT = {
-    "nao export": r'"program": "model/model.pt2"',
+    "nao export": r'"package": "model/model.aoti.pt2".*"program": "model/model.pt2"',
     "python -c \"import torch; m = torch.export.load('model/model.pt2')": r"^tensor\(\[",
     "nao search --out runs/demo": r"best: dev accuracy",
 }
 SLOW = {"nao search --out runs/demo": 1200}  # seconds; the others get TIMEOUT_S
 TIMEOUT_S = 300
+# Blocks that read what another block wrote, named by a command of each: a block joins the chain
+# of the block it reads from, any other block is a chain of its own. pytest-xdist (`make test`)
+# runs each chain on one worker, in order, and different chains side by side.
+READS = {
+    "nao export --checkpoint runs/demo/": "nao search --out runs/demo",
+    "nao serve model/": "nao export --checkpoint runs/demo/",
+    "nao controller fit --config demo --train runs/demo/": "nao search --out runs/demo",
+}
 
 
 # ---------------------------------------------------------------- reading the documents
@@ -198,6 +206,21 @@ def read_commands(paths: list[Path] = DOCUMENTS) -> list[Command]:
 COMMANDS = read_commands()
 
 
+def chains(commands: list[Command]) -> dict[int, str]:
+    """block -> the name of its chain (READS): the first command of the chain's first block."""
+    first = {c.block: c for c in reversed(commands)}
+    of: dict[int, str] = {}
+    for block in sorted(first):
+        reads = [r for c in commands if c.block == block for k, r in READS.items()
+                 if c.key.startswith(k)]  # fmt: skip
+        source = [c.block for c in commands for r in reads if c.key.startswith(r)]
+        of[block] = of[source[0]] if source else f"readme:{first[block].where}"
+    return of
+
+
+CHAINS = chains(COMMANDS)
+
+
 # ---------------------------------------------------------------- running them
 
 
@@ -227,7 +250,11 @@ def _env(command: Command, blocker: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", COMMANDS, ids=str)
+@pytest.mark.parametrize(
+    "command",
+    [pytest.param(c, marks=pytest.mark.xdist_group(CHAINS[c.block])) for c in COMMANDS],
+    ids=str,
+)
 def test_the_documented_command_runs(command: Command, clone: dict[str, object]) -> None:
     work = Path(str(clone["work"]))
     if clone["block"] != command.block:  # a block starts in the clone's root
@@ -264,7 +291,7 @@ def test_every_list_entry_names_a_documented_command() -> None:
     assert not set(SKIP) - keys, (
         f"SKIP names commands the documents no longer show: {set(SKIP) - keys}"
     )
-    for table in (EXPECT, SLOW):
+    for table in (EXPECT, SLOW, READS, {v: k for k, v in READS.items()}):
         stale = [k for k in table if not any(key.startswith(k) for key in keys)]
         assert not stale, f"no documented command starts with {stale}"
     assert all(name in texts for name in PLACEHOLDERS), "a placeholder is no longer used"
