@@ -365,6 +365,18 @@ def test_the_final_model_is_published_to_s3_with_an_s3_uri(
     assert "limits" not in container["resources"]  # gpu_count 0: no GPU asked for
 
 
+@pytest.mark.parametrize(("request_", "threads"), [("4", "4"), ("500m", "1"), ("2.5", "3")])
+def test_the_inference_service_gives_nao_serve_a_thread_per_requested_cpu(
+    request_: str, threads: str
+) -> None:
+    from nao_kfp.serve import inference_service
+
+    cluster = load_config(None, [f"cluster.cpu_request={request_}"]).cluster
+    (container,) = inference_service("/m", cluster)["spec"]["predictor"]["containers"]
+    assert container["command"][-2:] == ["--threads", threads]
+    assert container["resources"]["requests"]["cpu"] == request_
+
+
 def test_without_kserve_nao_serve_says_which_extra_to_install(model_dir: Path) -> None:
     code = (
         "import sys; sys.modules['kserve'] = None; from nao_kfp.cli import main; "
