@@ -13,12 +13,11 @@ the store: a local store's path or s3://BUCKET/KEY, checked against its checksum
               (uint8 images / 255) returns N×classes logits; the normalization is inside.
   model.aoti.pt2
               (aot_compile=True, where a C++ compiler is found) the same program compiled ahead of
-              time by AOTInductor for this kind of CPU: `nao serve` runs it instead of model.pt2
-              (one request of the demo model in a fifth of the time). On x86-64 it targets AVX2
-              (x86-64-v3), so that it runs on any CPU of the last ten years, not only on the one
-              that compiled it; its thread count is the server's, not the compiling machine's.
-              The compile takes about a minute of CPU for the demo model; a compile that fails
-              costs nothing but the package.
+              time by AOTInductor: `nao serve` runs it instead of model.pt2, several times
+              faster (benchmarks/bench_serve.py). On x86-64 it targets AVX2 (x86-64-v3), so that
+              it runs on other CPUs than the one that compiled it; its thread count is the
+              server's, not the compiling machine's. The compile takes about 40 CPU-seconds for
+              the demo's model; a compile that fails costs nothing but the package.
   model.json  what model.pt describes, readable (no weights).
 
 Checkpoints written before the normalization was recorded in them need the child section they

@@ -149,7 +149,9 @@ def load_runner(
     from nao_kfp.export import PACKAGE_FILE, PROGRAM_FILE
 
     package = Path(model_dir) / PACKAGE_FILE
-    if device.type == "cpu" and package.is_file():
+    if package.is_file() and device.type != "cpu":
+        log(f"nao serve: {PACKAGE_FILE} runs on a CPU; serving {PROGRAM_FILE} on {device.type}")
+    elif package.is_file():
         try:
             return load_package(package), PACKAGE_FILE
         except ServeError as e:
@@ -188,7 +190,8 @@ def model_class() -> type:
     import torch
 
     class NaoModel(kserve.Model):  # type: ignore[misc]
-        """model.pt2 as a KServe custom predictor: load() once, predict() per request."""
+        """The exported model as a KServe custom predictor: load() once (and a warm-up
+        request), predict() per request."""
 
         def __init__(self, name: str, model_dir: Path, threads: int | None = None):
             super().__init__(name)
