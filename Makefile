@@ -22,7 +22,7 @@ search: $(STAMP)
 
 # pytest-xdist: one worker per core (at most 4), each test file (tests/conftest.py) on one worker
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

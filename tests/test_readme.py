@@ -122,8 +122,8 @@ EXPECT = {
 SLOW = {"nao search --out runs/demo": 1200}  # seconds; the others get TIMEOUT_S
 TIMEOUT_S = 300
 # Blocks that read what another block wrote, named by a command of each: a block joins the chain
-# of the block it reads from, any other block is a chain of its own. pytest-xdist (`make test`)
-# runs each chain on one worker, in order, and different chains side by side.
+# of the block it reads from, any other block is a chain of its own. pytest-xdist (`make test`,
+# tests/conftest.py) runs each chain on one worker, in order, and different chains side by side.
 READS = {
     "nao export --checkpoint runs/demo/": "nao search --out runs/demo",
     "nao serve model/": "nao export --checkpoint runs/demo/",
@@ -221,6 +221,14 @@ def chains(commands: list[Command]) -> dict[int, str]:
 CHAINS = chains(COMMANDS)
 
 
+def chain_of(nodeid: str) -> str | None:
+    """The chain of test_the_documented_command_runs[<where> ...]'s command, else None."""
+    test, _, param = nodeid.partition("::test_the_documented_command_runs[")
+    where = param.split(" ", 1)[0]
+    found = [c for c in COMMANDS if c.where == where] if test.endswith("test_readme.py") else []
+    return CHAINS[found[0].block] if found else None
+
+
 # ---------------------------------------------------------------- running them
 
 
@@ -250,11 +258,7 @@ def _env(command: Command, blocker: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "command",
-    [pytest.param(c, marks=pytest.mark.xdist_group(CHAINS[c.block])) for c in COMMANDS],
-    ids=str,
-)
+@pytest.mark.parametrize("command", COMMANDS, ids=str)
 def test_the_documented_command_runs(command: Command, clone: dict[str, object]) -> None:
     work = Path(str(clone["work"]))
     if clone["block"] != command.block:  # a block starts in the clone's root
