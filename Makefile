@@ -6,13 +6,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 SEARCH_ARGS ?=
 
-.PHONY: search test lint typecheck check venv clean
+.PHONY: search test lint typecheck docs check venv clean
 
-$(STAMP): pyproject.toml
-	command -v dot >/dev/null || (apt-get update -qq && apt-get install -y -qq graphviz)
+# Katib's gRPC stubs (`nao katib`, nao_kfp.katib.STUBS) go in with --no-deps: their wheel pins
+# protobuf<5, which kfp and kserve exclude (pyproject.toml's katib extra says more).
+$(STAMP): pyproject.toml src/nao_kfp/katib/__init__.py
+	# graphviz: the report's cell diagrams; qemu-user: the test that runs the controller on an
+	# emulated AMD CPU (portable numerics, tests/test_reproduce.py)
+	(command -v dot && command -v qemu-x86_64) >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq graphviz qemu-user)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q --no-deps "$$($(BIN)/python -c 'from nao_kfp.katib import STUBS; print(STUBS)')"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -30,6 +36,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/nao_kfp
+
+# the user guide into build/site; --strict: a broken link or a page outside the nav fails
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 check: lint typecheck test
 

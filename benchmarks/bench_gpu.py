@@ -125,8 +125,8 @@ def random_ptb(out: Path, train: int, vocab: int) -> Path:
 
 def measure_ptb(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     """The recurrent supernet's epoch time at nao-ws-ptb, projected to its whole search."""
+    from nao_kfp.child.data import load_data
     from nao_kfp.child.rnn_supernet_train import score_perplexities
-    from nao_kfp.child.supernet_train import load_data
 
     sets = [f"child.data_dir={data_dir}", f"child.device={args.device}",
             f"child.train_subset={args.ptb_tokens}"]  # fmt: skip

@@ -51,7 +51,8 @@ from typing import Any
 import torch
 from scipy.stats import kendalltau
 
-from nao_kfp.child.rnn_supernet_train import load_corpus, score_perplexities
+from nao_kfp.child.data import load_corpus
+from nao_kfp.child.rnn_supernet_train import score_perplexities
 from nao_kfp.config import load_config
 from nao_kfp.final import rerank
 from nao_kfp.loop import run_search

@@ -30,9 +30,10 @@ from typing import Any
 
 from scipy.stats import kendalltau
 
+from nao_kfp.child.data import load_split
 from nao_kfp.child.params import search_spec
 from nao_kfp.child.proxies import ProxyScorer
-from nao_kfp.child.supernet_train import load_split, score_archs
+from nao_kfp.child.supernet_train import score_archs
 from nao_kfp.config import Config, load_config
 from nao_kfp.loop import run_search
 from nao_kfp.records import read_result

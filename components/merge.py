@@ -35,7 +35,7 @@ def merge(
     )  # fmt: skip
     log_metrics(
         metrics,
-        metric_values(record, cfg.search.space, Path(merged_pool.path)),
+        metric_values(record, cfg, Path(merged_pool.path)),
         f"round{round_index}/",
     )
 
@@ -72,6 +72,6 @@ def merge_from_store(
         )  # fmt: skip
     log_metrics(
         metrics,
-        metric_values(record, cfg.search.space, Path(merged_pool.path)),
+        metric_values(record, cfg, Path(merged_pool.path)),
         f"round{round_index}/",
     )

@@ -21,8 +21,8 @@ def select_best(
     from nao_kfp import outcome
     from nao_kfp.config import config_from_json
 
+    cfg = config_from_json(config)
     out = outcome.select_best(
-        config_from_json(config), Path(pool.path), Path(selection.path), data_dir=Path(data.path),
-        log=print,
-    )  # fmt: skip
-    log_metrics(metrics, outcome.selection_metrics(out))
+        cfg, Path(pool.path), Path(selection.path), data_dir=Path(data.path), log=print
+    )
+    log_metrics(metrics, outcome.selection_metrics(cfg, out, Path(pool.path)))

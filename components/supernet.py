@@ -37,7 +37,7 @@ def supernet_round(
     )  # fmt: skip
     log_metrics(
         metrics,
-        metric_values(record, cfg.search.space, Path(scored_pool.path)),
+        metric_values(record, cfg, Path(scored_pool.path)),
         f"round{round_index}/",
     )
     log_metrics(metrics, record.supernet, f"round{round_index}/supernet/")

@@ -95,7 +95,8 @@ make_wheelhouse() {
         echo "kserve==$(dockerfile_arg KSERVE_VERSION)"
         "$PYTHON" -c 'import tomllib
 p = tomllib.load(open("pyproject.toml", "rb"))
-print(*p["build-system"]["requires"], *p["project"]["dependencies"], sep="\n")'
+print(*p["build-system"]["requires"], *p["project"]["dependencies"],
+      *p["project"]["optional-dependencies"]["katib"], sep="\n")'
     } >"$reqs"
     "$PYTHON" -m pip freeze --exclude-editable | grep -v ' @ ' >"$reqs.constraints" || true
     log "wheelhouse $WHEELHOUSE"
@@ -103,6 +104,9 @@ print(*p["build-system"]["requires"], *p["project"]["dependencies"], sep="\n")'
     # offline build must not need to build anything but this package
     "$PYTHON" -m pip wheel -q --find-links "$WHEELHOUSE" -w "$WHEELHOUSE" \
         -r "$reqs" -c "$reqs.constraints"
+    # Katib's gRPC stubs go in with --no-deps (their wheel pins protobuf<5; see the Dockerfile)
+    "$PYTHON" -m pip wheel -q --no-deps -w "$WHEELHOUSE" \
+        "kubeflow-katib==$(dockerfile_arg KATIB_VERSION)"
     rm -f "$reqs" "$reqs.constraints"
 }
 
@@ -124,6 +128,8 @@ smoke() {
         nao --version
         python3 -m kfp.dsl.executor_main --help >/dev/null
         python3 -c 'import kserve'
+        nao katib check --help >/dev/null
+        python3 -c 'import kubeflow.katib.katib_api_pb2_grpc, grpc_health.v1.health'
         command -v dot >/dev/null
         command -v g++ >/dev/null"
 }

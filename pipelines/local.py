@@ -7,20 +7,27 @@ import builtins
 import contextlib
 import dataclasses
 import logging
+import os
 import re
 import shutil
 import sys
+import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from kfp import local
+from kfp.local import logging_utils
 from nao_kfp.pipelines.search import build_pipeline
 
 from nao_kfp.config import Config, config_to_json
 from nao_kfp.errors import NaoError
-from nao_kfp.progress import ProgressFilter
+from nao_kfp.export import INFO_FILE, load_command
+from nao_kfp.final import FINAL_JSON, MODEL_DIR
+from nao_kfp.progress import Plan, ProgressFilter, Watch
+from nao_kfp.records import read_json, write_json
 
 FINAL_DIR = "final"
 
@@ -28,9 +35,6 @@ FINAL_DIR = "final"
 def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
     """The final task's exported model, copied into DIR/final with a load command that points
     there (the task's own, and result.json's, point at its artifact under DIR/kfp)."""
-    from nao_kfp.export import INFO_FILE, load_command
-    from nao_kfp.final import FINAL_JSON, MODEL_DIR
-    from nao_kfp.records import read_json, write_json
 
     shutil.copytree(model_artifact, dest / MODEL_DIR, dirs_exist_ok=True)
     done: dict[str, Any] = read_json(dest / MODEL_DIR / FINAL_JSON)
@@ -49,7 +53,6 @@ SCRATCH = ".tmp"
 def publish(artifact: Path, dest: Path) -> None:
     """An output of the run, at its place in DIR: a hard link to the artifact (the file the
     task wrote, not a second copy of it), else a copy; replaced atomically on a re-run."""
-    import os
 
     tmp = dest.with_name(f".{dest.name}.tmp")
     tmp.unlink(missing_ok=True)
@@ -66,8 +69,6 @@ def scratch_tmpdir(path: Path) -> Any:
     command never removes its `mktemp -d`, a killed task cannot remove its work dirs, kfp.local
     keeps a killed run's workspace) go here, and this removes them when the run ends; a run
     killed before that has them removed by the next run into the same DIR."""
-    import os
-    import tempfile
 
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -180,7 +181,6 @@ def flat_kfp_output(stream: TextIO, flat: FlatPrint) -> Iterator[list[str]]:
     """kfp.local's per-task swaps of print and of the root logger disabled for the run, its log
     lines sent to `stream` with full timestamps; print is put back after every task. Yields the
     hooks it did not find (a kfp release that renamed them), for the caller to say so."""
-    from kfp.local import logging_utils
 
     @contextlib.contextmanager
     def task_output(*_args: Any, **_kwargs: Any) -> Iterator[None]:
@@ -222,17 +222,17 @@ def run_local(
     *,
     show: TextIO | None = None,
     arguments: dict[str, Any] | None = None,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Run the pipeline with kfp.local (SubprocessRunner, this Python) into out_dir.
 
-    Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr). Puts the run's
+    Task logs go to out_dir/kfp.log; progress lines go to `show` (stderr: a live bar when it
+    is a terminal, progress.Watch). Puts the run's
     outputs in out_dir: result.json, pool.jsonl, report.md|html with the report's images (the
     report task's files: written once, by the pipeline's last task) and final/ (the final
     model); returns the result. `arguments` are the run's pipeline parameters (default: the
-    compiled config), as a cluster run gets them."""
-    from kfp import local
-
-    from nao_kfp.records import read_json
+    compiled config), as a cluster run gets them. started: when the command began
+    (time.monotonic), for the elapsed time on the progress lines."""
 
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -244,17 +244,18 @@ def run_local(
     flat = FlatPrint()
     failed: str | None = None
     with (
+        contextlib.closing(Watch(Plan.of(cfg), show, t0=started)) as watch,
         scratch_tmpdir(out_dir / SCRATCH) as scratch,
         log_path.open("a") as log,
-        contextlib.closing(ProgressFilter(KfpLog(log, flat), show)) as output,
+        contextlib.closing(ProgressFilter(KfpLog(log, flat), show, watch)) as output,
         contextlib.redirect_stdout(output),
         flat_kfp_output(output, flat) as missing,
         warnings.catch_warnings(),
     ):
         if missing:
-            show.write(
+            watch.note(
                 f"nao search: kfp.local has no logging_utils.{', '.join(missing)} (a newer kfp?): "
-                "task output may be indented\n"
+                "task output may be indented"
             )
         # kfp.local warns, per task, that the image and the Kubernetes settings are ignored here
         warnings.filterwarnings("ignore", module=r"kfp\.local\.")

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from kfp import compiler, dsl
+from kfp import compiler, dsl, local
 from nao_kfp.components.benchmark import compare_reference, tabular_strategy
 from nao_kfp.pipelines.local import FlatPrint, flat_kfp_output
 
@@ -75,7 +75,6 @@ def run_local(
 ) -> dict[str, Any]:
     """Run the pipeline through kfp.local; compare (or, with update, rewrite the reference).
     Returns the merged results; raises ReproduceError on any difference."""
-    from kfp import local
 
     text = reference_text(reference, allow_missing=update)
     spec = ReproduceSpec.from_dict(json.loads(text)["spec"])

@@ -38,18 +38,18 @@ from nao_kfp.components import (
 )
 from nao_kfp.pipelines.ir import dedup_components
 
-from nao_kfp.compiled import compiled_settings
-from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig, Config, config_to_json
+from nao_kfp.compiled import Placement, compiled_settings, shape
+from nao_kfp.config import ACCELERATOR_LABEL, Config, config_to_json
 from nao_kfp.preflight import OutputError
-from nao_kfp.steps import shares_weights
 
 S3_ENV = ("S3_ACCESS_KEY", "S3_SECRET_KEY")
 
 
-def place_on_gpu(task: Any, cluster: ClusterConfig) -> Any:
-    """Everything a train-children pod needs from Kubernetes, from config values only:
-    GPU request, the GPU taint's toleration, node selectors, resources, retries and the S3
-    secret (by name: its values are read from the cluster at run time, never compiled in)."""
+def place_on_gpu(task: Any, cluster: Placement) -> Any:
+    """Everything a train-children pod needs from Kubernetes, from the shape's placement (the
+    config's cluster section): GPU request, the GPU taint's toleration, node selectors,
+    resources, retries and the S3 secret (by name: its values are read from the cluster at run
+    time, never compiled in)."""
     task.set_cpu_request(cluster.cpu_request).set_memory_request(cluster.memory_request)
     if cluster.gpu_count > 0:
         task.set_accelerator_type(cluster.gpu_resource).set_accelerator_limit(cluster.gpu_count)
@@ -69,7 +69,7 @@ def place_on_gpu(task: Any, cluster: ClusterConfig) -> Any:
         )
     for key, value in sorted(cluster.node_selector.items()):
         kubernetes.add_node_selector(task, key, value)
-    if cluster.s3_endpoint:
+    if cluster.s3_secret:
         kubernetes.use_secret_as_env(task, cluster.s3_secret, {k: k for k in S3_ENV})
     if cluster.retries:
         task.set_retry(num_retries=cluster.retries, backoff_duration=cluster.retry_backoff)
@@ -103,21 +103,12 @@ class Evaluated(NamedTuple):
     history: Dataset
 
 
-class RoundOutputs(NamedTuple):
-    """What a round hands to the next one."""
+class Proposed(NamedTuple):
+    """What NAO's controller hands to a round: the pool with its new architectures pending,
+    and the model that proposed them."""
 
     pool: Dataset
-    history: Dataset
     model: Model
-
-
-class WsRoundOutputs(NamedTuple):
-    """The same, and the supernet (NAO-WS)."""
-
-    pool: Dataset
-    history: Dataset
-    model: Model
-    supernet: Model
 
 
 def controller_tasks(
@@ -139,8 +130,9 @@ def controller_tasks(
 
 def prior_params(cfg: Config) -> list[str]:
     """The pipeline parameters naming the priors' URIs (prior_1, ...; defaults search.prior):
-    how many priors is fixed at compile time, which ones a run (e.g. from the UI) names."""
-    return [f"prior_{i}" for i in range(1, len(cfg.search.prior) + 1)]
+    how many priors is fixed at compile time (the shape), which ones a run (e.g. from the UI)
+    names."""
+    return [f"prior_{i}" for i in range(1, shape(cfg).priors + 1)]
 
 
 def with_prior_params(func: Any, cfg: Config) -> Any:
@@ -187,15 +179,17 @@ def pipeline_name(cfg: Config) -> str:
 def build_pipeline(cfg: Config) -> Any:
     """The pipeline for this config: its rounds and shards fixed, the config its one parameter.
 
-    evaluator.kind decides what evaluates a round: search.shards parallel tasks and a merge, or
-    (supernet, NAO-WS) one task that trains the supernet further and re-scores the pool, the
-    supernet going from round to round as a Model artifact (and mirrored to the store). The
-    selection is the evaluator's too (NAO-WS re-ranks its top few), so it gets the data and,
-    for NAO-WS, the GPU. Round r >= 2 is one sub-pipeline (`nao-round`) used L - 1 times;
-    compile_pipeline writes its spec once (dedup_components), so the IR grows by one task per
-    round, not by a round's worth of components."""
-    s, cl = cfg.search, cfg.cluster
-    ws = shares_weights(cfg)
+    Every choice here comes from the config's shape (compiled.py), which the first tasks check
+    a run's config against. evaluator.kind decides what evaluates a round: search.shards
+    parallel tasks and a merge, or (supernet, NAO-WS) one task that trains the supernet further
+    and re-scores the pool, the supernet going from round to round as a Model artifact (and
+    mirrored to the store). The selection is the evaluator's too (NAO-WS re-ranks its top
+    few), so it gets the data and, for NAO-WS, the GPU. NAO's proposal for round r >= 2 is one
+    sub-pipeline (`nao-round`: fit, optimize, decode) used L - 1 times; compile_pipeline writes
+    its spec once (dedup_components), so the IR grows by a few tasks per round, not by a
+    round's worth of components."""
+    sh = shape(cfg)
+    ws, cl = sh.shares_weights, sh.placement
 
     def on(comp: Any) -> Any:
         return _base.on_image(comp, cl.image)
@@ -218,17 +212,17 @@ def build_pipeline(cfg: Config) -> Any:
     ) -> Evaluated:  # fmt: skip
         """Evaluate the pool's pending architectures in search.shards parallel tasks; merge
         (recording `model`'s fit, the one that proposed them, in the round's record)."""
-        with dsl.ParallelFor(items=list(range(s.shards)), parallelism=cl.parallelism) as shard:
+        with dsl.ParallelFor(items=list(range(sh.shards)), parallelism=cl.parallelism) as shard:
             children = train_c(
-                config=config, round_index=round_index, shard=shard, num_shards=s.shards,
+                config=config, round_index=round_index, shard=shard, num_shards=sh.shards,
                 pool=pool, data=data,
             )  # fmt: skip
             place_on_gpu(children.set_display_name("train children"), cl)
-        if s.fan_in == "store":  # after the whole loop; results come from the store
+        if sh.fan_in == "store":  # after the whole loop; results come from the store
             merged = merge_store_c(
                 config=config, round_index=round_index, pool=pool, history=history, model=model
             ).after(children)
-            if cl.s3_endpoint:
+            if cl.s3_secret:
                 kubernetes.use_secret_as_env(merged, cl.s3_secret, {k: k for k in S3_ENV})
         else:
             merged = merge_c(
@@ -269,45 +263,19 @@ def build_pipeline(cfg: Config) -> Any:
         ).set_display_name(name)
         return ev.outputs["pool"], ev.outputs["history"], None
 
-    if ws:
-
-        @dsl.pipeline(name="nao-round")
-        def nao_round(
-            config: str, round_index: int, next_round: int, pool: Input[Dataset],
-            history: Input[Dataset], model: Input[Model], data: Input[Dataset],
-            supernet: Input[Model],
-        ) -> WsRoundOutputs:  # fmt: skip
-            """fit (warm start) -> optimize -> decode -> train the supernet further; re-score."""
-            fitted, dec = controller_tasks(
-                (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
-            )
-            pool, history, net = evaluate(
-                config, next_round, dec.outputs["new_pool"], history, data, supernet,
-                fitted.outputs["model"], "train and score the supernet",
-            )  # fmt: skip
-            return WsRoundOutputs(
-                pool=pool, history=history, model=fitted.outputs["model"], supernet=net
-            )
-
-    else:
-
-        @dsl.pipeline(name="nao-round")
-        def nao_round(
-            config: str, round_index: int, next_round: int, pool: Input[Dataset],
-            history: Input[Dataset], model: Input[Model], data: Input[Dataset],
-        ) -> RoundOutputs:  # fmt: skip
-            """fit (warm start) -> optimize -> decode the next round's archs -> evaluate them."""
-            fitted, dec = controller_tasks(
-                (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
-            )
-            pool, history, _ = evaluate(
-                config, next_round, dec.outputs["new_pool"], history, data, None,
-                fitted.outputs["model"], "evaluate children",
-            )  # fmt: skip
-            return RoundOutputs(pool=pool, history=history, model=fitted.outputs["model"])
+    @dsl.pipeline(name="nao-round")
+    def nao_round(
+        config: str, round_index: int, pool: Input[Dataset], history: Input[Dataset],
+        model: Input[Model],
+    ) -> Proposed:  # fmt: skip
+        """fit (warm start) -> optimize -> decode the next round's architectures."""
+        fitted, dec = controller_tasks(
+            (fit_c, optimize_c, decode_c), config, round_index, pool, history, model
+        )
+        return Proposed(pool=dec.outputs["new_pool"], model=fitted.outputs["model"])
 
     compiled = compiled_settings(cfg)
-    Returns = FinalOutputs if cfg.final.enabled else Outputs
+    Returns = FinalOutputs if sh.final else Outputs
 
     def nao_search(config: str = config_to_json(cfg), *priors: str) -> Returns:  # type: ignore[valid-type]
         """Neural Architecture Optimization (Luo et al. 2018, Algorithm 1; §3.4 for NAO-WS).
@@ -316,11 +284,12 @@ def build_pipeline(cfg: Config) -> Any:
         round 1: evaluate them: train children (P parallel shards) and merge their dev
             accuracies into the pool, or (NAO-WS) train the supernet to its first scoring
             epoch and score the pool with the shared weights
-        for round r = 2..L (one `nao-round` each):
-            fit: train encoder / predictor / decoder on the pool (warm start)
-            optimize: move the top-K embeddings along the predictor's gradient
-            decode: the new architectures, pending for round r
-            evaluate them (NAO-WS: train the supernet further, re-score the whole pool)
+        for round r = 2..L:
+            NAO proposes (one `nao-round` each):
+                fit: train encoder / predictor / decoder on the pool (warm start)
+                optimize: move the top-K embeddings along the predictor's gradient
+                decode: the new architectures, pending for round r
+            round r: evaluate them (NAO-WS: train the supernet further, re-score the pool)
         select the best architecture (NAO-WS: re-rank the top few trained from scratch)
         (final.enabled) train the best at full size and export it
         write result.json and the report (after the final training: they include it)
@@ -334,19 +303,20 @@ def build_pipeline(cfg: Config) -> Any:
             config, 1, first.outputs["pool"], first.outputs["history"], data_dir, model, model,
             "round 1",
         )  # fmt: skip
-        for r in range(2, s.rounds + 1):
-            rnd = nao_round(
-                config=config, round_index=r - 1, next_round=r, pool=pool, history=history,
-                model=model, data=data_dir, **({"supernet": net} if ws else {}),
-            ).set_display_name(f"round {r}")  # fmt: skip
-            pool, history, model = rnd.outputs["pool"], rnd.outputs["history"], rnd.outputs["model"]
-            net = rnd.outputs["supernet"] if ws else None
+        for r in range(2, sh.rounds + 1):
+            proposed = nao_round(
+                config=config, round_index=r - 1, pool=pool, history=history, model=model
+            ).set_display_name(f"NAO proposes round {r}")
+            model = proposed.outputs["model"]
+            pool, history, net = evaluate(
+                config, r, proposed.outputs["pool"], history, data_dir, net, model, f"round {r}"
+            )
         best = select_c(config=config, pool=pool, data=data_dir)
         best.set_display_name("select best architecture")
         if ws:  # its selection trains the top few from scratch
             place_on_gpu(best, cl)
         fin = None
-        if cfg.final.enabled:
+        if sh.final:
             fin = final_c(
                 config=config, pool=pool, selection=best.outputs["selection"], data=data_dir
             )

@@ -4,10 +4,18 @@ the one line it must print; `{tmp}` in any of them is the case's own folder."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import io
 import json
+import os
 import random
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from nao_kfp.spaces import get_space
 
@@ -29,6 +37,54 @@ NB201_OPS = "none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3"
 NB201_CELLS = [
     get_space("nb201").to_string(a) for a in get_space("nb201").sample_unique(6, random.Random(0))
 ]
+
+
+# Case.files values that make something other than a regular file (materialize)
+FIFO = "\0fifo"
+LINK_TO_DEV_NULL = "\0link:/dev/null"  # a device behind a link: replacing it would replace the link
+DANGLING_LINK = "\0link:{tmp}/nowhere/x"
+
+
+def torch_file(obj: object) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def child_checkpoint(**changes: Any) -> dict[str, Any]:
+    """What train_child writes into checkpoint.pt (no training state) for a tiny enas child of
+    8×8 one-channel images in two classes; `changes` replace keys (None: drop the key)."""
+    from nao_kfp.child.cnn import NetSpec
+    from nao_kfp.child.params import build_network
+
+    space = get_space("enas")
+    arch = space.parse(ENAS)
+    spec = NetSpec(layers=1, channels=4, classes=2, in_channels=1, input_size=8)
+    state = {
+        "arch": space.to_json(arch), "space": "enas", "spec": dataclasses.asdict(spec),
+        "normalize": {"mean": [0.5], "std": [0.25]}, "class_names": ["a", "b"],
+        "dataset": "digits", "model": build_network(space, arch, spec).state_dict(), "epoch": 1,
+    }  # fmt: skip
+    state.update(changes)
+    return {k: v for k, v in state.items() if v is not None}
+
+
+def controller_checkpoint(**changes: Any) -> dict[str, Any]:
+    """What `nao controller fit` writes into model.pt for a tiny nb201 controller."""
+    from nao_kfp.config import ControllerConfig
+    from nao_kfp.controller import NAOModel
+
+    cfg = ControllerConfig(embedding_size=4, hidden_size=8, mlp_hidden=8)
+    model = NAOModel(get_space("nb201"), cfg)
+    state = {**model.describe(), "state_dict": model.net.state_dict(), **changes}
+    return {k: v for k, v in state.items() if v is not None}
+
+
+def exported_record() -> dict[str, Any]:
+    """What `nao export` writes into model.pt for child_checkpoint()."""
+    from nao_kfp.export import model_record
+
+    return dict(model_record(child_checkpoint()))
 
 
 @dataclass(frozen=True)
@@ -106,7 +162,11 @@ def materialize(case: Case, tmp: Path) -> tuple[list[str], str]:
             path.mkdir(parents=True, exist_ok=True)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
+        if content == FIFO:
+            os.mkfifo(path)
+        elif isinstance(content, str) and content.startswith("\0link:"):
+            path.symlink_to(content.removeprefix("\0link:").replace("{tmp}", str(tmp)))
+        elif isinstance(content, bytes):
             path.write_bytes(content)
         else:
             path.write_text(content)
@@ -114,6 +174,17 @@ def materialize(case: Case, tmp: Path) -> tuple[list[str], str]:
     return argv, f"{case.prog}: error: " + case.message.replace("{tmp}", str(tmp))
 
 
-def tree(root: Path) -> set[str]:
-    """Every file and folder under root, relative: what a case left behind shows up here."""
-    return {p.relative_to(root).as_posix() for p in root.rglob("*")}
+def tree(root: Path) -> dict[str, str]:
+    """Every file, folder, link and FIFO under root, relative, with what it is (a regular
+    file's SHA-256, a link's target): what a case left behind, changed or replaced shows here."""
+    out = {}
+    for p in root.rglob("*"):
+        mode = p.lstat().st_mode
+        if stat.S_ISREG(mode):
+            what = "file " + hashlib.sha256(p.read_bytes()).hexdigest()
+        elif stat.S_ISLNK(mode):
+            what = "link " + os.readlink(p)
+        else:
+            what = "folder" if stat.S_ISDIR(mode) else "fifo" if stat.S_ISFIFO(mode) else "other"
+        out[p.relative_to(root).as_posix()] = what
+    return out

@@ -22,8 +22,11 @@ from corpus import (
     BENCH,
     BENCH_TAIL,
     CELL,
+    DANGLING_LINK,
     ENAS,
     ENAS_OPS,
+    FIFO,
+    LINK_TO_DEV_NULL,
     NAONET_A,
     NAONET_B,
     NB201,
@@ -34,16 +37,20 @@ from corpus import (
     Case,
     arch,
     bench,
+    child_checkpoint,
     conf,
+    controller_checkpoint,
+    exported_record,
     materialize,
     pool_line,
     table,
     table_rows,
+    torch_file,
     tree,
 )
 
 from nao_kfp.cli import main
-from nao_kfp.config import MAX_SEED, TRAIN_IMAGES
+from nao_kfp.config import MAX_SEED, TRAIN_IMAGES, Config, preset_path, read_yaml
 from nao_kfp.spaces import get_space
 
 
@@ -65,17 +72,8 @@ EVALUATED = "".join(
 PENDING = "".join(json.dumps({"arch": c, "space": "nb201"}) + "\n" for c in NB201_CELLS)
 
 
-def torch_file(obj: object) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-# what `nao export` writes into model.pt, without the weights: enough for `nao serve` to reach
-# model.pt2
-EXPORTED_RECORD = torch_file(
-    {"format": "nao-kfp-model", "input": {"channels": 1, "size": 8}, "class_names": ["0", "1"]}
-)
+# what `nao export` writes into model.pt: enough for `nao serve` to reach model.pt2
+EXPORTED_RECORD = torch_file(exported_record())
 
 
 CASES: list[Case] = []
@@ -250,8 +248,8 @@ _add(
     )
 )
 _add(conf("search.rounds: expected an integer, got 'three'", "search.rounds=three"))
-_add(conf("search.rounds: expected a positive number, got -1", "search.rounds=-1"))
-_add(conf("search.rounds: expected a positive number, got 0", "search.rounds=0"))
+_add(conf("search.rounds: expected at least 1, got -1", "search.rounds=-1"))
+_add(conf("search.rounds: expected at least 1, got 0", "search.rounds=0"))
 # the pipeline unrolls rounds and shards at compile time: an absurd count is an error, not a hang
 _add(
     conf(
@@ -272,16 +270,15 @@ _add(
         "set",
         ("config", "show", "--config", "nao-ws-nb201", "--set", "supernet.epochs=99999999999999999999",
          "--set", "supernet.rounds_every=1"),
-        "supernet.epochs: 99999999999999999999 epochs scored every 1 (supernet.rounds_every) are "
-        "99999999999999999999 rounds; expected at most 200 (the pipeline unrolls its rounds at "
-        "compile time)",
+        "supernet.epochs: expected at most 100000 (each is a pass over the training data), got "
+        "99999999999999999999",
     )
 )  # fmt: skip
 _add(conf("search.eta: expected a finite number, got nan", "search.eta=.nan"))
 _add(conf("child.lr_max: expected a finite number, got inf", "child.lr_max=.inf"))
 _add(
     conf(
-        "evaluator.kind: unknown evaluator 'lookup' (expected one of: train, table, synthetic, supernet, proxy)",
+        "evaluator.kind: expected one of train, table, synthetic, supernet, proxy, got 'lookup'",
         "evaluator.kind=lookup",
     )
 )
@@ -298,7 +295,7 @@ _add(
 )
 _add(
     conf(
-        "search.space: unknown space 'darts' (expected one of: nasnet, enas, enas-rnn, nb201)",
+        "search.space: expected one of nasnet, enas, enas-rnn, nb201, got 'darts'",
         "search.space=darts",
     )
 )
@@ -309,7 +306,7 @@ _add(
         "child.dataset=ptb",
     )
 )
-_add(conf("controller.trade_off: expected a value in [0, 1], got 1.5", "controller.trade_off=1.5"))
+_add(conf("controller.trade_off: expected at most 1.0, got 1.5", "controller.trade_off=1.5"))
 _add(conf("cluster.image: 'nao:latest' uses :latest; pin a version", "cluster.image=nao:latest"))
 _add(conf("child.amp: expected true/false, got 'maybe'", "child.amp=maybe"))
 _add(conf("search.eta_max: 1.0 is below search.eta 10.0", "search.eta=10", "search.eta_max=1"))
@@ -498,12 +495,12 @@ _add(
 _add(conf("{tmp}/c.yaml: not UTF-8 text", yaml_text=b"search:\n  rounds: \xff\n"))
 _add(conf("search.eta: expected a finite number, got nan", yaml_text="search:\n  eta: .nan\n"))
 _add(conf("child.lr_max: expected a finite number, got inf", yaml_text="child:\n  lr_max: .inf\n"))
-_add(conf("search.rounds: expected a positive number, got 0", yaml_text="search:\n  rounds: 0\n"))
+_add(conf("search.rounds: expected at least 1, got 0", yaml_text="search:\n  rounds: 0\n"))
 _add(conf("search.rounds: expected an integer, got None", yaml_text="search:\n  rounds:\n"))
 _add(conf("search.rounds: expected an integer, got True", yaml_text="search:\n  rounds: yes\n"))
 _add(
     conf(
-        "search.space: unknown space 'nb-201' (expected one of: nasnet, enas, enas-rnn, nb201)",
+        "search.space: expected one of nasnet, enas, enas-rnn, nb201, got 'nb-201'",
         yaml_text="search:\n  space: nb-201\n",
     )
 )
@@ -552,9 +549,12 @@ _add(
         "search={rounds: 2, rounds: 3}",
     )
 )
-_add(conf(f"search.seed: expected 0..{MAX_SEED}, got -1", "search.seed=-1"))
+_add(conf("search.seed: expected at least 0, got -1", "search.seed=-1"))
 _add(
-    conf(f"search.seed: expected 0..{MAX_SEED}, got {MAX_SEED + 1}", f"search.seed={MAX_SEED + 1}")
+    conf(
+        f"search.seed: expected at most {MAX_SEED} (numpy's seed range), got {MAX_SEED + 1}",
+        f"search.seed={MAX_SEED + 1}",
+    )
 )
 _add(
     conf(
@@ -578,8 +578,8 @@ _add(
         "child.dataset=ptb",
     )
 )
-_add(conf("child.device: expected auto, cpu or cuda, got 'tpu'", "child.device=tpu"))
-_add(conf("search.shards: expected a positive number, got 0", "search.shards=0"))
+_add(conf("child.device: expected one of auto, cpu, cuda, got 'tpu'", "child.device=tpu"))
+_add(conf("search.shards: expected at least 1, got 0", "search.shards=0"))
 _add(
     conf(
         "cluster.image: 'nao' has no tag; pin a version (no implicit :latest)", "cluster.image=nao"
@@ -697,7 +697,7 @@ _add(
         "{tmp}/t.csv:4: arch: nb201 edge 0->1: expected input 0, got '1'",
     )
 )
-_add(table(b"arch,valid\n\xff,1\n", "{tmp}/t.csv: not UTF-8 text; expected a CSV table"))
+_add(table(b"arch,valid\n\xff,1\n", "{tmp}/t.csv: not UTF-8 text"))
 _add(
     Case(
         "table",
@@ -767,9 +767,13 @@ _add(
 _add(
     Case(
         "data",
-        (*TRAIN_CHILD, *_IMAGES),
+        (*TRAIN_CHILD, *_IMAGES, "--set", "child.dev_size=1", "--set", "child.train_subset=0"),
         "child.data_dir: {tmp}/img/train/cat/0.png: not a readable image",
-        {"img/train/cat/0.png": "not a png", "img/test/cat/0.png": "not a png"},
+        {
+            "img/train/cat/0.png": "not a png",
+            "img/train/cat/1.png": "not a png",
+            "img/test/cat/0.png": "not a png",
+        },
     )
 )
 _add(
@@ -879,7 +883,7 @@ _add(
     Case(
         "output",
         ("search", "--out", "{tmp}/run", "--set", "search.rounds=0"),
-        "search.rounds: expected a positive number, got 0",
+        "search.rounds: expected at least 1, got 0",
     )
 )
 _add(
@@ -986,6 +990,51 @@ _add(
         "argument --space: invalid choice: 'darts'",
         prog="nao arch show",
         exact=False,
+    )
+)
+# nao katib check: the Experiment file, and every problem the suggestion service refuses it for
+KATIB_EXPERIMENT = """\
+kind: Experiment
+metadata: {name: e}
+spec:
+  parameters: [{name: arch, parameterType: categorical, feasibleSpace: {list: [nb201]}}]
+  objective: {type: minimize, objectiveMetricName: loss}
+  algorithm:
+    algorithmName: nao
+    algorithmSettings: [{name: evaluator.kind, value: synthetic}, {name: search.sead, value: "1"}]
+  maxTrialCount: 20
+"""
+_add(
+    Case(
+        "cli",
+        ("katib", "check", "{tmp}/e.yaml"),
+        "spec.objective.type: NAO maximizes the trial's score (dev_accuracy from `nao train-child "
+        "--katib`), expected maximize; search.sead: unknown key (did you mean seed?)",
+        {"e.yaml": KATIB_EXPERIMENT},
+        exact=False,
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("katib", "check", "{tmp}/e.yaml"),
+        "{tmp}/e.yaml: no Experiment resource (kind: Experiment)",
+        {"e.yaml": "kind: Pod\n"},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("katib", "check", "{tmp}/none.yaml"),
+        "{tmp}/none.yaml: cannot read (No such file or directory)",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("katib", "serve", "--port", "70000"),
+        "argument --port: expected a TCP port 1-65535, got '70000'",
+        prog="nao katib serve",
     )
 )
 _add(bench("--queries 0: 0 is below the minimum 1", "--queries", "0"))
@@ -1204,8 +1253,8 @@ _add(
     Case(
         "cli",
         ("reproduce", "--reference", "{tmp}/ref.json"),
-        "{tmp}/ref.json: not valid JSON (Expecting property name enclosed in double quotes: "
-        "line 1 column 2 (char 1))",
+        "{tmp}/ref.json: not valid JSON (Expecting property name enclosed in double quotes at "
+        "column 2)",
         {"ref.json": "{x\n"},
     )
 )
@@ -1310,6 +1359,529 @@ _add(
 _add(conf("search.prior: expected a list, got 'p.jsonl'", "search.prior=p.jsonl"))
 
 
+# ---------------------------------------------------------------- checkpoints (nao export)
+EXPORT = ("export", "--checkpoint", "{tmp}/c/checkpoint.pt", "--out", "{tmp}/model")
+_CKPT = "--checkpoint {tmp}/c/checkpoint.pt"
+_SPEC = child_checkpoint()["spec"]
+
+
+def _export(message: str, files: dict[str, str | bytes], *argv: str) -> Case:
+    """`nao export` of a damaged child checkpoint (or what lies beside it)."""
+    return Case("checkpoint", argv or EXPORT, message, files)
+
+
+def _ckpt(message: str, **changes: object) -> Case:
+    return _export(
+        f"{_CKPT}: {message}", {"c/checkpoint.pt": torch_file(child_checkpoint(**changes))}
+    )
+
+
+_add(_ckpt("spec.bogus: unknown key", spec={**_SPEC, "bogus": 1}))
+_add(_ckpt("spec.layers: expected at least 1, got -1", spec={**_SPEC, "layers": -1}))
+_add(
+    _ckpt(
+        "spec.channels: expected at most 4096 (each is a dimension of the network's weight "
+        "matrices), got 10000000",
+        spec={**_SPEC, "channels": 10**7},
+    )
+)
+_add(_ckpt("spec.channels: expected an integer, got 'x'", spec={**_SPEC, "channels": "x"}))
+_add(
+    _ckpt(
+        "model: the weights do not fit the network its spec and arch describe (0 missing, 0 "
+        "unknown, 127 of another shape; stem0.0.weight is [12, 1, 3, 3], expected [24, 1, 3, 3])",
+        spec={**_SPEC, "channels": 8},
+    )
+)
+_add(_ckpt("model: expected the network's weights (names to tensors)", model=[1, 2]))
+_add(
+    _ckpt(
+        "arch: space: unknown space 'darts'; expected one of nasnet, enas, enas-rnn, nb201",
+        space="darts",
+    )
+)
+_add(
+    _ckpt(
+        "normalize.mean: expected 1 finite numbers (one a channel), got [0.5, 0.5, 0.5]",
+        normalize={"mean": [0.5] * 3, "std": [0.25] * 3},
+    )
+)
+_add(_ckpt("class_names: expected 2 names (spec.classes), got 3", class_names=["a", "b", "c"]))
+_add(_ckpt("holds a value JSON has no form for (Object of type Tensor is not JSON serializable)",
+           arch=torch.zeros(2)))  # fmt: skip
+_GOOD = torch_file(child_checkpoint())
+_add(
+    _export(
+        "{tmp}/c/result.json: not valid JSON (Unterminated string starting at column 2)",
+        {"c/checkpoint.pt": _GOOD, "c/result.json": '{"dev_accur'},
+    )
+)
+_add(
+    _export(
+        "{tmp}/c/result.json: expected an object, got [0.5]",
+        {"c/checkpoint.pt": _GOOD, "c/result.json": "[0.5]"},
+    )
+)
+_add(
+    _export(
+        "{tmp}/c/result.json: nested too deep; expected at most 64 levels",
+        {"c/checkpoint.pt": _GOOD, "c/result.json": "[" * 100_000 + "]" * 100_000},
+    )
+)
+_add(
+    _export(
+        "{tmp}/c/result.json: a number of 5000 characters; expected at most 100",
+        {"c/checkpoint.pt": _GOOD, "c/result.json": '{"params": ' + "9" * 5000 + "}"},
+    )
+)
+_add(
+    _export(
+        "{tmp}/c/checkpoint.pt.sha256: not a checksum file (expected `<sha256>  checkpoint.pt`)",
+        {"c/checkpoint.pt": _GOOD, "c/checkpoint.pt.sha256/": ""},
+    )
+)
+_add(
+    _export(
+        "--checkpoint: expected a checkpoint file or folder, got ''",
+        {},
+        "export",
+        "--checkpoint",
+        "",
+        "--out",
+        "{tmp}/model",
+    )
+)
+_add(
+    _export(
+        "--out {tmp}/model/model.pt: is a FIFO; only regular files are written",
+        {"c/checkpoint.pt": _GOOD, "model/model.pt": FIFO},
+    )
+)
+_add(
+    _export(
+        "--out {tmp}/model/model.pt2: is a folder; expected a file name",
+        {"c/checkpoint.pt": _GOOD, "model/model.pt2/": ""},
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m"),
+        "MODEL_DIR {tmp}/m: model.pt: spec.layers: expected at least 1, got 0",
+        {"m/model.pt": torch_file({**exported_record(), "spec": {**_SPEC, "layers": 0}}),
+         "m/model.pt2": "x\n"},
+    )
+)  # fmt: skip
+_PROPOSE = ("controller", "propose", "--model", "{tmp}/m/model.pt", "--pool", "{tmp}/p.jsonl",
+            "--out", "{tmp}/n.jsonl")  # fmt: skip
+_CONTROLLER = controller_checkpoint()
+
+
+def _controller(message: str, model: str | bytes) -> Case:
+    return Case("checkpoint", _PROPOSE, message, {"m/model.pt": model, "p.jsonl": EVALUATED})
+
+
+_add(
+    _controller(
+        "{tmp}/m/model.pt: state_dict: the weights do not fit the network controller.* describes",
+        torch_file(controller_checkpoint(config={**_CONTROLLER["config"], "hidden_size": 16})),
+    )
+)
+_add(
+    _controller(
+        "{tmp}/m/model.pt: controller.hidden_size: expected at most 4096 (each is a dimension of "
+        "the network's weight matrices), got 1000000",
+        torch_file(controller_checkpoint(config={**_CONTROLLER["config"], "hidden_size": 10**6})),
+    )
+)
+_add(
+    _controller(
+        "{tmp}/m/model.pt.target_min: expected a number, got 'x'",
+        torch_file(controller_checkpoint(target_min="x")),
+    )
+)
+_add(_controller("{tmp}/m/model.pt: not a regular file (expected model.pt)", FIFO))
+_add(
+    conf("{tmp}/c.yaml:1: expected a name as a key, got list", yaml_text="? [search, child]\n: 2\n")
+)
+_add(
+    Case(
+        "cli",
+        ("arch", "sample", "--space", "nb201", "--count", "9" * 5000),
+        "argument --count: invalid int value: '" + "9" * 199 + "…'",
+        prog="nao arch sample",
+    )
+)
+# ---------------------------------------------------------------- output paths that are not files
+_add(Case("output", ("compile", "-o", "{tmp}/p.yaml"),
+          "-o {tmp}/p.yaml: is a FIFO; only regular files are written", {"p.yaml": FIFO}))  # fmt: skip
+_add(
+    Case(
+        "output",
+        ("compile", "-o", "{tmp}/p.yaml"),
+        "-o {tmp}/p.yaml: is a device; only regular files are written",
+        {"p.yaml": LINK_TO_DEV_NULL},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("compile", "-o", "{tmp}/p.yaml"),
+        "-o {tmp}/p.yaml: a link to nothing; expected a regular file",
+        {"p.yaml": DANGLING_LINK},
+    )
+)
+_add(Case("output", ("compile", "-o", ""), "argument -o/--output: expected a path, got ''",
+          prog="nao compile"))  # fmt: skip
+_add(Case("output", ("search", "--out", ""), "argument --out: expected a path, got ''",
+          prog="nao search"))  # fmt: skip
+_add(
+    Case(
+        "output",
+        ("compile", "-o", "{tmp}/" + "x" * 300 + ".yaml"),
+        "-o {tmp}/xxxx",
+        exact=False,
+    )
+)
+_add(
+    Case(
+        "output",
+        ("search", "--out", "{tmp}/" + "r" * 300),
+        "--out {tmp}/rrrr",
+        exact=False,
+    )
+)
+_add(
+    Case(
+        "output",
+        ("search", "--out", "{tmp}/run"),
+        "--out {tmp}/run: holds other files and no run (config.json); expected a new or empty "
+        "folder, or a run's folder to resume",
+        {"run/notes.txt": "mine\n"},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("search", "--out", "{tmp}/run", "--set", "search.rounds=2"),
+        "--out {tmp}/run: holds a run of another config (search.rounds: 3 there, 2 here); resume "
+        "it with its settings, or choose another folder",
+        {"run/config.json": json.dumps(Config.from_dict(read_yaml(preset_path("demo"))).to_dict()),
+         "run/kfp.log": "an earlier run\n"},
+    )
+)  # fmt: skip
+_add(
+    Case(
+        "output",
+        ("search", "--out", "{tmp}/run"),
+        "--out {tmp}/run/result.json: is a FIFO; only regular files are written",
+        {"run/result.json": FIFO},
+    )
+)
+_add(
+    Case(
+        "output",
+        (*TRAIN_CHILD,),
+        "--out {tmp}/child/result.json: is a FIFO; only regular files are written",
+        {"child/result.json": FIFO},
+    )
+)
+# ---------------------------------------------------------------- a flag and a --set disagree
+_add(
+    Case(
+        "cli",
+        (*TRAIN_CHILD, "--set", "search.space=nb201"),
+        "--space enas and --set search.space=nb201 disagree; give one of them",
+    )
+)
+_add(
+    Case(
+        "cli",
+        (*TRAIN_CHILD, "--seed", "3", "--set", "search.seed=4"),
+        "--seed 3 and --set search.seed=4 disagree; give one of them",
+    )
+)
+_add(bench("--space nb201 and --set search.space=enas disagree; give one of them",
+           "--set", "search.space=enas"))  # fmt: skip
+_add(
+    bench(
+        "--nao-unavailable skip and --set evaluator.unavailable=nearest disagree; give one of them",
+        *("--nao-unavailable", "skip", "--set", "evaluator.unavailable=nearest"),
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("controller", "propose", "--model", "{tmp}/m", "--pool", "{tmp}/p.jsonl", "--eta", "5",
+         "--set", "search.eta=6", "--out", "{tmp}/n.jsonl"),
+        "--eta 5.0 and --set search.eta=6 disagree; give one of them",
+        {"p.jsonl": EVALUATED},
+    )
+)  # fmt: skip
+_add(
+    Case(
+        "cli",
+        ("controller", "fit", "--space", "nb201", "--train", "{tmp}/p.jsonl", "--set",
+         "search.space=enas", "--out", "{tmp}/m"),
+        "--space nb201 and --set search.space=enas disagree; give one of them",
+        {"p.jsonl": EVALUATED},
+    )
+)  # fmt: skip
+_add(Case("cli", ("search", "--config", "", "--out", "{tmp}/run"),
+          "--config: expected a preset name or a YAML file, got ''"))  # fmt: skip
+_add(
+    Case(
+        "cli",
+        ("export", "--checkpoint", "{tmp}/c.pt", "--out", "{tmp}/m", "--config", ""),
+        "--config: expected a preset name or a YAML file, got ''",
+        {"c.pt": _GOOD},
+    )
+)
+_add(bench("--queries " + "9" * 59 + "…: expected numbers of at most 18 digits",
+           "--queries", "9" * 5000))  # fmt: skip
+_add(
+    Case(
+        "cli",
+        ("params", "--space", "enas", "--arch", ENAS, "--layers", "100000", "--channels", "8"),
+        "--layers: expected at most 64, got 100000",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("submit", "--host", "http://" + "h" * 300, "--experiment", "e"),
+        "--host http://hhh",
+        exact=False,
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m", "--host", "no such host.invalid"),
+        "argument --host: expected an IP address or host name to listen on, got "
+        "'no such host.invalid'",
+        prog="nao serve",
+    )
+)
+# ---------------------------------------------------------------- sizes with a ceiling
+_add(
+    conf(
+        "search.proxy_pool: expected at most 10000 (each is a network build), got 1000000000",
+        "search.proxy_pool=1000000000",
+    )
+)
+_add(
+    conf(
+        "evaluator.proxy_reference: expected at most 10000 (each is a network build), got "
+        "1000000000",
+        "evaluator.proxy_reference=1000000000",
+    )
+)
+# each key is checked though its feature is off (no proxy seeding, no recalibration)
+_add(conf("search.proxy_pool: expected at least 1, got -5", "search.proxy_pool=-5"))
+_add(conf("supernet.bn_batches: expected at least 0, got -1", "supernet.bn_batches=-1"))
+_add(
+    conf(
+        "controller.pseudo_labels: expected at most 1000000 (each is an architecture sampled and "
+        "held in memory), got 1000000000",
+        "controller.pseudo_labels=1000000000",
+    )
+)
+_add(
+    conf(
+        "search.eta_growth: 1.001 takes 1382242 steps from search.eta 1e-300 to search.eta_max "
+        "1e+300; expected at most 64 (each step decodes every seed)",
+        "search.eta=1e-300",
+        "search.eta_max=1e300",
+        "search.eta_growth=1.001",
+    )
+)
+_add(conf("--set search.rounds=" + "9" * 45 + "…: Exceeds the limit (4300 digits) for integer "
+          "string conversion", "search.rounds=" + "9" * 5000))  # fmt: skip
+_add(conf("--set search.prior=" + "[" * 46 + "…: nested too deep",
+          "search.prior=" + "[" * 5000 + "]" * 5000))  # fmt: skip
+_add(
+    conf(
+        "--set search.prior=[x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x,x…: 600015 characters; "
+        "expected at most 65536",
+        "search.prior=[" + "x," * 300_000 + "]",
+    )
+)
+_add(conf("search.space: expected one of nasnet, enas, enas-rnn, nb201, got '" + "x" * 198 + "…",
+          "search.space=" + "x" * 50_000))  # fmt: skip
+# nao search reads an s3:// prior through the store (a cluster's KFP importer fetches it)
+_add(
+    Case(
+        "pool",
+        ("search", "--config", "nb201", "--set", "evaluator.table={tmp}/t.csv", "--set",
+         "search.prior=[s3://pools/p.jsonl]", "--out", "{tmp}/run"),
+        "search.prior[0]: s3://pools/p.jsonl is read through the store, and cluster.s3_endpoint "
+        "is empty; set it (host:port) or give a local pool file",
+        {"t.csv": table_rows()},
+    )
+)  # fmt: skip
+# ---------------------------------------------------------------- config files at their limits
+_add(conf("{tmp}/c.yaml: 5600017 bytes; expected at most 262144",
+          yaml_text="search:\n  prior:\n" + "    - x\n" * 700_000))  # fmt: skip
+_add(conf("{tmp}/c.yaml: nested too deep", yaml_text="search: " + "[" * 5000 + "]" * 5000))
+_add(conf("{tmp}/c.yaml: Exceeds the limit (4300 digits) for integer string conversion",
+          yaml_text="search:\n  rounds: " + "9" * 5000 + "\n"))  # fmt: skip
+_add(
+    conf(
+        "{tmp}/c.yaml: more than 100000 values once its aliases are expanded",
+        yaml_text="a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n"
+            for p, n in zip("abcde", "bcdef", strict=True)
+        ),
+    )
+)
+_add(
+    Case(
+        "config",
+        ("config", "show", "--config", "{tmp}/c.yaml"),
+        "--config {tmp}/c.yaml: not a regular file; expected a YAML file",
+        {"c.yaml": FIFO},
+    )
+)
+# ---------------------------------------------------------------- pools and priors at their limits
+_add(pool_line("[" * 100_000 + "]" * 100_000, "nested too deep; expected at most 64 levels"))
+_add(
+    pool_line(
+        '{"arch": "x", "space": "nb201", "accuracy": ' + "1" * 5000 + "}",
+        "a number of 5000 characters; expected at most 100",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": NB201_CELLS[1], "space": "nb201", "x": "y" * 2_000_000}),
+        "a line longer than 1048576 bytes",
+    )
+)
+_add(
+    pool_line(
+        json.dumps({"arch": "x" * 500_000, "space": "nb201"}),
+        "arch: nb201: expected 3 node groups joined by '+', got 1 in '" + "x" * 198 + "…",
+    )
+)
+_add(
+    Case(
+        "pool",
+        ("pool", "check", "{tmp}/p.jsonl"),
+        "{tmp}/p.jsonl: not a regular file; expected a pool file (JSONL)",
+        {"p.jsonl": FIFO},
+    )
+)
+_add(
+    _prior_search(
+        "search.prior[0]: {tmp}/p.jsonl:2: nested too deep; expected at most 64 levels",
+        EVALUATED.splitlines()[0] + "\n" + "[" * 100_000 + "]" * 100_000 + "\n",
+    )
+)
+_add(
+    _prior_search(
+        "search.prior[0]: {tmp}/p.jsonl:1: a number of 5002 characters; expected at most 100",
+        '{"arch": "x", "space": "nb201", "accuracy": 0.' + "5" * 5000 + "}\n",
+    )
+)
+# ---------------------------------------------------------------- tables at their limits
+_add(table(table_rows().replace("80.5", "9" * 5000),
+           "{tmp}/t.csv:2: valid: a number of 5000 characters; expected at most 100"))  # fmt: skip
+_add(table("arch,valid\n" + "x" * 300_000 + ",5\n",
+           "{tmp}/t.csv:2: not a CSV row (field larger than field limit (131072))"))  # fmt: skip
+_add(
+    Case(
+        "table",
+        (*BENCH, *BENCH_TAIL),
+        "{tmp}/t.csv: not a regular file",
+        {"t.csv": FIFO},
+    )
+)
+# ---------------------------------------------------------------- found before the run folder
+_add(
+    Case(
+        "data",
+        ("search", "--set", "search.space=nb201", "--set", "child.dataset=cifar10", "--set",
+         "evaluator.kind=proxy", "--set", "evaluator.proxies=[naswot]", "--out", "{tmp}/run"),
+        "child.data_dir: required for cifar10 (or set child.download=true)",
+    )
+)  # fmt: skip
+_add(
+    Case(
+        "data",
+        ("search", "--set", "child.dataset=image-folder", "--set", "child.data_dir={tmp}/img",
+         "--out", "{tmp}/run"),
+        "child.dev_size: 300 dev + 600 train images do not fit in the 2 images under "
+        "{tmp}/img/train",
+        {"img/train/a/1.png": b"x", "img/train/b/1.png": b"x", "img/test/a/1.png": b"x",
+         "img/test/b/1.png": b"x"},
+    )
+)  # fmt: skip
+_PTB = {f"ptb/ptb.{s}.txt": "the cat sat on the mat\n" * 40 for s in ("train", "valid", "test")}
+_add(
+    Case(
+        "data",
+        ("search", "--config", "nao-ws-ptb-cpu", "--set", "child.data_dir={tmp}/ptb",
+         "--set", "child.train_subset=0", "--out", "{tmp}/run"),
+        "supernet.dev_batches: 4 windows of child.rnn.bptt=35 tokens in "
+        "supernet.eval_batch_size=64 streams need 8960 validation tokens; the corpus has 256",
+        _PTB,
+    )
+)  # fmt: skip
+_add(
+    Case(
+        "data",
+        ("search", "--config", "ptb", "--set", "child.data_dir={tmp}/ptb", "--set",
+         "child.train_subset=10", "--out", "{tmp}/run"),
+        "child.batch_size: 64 streams leave fewer than 2 tokens each (10 tokens)",
+        _PTB,
+    )
+)  # fmt: skip
+_add(
+    Case(
+        "data",
+        ("search", "--set", "child.dataset=image-folder", "--set", "child.data_dir={tmp}/img",
+         "--out", "{tmp}/run"),
+        "child.data_dir: {tmp}/img/train/a/2.png: not a regular file; expected an image",
+        {"img/train/a/1.png": b"x", "img/train/a/2.png": FIFO, "img/test/a/1.png": b"x"},
+    )
+)  # fmt: skip
+_add(
+    Case(
+        "data",
+        ("search", "--config", "ptb", "--set", "child.data_dir={tmp}/ptb", "--out", "{tmp}/run"),
+        "child.data_dir: {tmp}/ptb/ptb.train.txt: not UTF-8 text",
+        {**_PTB, "ptb/ptb.train.txt": b"\xff\xfe"},
+    )
+)
+_add(
+    Case(
+        "output",
+        ("search", "--set", "cluster.store_dir={tmp}/f.txt/store", "--out", "{tmp}/run"),
+        "cluster.store_dir {tmp}/f.txt/store: {tmp}/f.txt is a file, not a folder",
+        {"f.txt": "x"},
+    )
+)
+if not torch.cuda.is_available():  # with a GPU the search would start
+    _add(
+        Case(
+            "data",
+            ("search", "--set", "child.device=cuda", "--out", "{tmp}/run"),
+            "child.device: cuda, and this machine has no CUDA device (use auto)",
+        )
+    )
+# ---------------------------------------------------------------- echo
+_add(
+    arch(
+        "enas",
+        "normal[" + "x" * 5_000_000,
+        "enas: expected normal[...] at 'normal[xxxxxxxxxxxxxxxxxxxxxxx'",
+    )
+)
+_add(arch("nb201", "|" + "y" * 5_000_000 + "|",
+          "nb201: expected 3 node groups joined by '+', got 1 in '|" + "y" * 197 + "…"))  # fmt: skip
+
+
 def _ids() -> list[str]:
     seen: Counter[str] = Counter()
     out = []
@@ -1320,7 +1892,7 @@ def _ids() -> list[str]:
 
 
 IDS = _ids()
-KINDS = ("config", "set", "arch", "pool", "table", "data", "output", "cli")
+KINDS = ("config", "set", "arch", "pool", "table", "data", "output", "cli", "checkpoint")
 
 
 def test_the_corpus_covers_every_kind_of_input() -> None:

@@ -141,7 +141,7 @@ def test_budget_counts_are_the_params_train_child_reports(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        (["search.max_params=-1"], r"^search.max_params: expected a non-negative number"),
+        (["search.max_params=-1"], r"^search.max_params: expected at least 0"),
         (["search.space=nb201", "search.max_macs=5"], r"^search.max_macs: budgets apply to"),
     ],
 )

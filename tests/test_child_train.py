@@ -13,9 +13,9 @@ import torch
 
 from nao_kfp.child import prepare_data, train_child
 from nao_kfp.child.data import augment, staged_file
-from nao_kfp.child.train_rnn import perplexity_score
 from nao_kfp.config import ChildConfig, load_config
 from nao_kfp.errors import ConfigError
+from nao_kfp.metric import perplexity_score
 from nao_kfp.spaces import get_space
 
 # small and single-threaded: the CI machine has 2 shared cores

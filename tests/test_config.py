@@ -13,6 +13,7 @@ from nao_kfp.config import (
     apply_overrides,
     config_from_json,
     config_to_json,
+    describe_keys,
     load_config,
     parse_override,
 )
@@ -91,8 +92,8 @@ def test_configs_are_frozen() -> None:
             "cluster.tolerations: expected a list, got {'key': 'a'}",
         ),
         (["child=3"], "child: expected a mapping of keys, got int"),
-        (["search.initial_archs=0"], "search.initial_archs: expected a positive number, got 0"),
-        (["controller.dropout=1.0"], "controller.dropout: expected a value in [0, 1), got 1.0"),
+        (["search.initial_archs=0"], "search.initial_archs: expected at least 1, got 0"),
+        (["controller.dropout=1.0"], "controller.dropout: expected below 1.0, got 1.0"),
         (
             ["child.lr_min=1", "child.lr_max=0.1"],
             "child.lr_min: expected 0 <= lr_min <= lr_max, got 1.0 and 0.1",
@@ -109,8 +110,11 @@ def test_configs_are_frozen() -> None:
             ["cluster.image=nao-kfp"],
             "cluster.image: 'nao-kfp' has no tag; pin a version (no implicit :latest)",
         ),
-        (["child.momentum=1"], "child.momentum: expected a value in [0, 1), got 1.0"),
-        (["controller.optimizer=sgd"], "controller.optimizer: expected adam or adamw, got 'sgd'"),
+        (["child.momentum=1"], "child.momentum: expected below 1.0, got 1.0"),
+        (
+            ["controller.optimizer=sgd"],
+            "controller.optimizer: expected one of adam, adamw, got 'sgd'",
+        ),
         (["=3"], "--set =3: expected a dotted key before '=', e.g. search.rounds=3"),
         (
             ["search..rounds=3"],
@@ -199,3 +203,76 @@ def test_digest_depends_only_on_the_named_sections() -> None:
     assert a.digest("child") == b.digest("child")
     assert a.digest() != b.digest() and a.digest("search") != b.digest("search")
     assert len(a.digest("child")) == 16
+
+
+def _leaves(data: dict[str, object], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in data.items():
+        sub = isinstance(v, dict) and k not in ("node_selector",)
+        out += _leaves(v, f"{prefix}{k}.") if sub else [prefix + k]  # type: ignore[arg-type]
+    return out
+
+
+def test_every_key_nao_config_show_prints_is_described() -> None:
+    docs = describe_keys()
+    assert [d.path for d in docs] == _leaves(Config().to_dict())
+    empty = [d.path for d in docs if not d.doc.strip()]
+    assert not empty, f"keys without a description: {empty}"
+    by_path = {d.path: d for d in docs}
+    rounds = by_path["search.rounds"]
+    assert (rounds.type, rounds.default, rounds.min, rounds.max) == ("int", 3, 1, 200)
+    assert rounds.why and by_path["search.prior"].type == "list[str]"
+    assert by_path["evaluator.kind"].choices == ("train", "table", "synthetic", "supernet", "proxy")
+    assert by_path["cluster.tolerations"].default == []
+
+
+def test_every_count_that_drives_a_loop_has_a_ceiling_with_its_reason() -> None:
+    for d in describe_keys():
+        if d.type == "int" and d.max is None:
+            # the few unbounded ints are budgets and weights, never a count of work
+            assert d.path in ("search.max_params", "search.max_macs", "search.prior_half_life")
+        if d.max is not None and d.type == "int":
+            assert d.why, d.path
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["search.proxy_pool=1000000000"],
+            "search.proxy_pool: expected at most 10000 (each is a network build), got 1000000000",
+        ),
+        # the key's feature is off (search.proxy_seed 0, evaluator.kind train): still checked
+        (["search.proxy_pool=-5"], "search.proxy_pool: expected at least 1, got -5"),
+        (["evaluator.proxy_reference=1"], "evaluator.proxy_reference: expected at least 2, got 1"),
+        (
+            ["evaluator.proxy_reference=1000000000"],
+            "evaluator.proxy_reference: expected at most 10000 (each is a network build), "
+            "got 1000000000",
+        ),
+        (["supernet.bn_batches=-1"], "supernet.bn_batches: expected at least 0, got -1"),
+        (
+            ["controller.pseudo_batch_size=-1"],
+            "controller.pseudo_batch_size: expected at least 0, got -1",
+        ),
+        (["child.rnn.dropout=1"], "child.rnn.dropout: expected below 1.0, got 1.0"),
+        (["search.eta=0"], "search.eta: expected above 0.0, got 0.0"),
+        (
+            ["evaluator.proxies=[params, params, params, params, params]"],
+            "evaluator.proxies: expected at most 4 items (each proxy once), got 5 items",
+        ),
+        (
+            ["search.eta=1e-300", "search.eta_max=1e300", "search.eta_growth=1.001"],
+            "search.eta_growth: 1.001 takes 1382242 steps from search.eta 1e-300 to "
+            "search.eta_max 1e+300; expected at most 64 (each step decodes every seed)",
+        ),
+        (
+            ["search.fill=" + "x" * 5000],
+            "search.fill: expected one of random, none, got '" + "x" * 198 + "…",
+        ),
+    ],
+)
+def test_each_key_is_checked_against_its_own_limits(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config("demo", overrides)
+    assert str(err.value) == message

@@ -25,7 +25,7 @@ from nao_kfp.child.cnn import CellNetwork, NetSpec
 from nao_kfp.cli import main
 from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
-from nao_kfp.store import LocalStore, checkpoint_key, open_store
+from nao_kfp.store import LocalStore, checkpoint_key, open_store, result_key
 from nao_kfp.store.base import MAGIC
 
 CHILD = [
@@ -213,6 +213,29 @@ def test_a_store_checkpoint_exports_and_a_corrupted_one_is_refused_in_one_line(
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_store_checkpoint_exports_with_the_metrics_of_its_stored_result(
+    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
+) -> None:
+    """What `nao search` prints to serve the best child: its checkpoint's path in the run's
+    store, with no result.json beside it; model.json gets the metrics from the store's result."""
+    ckpt_dir, _cfg, result = trained
+    store = LocalStore(tmp_path / "store")
+    store.put_file(checkpoint_key("enas", "a1", "d1"), ckpt_dir / "checkpoint.pt")
+    store.put_json(result_key("enas", "a1", "d1"), {**result, "dev_accuracy": 0.25})
+    out = export.export_model(
+        tmp_path / "store" / checkpoint_key("enas", "a1", "d1"), tmp_path / "m"
+    )
+    info = json.loads(Path(out["info"]).read_text())
+    want = {"dev_accuracy": 0.25, "test_accuracy": result["test_accuracy"],
+            "params": result["params"], "macs": result["macs"]}  # fmt: skip
+    assert {k: info["metrics"].get(k) for k in want} == want == {k: out["metrics"][k] for k in want}
+    # a checkpoint outside a store's layout, with nothing beside it: no metrics, still exported
+    lone = tmp_path / "lone" / "checkpoint.pt"
+    lone.parent.mkdir()
+    lone.write_bytes((ckpt_dir / "checkpoint.pt").read_bytes())
+    assert export.export_model(lone, tmp_path / "m2")["metrics"] == {}
+
+
 def test_a_checkpoint_in_the_old_framed_store_format_still_exports(
     trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -234,12 +257,16 @@ def test_an_s3_checkpoint_exports_through_the_store(
     open_store(load_config("demo", s3_env).cluster, tmp_path).put_file(
         key, trained[0] / "checkpoint.pt"
     )
+    open_store(load_config("demo", s3_env).cluster, tmp_path).put_json(
+        result_key("enas", f"s3-{tmp_path.name}", "d1"), trained[2]
+    )
     url = f"s3://{s3_server.bucket}/{key}"
     endpoint = ["--set", f"cluster.s3_endpoint={s3_server.endpoint}"]
     endpoint += ["--no-aot-compile"]  # tests/test_serve.py compiles one package
     assert main(["export", "--checkpoint", url, *endpoint, "--out", str(tmp_path / "m")]) == 0
     line = json.loads(capsys.readouterr().out)
     assert Path(line["program"]).is_file() and line["arch_id"]
+    assert line["metrics"]["test_accuracy"] == trained[2]["test_accuracy"]  # the store's result
     # without the endpoint, and for a missing object: one line each
     assert main(["export", "--checkpoint", url, "--out", str(tmp_path / "x")]) == 2
     assert "pass --set cluster.s3_endpoint=HOST:PORT" in capsys.readouterr().err

@@ -151,9 +151,9 @@ def test_without_a_compiler_the_final_model_is_exported_and_published_without_a_
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
-        (["final.epochs=0"], r"^final.epochs: expected a positive number"),
+        (["final.epochs=0"], r"^final.epochs: expected at least 1"),
         (["final.rerank_top=3", "final.rerank_epochs=700"], r"^final.rerank_epochs: 700 is more"),
-        (["final.drop_path=1.0"], r"^final.drop_path: expected a probability"),
+        (["final.drop_path=1.0"], r"^final.drop_path: expected below 1.0"),
         (["final.lr_min=1", "final.lr_max=0.1"], r"^final.lr_min: expected 0 <= lr_min"),
         (["child.dataset=digits", "child.dev_size=500", "final.train_subset=1200"],
          r"^final.train_subset: 1200 train images"),
@@ -191,8 +191,10 @@ def test_a_tiny_search_with_final_training_through_the_pipeline(
     assert main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     done = json.loads((out / "final" / final.FINAL_JSON).read_text())
-    assert lines[-3:-1] == final.final_summary(done).splitlines()
-    assert lines[-1] == f"serve it: nao serve {out / 'final' / 'model'}"
+    summary = final.final_summary(done).splitlines()
+    at = lines.index(summary[0])  # the model, how to load it, then what to do next: serve it
+    assert lines[at : at + 2] == summary and lines[at + 2] == "next:"
+    assert f"    nao serve {out / 'final' / 'model'}" in lines[at + 3 :]
     assert done["model_dir"] == str(out / "final" / "model")
     assert done["inference_service"] == str(out / "final" / "model" / "inference-service.yaml")
     isvc = yaml.safe_load(Path(done["inference_service"]).read_text())

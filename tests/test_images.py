@@ -13,6 +13,7 @@ import tomllib
 
 import nao_kfp
 from nao_kfp.config import ClusterConfig
+from nao_kfp.katib import STUBS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILES = sorted((ROOT / "images").glob("Dockerfile*"))
@@ -85,8 +86,11 @@ def test_installs_this_package_without_cache(dockerfile: Path) -> None:
     runs = [a for kind, a in _instructions(dockerfile) if kind == "RUN"]
     pip = [r for r in runs if "pip install" in r]
     assert pip and all("--no-cache-dir" in r for r in pip)
-    # the package with its serve extra (`nao serve` is the InferenceService's predictor)
-    assert any(re.search(r'pip install --no-cache-dir "\./\[serve\]"(\s|$)', r) for r in runs)
+    # the package with its serve extra (`nao serve` is the InferenceService's predictor) and
+    # its katib extra (`nao katib serve`), then Katib's gRPC stubs without their dependencies
+    assert any(re.search(r'pip install --no-cache-dir "\./\[serve,katib\]"(\s|$)', r) for r in runs)
+    stubs = 'pip install --no-cache-dir --no-deps "kubeflow-katib==${KATIB_VERSION}"'
+    assert any(stubs in r for r in runs)
     copied = {a.split()[0] for kind, a in _instructions(dockerfile) if kind == "COPY"}
     assert {"pyproject.toml", "src", "components", "pipelines"} <= copied
 
@@ -100,6 +104,7 @@ def test_torch_pins_equal_pyproject(dockerfile: Path) -> None:
     assert args["TORCHVISION_VERSION"] == pins["torchvision"]
     serve = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert serve["serve"] == [f"kserve=={args['KSERVE_VERSION']}"]
+    assert f"kubeflow-katib=={args['KATIB_VERSION']}" == STUBS  # what `make venv` installs
 
 
 def test_dockerignore_keeps_what_the_images_copy() -> None:

@@ -69,7 +69,9 @@ def test_a_long_local_search_keeps_print_flat_and_its_log_bounded(tmp_path: Path
     assert [r["round"] for r in result["rounds"]] == list(range(1, ROUNDS + 1))
     assert builtins.print is original
     # every round's line was shown while its merge task ran: print was the original then
-    round_lines = [(t, flat) for t, flat in shown.lines if re.match(r"round \d+: \d+ archs", t)]
+    round_lines = [
+        (t, flat) for t, flat in shown.lines if re.match(r"\[ *\w+\] round \d+/\d+: \d+ archs", t)
+    ]
     assert len(round_lines) == ROUNDS
     assert all(flat for _, flat in round_lines), [t for t, flat in round_lines if not flat]
     assert (
@@ -149,7 +151,7 @@ def test_progress_filter_keeps_each_threads_lines_whole() -> None:
     )
     assert lines[-1] == "unfinished"
     assert sorted(shown.getvalue().splitlines()) == [
-        f"round {i}: 1 archs evaluated, best -, best so far -" for i in range(4)
+        f"round {i}: 1 archs evaluated, best -; best so far -" for i in range(4)
     ]
 
 

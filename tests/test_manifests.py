@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import shutil
 import subprocess
 import sys
@@ -339,3 +340,133 @@ def test_generated_inference_services_validate_and_take_resources_from_config(
     if cluster.accelerator_type:
         want_selector["cloud.google.com/gke-accelerator"] = cluster.accelerator_type
     assert pod.get("nodeSelector", {}) == want_selector
+
+
+# ---------------------------------------------------------------- Katib (manifests/katib)
+
+KATIB = MANIFESTS / "katib"
+CRD_SCHEMAS[("kubeflow.org/v1beta1", "Experiment")] = "katib-experiment-v1beta1.json"
+# the fields Katib's SuggestionConfig (pkg/apis/config/v1beta1/types.go) has beside the
+# corev1.Container it inlines
+KATIB_SUGGESTION_KEYS = {
+    "algorithmName", "serviceAccountName", "volumeMountPath", "persistentVolumeClaimSpec",
+    "persistentVolumeSpec", "persistentVolumeLabels",
+}  # fmt: skip
+KATIB_PORT = 6789  # Katib's suggestion port; a config entry may not name it
+
+
+def _katib() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The rendered Namespace, Experiment and the katib-config's KatibConfig."""
+    docs = render(KATIB)
+    (ns,) = _by_kind(docs, "Namespace")
+    (exp,) = _by_kind(docs, "Experiment")
+    (cm,) = _by_kind(docs, "ConfigMap")
+    assert (cm["metadata"]["name"], cm["metadata"]["namespace"]) == ("katib-config", "kubeflow")
+    return ns, exp, yaml.safe_load(cm["data"]["katib-config.yaml"])
+
+
+def _placeholder(name: str) -> str:
+    """Where Katib puts a trial parameter's value in the trial template."""
+    return "${trialParameters." + name + "}"
+
+
+def _trial_job(exp: dict[str, Any]) -> dict[str, Any]:
+    """The trial's Job as Katib makes it: `${trialParameters.NAME}` replaced by a value."""
+    from nao_kfp.spaces import get_space
+
+    space = get_space("nb201")
+    arch = space.to_string(space.sample(random.Random(0)))
+    text = json.dumps(exp["spec"]["trialTemplate"]["trialSpec"])
+    for p in exp["spec"]["trialTemplate"]["trialParameters"]:
+        text = text.replace(_placeholder(p["name"]), arch)
+    assert "${trialParameters." not in text
+    job: dict[str, Any] = json.loads(text)
+    job["metadata"] = {"name": "trial", "namespace": exp["metadata"]["namespace"]}
+    return job
+
+
+def test_katib_manifests_render_and_validate_strictly() -> None:
+    """The Experiment against Katib's vendored schema, its trial's Job and every other
+    resource against Kubernetes' own."""
+    ns, exp, _ = _katib()
+    for doc in render(KATIB):
+        validate(doc)
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(_trial_job(exp), version, strict=True)
+    assert exp["metadata"]["namespace"] == ns["metadata"]["name"]
+    assert ns["metadata"]["labels"]["katib.kubeflow.org/metrics-collector-injection"] == "enabled"
+
+
+def test_the_katib_schema_rejects_a_typo_and_a_wrong_type() -> None:
+    """Guard: the vendored Experiment schema, made strict, does catch mistakes."""
+    for path, value in (
+        (("spec", "maxTrialCounts"), 3),
+        (("spec", "maxTrialCount"), "many"),
+        (("spec", "objective", "objectivMetricName"), "x"),
+        (("spec", "trialTemplate", "trialParameters", 0, "referance"), "arch"),
+    ):
+        doc = copy.deepcopy(_katib()[1])
+        *parents, last = path
+        node: Any = doc
+        for p in parents:
+            node = node[p]
+        node[last] = value
+        with pytest.raises(jsonschema.ValidationError):
+            validate(doc)
+
+
+def test_the_example_experiment_is_one_the_suggestion_service_runs() -> None:
+    """What Katib's webhook checks of the trial template, then the service's own checks."""
+    from nao_kfp.katib.experiment import experiment_message, read_experiment
+
+    _, exp, _ = _katib()
+    spec = exp["spec"]
+    template = spec["trialTemplate"]
+    params = {p["name"] for p in spec["parameters"]}
+    text = json.dumps(template["trialSpec"])
+    for p in template["trialParameters"]:
+        assert p["reference"] in params and _placeholder(p["name"]) in text
+    assert spec["algorithm"]["algorithmName"] == "nao"
+    nao = read_experiment(experiment_message(exp))
+    assert nao.cfg.search.max_evaluations == spec["maxTrialCount"]
+    (trial,) = _trial_job(exp)["spec"]["template"]["spec"]["containers"]
+    assert trial["name"] == template["primaryContainerName"]
+    assert trial["command"][:3] == ["nao", "train-child", "--katib"]  # prints dev_accuracy=...
+    assert spec["objective"]["objectiveMetricName"] == nao.metric == "dev_accuracy"
+    latest = {m["name"]: m["value"] for m in spec["objective"]["metricStrategies"]}
+    assert latest[nao.metric] == "latest"  # the last epoch's score is the child's result
+
+
+def test_the_katib_config_entry_runs_our_service_in_our_image() -> None:
+    """Katib's controller turns the entry into each Experiment's suggestion Deployment
+    (pkg/controller.v1beta1/suggestion/composer/composer.go): the entry's container, named
+    `suggestion`, with port 6789 and gRPC health probes added. That Deployment validates."""
+    from nao_kfp.katib.service import HEALTH_SERVICE, PORT
+
+    _, _, config = _katib()
+    assert config["kind"] == "KatibConfig"
+    entries = {s["algorithmName"]: s for s in config["runtime"]["suggestions"]}
+    assert {"random", "tpe", "enas", "darts"} <= set(entries)  # Katib's own ones stay
+    entry = entries["nao"]
+    assert entry["command"] == ["nao", "katib", "serve"]
+    repo, _, tag = entry["image"].rpartition(":")
+    assert (repo, tag) == (OWN_IMAGE, nao_kfp.__version__)
+    container = {k: v for k, v in entry.items() if k not in KATIB_SUGGESTION_KEYS}
+    assert all(p.get("containerPort") != KATIB_PORT for p in container.get("ports", []))
+    assert PORT == KATIB_PORT
+    probe = {"grpc": {"port": KATIB_PORT, "service": HEALTH_SERVICE}, "periodSeconds": 10}
+    container = {
+        "name": "suggestion", **container, "readinessProbe": probe, "livenessProbe": probe,
+        "ports": [*container.get("ports", []),
+                  {"name": "suggestion-api", "containerPort": KATIB_PORT}],
+    }  # fmt: skip
+    labels = {"katib.kubeflow.org/suggestion": "nao-nb201"}
+    deploy = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "nao-nb201-nao", "namespace": "nao"},
+        "spec": {"selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [container]}}},
+    }  # fmt: skip
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(deploy, version, strict=True)

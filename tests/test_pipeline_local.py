@@ -46,11 +46,12 @@ def test_nao_search_runs_two_rounds_locally(
     assert len(written) == 1 and (out / "result.json").stat().st_ino == written.pop()[1]
     assert not list((out / "kfp").rglob("select-best*/**/result"))  # select writes its selection
     # report.md and report.html are one build of the report: the same best line in each
-    line = f"dev accuracy {result['best']['dev_accuracy']:.4f}"
+    line = f"dev accuracy {100 * result['best']['dev_accuracy']:.2f}%"
     assert line in (out / "report.md").read_text() and line in (out / "report.html").read_text()
     std = capsys.readouterr()
-    assert "round 2:" in std.err and "best so far" in std.err  # progress
-    assert best.id in std.out and "predictor pairwise acc" in std.out  # the summary table
+    assert "round 2/2:" in std.err and "best so far" in std.err  # progress
+    assert best.id in std.out and "pairs ordered right" in std.out  # the summary table
+    assert "What NAO did:" in std.out and "NAO's proposals" in std.out
 
 
 def _is_result(path: Path) -> bool:

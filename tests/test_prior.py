@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,14 @@ def test_an_s3_prior_is_read_through_the_store_in_another_bucket(
         Exception, match=r"^search.prior\[0\]: s3://earlier-searches/none.jsonl: no such object"
     ):
         priors.gather(cfg, ["s3://earlier-searches/none.jsonl"])
+    # a reader creates no bucket: a prior in a bucket that is not there is not there
+    from minio import Minio
+
+    with pytest.raises(
+        Exception, match=r"^search.prior\[0\]: s3://no-such-bucket/p.jsonl: no such object"
+    ):
+        priors.gather(cfg, ["s3://no-such-bucket/p.jsonl"])
+    host = cfg.cluster.s3_endpoint
+    client = Minio(host, access_key=os.environ["S3_ACCESS_KEY"],
+                   secret_key=os.environ["S3_SECRET_KEY"], secure=False)  # fmt: skip
+    assert not client.bucket_exists("no-such-bucket")

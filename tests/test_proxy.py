@@ -16,6 +16,7 @@ from nao_kfp.config import load_config
 from nao_kfp.errors import ConfigError
 from nao_kfp.evaluators import make_evaluator
 from nao_kfp.loop import run_search
+from nao_kfp.metric import SCORE
 from nao_kfp.pool import PoolEntry, entry
 from nao_kfp.progress import format_event
 from nao_kfp.records import read_result
@@ -74,7 +75,7 @@ def test_a_proxy_search_runs_the_one_loop_and_is_deterministic(tmp_path: Path) -
     result = read_result(tmp_path / "a" / "result.json")
     assert result.best.dev_accuracy == max(e.accuracy for e in pool if e.accuracy is not None)
     # a score is never called an accuracy: result.json, the summary table, the progress lines
-    assert result.metric == {"name": "score"}
+    assert result.metric == SCORE
     table = summary_table(result)
     assert "best score" in table and "dev acc" not in table
     line = format_event({"event": "round", "round": 2, "evaluated": 4, "best": 0.61,
@@ -94,7 +95,7 @@ def test_the_proxy_evaluator_scores_each_cell_alone() -> None:
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["evaluator.proxies=[synflow, flops]"], "evaluator.proxies[1]: unknown proxy 'flops'"),
+        (["evaluator.proxies=[synflow, flops]"], "evaluator.proxies[1]: expected one of params, synflow, synflow_bn, naswot, got 'flops'"),
         (["evaluator.proxies=[params, params]"], "evaluator.proxies[1]: params is listed twice"),
         (["evaluator.kind=table", "evaluator.proxies=[params]"], "evaluator.proxies: evaluator.kind table does not use"),
         (["evaluator.proxy_reference=1"], "evaluator.proxy_reference: expected at least 2"),
@@ -180,7 +181,7 @@ def test_proxy_seed_starts_the_search_from_the_proxies_best_of_a_random_pool(
     ("keys", "message"),
     [
         (["search.proxy_seed=5", "search.proxy_pool=3"], "search.proxy_pool: 3 random architectures cannot give search.proxy_seed 5"),
-        (["search.proxy_seed=-1"], "search.proxy_seed: expected a non-negative number, got -1"),
+        (["search.proxy_seed=-1"], "search.proxy_seed: expected at least 0, got -1"),
     ],
 )  # fmt: skip
 def test_proxy_seed_bad_values_are_one_line_errors(keys: list[str], message: str) -> None:

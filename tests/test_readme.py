@@ -1,11 +1,12 @@
-"""Every command the README (and docs/*.md) shows runs, as written, in the order a user runs them.
+"""Every command the README and the user guide show runs, as written, in the order a user runs them.
 
-The commands are the fenced ```bash blocks, read from the documents at test time: a line is one
-command (a trailing `\\` continues it, a here-document goes with its command), a line starting
-with `#` is prose. They run one after another in one scratch folder, the user's clone: each
-block starts there and a `cd` holds until the block ends. A command added to the documents is
-run from then on; one that cannot run here must be listed in SKIP with the reason, and one that
-needs a file the documents do not make gets it from FIXTURES.
+The documents are README.md, then the guide's pages (docs/**/*.md) in the order of mkdocs.yml's
+nav, the order a user reads them in. The commands are their fenced ```bash blocks, read at test
+time: a line is one command (a trailing `\\` continues it, a here-document goes with its
+command), a line starting with `#` is prose. They run one after another in one scratch folder,
+the user's clone: each block starts there and a `cd` holds until the block ends. A command
+added to the documents is run from then on; one that cannot run here must be listed in SKIP
+with the reason, and one that needs a file the documents do not make gets it from FIXTURES.
 
 Adding a command to the documents? If it runs here on small data in a few seconds, nothing to
 do. Otherwise, in this file and nowhere else:
@@ -13,8 +14,8 @@ do. Otherwise, in this file and nowhere else:
   PLACEHOLDERS  `<name>` parts of a command that the user fills in, and how the test does,
   SKIP          the exact command text (comment excluded) -> why it cannot run here: a cluster,
                 a GPU, big data, an image build. Stale entries fail the test.
-A `python` command that does not name nao_kfp runs with the package unimportable: what the
-documents show needing only torch must need only torch.
+A `python` command that does not name nao_kfp (nor run a script of benchmarks/) runs with the
+package unimportable: what the documents show needing only torch must need only torch.
 """
 
 from __future__ import annotations
@@ -31,16 +32,54 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-REPO_COPIES = ["manifests"]  # what the documents' commands read from the clone itself
+
+
+def _nav_pages(nav: object) -> list[str]:
+    """The page files of an mkdocs.yml nav, in order."""
+    if isinstance(nav, str):
+        return [nav] if nav.endswith(".md") else []
+    if isinstance(nav, dict):
+        return [p for value in nav.values() for p in _nav_pages(value)]
+    if isinstance(nav, list):
+        return [p for item in nav for p in _nav_pages(item)]
+    return []
+
+
+def guide_pages() -> list[Path]:
+    """The guide's written pages in the nav's order (the reference pages the docs build
+    generates have no file; tests/test_docs.py checks that the nav names every written page)."""
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    return [ROOT / "docs" / p for p in _nav_pages(nav) if (ROOT / "docs" / p).is_file()]
+
+
+DOCUMENTS = [ROOT / "README.md", *guide_pages()]
+REPO_COPIES = ["manifests", "benchmarks"]  # what the documents' commands read from the clone itself
 
 CLUSTER = "needs a Kubeflow cluster"
 IMAGE = "builds or runs the container image: root, podman, minutes (.ci/image runs it in CI)"
+INSTALL = "installs the project: these tests run in the installed environment"
+BIG_DATA = (
+    "the complete NAS-Bench-201 tables or CIFAR-10/PTB (not shipped) and many seeds: CPU-hours"
+)
 SKIP = {
-    "make search": "runs `nao search` (README.md: nao search --out runs/demo runs it here)",
+    "make search": "runs `nao search` (docs/get-started.md: nao search --out runs/demo runs it here)",
     "make test": "the test suite itself",
+    "make venv": INSTALL,
+    "source .venv/bin/activate": INSTALL,
+    "python benchmarks/bench_nb201_levers.py --table <table.csv> --only recipe,no-proxy-seed --queries 25,50,100,200 --seeds 0-29": BIG_DATA,
+    "nao benchmark --space nb201 --table <table.csv> --config nb201 --strategy nao,evolution,random --queries 25,50,100,200 --seeds 0-29": BIG_DATA,
+    "python benchmarks/bench_nb201_levers.py --table <table.csv> --seeds 0-9": BIG_DATA,
+    "nao benchmark --space nb201 --table <table.csv> --config nb201 --prior <prior.jsonl> --strategy nao,evolution --queries 25,50,100 --seeds 0-29": BIG_DATA,
+    "python benchmarks/bench_supernet.py nb201 --data <cifar10-jpegs> --layers 1 --channels 8 --bn running --proxies synflow,params": BIG_DATA,
+    "python benchmarks/bench_ws_nb201.py --data <cifar10-jpegs> --seeds 0,1,2": BIG_DATA,
+    "python benchmarks/bench_rnn_supernet.py --data <ptb> --seeds 0,1": BIG_DATA,
+    "python benchmarks/bench_gpu.py": "a GPU (12 minutes on one)",
+    "python benchmarks/bench_controller.py --mode paper --seed 0": "about 40 CPU-minutes (the paper's 1,000 controller epochs)",
+    "python benchmarks/bench_controller.py --mode fast --seed 0": "about 2 CPU-minutes on 1,200 architectures: a benchmark, not a check",
+    "python benchmarks/bench_local_rounds.py --rounds 50 --table <table.csv>": BIG_DATA,
     "nao submit --host http://localhost:8080 --experiment nao --run-name demo-1 --config demo": CLUSTER,
     "kfp --endpoint http://localhost:8080 run create -e nao -r demo-1 -f pipeline.yaml": CLUSTER,
     "nao search --config nao-ws-cifar10 --set child.data_dir=/data/cifar10": "a GPU and CIFAR-10",
@@ -59,6 +98,9 @@ SKIP = {
     "kubectl -n nao wait --for=condition=complete job/nao-store-create-bucket --timeout=300s": CLUSTER,
     "kubectl apply -k manifests/overlays/serving": CLUSTER,
     "kubectl apply -n nao -f inference-service.yaml": CLUSTER,
+    "kubectl apply -k manifests/katib": "needs a Kubeflow cluster with Katib",
+    "kubectl -n nao get experiment nao-nb201 -w": "needs a Kubeflow cluster with Katib",
+    "kubectl -n nao get experiment nao-nb201 -o jsonpath='{.status.currentOptimalTrial}'": "needs a Kubeflow cluster with Katib",
 }  # fmt: skip
 
 
@@ -86,17 +128,8 @@ def _nb201_csv(work: Path) -> str:
     return "\n".join(rows) + "\n"
 
 
-MY_YAML = """\
-# a user's own preset: small, scored by the synthetic evaluator (no training)
-name: mine
-evaluator: {kind: synthetic}
-search: {space: enas, initial_archs: 6, top_k: 3, new_archs: 3, rounds: 2}
-controller: {epochs: 50}
-"""
-
 # file -> its content, or a function of the scratch folder that returns it
 FIXTURES: dict[str, str | Callable[[Path], str]] = {
-    "my.yaml": MY_YAML,
     "archs.txt": _archs_txt,
     "nb201.csv": _nb201_csv,
 }
@@ -116,8 +149,12 @@ PLACEHOLDERS: dict[str, Callable[[Path], str]] = {"<id>": _best_id, "<digest>": 
 # What a command's output must show beyond exit status 0 (a regular expression on stdout).
 EXPECT = {
     "nao export": r'"package": "model/model.aoti.pt2".*"program": "model/model.pt2"',
+    "curl -s -H 'content-type: application/json' -d @request.json": r'"name": ?"logits"',
+    "curl -s --retry 60": r'"name": ?"pixels"',
     "python -c \"import torch; m = torch.export.load('model/model.pt2')": r"^tensor\(\[",
     "nao search --out runs/demo": r"best: dev accuracy",
+    "nao train-child --katib": r"(?m)^\S+ dev_accuracy=0\.\d+$",
+    "nao katib check": r"nao-nb201: nb201 architectures as parameter arch",
 }
 # seconds, by the start of a command; the others get TIMEOUT_S (limits for a busy machine: the
 # NAO-WS search takes about 100 CPU-seconds)
@@ -132,6 +169,9 @@ TIMEOUT_S = 300
 READS = {
     "nao export --checkpoint runs/demo/": "nao search --out runs/demo",
     "nao serve model/": "nao export --checkpoint runs/demo/",
+    # (the requests go to the server the block before started)
+    "curl -s -H 'content-type: application/json' -d @request.json": "nao serve model/",
+    "kill $(cat serve.pid)": "nao serve model/",
     "nao controller fit --config demo --train runs/demo/": "nao search --out runs/demo",
 }
 
@@ -257,7 +297,9 @@ def _env(command: Command, blocker: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("S3_", "NAO_", "PYTHON"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["MPLBACKEND"] = "Agg"
-    if command.key.startswith("python") and "nao_kfp" not in command.text:
+    # (the project's own scripts, benchmarks/*.py, use the package)
+    own_script = command.text.startswith("python benchmarks/")
+    if command.key.startswith("python") and "nao_kfp" not in command.text and not own_script:
         env["PYTHONPATH"] = str(blocker)
     return env
 

@@ -28,15 +28,15 @@ def test_a_history_round_trips(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"schema": "nao-kfp.history/2", "rounds": [{"round": 1, "evaluatd": 3}]},
+        ({"schema": "nao-kfp.history/3", "rounds": [{"round": 1, "evaluatd": 3}]},
          "h.json.rounds[0].evaluatd: unknown key"),
-        ({"schema": "nao-kfp.history/2", "rounds": [{"evaluated": 3}]},
+        ({"schema": "nao-kfp.history/3", "rounds": [{"evaluated": 3}]},
          "h.json.rounds[0]: missing key 'round'"),
-        ({"schema": "nao-kfp.history/2", "rounds": [{"round": "1"}]},
+        ({"schema": "nao-kfp.history/3", "rounds": [{"round": "1"}]},
          "h.json.rounds[0].round: expected an integer, got '1'"),
-        ({"schema": "nao-kfp.history/2", "rounds": [{"round": 1, "best_accuracy": "x"}]},
+        ({"schema": "nao-kfp.history/3", "rounds": [{"round": 1, "best_accuracy": "x"}]},
          "h.json.rounds[0].best_accuracy: expected a number, got 'x'"),
-        ([{"round": 1}], "h.json: schema: expected 'nao-kfp.history/2', got None"),
+        ([{"round": 1}], "h.json: schema: expected 'nao-kfp.history/3', got None"),
     ],
 )  # fmt: skip
 def test_a_bad_history_names_the_key(tmp_path: Path, doc: object, message: str) -> None:
@@ -48,7 +48,7 @@ def test_a_bad_history_names_the_key(tmp_path: Path, doc: object, message: str) 
 
 def test_an_old_result_is_named_by_its_schema(tmp_path: Path) -> None:
     (tmp_path / "r.json").write_text(json.dumps({"name": "x", "rounds": []}))
-    with pytest.raises(RecordError, match=r"r.json: schema: expected 'nao-kfp.result/3', got None"):
+    with pytest.raises(RecordError, match=r"r.json: schema: expected 'nao-kfp.result/5', got None"):
         read_result(tmp_path / "r.json")
 
 

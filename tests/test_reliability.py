@@ -15,10 +15,10 @@ from s3server import S3Server
 from search_tiny import tiny_config
 
 from nao_kfp import steps
+from nao_kfp.child.runtime import WORK_ROOT
 from nao_kfp.config import load_config
 from nao_kfp.errors import NaoError
 from nao_kfp.evaluators import make_evaluator
-from nao_kfp.evaluators.train import WORK_ROOT
 from nao_kfp.pool import entry, read_pool
 from nao_kfp.store import ChildCache, LocalStore, StoreError, open_store
 from nao_kfp.store.base import StoreUnavailable

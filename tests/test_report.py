@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 import re
 from html.parser import HTMLParser
@@ -10,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from nao_kfp import plots, report, summary
+from nao_kfp import findings, plots, report, summary
 from nao_kfp.child import train_child
-from nao_kfp.child.train_rnn import perplexity_score
 from nao_kfp.config import load_config
+from nao_kfp.metric import Metric, perplexity_score
 from nao_kfp.pool import PoolEntry, entry
-from nao_kfp.poolstats import perplexity_of, score_to_perplexity, with_pool_stats
-from nao_kfp.records import SearchResult, from_dict
+from nao_kfp.poolstats import with_pool_stats
+from nao_kfp.records import RoundRecord, SearchResult, from_dict
 from nao_kfp.spaces import get_space
 
 LONG_ARCH = get_space("nasnet").to_string(get_space("nasnet").sample(random.Random(0)))
@@ -109,10 +111,14 @@ def test_every_caption_and_paragraph_of_the_markdown_is_in_the_html(tmp_path: Pa
         for line in md.splitlines()
         if line and not line.startswith(("#", "|", "!", "```")) and "`" not in line
     ]
-    assert any(line.startswith("Predicted vs real") for line in prose)
+    assert any(line.startswith("Every evaluated architecture by round") for line in prose)
     for line in prose:
         plain = " ".join(line.replace("**", "").split())
-        assert plain in visible, plain
+        if plain.startswith("- "):  # a glossary entry: the term, then what it means
+            term, means = plain[2:].split(": ", 1)
+            assert term in visible and means in visible, plain
+        else:
+            assert plain in visible, plain
     assert page.count("<figcaption>") == 4  # the plot, the accuracy-size scatter and both cells
 
 
@@ -128,10 +134,10 @@ def test_each_round_shows_parameters_next_to_accuracy(tmp_path: Path) -> None:
     heads = [c.head for c in summary.columns(stats)]
     assert heads.index("params (best)") == heads.index("best dev acc") + 1
     md = write(result, pool, tmp_path)["markdown"].read_text()
-    assert "| 2 | 2 | 0.7500 | 6.00k | 0.7250 | 5.50k |" in md
+    assert "| 2 | 2 | 75.00% | 6.00k | 72.50% | 5.50k |" in md  # accuracies in percent
     table = summary.summary_table(stats)
     assert "params (best)" in table and "6.00k" in table
-    assert "best: dev accuracy 0.7500, 6.00k params" in table
+    assert "best: dev accuracy 75.00%, 6.00k params" in table
 
 
 def test_missing_graphviz_leaves_a_note_instead_of_diagrams(
@@ -186,8 +192,8 @@ def test_the_report_plots_accuracy_against_params_with_front_and_winner(tmp_path
     assert "## Accuracy versus size" in md and "![dev accuracy versus parameters](pareto.png)" in md
     assert "The Pareto front: 3 of 6 architectures." in md
     ids = [e.id for e in pool]
-    assert f"| 1.00k | 0.5000 | {ids[0]} |" in md and f"| 2.00k | 0.5500 | {ids[1]} |" in md
-    assert f"| 3.00k | 0.9500 | {ids[2]} |" in md
+    assert f"| 1.00k | 50.00% | {ids[0]} |" in md and f"| 2.00k | 55.00% | {ids[1]} |" in md
+    assert f"| 3.00k | 95.00% | {ids[2]} |" in md
     winner = (
         result.best.id if result.best else None
     )  # pool[-1]: 6000 params, 0.75, dominated by pool[2]
@@ -195,7 +201,7 @@ def test_the_report_plots_accuracy_against_params_with_front_and_winner(tmp_path
     assert result.best is not None
     result.best.id = ids[2]
     md = write(result, pool, tmp_path / "again")["markdown"].read_text()
-    assert f"| 3.00k | 0.9500 | {ids[2]} (best) |" in md
+    assert f"| 3.00k | 95.00% | {ids[2]} (best) |" in md
     page = paths["html"].read_text()
     assert "Pareto front" in "".join(page_text(page).text)
     assert page.count("data:image/png;base64,") == 2  # self-contained: both plots inline
@@ -288,35 +294,178 @@ def test_an_enas_rnn_result_carries_perplexity_into_report_table_and_result(tmp_
         pool.append(entry(space, arch, accuracy=res["dev_accuracy"], round=1, source="random",
                           **{k: v for k, v in res.items() if k != "dev_accuracy"}))  # fmt: skip
     best = max(pool, key=lambda e: (e.accuracy, e.id))
-    assert perplexity_of(best) == best.extra["dev_perplexity"]
     result = {
         "name": "ptb", "space": "enas-rnn", "evaluated": 2, "failed": 0,
+        "metric": {"name": "perplexity", "vocab": None},  # what conclude writes (the space's)
         "rounds": [{"round": 1, "evaluated": 2, "best_accuracy": best.accuracy,
                     "mean_accuracy": sum(e.accuracy for e in pool) / 2, "best_so_far": best.accuracy}],
         "best": {"arch": best.arch_str, "id": best.id, "dev_accuracy": best.accuracy, "round": 1,
                  "source": "random", "params": None, "describe": space.describe(best.arch)},
     }  # fmt: skip
     stats = with_pool_stats(typed(result), pool)
-    ppl = best.extra["dev_perplexity"]
-    assert stats.best and stats.best.dev_perplexity == ppl and stats.metric["name"] == "perplexity"
-    assert stats.rounds[0].best_perplexity == ppl
+    # result.json keeps the scores; its metric, with the children's vocabulary, reads them as
+    # perplexities (a score clipped at 0: at least the vocabulary's 12, no better than uniform)
+    assert stats.metric == Metric("perplexity", 12) and stats.best is not None
+    ppl, test_ppl = best.extra["dev_perplexity"], best.extra["test_perplexity"]
+    assert stats.metric.value(stats.best.dev_accuracy) == pytest.approx(min(ppl, 12.0))
+    assert stats.metric.value(stats.rounds[0].best_accuracy) == pytest.approx(min(ppl, 12.0))
+    assert stats.metric.value(stats.best.test_accuracy) == pytest.approx(min(test_ppl, 12.0))
+    shown = stats.metric.text(best.accuracy)
+    assert shown in (f"{ppl:.2f}", "≥ 12.00")
     table = summary.summary_table(stats)
-    assert "best dev ppl" in table and f"dev perplexity {ppl:.2f}" in table
-    assert "dev acc" not in table
+    assert "best dev ppl" in table and f"dev perplexity {shown}" in table
+    assert "test perplexity" in table and "dev acc" not in table
     paths = report.write_report(stats, pool, tmp_path / "rep")
     for doc in (paths["markdown"].read_text(), paths["html"].read_text()):
-        assert f"dev perplexity {ppl:.2f}" in doc and "dev accuracy" not in doc
+        assert f"dev perplexity {shown}" in doc and "dev accuracy" not in doc
     assert "cell" in paths  # the recurrent cell's diagram
 
 
-def test_perplexity_of_inverts_the_score_when_only_the_score_is_known() -> None:
-    space = get_space("enas-rnn")
-    arch = space.sample(random.Random(0))
-    e = entry(space, arch, accuracy=perplexity_score(81.0, 10000), vocab=10000)
-    assert perplexity_of(e) == pytest.approx(81.0)
-    assert perplexity_of(entry(space, arch)) is None
-    image = entry(get_space("enas"), get_space("enas").sample(random.Random(0)), accuracy=0.9)
-    assert perplexity_of(image) is None
+def test_a_perplexity_metric_reads_a_language_models_score_as_its_perplexity() -> None:
+    m = Metric("perplexity", 10000)
+    assert m.value(perplexity_score(81.0, 10000)) == pytest.approx(81.0)
+    assert m.text(perplexity_score(81.0, 10000)) == "81.00" and m.label == "dev perplexity"
+    assert not m.kind.higher_is_better and m.tagged(perplexity_score(81.0, 10000)) == "ppl 81.00"
     # a round's mean score is the geometric mean of its perplexities
     s = [perplexity_score(p, 10000) for p in (50.0, 200.0)]
-    assert score_to_perplexity(sum(s) / 2, 10000) == pytest.approx(100.0)
+    assert m.value(sum(s) / 2) == pytest.approx(100.0)
+    # without its vocabulary a score reads as a score; the children's vocabulary completes it
+    assert Metric("perplexity").text(0.5) == "0.5000" and Metric("perplexity").label == "score"
+    space = get_space("enas-rnn")
+    child = entry(space, space.sample(random.Random(0)), accuracy=0.5, vocab=10000)
+    assert Metric("perplexity").with_vocab([child]) == m
+    # an accuracy is its own value, in percent
+    assert Metric().with_vocab([child]) == Metric() and Metric().text(0.9) == "90.00%"
+    assert Metric().values({"best_accuracy": 0.9}) == {"best_accuracy": 0.9}
+    assert m.values({"best_accuracy": s[0], "round": 1}) == {
+        "best_perplexity": pytest.approx(50.0),
+        "round": 1,
+    }
+
+
+# ---------------------------------------------------------------- what NAO did
+
+
+def nao_run() -> tuple[SearchResult, list[PoolEntry]]:
+    """image_run with a test accuracy on the best and a predictor that ranked round 2's pair."""
+    result, pool = image_run()
+    pool[-1].extra["test_accuracy"] = 0.7
+    for e in pool[4:]:
+        e.predicted = 0.8
+    result.rounds[1].proposed = 2
+    return with_pool_stats(result, pool), pool
+
+
+def test_the_origins_compare_naos_proposals_with_the_random_ones() -> None:
+    stats, pool = nao_run()
+    by = {o.source: o for o in stats.origins}
+    assert set(by) == {"random", "nao"}
+    assert (by["random"].evaluated, by["nao"].evaluated) == (4, 2)
+    assert by["random"].mean_accuracy == pytest.approx(0.575) and by["random"].best_accuracy == 0.65
+    assert by["nao"].mean_accuracy == pytest.approx(0.725) and by["nao"].predicted == 2
+    assert by["nao"].predicted_mean == pytest.approx(0.8) and by["random"].predicted_mean is None
+    said = findings.story(stats)
+    assert said[0] == (
+        "NAO's proposals beat the random architectures: mean dev accuracy 72.50% over 2 "
+        "proposals against 57.50% over 4 (+15.00 points); best 75.00% against 65.00%."
+    )
+    assert said[1] == (
+        "The best architecture was proposed by NAO (round 2): dev accuracy 75.00%, test accuracy "
+        "70.00% (the test split: never seen by the search)."
+    )
+    for e in pool[4:]:  # proposals worse than the random ones: said so
+        e.accuracy = 0.5
+    worse = findings.story(with_pool_stats(stats, pool))[0]
+    assert worse.startswith("NAO's proposals did not beat the random architectures")
+    table = summary.summary_table(stats)
+    assert "What NAO did:" in table and said[0][:60] in table
+
+
+def test_the_chance_band_is_rarely_reached_by_a_random_ordering() -> None:
+    """Over every ordering of n architectures, the share of pairs right reaches the band less
+    than 1 time in 20, and the band is not so high that nothing reaches it (n >= 4)."""
+    for n in (4, 5, 6, 7):
+        band = findings.chance_band(n)
+        hits = 0
+        for perm in itertools.permutations(range(n)):
+            pairs = list(itertools.combinations(range(n), 2))
+            right = sum(1 for i, j in pairs if perm[i] < perm[j]) / len(pairs)
+            hits += right >= band
+        share = hits / math.factorial(n)
+        assert 0.005 <= share <= 0.05, (n, share)
+    assert findings.chance_band(3) > 1.0  # three architectures: no ordering stands out
+
+
+@pytest.mark.parametrize(
+    ("proposed", "pairwise", "says"),
+    [
+        (6, 0.4, "But with 6 architectures a round only 85% or more would tell a ranking from "
+                 "luck: the predictor is still guessing."),
+        (3, 1.0, "With 3 architectures a round no ranking can be told from luck: the predictor "
+                 "is still guessing."),
+        (12, 0.9, "It ranked them better than chance in round 2."),
+    ],
+)  # fmt: skip
+def test_the_predictor_is_called_guessing_until_its_ranking_beats_chance(
+    proposed: int, pairwise: float, says: str
+) -> None:
+    rounds = [
+        RoundRecord(round=1),
+        RoundRecord(round=2, proposed=proposed, pairwise_accuracy=pairwise),
+    ]
+    sentence = findings.predictor_sentence(rounds)
+    assert sentence is not None and sentence.startswith(
+        f"Of each pair of a round's proposals, the predictor put the better one first "
+        f"{100 * pairwise:.0f}% of the time in round 2 (a coin: 50%)."
+    )
+    assert sentence.endswith(says)
+    assert findings.predictor_sentence(rounds[:1]) is None  # round 1 proposes nothing
+
+
+def test_the_predictor_sentence_names_the_rounds_it_ranked_well_and_those_it_did_not() -> None:
+    rounds = [RoundRecord(round=2, proposed=12, pairwise_accuracy=0.9),
+              RoundRecord(round=3, proposed=12, pairwise_accuracy=0.5)]  # fmt: skip
+    sentence = findings.predictor_sentence(rounds)
+    assert sentence is not None
+    assert sentence.endswith("It ranked them better than chance in round 2, not in round 3.")
+
+
+def test_the_report_guides_what_nao_did_next_steps_glossary_and_run_details(
+    tmp_path: Path,
+) -> None:
+    stats, pool = nao_run()
+    info = report.RunInfo(
+        about=[("preset", "demo"), ("seed", "0")],
+        steps=[("serve it", "nao serve /runs/x/model")],
+    )
+    paths = report.write_report(stats, pool, tmp_path, info=info)
+    md = paths["markdown"].read_text()
+    for section in ("## What NAO did", "## Next steps", "## Rounds", "## About this run"):
+        assert section in md
+    assert md.index("## What NAO did") < md.index("## Next steps") < md.index("## Rounds")
+    assert "| NAO's proposals | 2 | 72.50% | 75.00% | 80.00% |" in md
+    assert "Serve it:\n\n```\nnao serve /runs/x/model\n```" in md
+    assert "- **preset**: demo" in md and "- **seed**: 0" in md
+    for col in summary.columns(stats):  # every column of the rounds table explained
+        assert f"- **{col.head}**: " in md, col.head
+    assert f"an architecture is {get_space('nasnet').seq_len} tokens" in md
+
+
+def test_every_legend_entry_of_the_plots_is_visible_and_log_axes_say_so() -> None:
+    """No series lies under another: the legend names each one, no two lines have the same
+    points, and the legend sits outside the axes. A log axis says it is one."""
+    stats, pool = nao_run()
+    stats.rounds[1].real_mean = stats.rounds[1].predicted_mean = 0.725  # equal values
+    fig = plots.accuracy_figure(stats.rounds, pool)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["random architectures (4)", "NAO's proposals (2)", "mean of round 1",
+                      "mean of NAO's proposals", "what the predictor expected", "best so far"]  # fmt: skip
+    lines = [(tuple(ln.get_xdata()), tuple(ln.get_ydata())) for ln in ax.get_lines()]
+    assert len(set(lines)) == len(lines)  # equal values drawn apart
+    assert ax.get_legend().get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1
+    sizes = plots.pool_sizes(pool)
+    assert sizes is not None
+    pareto = plots.pareto_figure(sizes, pool[-1].id).axes[0]
+    assert pareto.get_xscale() == "log" and pareto.get_xlabel() == "parameters, log scale"
+    assert plots.accuracy_figure(stats.rounds, pool).axes[0].get_yscale() == "linear"

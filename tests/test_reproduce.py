@@ -3,8 +3,11 @@
 import copy
 import json
 import os
+import platform
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -24,6 +27,9 @@ from nao_kfp.strategies.reproduce import (
     same_machine,
 )
 from nao_kfp.tabular import TableSpec
+from nao_kfp.trace import first_difference
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FAST = ReproduceSpec(strategies=("random", "evolution"), table=TableSpec(seed=0, rows=300))
 
@@ -115,12 +121,13 @@ def test_committed_reference_reproduces_in_process():
     if same_machine(ref, run):
         check_reproduction(ref, run)
         return
-    # made on another CPU: the pure-Python strategies still reproduce exactly, and a difference
-    # in NAO's float results names both machines
+    # this process has native numerics (it did not pin): the pure-Python strategies still
+    # reproduce exactly, and a NAO difference names both machines and where it began
     diffs = compare_results(ref, run)
     assert [d for d in diffs if not d.startswith(MACHINE_DEPENDENT)] == []
     if diffs:
-        with pytest.raises(ReproduceError, match="NAO's float results differ across CPUs"):
+        assert diffs[0].startswith("nao seed ") and "first difference at round " in diffs[0]
+        with pytest.raises(ReproduceError, match="the reference was made on x86_64"):
             check_reproduction(ref, run)
 
 
@@ -134,17 +141,118 @@ def test_a_nao_difference_on_another_machine_names_both_machines(reference):
         check_reproduction(ref, actual)
     assert "the reference was made on x86_64 OtherVendor" in str(e.value)
     assert f"this run on {machine()['cpu']} ({machine()['cpu_capability']}" in str(e.value)
+    # a change of machine is no reason to rewrite the reference
+    assert "is a bug, not a reason to rewrite the reference" in str(e.value)
+    assert "numerics_replay.py" in str(e.value)
     # the same difference on the reference's own machine is a regression, with no excuse
     actual["machine"] = ref["machine"]
     with pytest.raises(ReproduceError) as e:
         check_reproduction(ref, actual)
-    assert "differ across CPUs" not in str(e.value)
+    assert "the reference was made on" not in str(e.value)
     # and random search or evolution must reproduce on any machine
     actual["machine"], actual["runs"][0]["strategy"] = machine(), "random"
     ref["runs"][0]["strategy"] = "random"
     with pytest.raises(ReproduceError) as e:
         check_reproduction(ref, actual)
-    assert "differ across CPUs" not in str(e.value)
+    assert "the reference was made on" not in str(e.value)
+
+
+# ---------------------------------------------------------------- the digest trace
+
+
+@pytest.fixture(scope="module")
+def nao_run():
+    """One NAO run of the reproduce spec (budget 20, seed 0), with its trace."""
+    return run_spec(ReproduceSpec(strategies=("nao",), budgets=(20,), seeds=(0,)))
+
+
+def test_a_nao_run_records_its_steps_in_order(nao_run):
+    entries = nao_run["traces"]["nao"]["0"]
+    steps = list(dict.fromkeys(e[0] for e in entries))
+    assert steps == [
+        "round 1 fit",
+        "round 1 fit, pseudo-labels",
+        "round 1 optimize",
+        "round 1 decode",
+    ]
+    names = [e[1] for e in entries]
+    assert names[0] == "epoch 1 parameters"
+    assert {"predictions", "seeds' embeddings", "df/dh", "candidate tokens"} <= set(names)
+    assert all(len(e[2]) == 12 and int(e[2], 16) >= 0 for e in entries)
+    # random search and evolution record nothing: their runs are pure Python
+    assert set(nao_run["traces"]) == {"nao"}
+
+
+def test_a_rerun_has_the_same_trace_and_a_change_is_named_where_it_began(nao_run):
+    again = run_spec(ReproduceSpec(strategies=("nao",), budgets=(20,), seeds=(0,)))
+    assert again["traces"] == nao_run["traces"]
+    check_reproduction(nao_run, again)
+    changed = copy.deepcopy(again)
+    entries = changed["traces"]["nao"]["0"]
+    entries[4][2] = "0" * 12  # round 1 fit, epoch 5
+    with pytest.raises(ReproduceError) as e:
+        check_reproduction(nao_run, changed)
+    assert str(e.value).startswith(
+        "reproduce: nao seed 0: first difference at round 1 fit, epoch 5 parameters: "
+        f"{nao_run['traces']['nao']['0'][4][2]} (reference) != 000000000000 (this run); "
+        "the entry before (round 1 fit, epoch 4 parameters) matches"
+    )
+
+
+def test_first_difference_of_two_traces():
+    a = [["r", "x", "1"], ["r", "y", "2"]]
+    assert first_difference(a, a) is None
+    assert (
+        first_difference(a, [["r", "x", "9"], ["r", "y", "2"]])
+        == "r, x: 1 (reference) != 9 (this run)"
+    )
+    assert first_difference(a, [["r", "x", "1"], ["s", "z", "2"]]) == (
+        "entry 2: r, y (reference) != s, z (this run); the entry before (r, x) matches"
+    )
+    assert (
+        first_difference(a, a[:1]) == "the traces agree for 1 entries, then the reference has more"
+    )
+
+
+def test_the_committed_reference_has_a_trace_for_every_nao_seed():
+    ref = load_reference(REFERENCE_PATH)
+    seeds = {str(s) for s in ReproduceSpec.from_dict(ref["spec"]).seeds}
+    assert set(ref["traces"]["nao"]) == seeds
+    assert all(len(t) > 50 for t in ref["traces"]["nao"].values())
+
+
+QEMU = shutil.which("qemu-x86_64")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="an x86-64 check")
+def test_the_controller_gives_the_same_bits_on_an_emulated_amd_cpu(tmp_path):
+    """Portable numerics on this CPU and on an AMD EPYC emulated by qemu-user (which reports
+    AMD's vendor and features to MKL and torch): every op of a fit, an embedding optimization
+    and a decoding gives the same bits. .ci/run installs qemu-user, so CI checks this on
+    whichever kind of machine it runs."""
+    assert QEMU, "qemu-x86_64 (Debian: qemu-user) is needed; .ci/run installs it"
+    script = [
+        str(ROOT / "benchmarks" / "numerics_replay.py"),
+        "ops",
+        "--step",
+        "all",
+        "--epochs",
+        "1",
+    ]
+    env = {k: v for k, v in os.environ.items() if k not in numerics.ENV}
+    native, emulated = tmp_path / "native.txt", tmp_path / "amd.txt"
+    subprocess.run([sys.executable, *script, "--out", str(native)], env=env, check=True)
+    subprocess.run(
+        [QEMU, "-cpu", "EPYC-Milan", sys.executable, *script, "--out", str(emulated)],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    diff = subprocess.run(
+        [sys.executable, script[0], "diff", str(native), str(emulated)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert diff.returncode == 0, diff.stdout
+    assert len(native.read_text().splitlines()) > 1000
 
 
 def test_pin_takes_effect_in_a_fresh_process_and_refuses_after_torch_loaded():

@@ -261,8 +261,8 @@ def test_every_lever_at_once_is_deterministic_and_anytime() -> None:
     ("overrides", "message"),
     [
         (["search.select=best"], "search.select: expected one of first, predicted, got 'best'"),
-        (["search.beam=0"], "search.beam: expected a positive number, got 0"),
-        (["search.random_share=1.5"], "search.random_share: expected a value in [0, 1], got 1.5"),
+        (["search.beam=0"], "search.beam: expected at least 1, got 0"),
+        (["search.random_share=1.5"], "search.random_share: expected at most 1.0, got 1.5"),
         (
             ["search.explore=1"],
             "search.explore: 1.0 needs the spread of controller.ensemble >= 2 heads, got 1",
@@ -273,16 +273,16 @@ def test_every_lever_at_once_is_deterministic_and_anytime() -> None:
         ),
         (
             ["controller.rank_weight=2"],
-            "controller.rank_weight: expected a value in [0, 1], got 2.0",
+            "controller.rank_weight: expected at most 1.0, got 2.0",
         ),
-        (["controller.ensemble=0"], "controller.ensemble: expected a positive number, got 0"),
+        (["controller.ensemble=0"], "controller.ensemble: expected at least 1, got 0"),
         (
             ["controller.pseudo_labels=-1"],
-            "controller.pseudo_labels: expected a non-negative number, got -1",
+            "controller.pseudo_labels: expected at least 0, got -1",
         ),
         (
             ["search.warm_pseudo_epochs=-1"],
-            "search.warm_pseudo_epochs: expected a non-negative number, got -1",
+            "search.warm_pseudo_epochs: expected at least 0, got -1",
         ),
     ],
 )

@@ -31,6 +31,7 @@ from nao_kfp import export
 from nao_kfp.child import train_child
 from nao_kfp.config import load_config
 from nao_kfp.spaces import get_space
+from nao_kfp.units import si
 
 CHILD = [
     "search.space=enas", "child.dataset=digits", "child.layers=1", "child.channels=4",
@@ -99,7 +100,7 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with log.open("w") as f:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nao_kfp.cli", "serve", str(model_dir), "--port", str(port),
-             "--threads", "1"],
+             "--host", "127.0.0.1", "--threads", "1"],
             stdout=f, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
     srv = Server(proc, port, log)
@@ -117,6 +118,25 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def test_serve_says_what_model_it_serves_and_how_good_it_is(
+    server: Server, model_dir: Path
+) -> None:
+    """The first lines of `nao serve`: the architecture and the metrics model.json carries
+    (in percent, as the search's progress and report show them), then where to send a request."""
+    info = json.loads((model_dir / "model.json").read_text())
+    metrics = info["metrics"]
+    head = server.log.read_text().splitlines()[:2]
+    assert head[0] == (
+        f"nao serve: enas cell {info['arch_id']} trained on digits: dev accuracy "
+        f"{100 * metrics['dev_accuracy']:.2f}%, test accuracy {100 * metrics['test_accuracy']:.2f}%, "
+        f"{si(metrics['params'])} params, {si(metrics['macs'])} multiply-adds"
+    ), head
+    assert head[1] == (
+        f"nao serve: POST http://localhost:{server.port}/v2/models/nao/infer with inputs[0] "
+        "named pixels, FP32 [N, 1, 8, 8], values in [0, 1]"
+    )
 
 
 def pixels(n: int, seed: int = 0) -> torch.Tensor:
@@ -176,7 +196,8 @@ def test_v1_predict_returns_the_same_logits(server: Server, model_dir: Path) -> 
 
 
 def test_the_server_runs_the_package_warmed_up_before_it_reports_ready(server: Server) -> None:
-    (line,) = [x for x in server.log.read_text().splitlines() if x.startswith("nao serve:")]
+    """Its third line, after the model's summary (the first two)."""
+    line = server.log.read_text().splitlines()[2]
     assert re.fullmatch(
         r"nao serve: model\.aoti\.pt2 on cpu \(threads: 1\); warm-up request \d+ ms", line
     ), line
@@ -250,26 +271,37 @@ def test_health_and_metrics_come_from_kserve(server: Server) -> None:
 
 BAD_V2: list[tuple[str, Any, str]] = [
     ("shape", v2_body(torch.rand(2, 1, 8, 7)),
-     "inputs[0]: expected shape [N, 1, 8, 8] with N >= 1, got [2, 1, 8, 7]"),
+     "inputs[0]: expected shape [N, 1, 8, 8] with 1 <= N <= 65536, got [2, 1, 8, 7]"),
     ("rank", v2_body(torch.rand(64)),
-     "inputs[0]: expected shape [N, 1, 8, 8] with N >= 1, got [64]"),
+     "inputs[0]: expected shape [N, 1, 8, 8] with 1 <= N <= 65536, got [64]"),
+    # numpy would infer the -1 and read booleans and strings as numbers
+    ("inferred", v2_body(torch.rand(1, 1, 8, 8), shape=[-1, 1, 8, 8]),
+     "inputs[0]: expected shape [N, 1, 8, 8] with 1 <= N <= 65536, got [-1, 1, 8, 8]"),
+    ("booleans", v2_body(torch.rand(1, 1, 8, 8), data=[True] * 64),
+     "inputs[0].data: expected numbers, got True"),
+    ("strings", v2_body(torch.rand(1, 1, 8, 8), data=["0.5"] * 64),
+     "inputs[0].data: expected numbers, got '0.5'"),
+    ("content type", {**v2_body(torch.rand(1, 1, 8, 8)), "content-type": "text/plain"},
+     "request body: expected JSON (content-type: application/json), got text/plain"),
+    ("deep", b"[" * 100_000 + b"]" * 100_000,
+     "request body: not JSON this server reads (malformed, nested too deep or a number too long)"),
     ("dtype", v2_body(torch.rand(1, 1, 8, 8), datatype="INT32"),
      "inputs[0].datatype: expected FP32, got INT32"),
     ("values", v2_body(torch.full((1, 1, 8, 8), 255.0)),
      "inputs[0]: expected pixel values in [0, 1], got 255..255"),
     ("count", v2_body(torch.rand(1, 1, 8, 8), shape=[2, 1, 8, 8]),
-     "inputs[0].data: expected 128 numbers for shape [2, 1, 8, 8]"),
+     "inputs[0].data: expected 128 numbers for shape [2, 1, 8, 8], got 64"),
     ("no inputs", {"inputs": []}, "inputs: expected one FP32 tensor of pixels"),
     ("not a request", {"pixels": [0.5]}, "inputs: Field required"),
     ("json", b'{"inputs": [', "request body: JSON decode error (Expecting value)"),
 ]  # fmt: skip
 BAD_V1: list[tuple[str, Any, str]] = [
     ("shape", {"instances": torch.rand(2, 3, 8, 8).tolist()},
-     "instances: expected shape [N, 1, 8, 8] with N >= 1, got [2, 3, 8, 8]"),
+     "instances: expected shape [N, 1, 8, 8] with 1 <= N <= 65536, got [2, 3, 8, 8]"),
+    ("booleans", {"instances": [[[True] * 8] * 8]}, "instances: expected numbers, got True"),
     ("ragged", {"instances": [[[0.5]], [[0.5, 0.5]]]},
      "instances: expected numbers in equal-sized C×H×W nested lists"),
-    ("text", {"instances": [[["a"] * 8] * 8]},
-     "instances: expected numbers in equal-sized C×H×W nested lists"),
+    ("text", {"instances": [[["a"] * 8] * 8]}, "instances: expected numbers, got 'a'"),
     ("values", {"instances": (-torch.rand(1, 1, 8, 8) - 1).tolist()},
      "instances: expected pixel values in [0, 1]"),
     ("missing", {"inputs": []},
@@ -299,6 +331,25 @@ def test_a_bad_v1_payload_is_a_400_with_one_line(
     assert "\n" not in out["error"]
 
 
+def test_every_error_is_one_line_in_one_shape(server: Server) -> None:
+    """A wrong method is a 405 (GET on v1's predict path is no model called "nao:predict"),
+    an unknown path a 404: {"error": ...} as every 400 is, never FastAPI's {"detail": ...}."""
+    for method, path, code, message in [
+        ("GET", "/v1/models/nao:predict", 405,
+         "GET /v1/models/nao:predict: method not allowed; expected POST"),
+        ("GET", "/v2/models/nao/infer", 405,
+         "GET /v2/models/nao/infer: method not allowed; expected POST"),
+        ("DELETE", "/v2/models/nao/infer", 405,
+         "DELETE /v2/models/nao/infer: method not allowed; expected POST"),
+        ("GET", "/nothing", 404, "/nothing: no such endpoint"),
+    ]:  # fmt: skip
+        assert server.call(method, path) == (code, {"error": message})
+
+
+def test_the_server_listens_on_the_host_it_is_given(server: Server) -> None:
+    assert f"Uvicorn running on http://127.0.0.1:{server.port}" in server.log.read_text()
+
+
 def test_the_server_still_answers_after_bad_payloads_then_stops_on_sigterm(
     server: Server, model_dir: Path
 ) -> None:
@@ -313,30 +364,39 @@ def test_the_server_still_answers_after_bad_payloads_then_stops_on_sigterm(
         server.call("GET", "/v2/health/ready")
 
 
-def test_search_ends_with_the_line_that_serves_the_best_child(tmp_path: Path) -> None:
-    """Without a final training, `nao search`'s last line exports the best child's checkpoint
-    from the run's store and serves it; evaluators that train nothing get no such line."""
-    from nao_kfp.commands.search import serve_line
+def test_search_ends_with_the_commands_that_serve_the_best_child(tmp_path: Path) -> None:
+    """Without a final training, `nao search` ends with the commands that export the best
+    child's checkpoint from the run's store and serve it (or train it at full size first); with
+    one, the command that serves the final model; evaluators that train nothing get none."""
+    from nao_kfp.pipelines.local import local_config
+
+    from nao_kfp.commands.search import next_lines
     from nao_kfp.evaluators.train import child_digest
+    from nao_kfp.records import Best, SearchResult
     from nao_kfp.store import checkpoint_key
 
-    cfg = load_config("demo")
-    from nao_kfp.records import Best, SearchResult
-
+    cfg = local_config(load_config("demo"), tmp_path)
     best = Best(arch="...", id="0123abcd", dev_accuracy=0.5)
     result = SearchResult("demo", "enas", "train", evaluated=1, failed=0, best=best)
-    assert serve_line(cfg, tmp_path, result, None) is None  # no checkpoint in the store
+    assert next_lines(cfg, tmp_path, result, None) == []  # no checkpoint in the store
     ckpt = tmp_path / "store" / checkpoint_key("enas", "0123abcd", child_digest(cfg))
     ckpt.parent.mkdir(parents=True)
     ckpt.write_bytes(b"")
     model = tmp_path / "model"
-    assert serve_line(cfg, tmp_path, result, None) == (
-        f"serve it: nao export --checkpoint {ckpt} --out {model} && nao serve {model}"
-    )
+    lines = "\n".join(next_lines(cfg, tmp_path, result, None)).splitlines()
+    assert lines[0] == "next:"
+    assert f"    nao export --checkpoint {ckpt} --out {model}" in lines
+    assert f"    nao serve {model}" in lines
+    assert (
+        f"    nao search --config {tmp_path / 'config.json'} --set final.enabled=true "
+        f"--out {tmp_path}"
+    ) in lines
     final = {"model_dir": str(tmp_path / "final" / "model")}
-    assert serve_line(cfg, tmp_path, result, final) == f"serve it: nao serve {final['model_dir']}"
-    synthetic = load_config("demo", ["evaluator.kind=synthetic"])
-    assert serve_line(synthetic, tmp_path, result, None) is None
+    assert f"    nao serve {final['model_dir']}" in "\n".join(
+        next_lines(cfg, tmp_path, result, final)
+    )
+    synthetic = local_config(load_config("demo", ["evaluator.kind=synthetic"]), tmp_path)
+    assert next_lines(synthetic, tmp_path, result, None) == []
 
 
 def test_the_final_model_is_published_to_s3_with_an_s3_uri(

@@ -190,7 +190,7 @@ def test_select_best_and_report(tmp_path: Path) -> None:
     paths = outcome.report(cfg, result, tmp_path / "pool.jsonl", tmp_path / "rep",
                            inline_markdown=inline_md)  # fmt: skip
     md = Path(paths["markdown"]).read_text()
-    assert best.id in md and "| 2 | 2 | 0.8500 |" in md and "accuracy.png" in md
+    assert best.id in md and "| 2 | 2 | 85.00% |" in md and "accuracy.png" in md
     html = Path(paths["html"]).read_text()
     assert html.count("<svg") == 2 and "data:image/png;base64," in html
     assert Path(paths["plot"]).read_bytes()[:4] == b"\x89PNG"

@@ -166,6 +166,6 @@ def test_unknown_unavailable_mode_is_named():
     from nao_kfp.errors import ConfigError
 
     with pytest.raises(
-        ConfigError, match="evaluator.unavailable: expected nearest or skip, got 'closest'"
+        ConfigError, match="evaluator.unavailable: expected one of nearest, skip, got 'closest'"
     ):
         load_config("nb201", ["evaluator.unavailable=closest"])

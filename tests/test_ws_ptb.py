@@ -167,13 +167,13 @@ def test_a_tiny_ws_ptb_search_through_kfp_local_reports_perplexity(tmp_path: Pat
     # progress lines: perplexities, never an accuracy
     lines = shown.getvalue().splitlines()
     assert any(
-        line.startswith("round 1: supernet epoch 1/2 loss ") and " ppl " in line
-        and "s/epoch, left: round" in line
+        "] round 1/2: supernet epoch 1/2 loss " in line and " ppl " in line
+        and "s/epoch  (left: round ~" in line
         for line in lines
     ), lines  # fmt: skip
-    assert any(line.startswith("round 2: scoring with the supernet 9/9") for line in lines)
-    assert any(line.startswith("round 2: 3 archs evaluated, best dev ppl ") for line in lines)
-    assert any(line.startswith("select: re-ranked 2/2 (dev ppl ") for line in lines)
+    assert any("] round 2/2: scoring with the supernet 9/9" in line for line in lines)
+    assert any("] round 2/2: 3 archs evaluated, best dev ppl " in line for line in lines), lines
+    assert any("] select: re-ranked 2/2 (dev ppl " in line for line in lines), lines
     assert not [line for line in lines if "accuracy" in line or "%" in line]
 
     # the report: perplexity columns, lower is better

@@ -40,9 +40,14 @@ FINAL = [
 def test_the_ws_shape_follows_the_supernet_schedule() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"^search.rounds: NAO-WS scores the pool at supernet epochs 1, 2 .* has 2 rounds; got 3$",
+        match=r"^search.rounds: NAO-WS scores the pool at supernet epochs 1, 2 .* has 2 rounds; "
+        r"got 3 \(leave search.rounds out: it follows the schedule\)$",
     ):
         load_config("demo", [*TINY_WS, "search.rounds=3"])
+    # left out (the default preset has none), the rounds follow the schedule
+    ws = ["evaluator.kind=supernet", "search.shards=1", "supernet.rounds_every=2"]
+    assert load_config(None, [*ws, "supernet.epochs=4"]).search.rounds == 2
+    assert load_config(None, [*ws, "supernet.epochs=5"]).search.rounds == 3  # 2, 4 and 5
     with pytest.raises(ConfigError, match=r"^search.shards: NAO-WS trains one supernet"):
         load_config("demo", [*TINY_WS, "search.shards=2"])
     # every space has a supernet now (enas-rnn: child/rnn.py RnnSupernet, tests/test_ws_ptb.py)
@@ -107,11 +112,11 @@ def test_a_tiny_ws_search_through_kfp_local_with_final_training(
     # progress a person can watch: supernet epochs with time left, then scoring
     lines = shown.getvalue().splitlines()
     assert any(
-        line.startswith("round 1: supernet epoch 1/2 loss ") and "s/epoch, left: round" in line
+        "] round 1/2: supernet epoch 1/2 loss " in line and "s/epoch  (left: round" in line
         for line in lines
     ), lines
-    assert "round 2: scoring with the supernet 9/9" in "\n".join(lines)
-    assert any(line.startswith("select: re-ranked 2/2") for line in lines)
+    assert "round 2/2: scoring with the supernet 9/9" in "\n".join(lines)
+    assert any("] select: re-ranked 2/2" in line for line in lines)
     from nao_kfp.summary import summary_table
 
     table = summary_table(read_result(tmp_path / "run" / "result.json"))
@@ -172,7 +177,7 @@ def test_a_ws_search_killed_mid_round_resumes_to_the_same_result(tmp_path: Path)
     again = search_cli(cfg_path, tmp_path / "run", env)
     assert again.returncode == 0, again.stderr[-2000:]
     # round 1 went on at epoch 2: epoch 1 was not trained again
-    assert "round 1: supernet epoch 1/4" not in again.stderr
-    assert "round 1: supernet epoch 2/4" in again.stderr
+    assert "round 1/2: supernet epoch 1/4" not in again.stderr
+    assert "round 1/2: supernet epoch 2/4" in again.stderr
     assert "supernet: resuming at epoch 2" in (tmp_path / "run" / "kfp.log").read_text()
     assert _comparable(tmp_path / "run") == _comparable(tmp_path / "ref")

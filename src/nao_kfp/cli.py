@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
 from nao_kfp import __version__
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import SHOWN, NaoError, shorten
+
+MAX_LINE = 2000  # characters of an error line
 
 # Modules under nao_kfp.commands, each with `register(subparsers)`; their order is the help order.
 COMMAND_MODULES = [
@@ -26,12 +29,18 @@ COMMAND_MODULES = [
     "search",
     "export",
     "serve",
+    "katib",
 ]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        # argparse quotes a bad value whole (`invalid int value: '<5000 digits>'`)
+        message = _LONG_QUOTE.sub(lambda m: f"'{shorten(m.group(1), SHOWN)}'", message)
+        self.exit(2, f"{self.prog}: error: {shorten(message, MAX_LINE)}\n")
+
+
+_LONG_QUOTE = re.compile(rf"'([^']{{{SHOWN + 1},}})'")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except NaoError as e:
-        print(f"nao: error: {e}", file=sys.stderr)
+        # one line, whatever a message quotes (each quotes at most errors.SHOWN of a value)
+        print(f"nao: error: {shorten(str(e).replace(chr(10), ' '), MAX_LINE)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nao: interrupted", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 
 from nao_kfp.spaces import CellArch, Nb201Arch, RnnArch, get_space
 from nao_kfp.spaces.cell import Cell
+from nao_kfp.spaces.nb201 import EDGES
 
 INPUT_FILL, NODE_FILL, OUTPUT_FILL = "#dde8f5", "#e2f0d9", "#f5e6c8"
 
@@ -65,7 +66,6 @@ def rnn_dag(arch: RnnArch) -> Dag:
 
 def nb201_dag(arch: Nb201Arch) -> Dag:
     """The NAS-Bench-201 cell: node 0 is the input, node 3 the output; `none` edges are absent."""
-    from nao_kfp.spaces.nb201 import EDGES
 
     edges = [(f"n{frm}", f"n{to}", op) for (to, frm), op in zip(EDGES, arch.ops, strict=True)]
     return Dag(

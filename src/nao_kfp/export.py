@@ -28,24 +28,34 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import os
 import platform
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict, cast
+from typing import Any, cast
 
 import torch
 from torch import nn
+from typing_extensions import TypedDict  # pydantic checks these on Python < 3.12 too
 
+from nao_kfp import validate
+from nao_kfp.child import data as image_data
+from nao_kfp.child import runtime
 from nao_kfp.child.cnn import NetSpec
-from nao_kfp.child.params import build_network
-from nao_kfp.child.runtime import CHECKPOINT, RESULT
+from nao_kfp.child.params import build_network, meta_network
+from nao_kfp.child.runtime import CHECKPOINT
 from nao_kfp.config import ChildConfig, ClusterConfig
-from nao_kfp.errors import NaoError
+from nao_kfp.config.keys import check_keys
+from nao_kfp.errors import ArchError, ConfigError, NaoError, shorten
 from nao_kfp.jsontypes import JSONValue
-from nao_kfp.spaces import CellArch, Nb201Arch, get_space
-from nao_kfp.store import CorruptObject, LocalStore, open_store
+from nao_kfp.preflight import created_dir
+from nao_kfp.spaces import Arch, CellArch, Nb201Arch, SearchSpace, get_space
+from nao_kfp.store import CorruptObject, LocalStore, StoreError, open_store
+from nao_kfp.store.base import result_key_of
 
 FORMAT, VERSION = "nao-kfp-model", 1
 MODEL_FILE, PROGRAM_FILE, INFO_FILE = "model.pt", "model.pt2", "model.json"
@@ -60,9 +70,9 @@ class ModelInput(TypedDict):
     range: list[float]
 
 
-class ModelRecord(TypedDict):
-    """model.pt: the architecture, the network's constructor arguments, the weights, the
-    normalization, the classes and the metrics (model.json: the same without the weights)."""
+class ModelInfo(TypedDict):
+    """model.json (and model.pt without its weights): the architecture, the network's
+    constructor arguments, the normalization, the classes and the metrics."""
 
     format: str
     version: int
@@ -71,7 +81,6 @@ class ModelRecord(TypedDict):
     arch_string: str
     arch_id: str
     spec: dict[str, Any]  # NetSpec's constructor arguments (dataclasses.asdict)
-    state_dict: dict[str, torch.Tensor]
     normalize: dict[str, list[float]]
     classes: int
     class_names: list[str]
@@ -79,6 +88,55 @@ class ModelRecord(TypedDict):
     dataset: str
     epochs_trained: int
     metrics: dict[str, object]
+
+
+class ModelRecord(ModelInfo):
+    """model.pt: model.json's facts and the weights."""
+
+    state_dict: dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """The per-channel mean and std the network's input was normalized with."""
+
+    mean: list[float]
+    std: list[float]
+
+
+@dataclass(frozen=True)
+class CheckedInfo:
+    """ModelInfo as it is checked when model.pt is read: the spec as NetSpec's fields."""
+
+    format: str
+    version: int
+    space: str
+    arch: Any  # the space's JSON form, which the space checks
+    arch_string: str
+    arch_id: str
+    spec: NetSpec
+    normalize: Normalization
+    classes: int
+    class_names: list[str]
+    input: ModelInput
+    dataset: str
+    epochs_trained: int
+    metrics: validate.Unchecked[dict[str, object]]
+
+
+@dataclass(frozen=True)
+class ChildCheckpoint:
+    """What export reads of a child checkpoint besides its weights (train_child and the final
+    training write it; the training state beside it is the resume's)."""
+
+    arch: Any  # the space's JSON form, which the space checks
+    space: str
+    # NetSpec's fields for an image network (checked once the space says it is one)
+    spec: validate.Unchecked[dict[str, object]] | None = None
+    normalize: Normalization | None = None  # None: written before it was recorded
+    class_names: list[str] | None = None
+    dataset: str = ""
+    epoch: int = 0
 
 
 class Exported(TypedDict):
@@ -142,15 +200,43 @@ def read_checkpoint(
             raise ExportError(
                 f"--checkpoint {where or text}: not a torch checkpoint ({type(e).__name__})"
             ) from None
-    exported = isinstance(state, dict) and state.get("format") == FORMAT
-    if not exported and (
-        not isinstance(state, dict) or not {"arch", "space", "model"} <= set(state)
-    ):
+    what = f"--checkpoint {where or text}"
+    if isinstance(state, dict) and state.get("format") == FORMAT:
+        check_model_record(state, what)
+        return state, where
+    if not isinstance(state, dict) or not {"arch", "space", "model"} <= set(state):
         raise ExportError(
-            f"--checkpoint {where or text}: not a child checkpoint (expected arch, space, model "
+            f"{what}: not a child checkpoint (expected arch, space, model "
             "and spec; train_child and the final training write them)"
         )
     return state, where
+
+
+def child_metrics(
+    location: str, where: Path | None, cluster: ClusterConfig | None = None
+) -> dict[str, object] | None:
+    """What the training of a checkpoint measured (dev and test accuracy, params, MACs): the
+    result.json beside a checkpoint file (train-child's, the final training's), else the
+    store's result of the child whose checkpoint it is (a local store's path, or
+    s3://BUCKET/KEY); None when neither is there or it cannot be read."""
+    if where is not None and os.path.lexists(where.parent / runtime.RESULT):
+        # a result beside the checkpoint is part of what the user handed in: a damaged one is
+        # an error (one line), not a silently missing extra
+        return cast(dict[str, object], runtime.read_result(where.parent))
+    try:
+        found: object = None
+        if where is not None:
+            key = result_key_of(where.as_posix())
+            found = LocalStore(where.parents[4]).get_json(key) if key else None
+        elif location.startswith(S3_SCHEME) and cluster is not None and cluster.s3_endpoint:
+            bucket, _, checkpoint_key = location[len(S3_SCHEME) :].partition("/")
+            key = result_key_of(checkpoint_key)
+            with tempfile.TemporaryDirectory(prefix="nao-export-") as tmp:
+                store = open_store(dataclasses.replace(cluster, s3_bucket=bucket), Path(tmp))
+                found = store.get_json(key) if key else None
+    except (OSError, ValueError, StoreError):  # metrics are an extra: the model still exports
+        return None
+    return dict(found) if isinstance(found, dict) else None
 
 
 def _corrupt(what: str) -> ExportError:
@@ -182,8 +268,9 @@ def _from_s3(url: str, cluster: ClusterConfig | None, dest: Path) -> Path:
         raise _corrupt(url)
 
     store = open_store(
-        dataclasses.replace(cluster, s3_bucket=bucket), dest.parent, on_corrupt=refuse
-    )
+        dataclasses.replace(cluster, s3_bucket=bucket), dest.parent, on_corrupt=refuse,
+        read_only=True,
+    )  # fmt: skip
     if not store.get_file(key, dest):
         raise ExportError(f"--checkpoint {url}: no such object (with a checksum) in the store")
     return dest
@@ -194,27 +281,34 @@ def model_record(
     *,
     child_cfg: ChildConfig | None = None,
     metrics: Mapping[str, object] | None = None,
+    what: str = "--checkpoint",
 ) -> ModelRecord:
-    """The self-describing checkpoint (model.pt) of a child checkpoint."""
+    """The self-describing checkpoint (model.pt) of a child checkpoint, checked: its facts
+    against ChildCheckpoint, its weights against the network its spec describes."""
     if state.get("format") == FORMAT:
+        check_model_record(state, what)
         return cast(ModelRecord, state)  # already exported
-    space = get_space(state["space"])
-    arch = space.from_json(state["arch"])
-    if not isinstance(arch, (CellArch, Nb201Arch)) or "spec" not in state:
+    head = _record(ChildCheckpoint, state, what)
+    space, arch = _arch(head.space, head.arch, what)
+    if not isinstance(arch, (CellArch, Nb201Arch)) or head.spec is None:
         raise ExportError(
-            f"--checkpoint: {space.name} children are not exported (image children of nasnet, "
+            f"{what}: {space.name} children are not exported (image children of nasnet, "
             "enas and nb201 are)"
         )
-    spec = dataclasses.replace(NetSpec(**state["spec"]), aux_head=False)
-    weights = {k: v for k, v in state["model"].items() if not k.startswith("aux_head.")}
-    norm, names = state.get("normalize"), state.get("class_names")
+    spec = dataclasses.replace(_record(NetSpec, head.spec, what, "spec"), aux_head=False)
+    model = _weights(state.get("model"), what)
+    weights = {k: v for k, v in model.items() if not k.startswith("aux_head.")}
+    _check_network(space, arch, spec, weights, what)
+    norm = dataclasses.asdict(head.normalize) if head.normalize else None
+    names = head.class_names
     if norm is None:
         if child_cfg is None:
             raise ExportError(
-                "--checkpoint: it records no data normalization (written by an older nao-kfp); "
+                f"{what}: it records no data normalization (written by an older nao-kfp); "
                 "pass --config (and --set) with the child section it was trained with"
             )
         norm, names = _normalization(child_cfg)
+    _check_classes(spec, norm, names, what)
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -231,14 +325,130 @@ def model_record(
         "classes": spec.classes,
         "class_names": list(names) if names else [str(i) for i in range(spec.classes)],
         "input": {"channels": spec.in_channels, "size": spec.input_size, "range": [0.0, 1.0]},
-        "dataset": state.get("dataset", child_cfg.dataset if child_cfg else ""),
-        "epochs_trained": int(state.get("epoch", 0)),
+        "dataset": head.dataset or (child_cfg.dataset if child_cfg else ""),
+        "epochs_trained": head.epoch,
         "metrics": {k: v for k, v in (metrics or {}).items() if k in METRIC_KEYS},
     }
 
 
+def check_model_record(record: Mapping[str, object], what: str) -> NetSpec:
+    """An exported model.pt's record as `read_model_file` takes it; its network's spec."""
+    info = _record(CheckedInfo, {k: v for k, v in record.items() if k != "state_dict"}, what)
+    if info.format != FORMAT or info.version != VERSION:
+        raise ExportError(
+            f"{what}: format {shorten(info.format, 40)} version {info.version}; expected "
+            f"{FORMAT} version {VERSION}"
+        )
+    space, arch = _arch(info.space, info.arch, what)
+    weights = _weights(record.get("state_dict"), what, key="state_dict")
+    _check_network(space, arch, info.spec, weights, what)
+    _check_classes(info.spec, dataclasses.asdict(info.normalize), info.class_names, what)
+    want = {"channels": info.spec.in_channels, "size": info.spec.input_size}
+    if {k: info.input[k] for k in want} != want:  # type: ignore[literal-required]
+        raise ExportError(f"{what}: input: expected {want} (the spec's), got {info.input}")
+    return info.spec
+
+
+def read_model_file(path: Path, what: str) -> ModelRecord:
+    """model.pt as `nao export` wrote it, checked (what: how errors name it)."""
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle, zip and unpickling-policy errors alike
+        raise ExportError(f"{what} is not a torch file ({type(e).__name__})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise ExportError(f"{what} is not an exported {FORMAT} file")
+    check_model_record(record, what)
+    return cast(ModelRecord, record)
+
+
+def _record(cls: type[Any], state: Mapping[str, object], what: str, where: str = "") -> Any:
+    """The fields of cls that state holds, checked (at the top level, extra keys are the
+    training state's)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    data = state if where else {k: v for k, v in state.items() if k in names}
+    try:
+        return validate.record(cls, data, where, ExportError)
+    except ExportError as e:
+        raise ExportError(f"{what}: {e}") from None
+
+
+def _arch(space_name: str, arch_json: object, what: str) -> tuple[SearchSpace[Arch], Arch]:
+    try:
+        space = get_space(space_name)
+        return space, space.from_json(arch_json)
+    except ArchError as e:
+        raise ExportError(f"{what}: arch: {shorten(str(e))}") from None
+
+
+def _weights(model: object, what: str, key: str = "model") -> dict[str, torch.Tensor]:
+    if not isinstance(model, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in model.items()
+    ):
+        raise ExportError(f"{what}: {key}: expected the network's weights (names to tensors)")
+    return model
+
+
+def _check_network(
+    space: SearchSpace[Arch], arch: Arch, spec: NetSpec, weights: Mapping[str, torch.Tensor],
+    what: str,
+) -> None:  # fmt: skip
+    """The spec's values, the weights' names and shapes against the network it describes, and
+    an image of its input shape through it: all on the meta device, which allocates nothing."""
+    try:
+        check_keys(spec, "spec.")
+    except ConfigError as e:
+        raise ExportError(f"{what}: {e}") from None
+    try:
+        net = meta_network(space, arch, spec).eval()
+    except Exception as e:  # noqa: BLE001 (an impossible combination of values)
+        raise ExportError(
+            f"{what}: spec: no network has these settings ({type(e).__name__})"
+        ) from None
+    want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    got = {k: tuple(v.shape) for k, v in weights.items()}
+    missing = [k for k in want if k not in got]
+    unknown = [k for k in got if k not in want]
+    resized = [k for k in want if k in got and got[k] != want[k]]
+    if missing or unknown or resized:
+        first = (
+            f"no {missing[0]}" if missing else f"an unknown {unknown[0]}" if unknown
+            else f"{resized[0]} is {list(got[resized[0]])}, expected {list(want[resized[0]])}"
+        )  # fmt: skip
+        raise ExportError(
+            f"{what}: model: the weights do not fit the network its spec and arch describe "
+            f"({len(missing)} missing, {len(unknown)} unknown, {len(resized)} of another shape; "
+            f"{shorten(first, 120)})"
+        )
+    side = spec.input_size
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, spec.in_channels, side, side, device="meta"))
+    except Exception as e:  # noqa: BLE001 (an input too small for its reductions)
+        raise ExportError(
+            f"{what}: spec: its network cannot take {spec.in_channels}x{side}x{side} images "
+            f"({type(e).__name__})"
+        ) from None
+
+
+def _check_classes(
+    spec: NetSpec, norm: Mapping[str, list[float]], names: list[str] | None, what: str
+) -> None:
+    for key in ("mean", "std"):
+        values = norm[key]
+        if len(values) != spec.in_channels or not all(math.isfinite(v) for v in values):
+            raise ExportError(
+                f"{what}: normalize.{key}: expected {spec.in_channels} finite numbers (one a "
+                f"channel), got {shorten(str(values), 80)}"
+            )
+    if any(v <= 0 for v in norm["std"]):
+        raise ExportError(f"{what}: normalize.std: expected positive numbers, got {norm['std']}")
+    if names is not None and len(names) != spec.classes:
+        raise ExportError(
+            f"{what}: class_names: expected {spec.classes} names (spec.classes), got {len(names)}"
+        )
+
+
 def _normalization(cfg: ChildConfig) -> tuple[dict[str, list[float]], list[str]]:
-    from nao_kfp.child import data as image_data
 
     images = image_data.load_images(cfg)
     split = image_data.split(images, cfg)
@@ -248,11 +458,7 @@ def _normalization(cfg: ChildConfig) -> tuple[dict[str, list[float]], list[str]]
 def load_classifier(record: ModelRecord | Path) -> Classifier:
     """The classifier (eval mode) of an exported model.pt, or of its record."""
     if not isinstance(record, dict):
-        record = cast(
-            ModelRecord, dict(torch.load(Path(record), map_location="cpu", weights_only=True))
-        )
-    if record.get("format") != FORMAT:
-        raise ExportError(f"model: not an exported {FORMAT} file")
+        record = read_model_file(Path(record), f"model {record}")
     space = get_space(record["space"])
     net = build_network(space, space.from_json(record["arch"]), NetSpec(**record["spec"]))
     net.load_state_dict(record["state_dict"])
@@ -265,8 +471,14 @@ def export_program(model: Classifier, record: ModelRecord) -> torch.export.Expor
     inp = record["input"]
     example = torch.rand(2, inp["channels"], inp["size"], inp["size"])
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    with torch.no_grad():
-        return torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}})
+    try:
+        with torch.no_grad():
+            return torch.export.export(model, (example,), dynamic_shapes={"x": {0: batch}})
+    except Exception as e:  # noqa: BLE001 (a network torch.export cannot trace)
+        raise ExportError(
+            f"model: torch.export cannot export this network ({type(e).__name__}: "
+            f"{shorten(str(e).splitlines()[0] if str(e) else '', 120)})"
+        ) from None
 
 
 def load_command(out_dir: Path, record: ModelRecord | None = None) -> str:
@@ -282,7 +494,8 @@ def load_command(out_dir: Path, record: ModelRecord | None = None) -> str:
 def cxx_compiler() -> str | None:
     """The C++ compiler AOTInductor compiles with ($CXX, else g++), or None when it does not
     run here."""
-    from torch._inductor import cpp_builder, exc
+    # (torch._inductor takes over a second to import: only the export that compiles loads it)
+    from torch._inductor import cpp_builder, exc  # noqa: PLC0415
 
     try:
         return str(cpp_builder.get_cpp_compiler())
@@ -295,7 +508,7 @@ def package_options() -> dict[str, object]:
     --threads) instead of this machine's core count; on x86-64, code for AVX2 CPUs
     (x86-64-v3) instead of -march=native, so a package compiled on a training node with AMX
     still runs on the serving node."""
-    from torch._inductor import cpu_vec_isa
+    from torch._inductor import cpu_vec_isa  # noqa: PLC0415 (as cxx_compiler's)
 
     options: dict[str, object] = {"cpp.dynamic_threads": True}
     isas = {str(isa) for isa in cpu_vec_isa.valid_vec_isa_list()}
@@ -347,25 +560,38 @@ def export_model(
 ) -> Exported:
     """Write model.pt, model.pt2 and model.json into out_dir, and with aot_compile=True
     model.aoti.pt2 where a C++ compiler is found (compile_package); return their paths, the
-    load command and the model's description. checkpoint: as read_checkpoint takes it."""
+    load command and the model's description. checkpoint: as read_checkpoint takes it.
+    Everything is read, checked and exported before out_dir is touched; a write that fails
+    removes what it created (a compile that fails leaves the rest written)."""
+
     state, path = read_checkpoint(checkpoint, cluster)
-    result_file = path.parent / RESULT if path else None
-    metrics = json.loads(result_file.read_text()) if result_file and result_file.is_file() else None
-    record = model_record(state, child_cfg=child_cfg, metrics=metrics)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = child_metrics(str(checkpoint), path, cluster)
+    record = model_record(
+        state, child_cfg=child_cfg, metrics=metrics, what=f"--checkpoint {path or checkpoint}"
+    )
     model = load_classifier(record)
     program = export_program(model, record)
-    _atomic(out_dir / MODEL_FILE, lambda tmp: torch.save(record, tmp))
-    _atomic(out_dir / PROGRAM_FILE, lambda tmp: torch.export.save(program, tmp))
+    out_dir = Path(out_dir)
+    info = {k: v for k, v in record.items() if k != "state_dict"}
+    info["load"] = load = load_command(out_dir, record)
+    with created_dir(out_dir):
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            _atomic(out_dir / MODEL_FILE, lambda tmp: torch.save(record, tmp))
+            _atomic(out_dir / PROGRAM_FILE, lambda tmp: torch.export.save(program, tmp))
+            _atomic(
+                out_dir / INFO_FILE,
+                lambda tmp: tmp.write_text(json.dumps(info, indent=1, sort_keys=True) + "\n"),
+            )
+        except OSError as e:
+            raise ExportError(
+                f"--out {out_dir}: cannot write ({e.strerror or type(e).__name__})"
+            ) from None
     if aot_compile:
         package, seconds = compile_package(program, out_dir, log or (lambda _line: None))
     else:
-        (out_dir / PACKAGE_FILE).unlink(missing_ok=True)
+        (out_dir / PACKAGE_FILE).unlink(missing_ok=True)  # never an earlier export's package
         package, seconds = None, None
-    info = {k: v for k, v in record.items() if k != "state_dict"}
-    info["load"] = load = load_command(out_dir, record)
-    (out_dir / INFO_FILE).write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     return {
         "model": str(out_dir / MODEL_FILE),
         "program": str(out_dir / PROGRAM_FILE),
@@ -380,5 +606,8 @@ def export_model(
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # torch.export wants a .pt2 name
-    write(tmp)
-    tmp.replace(path)
+    try:
+        write(tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)

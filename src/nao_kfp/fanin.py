@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nao_kfp.config import Config
+from nao_kfp.store import open_store
 
 if TYPE_CHECKING:
     from nao_kfp.store import Store
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 def store_for(cfg: Config) -> Store:
     """The result store (cluster.*): shard results (fan_in: store), child caches, models."""
-    from nao_kfp.store import open_store
 
     return open_store(cfg.cluster, Path(tempfile.gettempdir()) / "nao-store")
 

@@ -25,12 +25,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import yaml
+
 from nao_kfp import progress
-from nao_kfp.child.runtime import CHECKPOINT, ChildDiverged, write_result
 from nao_kfp.config import ChildConfig, Config
 from nao_kfp.errors import NaoError
+from nao_kfp.fanin import store_for
+from nao_kfp.jsontypes import JSONObject
+from nao_kfp.pool import PoolEntry
+from nao_kfp.records import read_json
 from nao_kfp.results import ChildResult, FinalOutcome, RerankEntry
 from nao_kfp.spaces import Arch, SearchSpace, get_space
+from nao_kfp.store import ChildCache, LocalStore, S3Store
+from nao_kfp.store.safe import unwrap
+from nao_kfp.units import pct
 
 if TYPE_CHECKING:
     from nao_kfp.store import Store
@@ -38,11 +46,8 @@ if TYPE_CHECKING:
 Log = Callable[[str], None]
 FINAL_JSON = "final.json"
 MODEL_DIR = "model"
-# a language model's run also has these
-PERPLEXITIES: tuple[Literal["dev_perplexity", "test_perplexity"], ...] = (
-    "dev_perplexity",
-    "test_perplexity",
-)
+# the key of a re-ranked record that keeps what the cheap score said of it
+ScoreKey = Literal["supernet_score", "proxy_score"]
 MODELS_PREFIX = "models"  # store keys of exported final models: models/<space>/<recipe>/<arch id>/
 
 
@@ -86,8 +91,8 @@ def final_train(
     checkpoint, model_dir, model, program, package (model.aoti.pt2, None when not compiled:
     final.aot_compile) and compile_seconds, load (the command that loads the model),
     storage_uri and inference_service (publish_model)."""
+    from nao_kfp.child.runtime import CHECKPOINT
     from nao_kfp.export import export_model
-    from nao_kfp.store import LocalStore
 
     work_dir = Path(work_dir)
     log = log or (lambda _msg: None)
@@ -153,10 +158,13 @@ def rerank(
     what: str = "search",
 ) -> list[RerankEntry]:
     """Train each of `archs` (the search's best, best first) from scratch with `recipe` (its
-    epochs: the short run) and return, in the same order, {arch, id, dev_accuracy, test_accuracy,
-    params, macs} (language models also dev_perplexity, test_perplexity; a run whose loss
-    diverged: dev_accuracy 0 and `diverged`, the reason); best_of picks the winner. Each run is cached and resumes per epoch from the
-    store (keyed by the recipe's digest), so a re-run retrains nothing it finished."""
+    epochs: the short run) and return, in the same order, {arch, id, dev_accuracy,
+    test_accuracy, params, macs} (the accuracies: the scores of the space's metric; a run whose
+    loss diverged: dev_accuracy 0 and `diverged`, the reason); best_of picks the winner. Each
+    run is cached and resumes per epoch from the store (keyed by the recipe's digest), so a
+    re-run retrains nothing it finished."""
+    from nao_kfp.child.runtime import ChildDiverged
+
     log = log or (lambda _msg: None)
     run = _Runner(space, store, seed, data_dir, log)
     digest = recipe_digest(recipe, seed, "rerank")
@@ -177,14 +185,9 @@ def rerank(
             res.get("test_accuracy"),
         )
         rec["params"], rec["macs"] = res.get("params"), res.get("macs")
-        for k in PERPLEXITIES:
-            if res.get(k) is not None:
-                rec[k] = res[k]
         out.append(rec)
-        # language models: the perplexity (lower is better), not the score behind dev_accuracy
-        how = {"perplexity": res["dev_perplexity"]} if res.get("dev_perplexity") else {}
-        progress.emit("rerank", what=what, done=i, total=len(archs),
-                      **(how or {"accuracy": res["dev_accuracy"]}))  # fmt: skip
+        progress.emit("rerank", what=what, done=i, total=len(archs), accuracy=res["dev_accuracy"],
+                      metric=space.metric.name, vocab=res.get("vocab"))  # fmt: skip
     return out
 
 
@@ -198,12 +201,9 @@ def publish_model(cfg: Config, store: Store, model_dir: Path, key: str) -> dict[
     initializer copies to /mnt/models) and write the InferenceService that serves them
     (serve.py) into model_dir. Returns its storage_uri (s3://bucket/... with cluster.s3_endpoint,
     else the local store's path) and the YAML's path as inference_service."""
-    import yaml
 
     from nao_kfp.export import INFO_FILE, MODEL_FILE, PACKAGE_FILE, PROGRAM_FILE
     from nao_kfp.serve import INFERENCE_SERVICE_FILE, inference_service
-    from nao_kfp.store import LocalStore, S3Store
-    from nao_kfp.store.safe import unwrap
 
     for name in (MODEL_FILE, PROGRAM_FILE, PACKAGE_FILE, INFO_FILE):
         if name != PACKAGE_FILE or (model_dir / name).is_file():
@@ -241,7 +241,7 @@ class _Runner:
         keep_checkpoint: bool = False,
     ) -> ChildResult:
         from nao_kfp.child import train_child
-        from nao_kfp.store import ChildCache
+        from nao_kfp.child.runtime import CHECKPOINT, write_result
 
         cache = ChildCache(self.store, self.space.name, self.space.canonical_id(arch), digest)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -263,8 +263,9 @@ class _Runner:
 
 def read_final(work_dir: Path) -> FinalOutcome | None:
     """final.json of a finished final training in work_dir, else None."""
+
     path = Path(work_dir) / FINAL_JSON
-    outcome: FinalOutcome | None = json.loads(path.read_text()) if path.is_file() else None
+    outcome: FinalOutcome | None = read_json(path) if path.is_file() else None
     return outcome
 
 
@@ -273,9 +274,47 @@ def final_summary(final: FinalOutcome) -> str:
     parts = []
     test_accuracy, params, macs = final.get("test_accuracy"), final.get("params"), final.get("macs")
     if test_accuracy is not None:
-        parts.append(f"test accuracy {test_accuracy:.4f}")
+        parts.append(f"test accuracy {pct(test_accuracy)}")
     if params is not None:
         parts.append(f"{params / 1e6:.2f}M params")
     if macs is not None:
         parts.append(f"{macs / 1e6:.1f}M multiply-adds")
     return f"final model: {final['model_dir']} ({', '.join(parts)})\nload it: {final['load']}"
+
+
+def rerank_select(
+    cfg: Config,
+    ranked: Sequence[PoolEntry],
+    top_n: int,
+    epochs: int,
+    *,
+    data_dir: Path | None,
+    log: Log | None,
+    score_key: ScoreKey,
+) -> tuple[PoolEntry, list[RerankEntry]]:
+    """An evaluator's selection by re-ranking (NAO-WS's, the proxy evaluator's): the best
+    `top_n` of `ranked` (by a cheap score) retrained from scratch (the child recipe, `epochs`)
+    and the best of them by that dev score; the cheap score is kept as score_key. With fewer
+    than two, the best-scored wins as it is."""
+    from nao_kfp.child.runtime import work_dir
+
+    top = list(ranked[:top_n])
+    if len(top) < 2:
+        return ranked[0], []
+    recipe = dataclasses.replace(cfg.child, epochs=epochs)
+    with work_dir() as tmp:
+        records = rerank(
+            get_space(cfg.search.space), [e.arch for e in top], recipe, tmp,
+            seed=cfg.search.seed, store=store_for(cfg), data_dir=data_dir, log=log, what="select",
+        )  # fmt: skip
+    for rec, e in zip(records, top, strict=True):
+        rec[score_key] = e.accuracy
+    win, rec = top[best_of(records)], records[best_of(records)]
+    keys: tuple[Literal["test_accuracy", "params", "macs"], ...] = (
+        "test_accuracy",
+        "params",
+        "macs",
+    )
+    trained: JSONObject = {k: rec[k] for k in keys if rec.get(k) is not None}
+    extra: JSONObject = {**win.extra, **trained, score_key: win.accuracy}
+    return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records

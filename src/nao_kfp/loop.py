@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from nao_kfp import outcome, steps
+from nao_kfp import outcome, steps, trace
 from nao_kfp.config import Config
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.pool import PoolEntry, read_pool
@@ -36,7 +36,7 @@ def run_search(
     if data_dir is None:
         prepared = steps.prepare_data(cfg, work / "data", evaluator=ev)
         data_dir = Path(prepared["data_dir"]) if "data_dir" in prepared else None
-    pool, history = work / "pool-0.jsonl", work / "history-0.json"
+    pool, history = round_pool(work, 1), work / "history-0.json"
     model: Path | None = None
     if cfg.search.prior:  # round 1's init model carries the prior set (prior.py)
         model = work / "model-0"
@@ -47,17 +47,27 @@ def run_search(
     for r in range(2, cfg.search.rounds + 1):
         prev = r - 1
         out_model = work / f"model-{prev}"
-        steps.fit(cfg, prev, pool, out_model, init_model=model)
+        with trace.step(f"round {prev} fit"):
+            steps.fit(cfg, prev, pool, out_model, init_model=model)
         model = out_model
-        steps.optimize(cfg, model, pool, work / f"embeddings-{prev}.pt")
-        decoded = work / f"decoded-{prev}.jsonl"
-        steps.decode(
-            cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded, evaluator=ev
-        )
+        with trace.step(f"round {prev} optimize"):
+            steps.optimize(cfg, model, pool, work / f"embeddings-{prev}.pt")
+        decoded = round_pool(work, r)
+        with trace.step(f"round {prev} decode"):
+            steps.decode(
+                cfg, prev, model, work / f"embeddings-{prev}.pt", pool, history, decoded,
+                evaluator=ev,
+            )  # fmt: skip
         pool, history = evaluate(cfg, r, decoded, history, model, data_dir, work, ev)
     outcome.select_best(cfg, pool, work / "selection.json", data_dir=data_dir, evaluator=ev)
     outcome.conclude(cfg, work / "selection.json", history, pool, work / "result.json")
     return read_pool(pool)
+
+
+def round_pool(work: Path, r: int) -> Path:
+    """The pool round r evaluates, its architectures pending: the sample (r = 1), else the
+    previous round's decode."""
+    return work / ("pool-0.jsonl" if r == 1 else f"decoded-{r - 1}.jsonl")
 
 
 def evaluate(

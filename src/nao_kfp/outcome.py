@@ -23,7 +23,9 @@ from nao_kfp import progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators import Evaluator, make_evaluator
 from nao_kfp.fanin import store_for
+from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train, read_final
 from nao_kfp.jsontypes import Metrics
+from nao_kfp.kinds import metric_for
 from nao_kfp.pool import PoolEntry, evaluated, read_pool
 from nao_kfp.poolstats import with_pool_stats
 from nao_kfp.records import (
@@ -36,6 +38,7 @@ from nao_kfp.records import (
     write_json,
     write_record,
 )
+from nao_kfp.report import param_counter, run_info, write_report
 from nao_kfp.results import FinalOutcome
 from nao_kfp.spaces import get_space
 from nao_kfp.steps import Log, SearchFailed
@@ -94,10 +97,6 @@ def select_best(
             describe=ev.space.describe(top.arch),
             macs=top.integer("macs") if rerank else None,
             test_accuracy=top.number("test_accuracy") if rerank else None,
-            # language models: the perplexity behind dev_accuracy's score (the re-rank's, when
-            # the evaluator re-ranked), lower is better
-            dev_perplexity=top.number("dev_perplexity"),
-            test_perplexity=top.number("test_perplexity"),
         ),
         evaluated=len(ok),
         failed=len(bad),
@@ -107,13 +106,16 @@ def select_best(
     return selection
 
 
-def selection_metrics(selection: Selection) -> Metrics:
-    """select_best's Metrics: the counts, and the winner's dev accuracy or, for a language
-    model, its dev perplexity."""
+def selection_metrics(cfg: Config, selection: Selection, pool_path: Path) -> Metrics:
+    """select_best's Metrics: the counts, and the winner's dev accuracy, or the value its score
+    stands for where the metric's value is not the score (metric.py)."""
     out: Metrics = {"evaluated": selection.evaluated, "failed": selection.failed}
-    if selection.best.dev_perplexity is not None:
-        return {**out, "best_dev_perplexity": selection.best.dev_perplexity}
-    return {**out, "best_dev_accuracy": selection.best.dev_accuracy}
+    metric = metric_for(cfg)
+    if metric.wants_vocab:
+        metric = metric.with_vocab(read_pool(pool_path))
+    if metric.kind.value is None:
+        return {**out, "best_dev_accuracy": selection.best.dev_accuracy}
+    return {**out, f"best_dev_{metric.name}": metric.value(selection.best.dev_accuracy)}
 
 
 def final(
@@ -123,8 +125,7 @@ def final(
     final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
     from the store, export it (export.py) into out_model with final.json beside it. The order
     is the selection's (its winner first), then the pool's by accuracy."""
-    from nao_kfp.evaluators.train import work_dir
-    from nao_kfp.final import FINAL_JSON, MODEL_DIR, final_train
+    from nao_kfp.child.runtime import work_dir
 
     out_model = Path(out_model)
     if (out_model / FINAL_JSON).exists():  # finished before
@@ -166,8 +167,6 @@ def conclude(
     selection = read_selection(selection_path)
     final_doc = None
     if final_dir is not None:
-        from nao_kfp.final import read_final  # torch: only where a final training ran
-
         final_doc = read_final(final_dir)
     result = SearchResult(
         name=cfg.name,
@@ -179,8 +178,7 @@ def conclude(
         best=selection.best,
         final=final_doc,
         rerank=selection.rerank,
-        # zero-cost proxies: the search ranked by a score, not an accuracy
-        metric={"name": "score"} if cfg.evaluator.scores_proxies else {},
+        metric=metric_for(cfg),  # its vocabulary, where it needs one, from the pool
     )
     result = with_pool_stats(result, read_pool(pool_path))
     write_record(out, result)
@@ -197,9 +195,8 @@ def report(
 ) -> dict[str, Path]:
     """report.md / report.html with the plots and the best cells (report.py), rendered from
     conclude's result; inline_markdown: the same Markdown with its images embedded."""
-    from nao_kfp.report import param_counter, write_report
 
     return write_report(
         result, read_pool(pool_path), Path(out_dir), count_params=param_counter(cfg),
-        inline_markdown=inline_markdown,
+        inline_markdown=inline_markdown, info=run_info(cfg, result),
     )  # fmt: skip

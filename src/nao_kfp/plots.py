@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from nao_kfp.metric import ACCURACY, Metric
 from nao_kfp.pool import PoolEntry
-from nao_kfp.poolstats import score_to_perplexity
 from nao_kfp.records import RoundRecord
 from nao_kfp.spaces import Arch
 
@@ -31,37 +31,74 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def accuracy_plot(rounds: Sequence[RoundRecord], *, perplexity_vocab: int | None = None) -> bytes:
-    """PNG: best / mean dev accuracy per round, and predicted vs real mean of new archs; with
-    perplexity_vocab, the same scores shown as validation perplexity (lower is better)."""
+PROPOSED = ("nao", "nao-nearest", "mutation")  # findings.PROPOSED: chosen by NAO
+
+
+def accuracy_figure(
+    rounds: Sequence[RoundRecord], pool: Sequence[PoolEntry] = (), metric: Metric = ACCURACY
+) -> Figure:
+    """Every evaluated architecture by round (NAO's proposals apart from the others), the mean
+    of round 1's architectures as a baseline, the mean of each round's proposals beside what the
+    predictor expected of them (the paper's Fig. 2b), and the best so far. Each series has its
+    own marker and colour, and the legend sits outside the axes, so no entry hides another."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display on a pod or CI
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     def y(v: float) -> float:
-        return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
+        return metric.value(v) or 0.0
 
-    xs = [r.round for r in rounds]
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8), dpi=100)
+    ok = [e for e in pool if e.status == "ok" and e.accuracy is not None]
+    nao = [e for e in ok if e.source in PROPOSED]
+    other = [e for e in ok if e.source not in PROPOSED]
+    random_only = all(e.source in ("random", "explore", "random-fill") for e in other)
+    for group, label, color, marker in (
+        (other, "random architectures" if random_only else "other architectures", "tab:gray", "o"),
+        (nao, "NAO's proposals", "tab:blue", "o"),
+    ):
+        if group:  # a small spread around the round keeps equal scores apart
+            xs = [(e.round or 0) + 0.18 * (((i * 7) % 11) / 10 - 0.5) for i, e in enumerate(group)]
+            ax.scatter(xs, [y(float(e.accuracy or 0)) for e in group], s=14, alpha=0.45,
+                       color=color, marker=marker, label=f"{label} ({len(group)})")  # fmt: skip
+    first = [float(e.accuracy or 0) for e in other if e.round == 1]
+    if first:
+        ax.axhline(y(sum(first) / len(first)), color="tab:gray", linestyle="--", linewidth=1,
+                   label="mean of round 1")  # fmt: skip
     series = [
-        ("best_so_far", "best so far", "-", "o"),
-        ("best_accuracy", "best of round", "--", "^"),
-        ("mean_accuracy", "mean of round", "-", "s"),
-        ("real_mean", "new archs: real mean", ":", "x"),
-        ("predicted_mean", "new archs: predicted mean", ":", "+"),
+        ("real_mean", "mean of NAO's proposals", "tab:blue", "-", "s", "tab:blue"),
+        ("predicted_mean", "what the predictor expected", "tab:purple", ":", "D", "none"),
+        ("best_so_far", "best so far", "black", "-", "*", "black"),
     ]
-    for key, label, style, marker in series:
-        values = [(x, getattr(r, key)) for x, r in zip(xs, rounds, strict=True)]
-        pts = [(x, y(v)) for x, v in values if v is not None]
+    for key, label, color, style, marker, face in series:
+        # the prediction a little to the right of the measured mean: both stay visible
+        dx = 0.12 if key == "predicted_mean" else 0.0
+        pts = [(r.round + dx, y(v)) for r in rounds if (v := getattr(r, key)) is not None]
         if pts:
-            ax.plot(*zip(*pts, strict=True), linestyle=style, marker=marker, label=label)
+            ax.plot(*zip(*pts, strict=True), color=color, linestyle=style, marker=marker,
+                    markerfacecolor=face, markersize=7 if marker != "*" else 10, label=label)  # fmt: skip
     ax.set_xlabel("round")
-    ax.set_ylabel("dev perplexity (lower is better)" if perplexity_vocab else "dev accuracy")
-    ax.set_xticks(xs)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    _label(ax, metric, PercentFormatter)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig
+
+
+def _label(ax: Any, metric: Metric, percent: Any) -> None:
+    """The y axis: what the metric's values are (in percent for accuracies)."""
+    ax.set_ylabel(metric.kind.axis)
+    if metric.kind.percent:
+        ax.yaxis.set_major_formatter(percent(xmax=1.0, decimals=0))
+
+
+def accuracy_plot(
+    rounds: Sequence[RoundRecord], pool: Sequence[PoolEntry] = (), metric: Metric = ACCURACY
+) -> bytes:
+    """accuracy_figure as PNG bytes."""
+    return _png(accuracy_figure(rounds, pool, metric))
 
 
 # ---------------------------------------------------------------- accuracy versus size
@@ -122,20 +159,25 @@ def pareto_front(points: Sequence[SizedPoint]) -> list[SizedPoint]:
     return front
 
 
-def pareto_plot(sizes: Sizes, winner: str | None, *, perplexity_vocab: int | None = None) -> bytes:
-    """PNG: every evaluated architecture's accuracy against its size (log scale), the Pareto
-    front as a step line, the search's best as a star."""
+def pareto_plot(sizes: Sizes, winner: str | None, metric: Metric = ACCURACY) -> bytes:
+    """pareto_figure as PNG bytes."""
+    return _png(pareto_figure(sizes, winner, metric))
+
+
+def pareto_figure(sizes: Sizes, winner: str | None, metric: Metric = ACCURACY) -> Figure:
+    """Every evaluated architecture's accuracy against its size (log scale, labelled so), the
+    Pareto front as a step line, the search's best as a star."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import EngFormatter
+    from matplotlib.ticker import EngFormatter, PercentFormatter
 
     def y(v: float) -> float:
-        return score_to_perplexity(v, perplexity_vocab) if perplexity_vocab else v
+        return metric.value(v) or 0.0
 
     front = pareto_front(sizes.points)
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(7.5, 3.8), dpi=100)
     ax.scatter([p.size for p in sizes.points], [y(p.accuracy) for p in sizes.points], s=14,
                alpha=0.5, color="tab:blue", label=f"evaluated ({len(sizes.points)})")  # fmt: skip
     ax.step([p.size for p in front], [y(p.accuracy) for p in front], where="post",
@@ -150,8 +192,9 @@ def pareto_plot(sizes: Sizes, winner: str | None, *, perplexity_vocab: int | Non
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 40k, 1M
         if high < 10 * low:  # within one decade only the minor ticks have labels
             ax.xaxis.set_minor_formatter(EngFormatter(sep=""))
-    ax.set_xlabel(SIZE_LABELS[sizes.key] + (" (counted)" if sizes.counted else ""))
-    ax.set_ylabel("dev perplexity (lower is better)" if perplexity_vocab else "dev accuracy")
+    counted = " (counted)" if sizes.counted else ""
+    ax.set_xlabel(SIZE_LABELS[sizes.key] + counted + (", log scale" if low > 0 else ""))
+    _label(ax, metric, PercentFormatter)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    return fig

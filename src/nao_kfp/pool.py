@@ -4,9 +4,9 @@ Schema of a line (a JSON object):
 
     arch       string, required  the architecture in its space's native string form
     space      string, required  the search space's name (nasnet, enas, enas-rnn, nb201)
-    accuracy   number or null    the search's score, higher is better: dev accuracy in [0, 1]
-                                 for image spaces, a monotone function of dev perplexity for
-                                 enas-rnn; null when not evaluated yet or failed
+    accuracy   number or null    the search's score in [0, 1], higher is better: the space's
+                                 metric's (metric.py; an image network's dev accuracy); null
+                                 when not evaluated yet or failed
     status     string            "ok" (accuracy is a number), "failed" or "pending" (accuracy
                                  is null); defaults to "ok" when accuracy is a number, else
                                  "pending"
@@ -36,11 +36,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nao_kfp.errors import ArchError, PoolError
+from nao_kfp import validate
+from nao_kfp.errors import ArchError, PoolError, shown
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.spaces import SPACES, Arch, SearchSpace
 
 STATUSES = ("ok", "failed", "pending")
+# A pool file's limits: a search's pool of 100,000 architectures is about 30 MB; one line holds
+# one architecture and its extras.
+MAX_POOL_BYTES = 1 << 30
+MAX_LINE = 1 << 20
 
 
 # typed fields of an entry beyond arch/space/accuracy/status, with the types a file may hold
@@ -70,7 +75,7 @@ class PoolEntry:
     predicted_before: float | None = None
     error: str | None = None
     # every other key of the entry's line, kept and written back as it is: a child's result
-    # (params, macs, perplexities, ...), a prior's source and z, whatever a user's file adds;
+    # (params, macs, what its metric measured, ...), a prior's source and z, whatever a user's file adds;
     # arbitrary JSON: read it through number(), integer() and text()
     extra: JSONObject = field(default_factory=dict)
 
@@ -142,11 +147,11 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
         if key not in rec:
             raise PoolError(f"{where}: missing required key {key!r}")
         if not isinstance(rec[key], str):
-            raise PoolError(f"{where}: {key}: expected a string, got {rec[key]!r}")
+            raise PoolError(f"{where}: {key}: expected a string, got {shown(rec[key])}")
     space = SPACES.get(rec["space"])
     if space is None:
         raise PoolError(
-            f"{where}: space: unknown space {rec['space']!r}; expected one of {', '.join(SPACES)}"
+            f"{where}: space: unknown space {shown(rec['space'])}; expected one of {', '.join(SPACES)}"
         )
     try:
         arch = space.parse(rec["arch"])
@@ -154,7 +159,7 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
         raise PoolError(f"{where}: arch: {e}") from None
     acc = rec.get("accuracy")
     if acc is not None and (isinstance(acc, bool) or not isinstance(acc, (int, float))):
-        raise PoolError(f"{where}: accuracy: expected a number or null, got {acc!r}")
+        raise PoolError(f"{where}: accuracy: expected a number or null, got {shown(acc)}")
     if acc is not None and not math.isfinite(acc):
         raise PoolError(f"{where}: accuracy: {acc} is not allowed; use null with status failed")
     if acc is not None and not 0.0 <= acc <= 1.0:
@@ -163,15 +168,17 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
         )
     status = rec.get("status", "ok" if acc is not None else "pending")
     if not isinstance(status, str) or status not in STATUSES:
-        raise PoolError(f"{where}: status: expected one of {', '.join(STATUSES)}, got {status!r}")
+        raise PoolError(
+            f"{where}: status: expected one of {', '.join(STATUSES)}, got {shown(status)}"
+        )
     if status == "ok" and acc is None:
         raise PoolError(f"{where}: accuracy: status ok needs a number")
     if status != "ok" and acc is not None:
-        raise PoolError(f"{where}: accuracy: status {status} needs null, got {acc!r}")
+        raise PoolError(f"{where}: accuracy: status {status} needs null, got {shown(acc)}")
     cid = space.canonical_id(arch)
     if "id" in rec and rec["id"] != cid:
         raise PoolError(
-            f"{where}: id: {rec['id']!r} does not match the architecture (expected {cid})"
+            f"{where}: id: {shown(rec['id'])} does not match the architecture (expected {cid})"
         )
     typed: dict[str, Any] = {}
     extra: JSONObject = {}
@@ -187,9 +194,9 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
         want = FIELDS[name]
         if isinstance(value, bool) or not isinstance(value, want):
             kind = "a string" if want == (str,) else "an integer" if want == (int,) else "a number"
-            raise PoolError(f"{where}: {key}: expected {kind} or null, got {value!r}")
+            raise PoolError(f"{where}: {key}: expected {kind} or null, got {shown(value)}")
         if isinstance(value, (int, float)) and not math.isfinite(value):
-            raise PoolError(f"{where}: {key}: expected a finite number, got {value!r}")
+            raise PoolError(f"{where}: {key}: expected a finite number, got {shown(value)}")
         if isinstance(value, (int, float)) and name in ("eta", "predicted", "predicted_before"):
             value = float(value)
         typed[name] = value
@@ -204,26 +211,32 @@ def parse_record(rec: Any, where: str) -> PoolEntry:
 
 
 def read_pool(path: str | os.PathLike[str]) -> list[PoolEntry]:
+    """A pool file (JSONL), every line checked: within the size and JSON limits
+    (MAX_POOL_BYTES, MAX_LINE, validate.json_value), one entry per architecture."""
     path = Path(path)
     if not path.exists():
         raise PoolError(f"{path}: no such pool file")
     if path.is_dir():
         raise PoolError(f"{path}: is a directory; expected a pool file (JSONL)")
+    if not path.is_file():
+        raise PoolError(f"{path}: not a regular file; expected a pool file (JSONL)")
+    size = path.stat().st_size
+    if size > MAX_POOL_BYTES:
+        raise PoolError(f"{path}: {size} bytes; expected at most {MAX_POOL_BYTES} (a pool file)")
     out = []
     first_line: dict[str, int] = {}
     with path.open("rb") as f:
-        for lineno, raw in enumerate(f, start=1):
+        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_LINE + 1), b""), start=1):
             where = f"{path}:{lineno}"
+            if len(raw) > MAX_LINE:
+                raise PoolError(f"{where}: a line longer than {MAX_LINE} bytes")
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
                 raise PoolError(f"{where}: not UTF-8 text") from None
             if not line.strip():
                 continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise PoolError(f"{where}: not valid JSON ({e.msg} at column {e.colno})") from None
+            rec = validate.json_value(line, where, PoolError)
             item = parse_record(rec, where)
             if item.id in first_line:
                 raise PoolError(

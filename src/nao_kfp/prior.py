@@ -23,6 +23,7 @@ changes and the pipeline's rounds carry it as part of the Model artifact.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import statistics
 import tempfile
@@ -33,6 +34,7 @@ from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, PoolError
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
 from nao_kfp.spaces import Arch
+from nao_kfp.store import open_store
 
 PRIOR_FILE = "prior.jsonl"
 SOURCE = "prior_source"  # an entry's extra: the prior file it came from
@@ -67,15 +69,13 @@ def read_prior(cfg: Config, ref: str, where: str, local: Path | None = None) -> 
 
 
 def _read_s3(cfg: Config, ref: str) -> list[PoolEntry]:
-    import dataclasses
-
-    from nao_kfp.store import open_store
 
     bucket, key = ref[len("s3://") :].split("/", 1)
     cluster = dataclasses.replace(cfg.cluster, s3_bucket=bucket)
     with tempfile.TemporaryDirectory(prefix="nao-prior-") as tmp:
         dest = Path(tmp) / "prior.jsonl"
-        if not cluster.s3_endpoint or not open_store(cluster, Path(tmp)).get_file(key, dest):
+        store = open_store(cluster, Path(tmp), read_only=True) if cluster.s3_endpoint else None
+        if store is None or not store.get_file(key, dest):
             where = cluster.s3_endpoint or "no cluster.s3_endpoint"
             raise PoolError(f"{ref}: no such object ({where})")
         return read_pool(dest)

@@ -14,28 +14,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
 
 from nao_kfp import validate
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import RecordError
 from nao_kfp.jsontypes import JSONObject, Metrics
-from nao_kfp.results import FinalOutcome, LanguageMetric, RerankEntry
+from nao_kfp.metric import Metric
+from nao_kfp.results import FinalOutcome, RerankEntry
 from nao_kfp.validate import Unchecked
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 T = TypeVar("T")
-HISTORY_SCHEMA = "nao-kfp.history/2"
-RESULT_SCHEMA = "nao-kfp.result/3"
-SELECTION_SCHEMA = "nao-kfp.selection/1"
-
-
-class RecordError(NaoError):
-    """A record file is malformed (names the file and the key)."""
+HISTORY_SCHEMA = "nao-kfp.history/3"
+RESULT_SCHEMA = "nao-kfp.result/5"
+SELECTION_SCHEMA = "nao-kfp.selection/2"
 
 
 @dataclass
 class RoundRecord:
-    """What one round did: its children's accuracies and, for proposed architectures, how the
-    predictor's view of them compared with the truth."""
+    """What one round did: its children's scores (the *_accuracy, *_mean and best_so_far
+    fields: the metric's score, result.json's `metric` says how it reads) and, for proposed
+    architectures, how the predictor's view of them compared with the truth."""
 
     round: int
     evaluated: int = 0
@@ -53,14 +51,9 @@ class RoundRecord:
     # (fitted on the pool after the round before: n_train, pairwise_accuracy, hamming, ...);
     # empty in round 1. Written with the rest of the record by merge (or supernet_round).
     fit: Unchecked[Metrics] = field(default_factory=dict)
-    # added from the pool by poolstats.with_pool_stats: the round's children's sizes, and for
-    # language models the accuracies above as validation perplexities
+    # added from the pool by poolstats.with_pool_stats: the round's children's sizes
     best_params: int | None = None
     mean_params: float | None = None
-    best_perplexity: float | None = None
-    mean_perplexity: float | None = None
-    predicted_perplexity: float | None = None
-    real_perplexity: float | None = None
     # NAO-WS: the supernet's training in this round (epoch reached, loss, seconds)
     supernet: Unchecked[Metrics] = field(default_factory=dict)
 
@@ -73,6 +66,9 @@ class History:
 
 @dataclass
 class Best:
+    """The search's winner. dev_accuracy and test_accuracy are the metric's scores on the dev
+    and the test split (an image network's accuracies; result.json's `metric` reads them)."""
+
     arch: str
     id: str
     dev_accuracy: float
@@ -82,8 +78,6 @@ class Best:
     describe: str = ""
     macs: int | None = None
     test_accuracy: float | None = None
-    dev_perplexity: float | None = None
-    test_perplexity: float | None = None
 
 
 @dataclass
@@ -99,6 +93,21 @@ class Selection:
 
 
 @dataclass
+class OriginStats:
+    """The evaluated architectures of one origin (the pool's `source`: random, proxy, prior,
+    nao, ...): how many, their mean and best score, and for those the predictor scored before
+    they were trained (decoded ones) its mean prediction beside their measured mean."""
+
+    source: str
+    evaluated: int
+    mean_accuracy: float | None = None
+    best_accuracy: float | None = None
+    predicted: int = 0
+    predicted_mean: float | None = None
+    real_mean: float | None = None
+
+
+@dataclass
 class SearchResult:
     """result.json: the best architecture and the per-round records. Written once per search,
     by outcome.conclude (the report task, after the final training): the selection, the
@@ -111,12 +120,15 @@ class SearchResult:
     failed: int
     rounds: list[RoundRecord] = field(default_factory=list)
     best: Best | None = None
-    metric: Unchecked[LanguageMetric] = field(default_factory=LanguageMetric)  # language models
+    # what the scores stand for: the space's metric (a score with zero-cost proxies)
+    metric: Metric = field(default_factory=Metric)
     final: Unchecked[FinalOutcome] | None = (
         None  # the final training's outcome (final.py), when run
     )
     # NAO-WS: the supernet's best, retrained from scratch; best is the winner among them
     rerank: list[Unchecked[RerankEntry]] = field(default_factory=list)
+    # added from the pool by poolstats.with_pool_stats: the architectures of each origin
+    origins: list[OriginStats] = field(default_factory=list)
     schema: str = RESULT_SCHEMA
 
 
@@ -134,7 +146,8 @@ def from_dict(cls: type[T], data: object, where: str) -> T:
 
 
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
+    """A JSON file the steps wrote, within the JSON limits (validate.json_file)."""
+    return validate.json_file(path, str(path), RecordError)
 
 
 def write_json(path: Path, obj: object) -> None:
@@ -152,12 +165,9 @@ def write_record(path: Path, record: DataclassInstance) -> None:
 
 def read_record(cls: type[T], path: Path) -> T:
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise RecordError(f"{path}: no such file")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RecordError(f"{path}: not valid JSON ({e})") from None
+    data = validate.json_file(path, str(path), RecordError)
     schema = dataclasses.fields(cls)[-1]  # type: ignore[arg-type]
     got = data.get("schema") if isinstance(data, dict) else None
     if schema.name == "schema" and got != schema.default:
@@ -233,6 +243,7 @@ class BenchmarkResults:
     histories: Unchecked[dict[str, dict[str, list[HistoryRow]]]] = field(default_factory=dict)
     seconds: Unchecked[dict[str, dict[str, float]]] = field(default_factory=dict)
     spec: Unchecked[dict[str, object]] = field(default_factory=dict)  # reproduce: what produced it
+    traces: Unchecked[dict[str, dict[str, list[list[str]]]]] = field(default_factory=dict)
     schema: str = BENCHMARK_SCHEMA
 
 
@@ -283,5 +294,6 @@ class BenchmarkDoc(TypedDict, total=False):
     curves: dict[str, dict[str, list[float]]]  # strategy -> seed -> best so far, per query
     histories: dict[str, dict[str, list[HistoryRow]]]
     seconds: dict[str, dict[str, float]]
+    traces: dict[str, dict[str, list[list[str]]]]  # strategy -> seed -> digest trace
     spec: JSONObject
     machine: dict[str, str]

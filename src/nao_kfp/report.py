@@ -4,7 +4,8 @@ It renders a SearchResult (result.json, pool statistics included: poolstats.py):
 architecture, a table of the rounds (accuracy beside the parameters of the child networks), the
 plots of plots.py (accuracy by round with predicted vs real, the paper's Fig. 2b; accuracy
 against size with the Pareto front), the final training when there was one, and Graphviz
-diagrams of the best cells (diagrams.py). Language models show perplexities (poolstats.py).
+diagrams of the best cells (diagrams.py). Every score reads as the result's metric reads it
+(metric.py).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nao_kfp import diagrams
+from nao_kfp import diagrams, findings, runinfo
 from nao_kfp.plots import SIZE_LABELS, Sizes, accuracy_plot, pareto_front, pareto_plot, pool_sizes
 from nao_kfp.pool import PoolEntry
-from nao_kfp.poolstats import is_language_model, score_to_perplexity
 from nao_kfp.records import RoundRecord, SearchResult
-from nao_kfp.summary import best_line, columns, is_score, si, table_rows
+from nao_kfp.spaces import get_space
+from nao_kfp.summary import best_line, columns, glossary, table_rows
+from nao_kfp.units import si
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
@@ -61,6 +63,8 @@ class Doc:
                 heads, rows = c
                 out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
                 out += ["| " + " | ".join(r) + " |" for r in rows]
+            elif kind == "terms":
+                out += [f"- **{term}**: {means}" for term, means in c[0]]
             elif kind == "figure":
                 name, alt, uri, caption = c
                 out.append(f"![{alt}]({uri})")
@@ -84,6 +88,11 @@ class Doc:
                     for r in rows
                 )
                 body.append(f"<table><tr>{head}</tr>{cells}</table>")
+            elif kind == "terms":
+                items = "".join(
+                    f"<dt>{html.escape(t)}</dt><dd>{html.escape(m)}</dd>" for t, m in c[0]
+                )
+                body.append(f"<dl>{items}</dl>")
             elif kind == "figure":
                 name, alt, uri, caption = c
                 art = svgs.get(name) or f'<img alt="{html.escape(alt)}" src="{uri}">'
@@ -105,8 +114,11 @@ CSS = (
     "code{background:#f0f0f0;padding:0 .2em;overflow-wrap:anywhere}"
     "table{border-collapse:collapse;display:block;overflow-x:auto}"
     "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:right}"
+    "td:first-child,th:first-child{text-align:left}"
     "figure{margin:1em 0}figure svg,figure img{max-width:100%;height:auto}"
     "figcaption{font-size:.9em;color:#444}"
+    "dl{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;font-size:.9em}"
+    "dt{font-weight:bold}dd{margin:0}"
 )
 
 
@@ -140,8 +152,10 @@ def _html_inline(text: Inline | Sequence[Inline]) -> str:
 # ---------------------------------------------------------------- the documents
 
 PLOT_CAPTION = (
-    "Predicted vs real: the predictor's mean score for each round's new architectures (after "
-    "embedding optimization) beside their measured mean (the paper's Fig. 2b)."
+    "Every evaluated architecture by round, NAO's proposals in blue; the dashed line is the "
+    "mean of round 1, the blue line the mean of each round's proposals, the dotted one what the "
+    "predictor expected of them before they were trained (the paper's Fig. 2b), the black one "
+    "the best so far."
 )
 
 
@@ -161,25 +175,28 @@ def size_section(doc: Doc, result: SearchResult, sizes: Sizes | None, uri: str |
     if sizes is None or uri is None:
         doc.add("p", NO_SIZES)
         return
-    lm = is_language_model(result.space)
-    vocab = result.metric.get("vocab")
+    metric = result.metric
     size = SIZE_LABELS[sizes.key]
     if sizes.counted:
         size += " (counted on the search's child network: child.layers, child.channels)"
-    metric = "dev perplexity" if lm and vocab else "score" if is_score(result) else "dev accuracy"
     doc.add("h2", "Accuracy versus size")
-    doc.add("figure", "pareto.png", f"{metric} versus {size}", uri,
-            PARETO_CAPTION.format(metric=metric, size=size))  # fmt: skip
+    doc.add("figure", "pareto.png", f"{metric.label} versus {size}", uri,
+            PARETO_CAPTION.format(metric=metric.label, size=size))  # fmt: skip
     front = pareto_front(sizes.points)
     winner = result.best.id if result.best else None
-    head = "dev ppl" if lm and vocab else "score" if is_score(result) else "dev acc"
-    rows = [
-        [si(p.size), f"{score_to_perplexity(p.accuracy, vocab):.2f}" if lm and vocab
-         else f"{p.accuracy:.4f}", p.id + (" (best)" if p.id == winner else "")]
-        for p in front
-    ]  # fmt: skip
+    rows = [[si(p.size), metric.text(p.accuracy), p.id + (" (best)" if p.id == winner else "")]
+            for p in front]  # fmt: skip
     doc.add("p", f"The Pareto front: {len(front)} of {len(sizes.points)} architectures.")
-    doc.add("table", [SIZE_LABELS[sizes.key], head, "id"], rows)
+    doc.add("table", [SIZE_LABELS[sizes.key], metric.short, "id"], rows)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the report says of the run beyond its result (runinfo.py): its metadata rows and
+    the commands that take the result further."""
+
+    about: list[tuple[str, str]] = field(default_factory=list)
+    steps: list[tuple[str, str]] = field(default_factory=list)
 
 
 def build_doc(
@@ -187,32 +204,45 @@ def build_doc(
     uris: Mapping[str, str],
     cells: Sequence[str],
     sizes: Sizes | None = None,
+    info: RunInfo | None = None,
 ) -> Doc:
     doc = Doc()
-    lm = is_language_model(result.space)
+    info = info or RunInfo()
     doc.add("h1", f"NAO search report: {result.name}")
-    failed = f", {result.failed} failed" if result.failed else ""
-    doc.add(
-        "p",
-        [
-            "Space ",
-            ("code", result.space),
-            f", {result.evaluated} architectures evaluated{failed}.",
-        ],
-    )
+    failed = f" ({result.failed} failed)" if result.failed else ""
+    head: list[Inline] = [
+        f"{result.evaluated} architectures of the ", ("code", result.space),
+        f" space evaluated{failed} in {len(result.rounds)} rounds",
+    ]  # fmt: skip
+    line = best_line(result)
+    doc.add("p", head + ([f"; the best: {line}."] if line else ["."]))
+    heads, rows = findings.origin_rows(result)
+    story = findings.story(result)
+    if rows or story:
+        doc.add("h2", "What NAO did")
+        if rows:
+            doc.add("table", heads, rows)
+        for sentence in story:
+            doc.add("p", sentence)
+    if info.steps:
+        doc.add("h2", "Next steps")
+        for what, command in info.steps:
+            doc.add("p", what[:1].upper() + what[1:] + ":")
+            doc.add("pre", command)
     best = result.best
     if best is not None:
+        doc.add("h2", "The best architecture")
         doc.add(
             "p",
-            [("b", "Best architecture"), f" (round {best.round}, {best.source}): ",
-             ("b", best_line(result) or ""), ", id ", ("code", best.id)],
+            [f"Round {best.round}, {findings.source_words(best.source)}: ", ("b", line or ""),
+             ", id ", ("code", best.id), "."],
         )  # fmt: skip
         doc.add("pre", best.arch)
         doc.add("pre", best.describe)
     final = result.final
     if final:
         doc.add("h2", "Final training")
-        doc.add("p", final_sentence(final, lm))
+        doc.add("p", final_sentence(final))
         if final.get("model_dir"):
             doc.add("p", ["Exported model: ", ("code", str(final["model_dir"]))])
         if final.get("load"):
@@ -224,7 +254,9 @@ def build_doc(
     cols = columns(result)
     doc.add("h2", "Rounds")
     doc.add("table", [c.head for c in cols], table_rows(result.rounds, cols))
-    caption = PLOT_CAPTION + (" Scores are shown as perplexity." if lm else "")
+    doc.add("terms", glossary(result, cols))
+    shown = result.metric.kind
+    caption = PLOT_CAPTION + (f" Scores are shown as {shown.name}." if shown.value else "")
     doc.add("figure", "accuracy.png", "accuracy by round", uris["accuracy.png"], caption)
     size_section(doc, result, sizes, uris.get("pareto.png"))
     for name in cells:
@@ -234,6 +266,9 @@ def build_doc(
         doc.add(
             "p", "Cell diagrams need Graphviz's dot program (Debian: apt-get install graphviz)."
         )
+    if info.about:
+        doc.add("h2", "About this run")
+        doc.add("terms", info.about)
     return doc
 
 
@@ -251,11 +286,10 @@ def prior_sentence(rounds: Sequence[RoundRecord]) -> list[Inline]:
     ]  # fmt: skip
 
 
-def final_sentence(final: FinalOutcome, lm: bool = False) -> list[Inline]:
+def final_sentence(final: FinalOutcome) -> list[Inline]:
+    """The final training's outcome (an image network's: final.py trains those only)."""
     parts: list[Inline] = []
-    if lm and final.get("test_perplexity") is not None:
-        parts.append(("b", f"test perplexity {final['test_perplexity']:.2f}"))
-    elif final.get("test_accuracy") is not None:
+    if final.get("test_accuracy") is not None:
         parts.append(("b", f"test accuracy {final['test_accuracy']:.4f}"))
     for value, name in ((final.get("params"), "parameters"), (final.get("macs"), "multiply-adds")):
         if value is not None:
@@ -274,6 +308,7 @@ def write_report(
     *,
     count_params: Callable[[Arch], int] | None = None,
     inline_markdown: Path | None = None,
+    info: RunInfo | None = None,
 ) -> dict[str, Path]:
     """Write report.md, report.html, accuracy.png, pareto.png (when the architectures have
     sizes) and <cell>.svg into out_dir: one build of the report, in two renderings.
@@ -281,17 +316,17 @@ def write_report(
     report.md links the images beside it; report.html is self-contained; inline_markdown, when
     given, gets the same Markdown with its images embedded as data URIs (a KFP Markdown artifact
     is one file). count_params (param_counter) sizes the architectures when the pool records no
-    sizes. `result` has the pool's statistics already (result.json: poolstats.with_pool_stats)."""
+    sizes. `result` has the pool's statistics already (result.json: poolstats.with_pool_stats).
+    info: the run's metadata and next steps (run_info)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    vocab = result.metric.get("vocab")
-    png = accuracy_plot(result.rounds, perplexity_vocab=vocab) if result.rounds else b""
+    png = accuracy_plot(result.rounds, pool, result.metric) if result.rounds else b""
     (out_dir / "accuracy.png").write_bytes(png)
     images = {"accuracy.png": png}
     best = result.best
     sizes = pool_sizes(pool, count_params)
     if sizes is not None:
         winner = best.id if best else None
-        images["pareto.png"] = pareto_plot(sizes, winner, perplexity_vocab=vocab)
+        images["pareto.png"] = pareto_plot(sizes, winner, result.metric)
         (out_dir / "pareto.png").write_bytes(images["pareto.png"])
     svgs = cell_diagrams(result.space, best.arch) if best else {}
     for name, svg in svgs.items():
@@ -299,9 +334,9 @@ def write_report(
     data = {k: "data:image/png;base64," + base64.b64encode(v).decode() for k, v in images.items()}
     for name, svg in svgs.items():
         data[f"{name}.svg"] = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
-    linked = build_doc(result, {k: k for k in data}, list(svgs), sizes)
+    linked = build_doc(result, {k: k for k in data}, list(svgs), sizes, info)
     (out_dir / "report.md").write_text(linked.markdown())
-    embedded = build_doc(result, data, list(svgs), sizes)
+    embedded = build_doc(result, data, list(svgs), sizes, info)
     (out_dir / "report.html").write_text(embedded.html(svgs, f"NAO report: {result.name}"))
     paths = {
         "markdown": out_dir / "report.md",
@@ -317,15 +352,21 @@ def write_report(
     return paths
 
 
+def run_info(cfg: Config, result: SearchResult) -> RunInfo:
+    """The report's metadata and next steps for this run's config (runinfo.py)."""
+
+    return RunInfo(runinfo.about(cfg), runinfo.next_steps(cfg, result))
+
+
 def param_counter(cfg: Config) -> Callable[[Arch], int] | None:
     """Parameters of the child network the search trains for an architecture (child.layers,
-    child.channels, the data set's images; no auxiliary head), for image spaces; None for
-    language models. For the report of evaluators that record no sizes (table, synthetic,
+    child.channels, the data set's images; no auxiliary head), for spaces with an image network;
+    None for others. For the report of evaluators that record no sizes (table, synthetic,
     supernet)."""
     from nao_kfp.child.params import IMAGE_SHAPES, Budget, search_spec
-    from nao_kfp.spaces import get_space
 
-    if is_language_model(cfg.search.space) or cfg.child.dataset not in IMAGE_SHAPES:
+    space = get_space(cfg.search.space)
+    if not space.network or space.data != "image" or cfg.child.dataset not in IMAGE_SHAPES:
         return None
-    budget = Budget(get_space(cfg.search.space), search_spec(cfg.child))
+    budget = Budget(space, search_spec(cfg.child))
     return lambda arch: budget.counts(arch)[0]

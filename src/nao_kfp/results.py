@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TypedDict
 
+from typing_extensions import TypedDict as CheckedTypedDict  # pydantic checks it on Python < 3.12
+
 
 class EpochRecord(TypedDict, total=False):
     """One epoch of a training's history: its loss and how the dev set scored."""
@@ -33,7 +35,7 @@ class TrainState(TypedDict):
     seconds: float
 
 
-class ChildResult(TypedDict, total=False):
+class ChildResult(CheckedTypedDict, total=False):
     """A trained child's result.json (child.train_child; also the result store's entry): a
     language model's dev_accuracy is a score of its perplexity. final.rerank's stand-in for a
     run that diverged has only dev_accuracy 0 and `diverged`, the reason."""
@@ -56,8 +58,9 @@ class ChildResult(TypedDict, total=False):
 
 
 class RerankEntry(TypedDict, total=False):
-    """One architecture retrained by final.rerank (None: the run did not say); NAO-WS's
-    selection adds what the supernet said of it."""
+    """One architecture retrained by final.rerank (None: the run did not say): its scores on
+    the dev and test split (the metric's); the selection adds what the cheap score (the
+    supernet's, the proxies') said of it."""
 
     arch: str
     id: str
@@ -66,19 +69,8 @@ class RerankEntry(TypedDict, total=False):
     test_accuracy: float | None
     params: int | None
     macs: int | None
-    dev_perplexity: float
-    test_perplexity: float
     supernet_score: float | None
-    supernet_perplexity: float | None
     proxy_score: float | None
-
-
-class LanguageMetric(TypedDict, total=False):
-    """result.json's `metric` for a language model (poolstats): its accuracies stand for
-    perplexities over a vocabulary of `vocab` words."""
-
-    name: str
-    vocab: int | None
 
 
 class FinalOutcome(TypedDict, total=False):
@@ -102,8 +94,6 @@ class FinalOutcome(TypedDict, total=False):
     load: str
     storage_uri: str
     inference_service: str
-    dev_perplexity: float | None
-    test_perplexity: float | None
 
 
 class SupernetTrained(TypedDict, total=False):

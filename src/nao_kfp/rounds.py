@@ -25,7 +25,7 @@ import random
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from nao_kfp.config import Config, ControllerConfig
+from nao_kfp.config import MAX_BEAM, Config, ControllerConfig
 from nao_kfp.evaluators import Evaluator
 from nao_kfp.evaluators.base import Accept
 from nao_kfp.pool import PoolEntry, entry, evaluated
@@ -33,9 +33,6 @@ from nao_kfp.records import RoundRecord
 
 if TYPE_CHECKING:
     from nao_kfp.controller import Embeddings, NAOModel
-
-# the widest beam search.candidates may grow a decoding to
-MAX_BEAM = 256
 
 
 def seed_for(seed: int, what: str, round_index: int = 0) -> int:

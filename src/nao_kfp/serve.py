@@ -23,17 +23,22 @@ kserve is imported only by the functions that serve (the `serve` extra).
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 import math
 import os
+import platform
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig, cpu_cores
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import NaoError, shorten
 from nao_kfp.jsontypes import JSONObject
+from nao_kfp.units import pct, si
 
 if TYPE_CHECKING:
     import torch
@@ -42,6 +47,8 @@ if TYPE_CHECKING:
 
 DEFAULT_NAME = "nao"
 HTTP_PORT = 8080  # KServe's container port
+HOST = "0.0.0.0"  # every interface: what a KServe container needs (127.0.0.1 on a laptop)
+MAX_BATCH = 1 << 16  # the exported program's batch dimension (export.export_program)
 MOUNT = "/mnt/models"  # where KServe's storage initializer puts STORAGE_URI
 SERVICE_ACCOUNT = "nao-serving"  # manifests/overlays/serving: S3 credentials for the initializer
 INFERENCE_SERVICE_FILE = "inference-service.yaml"
@@ -53,10 +60,8 @@ class ServeError(NaoError):
 
 
 def read_model_dir(model_dir: Path) -> ModelRecord:
-    """The exported model.pt's record (what the server needs of it), checked; one-line errors."""
-    import torch
-
-    from nao_kfp.export import FORMAT, MODEL_FILE, PROGRAM_FILE  # torch: only when serving
+    """The exported model.pt's record, checked as export reads it; one-line errors."""
+    from nao_kfp.export import MODEL_FILE, PROGRAM_FILE, read_model_file  # torch: when serving
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
@@ -64,25 +69,45 @@ def read_model_dir(model_dir: Path) -> ModelRecord:
     for name in (MODEL_FILE, PROGRAM_FILE):
         if not (model_dir / name).is_file():
             raise ServeError(f"MODEL_DIR {model_dir}: no {name} (expected `nao export --out`)")
+    return read_model_file(model_dir / MODEL_FILE, f"MODEL_DIR {model_dir}: {MODEL_FILE}")
+
+
+def model_summary(model_dir: Path, name: str = DEFAULT_NAME, port: int = HTTP_PORT) -> str:
+    """What `nao serve` says when it starts: the model's architecture and the metrics its
+    training measured (model.json, as `nao export` wrote it), and where to send requests."""
+
+    from nao_kfp.export import INFO_FILE
+
+    def obj(value: object) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
     try:
-        record = torch.load(model_dir / MODEL_FILE, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle, zip and unpickling-policy errors alike
-        raise ServeError(
-            f"MODEL_DIR {model_dir}: {MODEL_FILE} is not a torch file ({type(e).__name__})"
-        ) from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise ServeError(f"MODEL_DIR {model_dir}: {MODEL_FILE} is not an exported {FORMAT} file")
-    if not {"input", "class_names"} <= set(record):
-        raise ServeError(
-            f"MODEL_DIR {model_dir}: {MODEL_FILE} records no input shape or class names "
-            "(expected `nao export`'s; export the checkpoint again)"
-        )
-    return cast("ModelRecord", record)
+        info = obj(json.loads((Path(model_dir) / INFO_FILE).read_text()))
+    except (OSError, ValueError):
+        info = {}
+    metrics, inp = obj(info.get("metrics")), obj(info.get("input"))
+    said = [
+        f"{what} {pct(metrics[key])}"
+        for key, what in (("dev_accuracy", "dev accuracy"), ("test_accuracy", "test accuracy"))
+        if isinstance(metrics.get(key), (int, float))
+    ] + [
+        f"{si(metrics[key])} {what}"
+        for key, what in (("params", "params"), ("macs", "multiply-adds"))
+        if isinstance(metrics.get(key), (int, float))
+    ]
+    what = f"{info['space']} cell {info.get('arch_id')}" if info else f"the model in {model_dir}"
+    if info.get("dataset"):
+        what += f" trained on {info['dataset']}"
+    c, h, w = inp.get("channels", "C"), inp.get("size", "H"), inp.get("size", "W")
+    return (
+        f"nao serve: {what}: {', '.join(said) if said else f'no metrics recorded ({INFO_FILE})'}\n"
+        f"nao serve: POST http://localhost:{port}/v2/models/{name}/infer with inputs[0] named "
+        f"pixels, FP32 [N, {c}, {h}, {w}], values in [0, 1]"
+    )
 
 
 def load_program(model_dir: Path) -> torch.nn.Module:
     """model.pt2 as a callable module; one-line error when it is not a torch.export program."""
-    import logging
 
     import torch
 
@@ -103,12 +128,23 @@ def load_program(model_dir: Path) -> torch.nn.Module:
         quiet.setLevel(level)
 
 
+@contextlib.contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """Only errors from these loggers while the block runs."""
+    quiet = [logging.getLogger(name) for name in loggers]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for q, level in zip(quiet, levels, strict=True):
+            q.setLevel(level)
+
+
 def load_package(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
     """model.aoti.pt2 as a callable; ServeError when this machine cannot run it (another kind
     of CPU, instructions this CPU lacks, a GPU package) or it does not load."""
-    import logging
-    import platform
-
     import torch
     from torch._inductor import cpu_vec_isa
 
@@ -119,26 +155,24 @@ def load_package(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
         raise ServeError(f"cannot be read ({type(e).__name__})") from None
     device, machine = meta.get("AOTI_DEVICE_KEY", ""), meta.get("AOTI_MACHINE", "")
     isa = meta.get("AOTI_CPU_ISA", "")
-    runs_here = {str(i).upper() for i in cpu_vec_isa.valid_vec_isa_list()} | {"INVALID_VEC_ISA"}
-    if device != "cpu":
-        raise ServeError(f"was compiled for {device or 'another device'}, not a CPU")
-    if machine != platform.machine():
-        raise ServeError(f"was compiled for {machine} CPUs, this one is {platform.machine()}")
-    if isa and isa not in runs_here:
-        raise ServeError(f"needs {isa} instructions, which this CPU lacks")
-    # torch warns when the package's instruction set is not this CPU's best one: export
-    # compiles for AVX2 on purpose, and the check above is the one that matters
-    quiet = logging.getLogger("torch.export.pt2_archive._package")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        return cast(
-            "Callable[[torch.Tensor], torch.Tensor]", torch._inductor.aoti_load_package(str(path))
-        )
-    except Exception as e:  # a missing library, a torch of another version alike
-        raise ServeError(f"cannot be loaded ({type(e).__name__})") from None
-    finally:
-        quiet.setLevel(level)
+    # torch warns where a CUDA folder is installed without a GPU (a CPU package needs no CUDA),
+    # and when the package's instruction set is not this CPU's best one (export compiles for
+    # AVX2 on purpose, and the check below is the one that matters)
+    with _quiet("torch.utils.cpp_extension", "torch.export.pt2_archive._package"):
+        runs_here = {str(i).upper() for i in cpu_vec_isa.valid_vec_isa_list()}
+        if device != "cpu":
+            raise ServeError(f"was compiled for {device or 'another device'}, not a CPU")
+        if machine != platform.machine():
+            raise ServeError(f"was compiled for {machine} CPUs, this one is {platform.machine()}")
+        if isa and isa not in runs_here | {"INVALID_VEC_ISA"}:
+            raise ServeError(f"needs {isa} instructions, which this CPU lacks")
+        try:
+            return cast(
+                "Callable[[torch.Tensor], torch.Tensor]",
+                torch._inductor.aoti_load_package(str(path)),
+            )
+        except Exception as e:  # a missing library, a torch of another version alike
+            raise ServeError(f"cannot be loaded ({type(e).__name__})") from None
 
 
 def load_runner(
@@ -193,10 +227,17 @@ def model_class() -> type:
         """The exported model as a KServe custom predictor: load() once (and a warm-up
         request), predict() per request."""
 
-        def __init__(self, name: str, model_dir: Path, threads: int | None = None):
+        def __init__(
+            self,
+            name: str,
+            model_dir: Path,
+            threads: int | None = None,
+            log: Callable[[str], None] | None = None,
+        ):
             super().__init__(name)
             self.model_dir = Path(model_dir)
             self.threads = threads or default_threads()
+            self.log = log or _say  # what load() says: the file it runs and the warm-up
             self.program: Any = None
             self.runs = ""  # the file predict() runs: model.aoti.pt2 or model.pt2
             self.device = torch.device("cpu")
@@ -211,11 +252,11 @@ def model_class() -> type:
             set_threads(self.threads)
             # the InferenceService asks for cluster.gpu_count GPUs: use one when there is one
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            self.program, self.runs = load_runner(self.model_dir, self.device, _say)
+            self.program, self.runs = load_runner(self.model_dir, self.device, self.log)
             start = time.perf_counter()  # a cold model answers its first request slowly
             self.logits(np.zeros((1, *self.shape), dtype=np.float32), "warm-up")
             warm_ms = (time.perf_counter() - start) * 1000
-            _say(
+            self.log(
                 f"nao serve: {self.runs} on {self.device.type} (threads: {self.threads}); "
                 f"warm-up request {warm_ms:.0f} ms"
             )
@@ -235,9 +276,10 @@ def model_class() -> type:
         def logits(self, x: np.ndarray, field: str) -> np.ndarray:
             """field: what the error names (inputs[0] for v2, instances for v1)."""
             c, h, w = self.shape
-            if x.ndim != 4 or tuple(x.shape[1:]) != self.shape or x.shape[0] < 1:
+            if x.ndim != 4 or tuple(x.shape[1:]) != self.shape or not 1 <= x.shape[0] <= MAX_BATCH:
                 raise InvalidInput(
-                    f"{field}: expected shape [N, {c}, {h}, {w}] with N >= 1, got {list(x.shape)}"
+                    f"{field}: expected shape [N, {c}, {h}, {w}] with 1 <= N <= {MAX_BATCH}, "
+                    f"got {list(x.shape)}"
                 )
             if not np.isfinite(x).all() or x.min() < 0.0 or x.max() > 1.0:
                 raise InvalidInput(
@@ -258,14 +300,28 @@ def model_class() -> type:
                 raise InvalidInput("inputs: expected one FP32 tensor of pixels")
             tensor = request.inputs[0]
             if tensor.datatype != "FP32":
-                raise InvalidInput(f"inputs[0].datatype: expected FP32, got {tensor.datatype}")
-            shape = [int(s) for s in tensor.shape]
-            try:
-                x = tensor.as_numpy()
-            except (ValueError, TypeError):
                 raise InvalidInput(
-                    f"inputs[0].data: expected {math.prod(shape)} numbers for shape {shape}"
-                ) from None
+                    f"inputs[0].datatype: expected FP32, got {shorten(str(tensor.datatype), 40)}"
+                )
+            shape = list(tensor.shape)
+            c, h, w = self.shape
+            if (
+                len(shape) != 4
+                or not all(type(s) is int for s in shape)
+                or shape[1:] != [c, h, w]
+                or not 1 <= shape[0] <= MAX_BATCH
+            ):  # no -1 (numpy would infer it) and no batch past what the program takes
+                raise InvalidInput(
+                    f"inputs[0]: expected shape [N, {c}, {h}, {w}] with 1 <= N <= {MAX_BATCH}, "
+                    f"got {shorten(str(shape), 60)}"
+                )
+            count = numbers(tensor.data, "inputs[0].data")
+            if count != math.prod(shape):
+                raise InvalidInput(
+                    f"inputs[0].data: expected {math.prod(shape)} numbers for shape {shape}, "
+                    f"got {count}"
+                )
+            x = np.asarray(tensor.data, dtype=np.float32).reshape(shape)
             logits = self.logits(x, "inputs[0]")
             out = InferOutput(name=LOGITS, shape=list(logits.shape), datatype="FP32")
             out.set_data_from_numpy(logits, binary_data=False)
@@ -285,6 +341,7 @@ def model_class() -> type:
                 raise InvalidInput(
                     'instances: expected {"instances": [...]} with one C×H×W list of pixels each'
                 )
+            numbers(instances, "instances")
             try:
                 x = np.asarray(instances, dtype=np.float32)
             except (ValueError, TypeError):
@@ -294,13 +351,33 @@ def model_class() -> type:
             logits = self.logits(x, "instances")
             return {"predictions": logits.tolist(), CLASS_NAMES: list(self.class_names)}
 
+    def numbers(data: object, field: str) -> int:
+        """How many numbers data holds in its nested lists; a bool, a string or anything else
+        where a pixel value belongs is an error (numpy would read True and "0.5" as numbers)."""
+        count, stack = 0, [data]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, int | float) and not isinstance(node, bool):
+                count += 1
+            else:
+                raise InvalidInput(f"{field}: expected numbers, got {shorten(repr(node), 40)}")
+        return count
+
     return NaoModel
 
 
-def load_model(model_dir: Path, name: str = DEFAULT_NAME, *, threads: int | None = None) -> Any:
+def load_model(
+    model_dir: Path,
+    name: str = DEFAULT_NAME,
+    *,
+    threads: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Any:
     """A loaded NaoModel (ready to predict, warmed up). threads: torch's intra-op threads
-    (default: the CPUs this process may run on)."""
-    model = model_class()(name, Path(model_dir), threads)
+    (default: the CPUs this process may run on); log: where its lines go (default stdout)."""
+    model = model_class()(name, Path(model_dir), threads, log)
     model.load()
     return model
 
@@ -309,15 +386,34 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def serve(model: object, *, port: int = HTTP_PORT) -> None:
-    """Run KServe's ModelServer (REST only) with a loaded NaoModel until SIGINT or SIGTERM."""
+def serve(model: object, *, port: int = HTTP_PORT, host: str = HOST) -> None:
+    """Run KServe's ModelServer (REST only) with a loaded NaoModel on host:port until SIGINT or
+    SIGTERM. Every error answers `{"error": "<one line>"}`, kserve's and FastAPI's alike."""
     import kserve
+    import kserve.model_server
     from fastapi.exceptions import RequestValidationError
     from kserve.model_server import app
+    from starlette.exceptions import HTTPException
 
     # FastAPI answers a v2 body that is not JSON, or not an inference request, with 422 and a
     # list of pydantic errors; a bad payload is a 400 with one line, as kserve's own errors are
     app.add_exception_handler(RequestValidationError, _bad_request)
+    # 404, 405 and a body FastAPI cannot parse: {"detail": ...} by default
+    app.add_exception_handler(HTTPException, _http_error)
+    # kserve's routes would read GET /v1/models/<name>:predict as the metadata of a model
+    # named "<name>:predict" (a 404); every other method on a predict or infer path is a 405
+    for path in ("/v1/models/{name}:predict", "/v2/models/{name}/infer"):
+        app.add_api_route(path, _not_allowed, methods=["GET", "PUT", "PATCH", "DELETE"])
+    app.middleware("http")(_json_only)
+    # kserve 0.21's RESTServer binds 0.0.0.0 whatever it is asked; `--host` decides here
+    rest_server = kserve.model_server.RESTServer
+
+    class HostRESTServer(rest_server):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.config.host = host
+
+    kserve.model_server.RESTServer = HostRESTServer
     # kserve 0.21's own routes use it; nothing for a user of `nao serve` to act on
     warnings.filterwarnings("ignore", message="ORJSONResponse is deprecated")
     kserve.ModelServer(http_port=port, enable_grpc=False).start([model])
@@ -327,6 +423,53 @@ async def _bad_request(_request: Any, exc: Any) -> Any:
     from fastapi.responses import JSONResponse
 
     return JSONResponse(status_code=400, content={"error": validation_message(exc.errors())})
+
+
+async def _http_error(request: Any, exc: Any) -> Any:
+    from fastapi.responses import JSONResponse
+
+    path = shorten(str(request.url.path), 120)
+    if exc.status_code == 404:
+        message = f"{path}: no such endpoint"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "POST")
+        message = f"{request.method} {path}: method not allowed; expected {allowed}"
+    elif exc.detail == "There was an error parsing the body":  # FastAPI's, for any JSON error
+        message = "request body: not JSON this server reads (malformed, nested too deep or a number too long)"
+    else:
+        message = shorten(str(exc.detail).replace("\n", " "))
+    return JSONResponse(
+        status_code=exc.status_code, content={"error": message}, headers=exc.headers
+    )
+
+
+async def _not_allowed(name: str) -> None:
+    from starlette.exceptions import HTTPException
+
+    raise HTTPException(405, headers={"Allow": "POST"})
+
+
+async def _json_only(request: Any, call_next: Any) -> Any:
+    """A v2 infer request is JSON, or binary tensors with their JSON header's length (kserve
+    otherwise answers a wrong content type with a message about that binary header)."""
+    from fastapi.responses import JSONResponse
+
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if (
+        request.method == "POST"
+        and request.url.path.startswith("/v2/models/")
+        and request.url.path.endswith("/infer")
+        and kind != "application/json"
+        and "inference-header-content-length" not in request.headers
+    ):
+        return JSONResponse(
+            status_code=400,
+            content={
+                "error": f"request body: expected JSON (content-type: application/json), got "
+                f"{shorten(kind or 'no content type', 60)}"
+            },
+        )
+    return await call_next(request)
 
 
 def validation_message(errors: list[dict[str, Any]]) -> str:

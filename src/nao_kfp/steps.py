@@ -35,9 +35,11 @@ from nao_kfp import prior as priors
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError, NaoError
 from nao_kfp.evaluators import Evaluator, make_evaluator
+from nao_kfp.evaluators.proxy import proxy_seed
+from nao_kfp.evaluators.supernet import CHECKPOINT, SupernetEvaluator
 from nao_kfp.jsontypes import Metrics
+from nao_kfp.kinds import kind_of, metric_for
 from nao_kfp.pool import PoolEntry, entry, evaluated, read_pool, write_pool
-from nao_kfp.poolstats import round_perplexities
 from nao_kfp.records import (
     History,
     RoundRecord,
@@ -70,7 +72,10 @@ def prepare_data(
     cfg: Config, out_dir: Path, *, evaluator: Evaluator | None = None
 ) -> dict[str, str]:
     """Stage what the evaluator reads (the data set) once, so children never download."""
-    return (evaluator or make_evaluator(cfg)).prepare(Path(out_dir))
+    staged = (evaluator or make_evaluator(cfg)).prepare(Path(out_dir))
+    if staged.get("data_dir"):
+        progress.emit("data", dataset=cfg.child.dataset)
+    return staged
 
 
 def sample(
@@ -84,6 +89,8 @@ def sample(
     """Round 1's pool: search.initial_archs distinct architectures, all pending: `first` (the
     priors' best, source `prior`; the evaluator's stand-in where it cannot score one), then
     up to search.proxy_seed chosen by zero-cost proxies (source `proxy`), then random ones."""
+    if Path(out_pool).exists() and Path(out_history).exists():  # finished before: resume
+        return {"count": len(read_pool(out_pool))}
     ev = evaluator or make_evaluator(cfg)
     rng, accept = rounds.rng_for(cfg, "sample"), ev.budget()
     chosen: list[PoolEntry] = []
@@ -95,8 +102,6 @@ def sample(
             known.add(chosen[-1].id)
     proxied = min(cfg.search.proxy_seed, cfg.search.initial_archs - len(chosen))
     if proxied > 0:
-        from nao_kfp.evaluators.proxy import proxy_seed
-
         pool_rng = rounds.rng_for(cfg, "proxy-seed")
         candidates = ev.sample(cfg.search.proxy_pool, pool_rng, known, accept)
         for arch in proxy_seed(cfg, candidates, proxied):
@@ -108,11 +113,18 @@ def sample(
     if len(chosen) < cfg.search.initial_archs:
         raise ConfigError(
             f"search.initial_archs: {cfg.search.initial_archs} requested but the "
-            f"{ev.kind} evaluator can score only {len(chosen)} architectures"
+            f"{ev.kind.name} evaluator can score only {len(chosen)} architectures"
         )
     write_pool(out_pool, chosen)
     write_record(out_history, History())
+    sources = [e.source for e in chosen]
+    how = ", ".join(f"{sources.count(s)} {SAMPLED[s]}" for s in dict.fromkeys(sources))
+    progress.emit("sample", round=1, archs=len(chosen), how=how)
     return {"count": len(chosen)}
+
+
+SAMPLED = {"random": "drawn at random", "proxy": "picked by zero-cost proxies",
+           "prior": "earlier searches' best"}  # fmt: skip
 
 
 def gather_prior(
@@ -267,8 +279,6 @@ def record_round(
     proposed = [e for e in ok if e.predicted is not None]
     pred = [float(e.predicted) for e in proposed if e.predicted is not None]
     real = [float(e.accuracy) for e in proposed if e.accuracy is not None]
-    # language models: what a person watching wants (poolstats writes them into the result)
-    best_ppl, best_so_far_ppl = round_perplexities(ok, pool)
     record = RoundRecord(
         round=round_index,
         evaluated=len(ok),
@@ -287,18 +297,18 @@ def record_round(
     )
     history.rounds.append(record)
     write_record(out_history, history)
+    metric = metric_for(cfg).with_vocab(ok)  # how a person watching reads the scores
     progress.emit(
         "round", round=round_index, best=record.best_accuracy, evaluated=record.evaluated,
-        metric="score" if cfg.evaluator.scores_proxies else None,
-        best_so_far=record.best_so_far, best_perplexity=best_ppl,
-        best_so_far_perplexity=best_so_far_ppl,
+        mean=record.mean_accuracy, best_so_far=record.best_so_far, metric=metric.name,
+        vocab=metric.vocab,
     )  # fmt: skip
     return record
 
 
 def shares_weights(cfg: Config) -> bool:
     """NAO-WS: a round is one supernet task (supernet_round), not shards and a merge."""
-    return cfg.evaluator.kind == "supernet"
+    return kind_of(cfg).shares_weights
 
 
 def supernet_round(
@@ -318,7 +328,6 @@ def supernet_round(
     """NAO-WS round r: train the supernet (from `supernet_in`) to epoch schedule[r-1] on the
     pool's architectures, re-score the whole pool with it, record the round (with the
     supernet's numbers and `model`'s fit); the trained supernet goes to `supernet_out`."""
-    from nao_kfp.evaluators.supernet import CHECKPOINT, SupernetEvaluator
 
     supernet_out = Path(supernet_out)
     supernet_out.mkdir(parents=True, exist_ok=True)

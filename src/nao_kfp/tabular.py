@@ -25,13 +25,18 @@ import hashlib
 import io
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nao_kfp.errors import ArchError, NaoError
+from nao_kfp import validate
+from nao_kfp.errors import ArchError, NaoError, shorten, shown
 from nao_kfp.spaces import Arch, SearchSpace
 
 COLUMNS = ("arch", "valid", "test", "seconds", "params")
+# NAS-Bench-201's 15,625 cells are 2 MB as a table; NAS-Bench-101's 423,624 about 100 MB.
+MAX_TABLE_BYTES = 1 << 29
+MAX_NUMBER = 100  # characters of one number
 REQUIRED = ("arch", "valid")
 
 
@@ -90,12 +95,18 @@ class Table:
 
 # ---------------------------------------------------------------- reading and writing
 
+_Reader = Iterator[list[str]]  # csv.reader's type is private
+
 
 def _number(text: str, where: str, column: str) -> float:
+    if len(text) > MAX_NUMBER:
+        raise TableError(
+            f"{where}: {column}: a number of {len(text)} characters; expected at most {MAX_NUMBER}"
+        )
     try:
         value = float(text)
     except ValueError:
-        raise TableError(f"{where}: {column}: expected a number, got {text!r}") from None
+        raise TableError(f"{where}: {column}: expected a number, got {shown(text)}") from None
     if not math.isfinite(value):
         raise TableError(f"{where}: {column}: expected a finite number, got {text!r}")
     return value
@@ -103,16 +114,21 @@ def _number(text: str, where: str, column: str) -> float:
 
 def read_table(path: str | Path, space: SearchSpace[Arch]) -> Table:
     """Read and check a table; every problem names `file:line: column: ...`."""
+
     path = Path(path)
     if not path.exists():
         raise TableError(f"{path}: no such table file")
     if path.is_dir():
         raise TableError(f"{path}: is a folder; expected a table file (CSV)")
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        raise TableError(f"{path}: not UTF-8 text; expected a CSV table") from None
+    text = validate.read_text(path, str(path), TableError, MAX_TABLE_BYTES)
     reader = csv.reader(io.StringIO(text))
+    try:
+        return _read_rows(path, reader, space)
+    except csv.Error as e:  # a field past csv's limit, a NUL byte
+        raise TableError(f"{path}:{reader.line_num}: not a CSV row ({e})") from None
+
+
+def _read_rows(path: Path, reader: _Reader, space: SearchSpace[Arch]) -> Table:
     header = next(reader, None)
     if header is None:
         raise TableError(
@@ -121,11 +137,13 @@ def read_table(path: str | Path, space: SearchSpace[Arch]) -> Table:
     header = [h.strip() for h in header]
     for name in REQUIRED:
         if name not in header:
-            raise TableError(f"{path}:1: missing column {name!r} (header: {','.join(header)})")
+            raise TableError(
+                f"{path}:1: missing column {name!r} (header: {shorten(','.join(header), 120)})"
+            )
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
         raise TableError(
-            f"{path}:1: unknown column {unknown[0]!r}; expected some of {', '.join(COLUMNS)}"
+            f"{path}:1: unknown column {shown(unknown[0], 60)}; expected some of {', '.join(COLUMNS)}"
         )
     col = {h: i for i, h in enumerate(header)}
     raw: list[tuple[int, Arch, str, float, float | None, float | None, int | None]] = []

@@ -4,6 +4,11 @@ builds it; the first error becomes our one line, `<where>.<key path>: expected .
 
 Strict mode builds a dataclass from a Python dict only through JSON, so documents go through
 json.dumps (cheap: a config is a few hundred values). pydantic is imported on first use.
+
+Before that, every JSON file and line the project reads goes through `read_text` and
+`json_value`: a file past its size, a line past its length, a document nested past MAX_DEPTH or
+a number past MAX_NUMBER characters is one line naming the file (and line), not a
+RecursionError, Python's integer-digit limit or minutes of parsing.
 """
 
 from __future__ import annotations
@@ -12,15 +17,100 @@ import dataclasses
 import difflib
 import functools
 import json
+import os
 import re
 import typing
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+from nao_kfp.errors import shorten, shown
 
 if TYPE_CHECKING:
     from pydantic import TypeAdapter
     from pydantic_core import ErrorDetails
 
 T = TypeVar("T")
+
+# The limits of every JSON document we read. Our own files nest a few levels (a result's
+# rounds, a record's extras); numbers are accuracies, counts and seeds.
+MAX_DEPTH = 64
+MAX_NUMBER = 100  # characters of one number literal
+MiB = 1 << 20
+
+
+def read_text(
+    path: str | os.PathLike[str], where: str, error: type[Exception], max_bytes: int
+) -> str:
+    """A text file that must exist, be a regular file, hold at most max_bytes and be UTF-8."""
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise error(f"{where}: no such file") from None
+    except OSError as e:
+        raise error(f"{where}: cannot read ({e.strerror or type(e).__name__})") from None
+    if path.is_dir():
+        raise error(f"{where}: is a folder; expected a file")
+    if not path.is_file():
+        raise error(f"{where}: not a regular file")
+    if info.st_size > max_bytes:
+        raise error(f"{where}: {info.st_size} bytes; expected at most {max_bytes}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise error(f"{where}: not UTF-8 text") from None
+    except OSError as e:
+        raise error(f"{where}: cannot read ({e.strerror or type(e).__name__})") from None
+
+
+class _Limit(Exception):
+    pass
+
+
+def _number(kind: type[int] | type[float]) -> typing.Callable[[str], object]:
+    def parse(text: str) -> object:
+        if len(text) > MAX_NUMBER:
+            raise _Limit(f"a number of {len(text)} characters; expected at most {MAX_NUMBER}")
+        return kind(text)
+
+    return parse
+
+
+def json_value(text: str, where: str, error: type[Exception]) -> Any:
+    """A JSON document within the limits (MAX_DEPTH, MAX_NUMBER); one line naming `where`."""
+    try:
+        value = json.loads(text, parse_int=_number(int), parse_float=_number(float))
+    except json.JSONDecodeError as e:
+        at = f"column {e.colno}" if e.lineno == 1 else f"line {e.lineno} column {e.colno}"
+        msg = e.msg.removesuffix(" at")  # "Unterminated string starting at"
+        raise error(f"{where}: not valid JSON ({msg} at {at})") from None
+    except _Limit as e:
+        raise error(f"{where}: {e}") from None
+    except RecursionError:
+        raise error(f"{where}: nested too deep; expected at most {MAX_DEPTH} levels") from None
+    if _depth(value) > MAX_DEPTH:
+        raise error(f"{where}: nested too deep; expected at most {MAX_DEPTH} levels")
+    return value
+
+
+def _depth(value: object) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_DEPTH:
+                stack.extend(
+                    (v, depth + 1) for v in (node.values() if isinstance(node, dict) else node)
+                )
+    return deepest
+
+
+def json_file(
+    path: str | os.PathLike[str], where: str, error: type[Exception], max_bytes: int = 64 * MiB
+) -> Any:
+    """A JSON file, read within its size and the JSON limits."""
+    return json_value(read_text(path, where, error, max_bytes), where, error)
 
 
 class _Object:
@@ -74,7 +164,13 @@ def record(cls: type[T], data: object, where: str, error: type[Exception]) -> T:
     from pydantic import ValidationError
 
     try:
-        return _validate(cls, json.dumps(data))
+        text = json.dumps(data, allow_nan=True)
+    except (TypeError, ValueError) as e:  # a tensor, an integer past the digit limit, a cycle
+        raise error(
+            f"{where + ': ' if where else ''}holds a value JSON has no form for ({e})"
+        ) from None
+    try:
+        return _validate(cls, text)
     except ValidationError as e:
         first = _first(data, e.errors(include_url=False))
         raise error(_message(cls, where, first, config=False)) from None
@@ -130,8 +226,8 @@ def _path(where: str, loc: tuple[int | str, ...]) -> str:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+
+    return shown(value, 40)
 
 
 _EXPECTED = {
@@ -145,10 +241,11 @@ _EXPECTED = {
 
 
 def _message(cls: type, where: str, e: ErrorDetails, config: bool) -> str:
+
     loc, kind, value = e["loc"], e["type"], e["input"]
-    path = _path(where, loc)
+    path = shorten(_path(where, loc), 120)
     if kind == "missing":
-        return f"{_path(where, loc[:-1])}: missing key {loc[-1]!r}"
+        return f"{shorten(_path(where, loc[:-1]), 120)}: missing key {loc[-1]!r}"
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):
         if not config:
             return f"{path}: unknown key"

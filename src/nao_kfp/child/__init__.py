@@ -15,17 +15,12 @@ load_data(cfg) -> Split | Corpus                  (enas-rnn: the corpus of the r
 """
 
 from nao_kfp.child.cnn import CellNetwork, NetSpec
-from nao_kfp.child.data import prepare_data
+from nao_kfp.child.data import load_data, load_split, prepare_data
 from nao_kfp.child.nb201net import Nb201Network
 from nao_kfp.child.params import build_network, count_params, net_spec
 from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
-from nao_kfp.child.supernet_train import (
-    load_data,
-    load_split,
-    score_archs,
-    train_supernet,
-)
+from nao_kfp.child.supernet_train import score_archs, train_supernet
 from nao_kfp.child.train import train_child
 
 __all__ = [

@@ -22,6 +22,8 @@ from nao_kfp.child.ops import (
     nchw,
     schedule_drop_path,
 )
+from nao_kfp.config.bounds import DEPTH_WHY, MAX_DEPTH, MAX_WIDTH, WIDTH_WHY
+from nao_kfp.config.keys import key
 from nao_kfp.errors import ArchError
 from nao_kfp.spaces import CellArch
 
@@ -145,17 +147,24 @@ class AuxHead(nn.Module):
 
 @dataclass(frozen=True)
 class NetSpec:
-    """Everything needed to rebuild a network (stored in checkpoints)."""
+    """Everything needed to rebuild a network (stored in checkpoints), with the values a
+    checkpoint may hold (checked when one is read: nao_kfp.export)."""
 
-    layers: int  # N cells per stage
-    channels: int  # F
-    classes: int = 10
-    in_channels: int = 3
-    input_size: int = 32
-    imagenet: bool = False  # the ImageNet mobile stem (224×224 input)
-    aux_head: bool = False
-    dropout: float = 0.0  # before the classifier
-    stem_multiplier: int = 3
+    layers: int = key(doc="N cells per stage", min=1, max=MAX_DEPTH, why=DEPTH_WHY)
+    channels: int = key(doc="F", min=1, max=MAX_WIDTH, why=WIDTH_WHY)
+    classes: int = key(
+        10, "outputs of the classifier", min=1, max=1_000_000, why="a row of the classifier each"
+    )
+    in_channels: int = key(3, "image channels", min=1, max=64, why="an image's channels")
+    input_size: int = key(
+        32, "image height and width", min=1, max=4096, why="an image's side in pixels"
+    )
+    imagenet: bool = key(False, "the ImageNet mobile stem (224×224 input)")
+    aux_head: bool = key(False, "an auxiliary classifier head (training only)")
+    dropout: float = key(0.0, "dropout before the classifier", min=0.0, max=1.0, exclusive="max")
+    stem_multiplier: int = key(
+        3, "the stem's channels: stem_multiplier * F", min=1, max=64, why="a multiple of F"
+    )
 
 
 class CellNetwork(nn.Module):

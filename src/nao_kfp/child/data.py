@@ -1,4 +1,5 @@
-"""Image data sets for child networks: loading, staging, the fixed dev split and augmentation.
+"""The data child networks read: image sets (loading, staging, the fixed dev split and
+augmentation) and text corpora (the vocabulary, token streams cut into parallel batches).
 
 Every image set becomes uint8 tensors (N×C×H×W) held in memory. `prepare_data` stages them once
 into a single tensor file (`images-<dataset>.pt`), so that children never decode JPEGs or touch
@@ -17,20 +18,23 @@ checks the built-in sets at load time; digits has 1,500 training images).
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from nao_kfp import validate
 from nao_kfp.child.ops import nchw
-from nao_kfp.config import ChildConfig
+from nao_kfp.config import DATASETS, ChildConfig, Config, SupernetConfig
 from nao_kfp.errors import ConfigError
 
 DEV_SPLIT_SEED = 20180101  # fixed: every child of every search sees the same dev images
 DIGITS_TEST = 297  # digits has no official test split; these many fixed images play that role
 PTB_FILES = ("ptb.train.txt", "ptb.valid.txt", "ptb.test.txt")
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"}
+EOS, UNK = "<eos>", "<unk>"  # a text corpus's end of line, and the word outside its vocabulary
 
 
 @dataclass
@@ -108,8 +112,10 @@ def _image_folder(root: Path) -> ImageSet:
                     try:
                         with Image.open(f) as im:
                             xs.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
-                    except OSError as e:  # PIL's UnidentifiedImageError, a truncated file
-                        # PIL's own message repeats the path; other errors say what went wrong
+                    except (OSError, Image.DecompressionBombError) as e:
+                        # PIL's UnidentifiedImageError, a truncated file, an image past PIL's
+                        # pixel limit; PIL's own message repeats the path, others say what
+                        # went wrong
                         why = "" if isinstance(e, UnidentifiedImageError) else f" ({e})"
                         raise ConfigError(
                             f"child.data_dir: {f}: not a readable image{why}"
@@ -255,3 +261,96 @@ def augment(
         hole = in_y[:, :, None] & in_x[:, None, :]  # b×h×w
         x = x.masked_fill(hole[:, None], 0.0)
     return nchw(x)  # not .contiguous(): see nchw
+
+
+# ---------------------------------------------------------------- text corpora (ptb)
+
+MAX_CORPUS_BYTES = 1 << 30  # each of ptb.{train,valid,test}.txt (Penn Treebank's is 5 MB)
+
+
+def read_corpus(data_dir: Path, max_vocab: int = 0) -> tuple[list[str], list[torch.Tensor]]:
+    """Vocabulary (train-set words by frequency, ties by first use) and the three splits as ids."""
+    texts = []
+    for name in PTB_FILES:
+        path = data_dir / name
+        if not path.is_file():
+            raise ConfigError(
+                f"child.data_dir: {data_dir} has no {name} (expected {', '.join(PTB_FILES)})"
+            )
+        text = validate.read_text(path, f"child.data_dir: {path}", ConfigError, MAX_CORPUS_BYTES)
+        texts.append([w for line in text.splitlines() for w in [*line.split(), EOS]])
+    counts = Counter(texts[0])
+    words = sorted(counts, key=lambda w: -counts[w])  # stable sort keeps first-use order on ties
+    if max_vocab and len(words) > max_vocab:
+        words = [w for w in words if w != UNK][: max_vocab - 1] + [UNK]
+    if UNK not in words:
+        words.append(UNK)
+    index = {w: i for i, w in enumerate(words)}
+    unk = index[UNK]
+    ids = [torch.tensor([index.get(w, unk) for w in t], dtype=torch.int64) for t in texts]
+    return words, ids
+
+
+def corpus_batches(
+    cfg: ChildConfig,
+) -> tuple[list[str], torch.Tensor, torch.Tensor, torch.Tensor]:
+    """child.data_dir's corpus as a child trains on it: the vocabulary, then the training
+    (child.train_subset tokens, child.batch_size streams), validation and test streams."""
+    r = cfg.rnn
+    words, (train_ids, valid_ids, test_ids) = read_corpus(Path(cfg.data_dir), r.max_vocab)
+    if cfg.train_subset:
+        train_ids = train_ids[: cfg.train_subset]
+    train = batchify(train_ids, cfg.batch_size)
+    return (
+        words,
+        train,
+        batchify(valid_ids, r.eval_batch_size),
+        batchify(test_ids, r.eval_batch_size),
+    )
+
+
+def batchify(ids: torch.Tensor, batch: int) -> torch.Tensor:
+    """Cut a token stream into `batch` parallel streams: T×batch."""
+    steps = len(ids) // batch
+    if steps < 2:
+        raise ConfigError(
+            f"child.batch_size: {batch} streams leave fewer than 2 tokens each ({len(ids)} tokens)"
+        )
+    return ids[: steps * batch].view(batch, steps).t().contiguous()
+
+
+@dataclass
+class Corpus:
+    """Penn Treebank-format text as ids: the training stream cut into supernet.batch_size
+    columns, the validation stream into supernet.eval_batch_size columns (T×B each)."""
+
+    train: torch.Tensor
+    valid: torch.Tensor
+    vocab: int
+    train_tokens: int
+
+
+def load_corpus(child: ChildConfig, sn: SupernetConfig) -> Corpus:
+    """child.data_dir's ptb.{train,valid,test}.txt (child.train_subset: the first that many
+    training tokens; child.rnn.max_vocab) batched for the supernet."""
+    words, (train_ids, valid_ids, _test) = read_corpus(Path(child.data_dir), child.rnn.max_vocab)
+    if child.train_subset:
+        train_ids = train_ids[: child.train_subset]
+    return Corpus(
+        batchify(train_ids, sn.batch_size), batchify(valid_ids, sn.eval_batch_size), len(words),
+        len(train_ids),
+    )  # fmt: skip
+
+
+def load_split(child_cfg: ChildConfig) -> Split:
+    """The child section's image data set with its fixed dev split."""
+    return split(load_images(child_cfg), child_cfg)
+
+
+def load_data(cfg: Config, child_cfg: ChildConfig | None = None) -> Split | Corpus:
+    """What the supernet of cfg's space trains and scores on: the image split, or for a text
+    data set the corpus batched for the supernet (rnn_supernet_train.py)."""
+    child = child_cfg or cfg.child
+    if DATASETS[child.dataset] == "text":
+        return load_corpus(child, cfg.supernet)
+    return load_split(child)

@@ -13,12 +13,11 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from nao_kfp.child.cnn import CellNetwork, NetSpec
-from nao_kfp.child.nb201net import Nb201Network
-from nao_kfp.child.rnn import RnnLM, RnnSpec
+from nao_kfp.child.cnn import NetSpec
+from nao_kfp.child.rnn import RnnSpec
 from nao_kfp.child.runtime import cpu_threads
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import Arch, CellArch, Nb201Arch, RnnArch, SearchSpace
+from nao_kfp.spaces import Arch, SearchSpace, declaring, resolve
 
 if TYPE_CHECKING:
     from nao_kfp.config import ChildConfig, Config
@@ -49,17 +48,17 @@ def net_spec(
 
 
 def build_network(space: SearchSpace[Arch], arch: Arch, spec: NetSpec | RnnSpec) -> nn.Module:
-    """The child network of `arch`: a CellNetwork for nasnet/enas, an Nb201Network for nb201
-    (spec.layers cells per stage, spec.channels C; no auxiliary head), an RnnLM for enas-rnn."""
-    if isinstance(arch, CellArch) and isinstance(spec, NetSpec):
-        return CellNetwork(arch, spec)
-    if isinstance(arch, Nb201Arch) and isinstance(spec, NetSpec):
-        return Nb201Network(arch, spec)
-    if isinstance(arch, RnnArch) and isinstance(spec, RnnSpec):
-        return RnnLM(arch, spec)
-    raise ArchError(
-        f"space: {space.name} has no trainable child network here (nasnet, enas, nb201 and enas-rnn do)"
-    )
+    """The child network of `arch`, the one its space declares (SearchSpace.network: a
+    CellNetwork for nasnet/enas, an Nb201Network for nb201, an RnnLM for enas-rnn), built as
+    Class(arch, spec): an image network's spec is a NetSpec, a language model's an RnnSpec."""
+    want = {"image": NetSpec, "text": RnnSpec}.get(space.data)
+    if not space.network or want is None or not isinstance(spec, want):
+        raise ArchError(
+            f"space: {space.name} has no trainable child network here "
+            f"({', '.join(declaring('network'))} do)"
+        )
+    net: nn.Module = resolve(space.network)(arch, spec)
+    return net
 
 
 class _SkipInit(TorchFunctionMode):

@@ -3,6 +3,7 @@
 load_corpus(child_cfg, supernet_cfg) -> Corpus
 train_rnn_supernet(space, cfg, archs, corpus, work_dir, *, epochs_to, seed) -> dict
 score_perplexities(space, cfg, archs, corpus, work_dir, *, epoch=None) -> list[float]
+score_cells(...) -> list[Scored]                 (the same as the search's scores)
 
 The counterpart of supernet_train.py for language models (train_supernet and the supernet
 evaluator hand a Corpus here), with the same checkpoint contract: after every epoch the model,
@@ -26,8 +27,8 @@ recipe: an RNN's gradients explode without it), the embedding tied with the deco
 Scoring: a cell's validation perplexity with the shared weights on fixed batches, the same for
 every cell: the validation tokens cut into supernet.eval_batch_size streams, the first
 supernet.dev_batches windows of bptt steps, the hidden state starting at zero and carried.
-Lower is better; the evaluator turns it into the search's score 1 - ln(ppl) / ln(V)
-(train_rnn.perplexity_score), which ranks exactly as perplexity does, and keeps the perplexity
+Lower is better; score_cells turns it into the search's score 1 - ln(ppl) / ln(V)
+(metric.perplexity_score), which ranks exactly as perplexity does, and keeps the perplexity
 beside it (dev_perplexity, vocab).
 """
 
@@ -38,7 +39,6 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,42 +46,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from nao_kfp.child import runtime
+from nao_kfp.child.data import Corpus
 from nao_kfp.child.rnn import RnnSpec, RnnSupernet
-from nao_kfp.child.runtime import ChildDiverged
-from nao_kfp.child.train_rnn import batchify, read_corpus
-from nao_kfp.config import ChildConfig, Config, SupernetConfig
+from nao_kfp.child.runtime import ChildDiverged, Scored, check_identity, snapshot_path
+from nao_kfp.config import Config
 from nao_kfp.errors import ArchError, ConfigError
+from nao_kfp.metric import perplexity_score
 from nao_kfp.results import EpochRecord, SupernetTrained, TrainState
 from nao_kfp.spaces import Arch, SearchSpace
 
 Log = Callable[[str], None]
+DIVERGED = "supernet: the cell's state diverged with the shared weights (validation perplexity is not finite)"
 # the settings a checkpoint's weights depend on (supernet.* and child.rnn.*)
 SUPERNET_KEYS = (
     "channels", "batch_size", "epochs", "lr_max", "lr_min", "momentum", "weight_decay", "grad_clip",
 )  # fmt: skip
-
-
-@dataclass
-class Corpus:
-    """Penn Treebank-format text as ids: the training stream cut into supernet.batch_size
-    columns, the validation stream into supernet.eval_batch_size columns (T×B each)."""
-
-    train: torch.Tensor
-    valid: torch.Tensor
-    vocab: int
-    train_tokens: int
-
-
-def load_corpus(child: ChildConfig, sn: SupernetConfig) -> Corpus:
-    """child.data_dir's ptb.{train,valid,test}.txt (child.train_subset: the first that many
-    training tokens; child.rnn.max_vocab) batched for the supernet."""
-    words, (train_ids, valid_ids, _test) = read_corpus(Path(child.data_dir), child.rnn.max_vocab)
-    if child.train_subset:
-        train_ids = train_ids[: child.train_subset]
-    return Corpus(
-        batchify(train_ids, sn.batch_size), batchify(valid_ids, sn.eval_batch_size), len(words),
-        len(train_ids),
-    )  # fmt: skip
 
 
 def rnn_spec(cfg: Config, vocab: int) -> RnnSpec:
@@ -109,6 +88,20 @@ def _windows(data: torch.Tensor, bptt: int) -> list[int]:
     return list(range(0, data.size(0) - 1, bptt))
 
 
+def dev_windows(corpus: Corpus, cfg: Config) -> list[int]:
+    """Where the supernet.dev_batches scoring windows start in the validation text."""
+    sn, bptt = cfg.supernet, cfg.child.rnn.bptt
+    windows = _windows(corpus.valid, bptt)[: sn.dev_batches]
+    if len(windows) < sn.dev_batches:
+        raise ConfigError(
+            f"supernet.dev_batches: {sn.dev_batches} windows of child.rnn.bptt={bptt} tokens in "
+            f"supernet.eval_batch_size={sn.eval_batch_size} streams need "
+            f"{sn.dev_batches * bptt * sn.eval_batch_size} validation tokens; the corpus has "
+            f"{corpus.valid.numel()}"
+        )
+    return windows
+
+
 def _batch(data: torch.Tensor, i: int, bptt: int) -> tuple[torch.Tensor, torch.Tensor]:
     y = data[i + 1 : i + 1 + bptt]
     return data[i : i + len(y)], y
@@ -131,8 +124,6 @@ def train_rnn_supernet(
     `archs` per bptt window; return {epoch, epochs, history, seconds, params, device,
     train_size, snapshot} as train_supernet does. History records: epoch, loss, perplexity
     (of the training windows, with dropout), lr, pool."""
-    from nao_kfp.child.supernet_train import check_identity, snapshot_path
-
     sn, bptt, log = cfg.supernet, cfg.child.rnn.bptt, log or (lambda _msg: None)
     if not 0 < epochs_to <= sn.epochs:
         raise ConfigError(f"supernet.epochs: epochs_to={epochs_to} is outside 1..{sn.epochs}")
@@ -156,7 +147,7 @@ def train_rnn_supernet(
         state: TrainState = {"epoch": 0, "history": [], "seconds": 0.0}
         if ckpt_path.is_file():
             resumed = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            check_identity(ckpt_path, resumed["identity"], ident)
+            check_identity(ckpt_path, resumed["identity"], ident, SUPERNET_KEYS)
             net.load_state_dict(resumed["model"])
             opt.load_state_dict(resumed["optimizer"])
             sched.load_state_dict(resumed["scheduler"])
@@ -249,23 +240,14 @@ def score_perplexities(
     weights of the supernet in work_dir: those reached at `epoch`, else the latest checkpoint;
     inf for a cell whose state diverges (relu / identity chains can overflow without dropout).
     on_scored(i, n): after the i-th of the n cells."""
-    from nao_kfp.child.supernet_train import snapshot_path
-
-    sn, bptt = cfg.supernet, cfg.child.rnn.bptt
+    bptt = cfg.child.rnn.bptt
     path = snapshot_path(work_dir, epoch) if epoch else Path(work_dir) / runtime.CHECKPOINT
     if not path.is_file():
         raise ConfigError(f"supernet: no trained supernet at {path} (run train_supernet first)")
     saved = torch.load(path, map_location="cpu", weights_only=True)
     if saved["identity"]["space"] != space.name:
         raise ConfigError(f"supernet: {path} holds a {saved['identity']['space']} supernet")
-    windows = _windows(corpus.valid, bptt)[: sn.dev_batches]
-    if len(windows) < sn.dev_batches:
-        raise ConfigError(
-            f"supernet.dev_batches: {sn.dev_batches} windows of child.rnn.bptt={bptt} tokens in "
-            f"supernet.eval_batch_size={sn.eval_batch_size} streams need "
-            f"{sn.dev_batches * bptt * sn.eval_batch_size} validation tokens; the corpus has "
-            f"{corpus.valid.numel()}"
-        )
+    windows = dev_windows(corpus, cfg)
     device = runtime.pick_device(cfg.child.device)
     valid = corpus.valid.to(device)
     out = []
@@ -290,3 +272,25 @@ def score_perplexities(
             if on_scored is not None:
                 on_scored(len(out), len(archs))
     return out
+
+
+def score_cells(
+    space: SearchSpace[Arch],
+    cfg: Config,
+    archs: Sequence[Arch],
+    corpus: Corpus,
+    work_dir: Path,
+    *,
+    epoch: int | None = None,
+    on_scored: Callable[[int, int], None] | None = None,
+) -> list[Scored]:
+    """score_perplexities as the search scores cells: 1 - ln(ppl) / ln(V) (metric.py), which
+    ranks as perplexity does, with the perplexity and the vocabulary beside it; a cell whose
+    state diverged has no score."""
+    ppls = score_perplexities(space, cfg, archs, corpus, work_dir, epoch=epoch, on_scored=on_scored)
+    return [
+        Scored(perplexity_score(p, corpus.vocab), {"dev_perplexity": p, "vocab": corpus.vocab})
+        if math.isfinite(p)
+        else Scored(None, {"dev_perplexity": None}, DIVERGED)
+        for p in ppls
+    ]

@@ -5,15 +5,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import random
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from nao_kfp.errors import ConfigError
+from nao_kfp import validate
+from nao_kfp.errors import ConfigError, RecordError
 from nao_kfp.results import ChildResult, TrainState
 
 
@@ -119,8 +124,82 @@ def write_result(out_dir: Path, result: ChildResult) -> None:
 
 
 def read_result(out_dir: Path) -> ChildResult | None:
-    path = out_dir / RESULT
-    if not path.is_file():
+    """out_dir's result.json, checked; None when there is none."""
+    path = Path(out_dir) / RESULT
+    if not os.path.lexists(path):
         return None
-    data: ChildResult = json.loads(path.read_text())
-    return data
+    data = validate.json_file(path, str(path), RecordError, max_bytes=validate.MiB)
+    return validate.record(ChildResult, data, str(path), RecordError)
+
+
+# ---------------------------------------------------------------- a supernet's checkpoints
+
+
+def snapshot_path(work_dir: Path, epoch: int) -> Path:
+    """Where a supernet's weights reached at `epoch` (an epochs_to) stay for scoring."""
+    return Path(work_dir) / f"supernet-epoch{epoch:03d}.pt"
+
+
+def check_identity(path: Path, found: dict, want: dict, config_keys: Sequence[str]) -> None:
+    """A supernet checkpoint resumes only with what its weights depend on (`want`, the
+    config_keys of supernet.* first: they name what to change back)."""
+    for key in want:
+        if found.get(key) != want[key]:
+            where = f"supernet.{key}" if key in config_keys else "supernet"
+            raise ConfigError(
+                f"{where}: the supernet in {path.parent} was trained with {key}="
+                f"{found.get(key)!r}, not {want[key]!r}; use another work directory"
+            )
+
+
+@dataclass(frozen=True)
+class Scored:
+    """An architecture scored with a supernet's shared weights: its score (None: it diverged,
+    `error` says how) and what else the scoring measured, for its pool entry's extras (a
+    language model's perplexity and vocabulary)."""
+
+    score: float | None
+    extra: dict[str, float | int | None] = field(default_factory=dict)
+    error: str = ""
+
+
+WORK_ROOT = "nao-work"
+
+
+def _work_root() -> Path:
+    return Path(tempfile.gettempdir()) / WORK_ROOT
+
+
+@contextlib.contextmanager
+def work_dir() -> Iterator[Path]:
+    """A child's scratch directory, removed afterwards; named by this process's id so that a
+    later task can tell a killed task's leftovers from a running one's."""
+    root = _work_root()
+    root.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_stale_work_dirs() -> list[Path]:
+    """Remove the work directories of processes that are gone (killed tasks)."""
+    root = _work_root()
+    gone = []
+    for path in root.iterdir() if root.is_dir() else []:
+        pid = path.name.split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            gone.append(path)
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -33,7 +33,16 @@ from nao_kfp.child.cnn import Calibrate, NetSpec, Shape, _down
 from nao_kfp.child.nb201net import CELL_OPS, DropPathCell, Nb201Skeleton, cell_forward
 from nao_kfp.child.ops import OPS, FactorizedReduce, drop_path, nchw, schedule_drop_path
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.spaces import Arch, CellArch, CellSpace, Nb201Arch, SearchSpace
+from nao_kfp.spaces import (
+    Arch,
+    CellArch,
+    CellSpace,
+    Nb201Arch,
+    SearchSpace,
+    declaring,
+    get_space,
+    resolve,
+)
 from nao_kfp.spaces.nb201 import EDGES
 
 
@@ -167,7 +176,7 @@ class Nb201SuperCell(DropPathCell):
 
 
 class Nb201Supernet(Nb201Skeleton):
-    def __init__(self, spec: NetSpec):
+    def __init__(self, space: SearchSpace[Arch], spec: NetSpec):
         super().__init__(spec, Nb201SuperCell)
 
     def forward(self, x: torch.Tensor, arch: Nb201Arch) -> torch.Tensor:
@@ -175,9 +184,12 @@ class Nb201Supernet(Nb201Skeleton):
 
 
 def build_supernet(space: SearchSpace[Arch], spec: NetSpec) -> CellSupernet | Nb201Supernet:
-    """The supernet of an image space; spec.layers is N cells per stage, spec.channels F (C)."""
-    if isinstance(space, CellSpace):
-        return CellSupernet(space, spec)
-    if space.name == "nb201":
-        return Nb201Supernet(spec)
-    raise ArchError(f"space: {space.name} has no supernet (nasnet, enas and nb201 do)")
+    """The supernet an image space declares (SearchSpace.supernet), built as Class(space, spec);
+    spec.layers is N cells per stage, spec.channels F (C)."""
+    if not space.supernet or space.data != "image":
+        raise ArchError(
+            f"space: {space.name} has no image supernet "
+            f"({', '.join(n for n in declaring('supernet') if get_space(n).data == 'image')} do)"
+        )
+    net: CellSupernet | Nb201Supernet = resolve(space.supernet)(space, spec)
+    return net

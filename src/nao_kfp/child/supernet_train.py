@@ -63,10 +63,12 @@ from torch import nn
 from nao_kfp.child import data as image_data
 from nao_kfp.child import runtime
 from nao_kfp.child.cnn import NetSpec
-from nao_kfp.child.rnn_supernet_train import Corpus, load_corpus, train_rnn_supernet
+from nao_kfp.child.data import Corpus
+from nao_kfp.child.rnn_supernet_train import score_cells, train_rnn_supernet
+from nao_kfp.child.runtime import Scored, check_identity, snapshot_path
 from nao_kfp.child.supernet import CellSupernet, Nb201Supernet, build_supernet
 from nao_kfp.child.train import autocast
-from nao_kfp.config import ChildConfig, Config
+from nao_kfp.config import Config
 from nao_kfp.errors import ArchError, ConfigError
 from nao_kfp.results import EpochRecord, SupernetTrained, TrainState
 from nao_kfp.spaces import Arch, SearchSpace
@@ -79,29 +81,11 @@ TRAINING_KEYS = (
 )  # fmt: skip
 
 
-def snapshot_path(work_dir: Path, epoch: int) -> Path:
-    return Path(work_dir) / f"supernet-epoch{epoch:03d}.pt"
-
-
 def supernet_spec(cfg: Config, data: image_data.Split) -> NetSpec:
     return NetSpec(
         layers=cfg.supernet.layers, channels=cfg.supernet.channels, classes=data.classes,
         in_channels=data.train_x.shape[1], input_size=data.train_x.shape[2],
     )  # fmt: skip
-
-
-def load_split(child_cfg: ChildConfig) -> image_data.Split:
-    """The child section's data set with its fixed dev split (what `data` means below)."""
-    return image_data.split(image_data.load_images(child_cfg), child_cfg)
-
-
-def load_data(cfg: Config, child_cfg: ChildConfig | None = None) -> image_data.Split | Corpus:
-    """What the supernet of cfg's space trains and scores on: the image split, or for language
-    models the corpus batched for the supernet (rnn_supernet_train.py)."""
-    child = child_cfg or cfg.child
-    if child.dataset == "ptb":
-        return load_corpus(child, cfg.supernet)
-    return load_split(child)
 
 
 def _identity(space: SearchSpace[Arch], cfg: Config, data: image_data.Split, seed: int) -> dict:
@@ -111,16 +95,6 @@ def _identity(space: SearchSpace[Arch], cfg: Config, data: image_data.Split, see
         "space": space.name, "seed": seed, "train_size": len(data.train_y),
         "spec": dataclasses.asdict(supernet_spec(cfg, data)),
     }  # fmt: skip
-
-
-def check_identity(path: Path, found: dict, want: dict) -> None:
-    for key in want:  # the config keys first: they name what to change back
-        if found.get(key) != want[key]:
-            where = f"supernet.{key}" if key in TRAINING_KEYS else "supernet"
-            raise ConfigError(
-                f"{where}: the supernet in {path.parent} was trained with {key}="
-                f"{found.get(key)!r}, not {want[key]!r}; use another work directory"
-            )
 
 
 def _layout(amp: bool) -> torch.memory_format:
@@ -184,7 +158,7 @@ def train_supernet(
         state: TrainState = {"epoch": 0, "history": [], "seconds": 0.0}
         if ckpt_path.is_file():
             resumed = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            check_identity(ckpt_path, resumed["identity"], ident)
+            check_identity(ckpt_path, resumed["identity"], ident, TRAINING_KEYS)
             net.load_state_dict(resumed["model"])
             opt.load_state_dict(resumed["optimizer"])
             sched.load_state_dict(resumed["scheduler"])
@@ -356,3 +330,22 @@ def score_archs(
             if on_scored is not None:
                 on_scored(len(scores), len(archs))
     return scores
+
+
+def score_pool(
+    space: SearchSpace[Arch],
+    cfg: Config,
+    archs: Sequence[Arch],
+    data: image_data.Split | Corpus,
+    work_dir: Path,
+    *,
+    epoch: int | None = None,
+    on_scored: Callable[[int, int], None] | None = None,
+) -> list[Scored]:
+    """Each architecture's score with the shared weights, as the search records it: an image
+    supernet's dev accuracy (score_archs), a language model's score of its perplexity
+    (rnn_supernet_train.score_cells)."""
+    if isinstance(data, Corpus):
+        return score_cells(space, cfg, archs, data, work_dir, epoch=epoch, on_scored=on_scored)
+    scores = score_archs(space, cfg, archs, data, work_dir, epoch=epoch, on_scored=on_scored)
+    return [Scored(s) for s in scores]

@@ -34,7 +34,7 @@ from nao_kfp.child.params import build_network, count_macs, net_spec
 from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
 from nao_kfp.errors import ArchError, ConfigError
-from nao_kfp.results import ChildResult, TrainState
+from nao_kfp.results import ChildResult, EpochRecord, TrainState
 from nao_kfp.spaces import Arch, CellArch, Nb201Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
@@ -52,11 +52,13 @@ def train_child(
     *,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
     log: Log | None = None,
 ) -> ChildResult:
     """Train the child of `arch` and return {dev_accuracy, best_dev_accuracy, params, macs,
     seconds, epochs, device, ...}; also written to out_dir/result.json (returned as is when it
-    already exists). For enas-rnn see train_rnn (dev_accuracy is a perplexity score there)."""
+    already exists). For enas-rnn see train_rnn (dev_accuracy is a perplexity score there).
+    `on_epoch` gets each epoch's record (loss, dev accuracy or perplexity) as it finishes."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     done = runtime.read_result(out_dir)
@@ -64,7 +66,10 @@ def train_child(
         return done
     log = log or (lambda _msg: None)
     with runtime.cpu_threads(cfg.cpu_threads):
-        result = _train(space, arch, cfg, out_dir, seed=seed, on_checkpoint=on_checkpoint, log=log)
+        result = _train(
+            space, arch, cfg, out_dir, seed=seed, on_checkpoint=on_checkpoint,
+            on_epoch=on_epoch, log=log,
+        )  # fmt: skip
     runtime.write_result(out_dir, result)
     return result
 
@@ -77,6 +82,7 @@ def _train(
     *,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None,
+    on_epoch: Callable[[EpochRecord], None] | None,
     log: Log,
 ) -> ChildResult:
     if isinstance(arch, RnnArch):
@@ -87,14 +93,16 @@ def _train(
         from nao_kfp.child.train_rnn import train_rnn
 
         result = train_rnn(
-            space, arch, cfg, out_dir, seed=seed, on_checkpoint=on_checkpoint, log=log
-        )
+            space, arch, cfg, out_dir, seed=seed, on_checkpoint=on_checkpoint,
+            on_epoch=on_epoch, log=log,
+        )  # fmt: skip
     elif isinstance(arch, (CellArch, Nb201Arch)):
         if cfg.dataset == "ptb":
             raise ConfigError(f"child.dataset: ptb needs the enas-rnn space, not {space.name}")
         result = _train_cnn(
-            space, arch, cfg, out_dir, seed=seed, on_checkpoint=on_checkpoint, log=log
-        )
+            space, arch, cfg, out_dir, seed=seed, on_checkpoint=on_checkpoint,
+            on_epoch=on_epoch, log=log,
+        )  # fmt: skip
     else:
         raise ArchError(
             f"space: {space.name} has no trainable child network (nasnet, enas, nb201 and enas-rnn do)"
@@ -133,6 +141,7 @@ def _train_cnn(
     *,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None,
+    on_epoch: Callable[[EpochRecord], None] | None,
     log: Log,
 ) -> ChildResult:
     device = runtime.pick_device(cfg.device)
@@ -226,6 +235,8 @@ def _train_cnn(
             )  # fmt: skip
             if on_checkpoint is not None:
                 on_checkpoint(ckpt_path)
+            if on_epoch is not None:
+                on_epoch(state["history"][-1])
         test_acc = evaluate(net, split.test_x, split.test_y, eval_batch, device, amp)
     params = sum(p.numel() for n, p in net.named_parameters() if not n.startswith("aux_head."))
     devs = [h["dev_accuracy"] for h in state["history"]]

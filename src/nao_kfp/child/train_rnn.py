@@ -10,8 +10,8 @@ The search needs one number where higher is better: dev_accuracy = 1 - ln(ppl) /
 to [0, 1], with ppl the validation perplexity and V the vocabulary size. It is the share of a
 uniform guess's log-loss that the model removes: strictly decreasing in perplexity (so it ranks
 exactly as perplexity does), 0 for a model no better than uniform and 1 for a perfect one, and on
-PTB it spreads well (ppl 60 -> 0.555, ppl 80 -> 0.524). The result also carries
-dev_perplexity and test_perplexity.
+PTB it spreads well (ppl 60 -> 0.555, ppl 80 -> 0.524); metric.py maps it back. The result also
+carries dev_perplexity and test_perplexity (test_accuracy: the latter's score).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,52 +27,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from nao_kfp.child import runtime
-from nao_kfp.child.data import PTB_FILES
+from nao_kfp.child.data import corpus_batches
 from nao_kfp.child.rnn import RnnLM, RnnSpec
 from nao_kfp.child.runtime import ChildDiverged
 from nao_kfp.config import ChildConfig
-from nao_kfp.errors import ConfigError
-from nao_kfp.results import ChildResult, TrainState
+from nao_kfp.metric import perplexity_score
+from nao_kfp.results import ChildResult, EpochRecord, TrainState
 from nao_kfp.spaces import Arch, RnnArch, SearchSpace
 
 Log = Callable[[str], None]
-EOS, UNK = "<eos>", "<unk>"
-
-
-def read_corpus(data_dir: Path, max_vocab: int = 0) -> tuple[list[str], list[torch.Tensor]]:
-    """Vocabulary (train-set words by frequency, ties by first use) and the three splits as ids."""
-    texts = []
-    for name in PTB_FILES:
-        path = data_dir / name
-        if not path.is_file():
-            raise ConfigError(
-                f"child.data_dir: {data_dir} has no {name} (expected {', '.join(PTB_FILES)})"
-            )
-        texts.append([w for line in path.read_text().splitlines() for w in [*line.split(), EOS]])
-    counts = Counter(texts[0])
-    words = sorted(counts, key=lambda w: -counts[w])  # stable sort keeps first-use order on ties
-    if max_vocab and len(words) > max_vocab:
-        words = [w for w in words if w != UNK][: max_vocab - 1] + [UNK]
-    if UNK not in words:
-        words.append(UNK)
-    index = {w: i for i, w in enumerate(words)}
-    unk = index[UNK]
-    ids = [torch.tensor([index.get(w, unk) for w in t], dtype=torch.int64) for t in texts]
-    return words, ids
-
-
-def batchify(ids: torch.Tensor, batch: int) -> torch.Tensor:
-    """Cut a token stream into `batch` parallel streams: T×batch."""
-    steps = len(ids) // batch
-    if steps < 2:
-        raise ConfigError(
-            f"child.batch_size: {batch} streams leave fewer than 2 tokens each ({len(ids)} tokens)"
-        )
-    return ids[: steps * batch].view(batch, steps).t().contiguous()
-
-
-def perplexity_score(ppl: float, vocab: int) -> float:
-    return min(max(1.0 - math.log(ppl) / math.log(vocab), 0.0), 1.0)
 
 
 def evaluate_ppl(net: RnnLM, data: torch.Tensor, bptt: int, device: torch.device) -> float:
@@ -98,15 +60,12 @@ def train_rnn(
     *,
     seed: int,
     on_checkpoint: Callable[[Path], None] | None,
+    on_epoch: Callable[[EpochRecord], None] | None,
     log: Log,
 ) -> ChildResult:
     r = cfg.rnn
     device = runtime.pick_device(cfg.device)
-    words, (train_ids, valid_ids, test_ids) = read_corpus(Path(cfg.data_dir), r.max_vocab)
-    if cfg.train_subset:
-        train_ids = train_ids[: cfg.train_subset]
-    train = batchify(train_ids, cfg.batch_size)
-    valid, test = batchify(valid_ids, r.eval_batch_size), batchify(test_ids, r.eval_batch_size)
+    words, train, valid, test = corpus_batches(cfg)
     spec = RnnSpec(
         vocab=len(words), embedding_size=r.embedding_size, hidden_size=r.hidden_size,
         dropout=r.dropout, dropout_h=r.dropout_h, dropout_x=r.dropout_x,
@@ -156,11 +115,14 @@ def train_rnn(
             )  # fmt: skip
             if on_checkpoint is not None:
                 on_checkpoint(ckpt_path)
+            if on_epoch is not None:
+                on_epoch(state["history"][-1])
         test_ppl = evaluate_ppl(net, test, r.bptt, device)
     ppls = [h["dev_perplexity"] for h in state["history"]]
     return {
         "dev_accuracy": perplexity_score(ppls[-1], len(words)),
         "best_dev_accuracy": perplexity_score(min(ppls), len(words)),
+        "test_accuracy": perplexity_score(test_ppl, len(words)),
         "dev_perplexity": ppls[-1],
         "best_dev_perplexity": min(ppls),
         "test_perplexity": test_ppl,

@@ -16,6 +16,7 @@ from nao_kfp.commands.common import (
     parse_arch,
 )
 from nao_kfp.errors import ArchError
+from nao_kfp.pool import entry
 from nao_kfp.spaces import Arch, SearchSpace, get_space
 
 FORMATS = ["native", "official"]
@@ -104,7 +105,6 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from nao_kfp.pool import entry
 
     space = get_space(args.space)
     # The token space bounds the number of distinct networks (symmetries only shrink it).

@@ -7,9 +7,30 @@ import json
 import sys
 from pathlib import Path
 
-from nao_kfp.commands.common import add_config_args, add_space_arg, positive_int
+from nao_kfp import prior
+from nao_kfp.commands.common import (
+    add_config_args,
+    add_space_arg,
+    flag_overrides,
+    path_arg,
+    positive_int,
+)
 from nao_kfp.config import PRESETS_DIR, Config, load_config
+from nao_kfp.numerics import guarantee
+from nao_kfp.preflight import output_dir, output_file
 from nao_kfp.spaces import Arch, get_space
+from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
+from nao_kfp.strategies.reproduce import REFERENCE_PATH
+from nao_kfp.strategies.runner import (
+    format_summary,
+    parse_int_list,
+    parse_names,
+    plot_results,
+    run_benchmark,
+    settings_of,
+    write_results,
+)
+from nao_kfp.tabular import read_table
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,8 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--queries", default="50,100,200", help="query budgets, e.g. 50,100,200")
     p.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 0,3,5")
-    p.add_argument("--json", dest="json_out", type=Path, help="write every per-seed value here")
-    p.add_argument("--plot", type=Path, help="write a best-so-far vs queries plot (PNG)")
+    p.add_argument("--json", dest="json_out", type=path_arg, help="write every per-seed value here")
+    p.add_argument("--plot", type=path_arg, help="write a best-so-far vs queries plot (PNG)")
     p.add_argument(
         "--population", type=positive_int, default=None, help="evolution population size"
     )
@@ -38,7 +59,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--nao-unavailable",
         choices=("nearest", "skip"),
-        default="nearest",
+        default=None,
         help="NAO decodes a cell missing from the table: query its nearest unseen row "
         "(default) or skip it and keep decoding (the same as --set evaluator.unavailable=...)",
     )
@@ -63,15 +84,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "any difference from the committed reference JSON.",
     )
     r.add_argument(
-        "--reference", type=Path, default=None, help="reference JSON (default: the committed one)"
+        "--reference",
+        type=path_arg,
+        default=None,
+        help="reference JSON (default: the committed one)",
     )
     r.add_argument(
         "--update-reference",
         action="store_true",
-        help="write this run's results as the new reference instead of comparing",
+        help="write this run's results as the new reference instead of comparing (for a change "
+        "of the algorithm; the reference holds on any x86-64 CPU)",
     )
     r.add_argument(
-        "--pipeline-root", type=Path, default=None, help="kfp.local outputs (default: a temp dir)"
+        "--pipeline-root",
+        type=path_arg,
+        default=None,
+        help="kfp.local outputs (default: a temp dir)",
     )
     r.set_defaults(func=cmd_reproduce)
 
@@ -83,32 +111,21 @@ def benchmark_config(
     the benchmark evaluates through the table."""
     if preset is None and (PRESETS_DIR / f"{space}.yaml").exists():
         preset = space
-    evaluator = ["evaluator.kind=table", f"evaluator.table={table}"] if table else []
-    return load_config(preset, [f"search.space={space}", *evaluator, *overrides])
+    flags: dict[str, tuple[str, object]] = {"search.space": ("--space", space)}
+    if table:
+        flags |= {"evaluator.kind": ("--table", "table"), "evaluator.table": ("--table", table)}
+    return load_config(preset, [*overrides, *flag_overrides(overrides, flags)])
 
 
 def prior_best(cfg: Config, count: int) -> list[Arch]:
     """The `count` best architectures of cfg.search.prior (checked: a bad file is one line
     naming --prior), best first; [] without priors."""
-    from nao_kfp import prior
 
     sources = [(r, prior.read_prior(cfg, r, "--prior")) for r in cfg.search.prior]
     return prior.best(prior.prior_set(sources), count) if sources else []
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from nao_kfp.preflight import output_file
-    from nao_kfp.strategies import STRATEGIES, EvolutionConfig, make_strategy
-    from nao_kfp.strategies.runner import (
-        format_summary,
-        parse_int_list,
-        parse_names,
-        plot_results,
-        run_benchmark,
-        settings_of,
-        write_results,
-    )
-    from nao_kfp.tabular import read_table
 
     for flag, path in (("--json", args.json_out), ("--plot", args.plot)):
         if path is not None:
@@ -118,13 +135,15 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     seeds = parse_int_list(args.seeds, "--seeds")
     space = get_space(args.space)
     table = read_table(args.table, space)
-    prior = [f"search.prior={json.dumps([str(p) for p in args.prior])}"] if args.prior else []
-    cfg = benchmark_config(
-        space.name,
-        args.config,
-        [f"evaluator.unavailable={args.nao_unavailable}", *prior, *args.overrides],
-        table=args.table,
-    )
+    flags = {
+        "evaluator.unavailable": ("--nao-unavailable", args.nao_unavailable),
+        "search.prior": (
+            "--prior",
+            json.dumps([str(p) for p in args.prior]) if args.prior else None,
+        ),
+    }
+    overrides = [*args.overrides, *flag_overrides(args.overrides, flags)]
+    cfg = benchmark_config(space.name, args.config, overrides, table=args.table)
     evo = EvolutionConfig()
     evo = EvolutionConfig(
         population=args.population or evo.population,
@@ -153,10 +172,8 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from nao_kfp.pipelines.reproduce import run_local
-    from nao_kfp.strategies.reproduce import REFERENCE_PATH
 
     path = args.reference or REFERENCE_PATH
-    from nao_kfp.preflight import output_dir, output_file
 
     if args.update_reference:
         output_file(path, "--reference")
@@ -168,6 +185,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     else:
         runs = len(merged["runs"])
         print(f"reproduce: {runs} results match {path}")
+    made_on = merged.get("machine") or {}
+    print(f"reproduce: {guarantee(made_on.get('torch', '?'))}")
+    if args.update_reference:
+        print(
+            f"reproduce: the new reference records this machine ({made_on.get('cpu')}); rewrite "
+            "it for a change of the algorithm, never for a change of machine"
+        )
     print(
         json.dumps(
             {s["strategy"] + "@" + str(s["budget"]): round(s["mean"], 2) for s in merged["summary"]}

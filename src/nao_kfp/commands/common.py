@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
-from nao_kfp.config import Config, load_config
-from nao_kfp.errors import ArchError
+from nao_kfp.config import MAX_SEED, Config, load_config, parse_override
+from nao_kfp.errors import ArchError, ConfigError, shorten, shown
 from nao_kfp.spaces import SPACES, Arch, CellArch, CellSpace, SearchSpace, get_space
 
 
@@ -16,22 +17,23 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {shown(text)}"
+        ) from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {shown(text)}")
     return value
 
 
 def seed_int(text: str) -> int:
     """argparse type: a seed in the range search.seed allows."""
-    from nao_kfp.config import MAX_SEED
 
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {shown(text)}") from None
     if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected 0..{MAX_SEED}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected 0..{MAX_SEED}, got {shown(text)}")
     return value
 
 
@@ -40,10 +42,17 @@ def finite_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {shown(text)}") from None
     if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {shown(text)}")
     return value
+
+
+def path_arg(text: str) -> Path:
+    """argparse type: a path, never '' (which Path reads as the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a path, got {text!r}")
+    return Path(text)
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str | None = "demo") -> None:
@@ -62,6 +71,31 @@ def add_config_args(p: argparse.ArgumentParser, default: str | None = "demo") ->
 
 def config_from_args(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.overrides)
+
+
+def flag_overrides(overrides: list[str], flags: dict[str, tuple[str, object]]) -> list[str]:
+    """`--set` overrides for the config keys a command's flags set ({key: (flag, value)}; a
+    value None: the flag was not given). A `--set` of the same key that says otherwise is an
+    error naming both: neither silently wins."""
+
+    given = {".".join(parse_override(o)[0]): (o, parse_override(o)[1]) for o in overrides}
+    out = []
+    for key, (flag, value) in flags.items():
+        if value is None:
+            continue
+        if key in given and not _same(given[key][1], parse_override(f"{key}={value}")[1]):
+            raise ConfigError(
+                f"{flag} {shorten(str(value), 60)} and --set {shorten(given[key][0], 80)} "
+                "disagree; give one of them"
+            )
+        out.append(f"{key}={value}")
+    return out
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        return float(a) == float(b)
+    return str(a) == str(b)
 
 
 def add_space_arg(p: argparse.ArgumentParser, required: bool = True) -> None:

@@ -11,19 +11,29 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from nao_kfp import rounds
 from nao_kfp.commands.common import (
     add_config_args,
     config_from_args,
     finite_float,
+    flag_overrides,
+    path_arg,
     positive_int,
     seed_int,
 )
 from nao_kfp.config import load_config
-from nao_kfp.pool import read_pool, write_pool
+from nao_kfp.errors import NaoError
+from nao_kfp.evaluators import make_evaluator
+from nao_kfp.pool import evaluated, read_pool, write_pool
+from nao_kfp.preflight import output_dir, output_file
 from nao_kfp.spaces import SPACES, get_space
 
 if TYPE_CHECKING:
     from nao_kfp.controller import NAOModel
+
+# propose's flags for search keys
+FLAG_OF = {"top_k": "--seeds", "new_archs": "--count", "eta": "--eta",
+           "eta_growth": "--eta-growth", "eta_max": "--eta-max"}  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,13 +55,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--train",
-        type=Path,
+        type=path_arg,
         required=True,
         metavar="POOL.jsonl",
         help="evaluated pool to learn from",
     )
     p.add_argument(
-        "--eval", type=Path, default=None, metavar="POOL.jsonl", help="pool to report quality on"
+        "--eval",
+        type=path_arg,
+        default=None,
+        metavar="POOL.jsonl",
+        help="pool to report quality on",
     )
     add_config_args(p, default=None)
     p.add_argument(
@@ -61,10 +75,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="random seed (default: the config's search.seed)",
     )
     p.add_argument(
-        "--init", type=Path, default=None, metavar="DIR", help="warm-start from this checkpoint"
+        "--init", type=path_arg, default=None, metavar="DIR", help="warm-start from this checkpoint"
     )
     p.add_argument(
-        "--out", type=Path, required=True, metavar="DIR", help="checkpoint directory to write"
+        "--out", type=path_arg, required=True, metavar="DIR", help="checkpoint directory to write"
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress on stderr")
     p.set_defaults(func=cmd_fit)
@@ -78,14 +92,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument(
         "--model",
-        type=Path,
+        type=path_arg,
         required=True,
         metavar="DIR",
         help="checkpoint from `nao controller fit`",
     )
     p.add_argument(
         "--pool",
-        type=Path,
+        type=path_arg,
         required=True,
         metavar="POOL.jsonl",
         help="evaluated pool (seeds and known archs)",
@@ -119,7 +133,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_config_args(p, default=None)
     p.add_argument(
-        "--out", type=Path, required=True, metavar="NEW.jsonl", help="pool file of the new archs"
+        "--out",
+        type=path_arg,
+        required=True,
+        metavar="NEW.jsonl",
+        help="pool file of the new archs",
     )
     p.set_defaults(func=cmd_propose)
 
@@ -130,7 +148,6 @@ def _stderr(msg: str) -> None:
 
 def _load_model(path: Path, flag: str) -> NAOModel:
     from nao_kfp import controller  # torch is imported only when a controller command runs
-    from nao_kfp.errors import NaoError
 
     try:
         return controller.NAOModel.load(path)
@@ -143,11 +160,14 @@ def _load_model(path: Path, flag: str) -> NAOModel:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    # the flags win over the config, but not over a --set that says otherwise
+    flag_overrides(args.overrides, {"search.space": ("--space", args.space),
+                                    "search.seed": ("--seed", args.seed)})  # fmt: skip
     cfg = config_from_args(args)
     from nao_kfp import controller
-    from nao_kfp.preflight import output_dir
+    from nao_kfp.controller.nao import SUMMARY, WEIGHTS
 
-    output_dir(args.out, "--out")
+    output_dir(args.out, "--out", files=(WEIGHTS, SUMMARY))
     space = get_space(args.space or cfg.search.space)
     init = _load_model(args.init, "--init") if args.init else None
     eval_set = read_pool(args.eval) if args.eval else None
@@ -164,14 +184,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
 def cmd_propose(args: argparse.Namespace) -> int:
     """The search's own proposal step (rounds.propose), so every search.* key holds here too:
     select, beam, candidates, fill, random_share, the budgets; the flags override theirs."""
-    from nao_kfp import controller, rounds
-    from nao_kfp.evaluators import make_evaluator
-    from nao_kfp.pool import evaluated
-    from nao_kfp.preflight import output_file
+    from nao_kfp import controller
 
     flags = {"top_k": args.seeds, "new_archs": args.count, "eta": args.eta,
              "eta_growth": args.eta_growth, "eta_max": args.eta_max}  # fmt: skip
-    overrides = [f"search.{k}={v}" for k, v in flags.items() if v is not None]
+    overrides = flag_overrides(
+        args.overrides, {f"search.{k}": (FLAG_OF[k], v) for k, v in flags.items()}
+    )
     cfg = load_config(args.config, [*args.overrides, *overrides])
     output_file(args.out, "--out")
     model = _load_model(args.model, "--model")

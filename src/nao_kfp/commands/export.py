@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from nao_kfp.commands.common import add_config_args
+from nao_kfp.commands.common import add_config_args, path_arg
+from nao_kfp.config import load_config
+from nao_kfp.preflight import output_dir
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="checkpoint.pt written by train-child or the final training (or its folder), or a "
         "store's: its path in a local store or s3://BUCKET/KEY",
     )  # fmt: skip
-    p.add_argument("--out", required=True, type=Path, help="folder for the exported model")
+    p.add_argument("--out", required=True, type=path_arg, help="folder for the exported model")
     p.add_argument(
         "--aot-compile", action=argparse.BooleanOptionalAction, default=True,
         help="compile model.aoti.pt2 with AOTInductor (default: yes, where $CXX or g++ runs)",
@@ -38,13 +39,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from nao_kfp.config import load_config
-    from nao_kfp.export import export_model
-    from nao_kfp.preflight import output_dir
+    from nao_kfp.export import (
+        INFO_FILE,
+        MODEL_FILE,
+        PACKAGE_FILE,
+        PROGRAM_FILE,
+        ExportError,
+        export_model,
+    )
 
-    output_dir(args.out, "--out")
+    if not args.checkpoint.strip():
+        raise ExportError("--checkpoint: expected a checkpoint file or folder, got ''")
+    output_dir(args.out, "--out", files=(MODEL_FILE, PROGRAM_FILE, PACKAGE_FILE, INFO_FILE))
 
-    configured = bool(args.config or args.overrides)
+    configured = args.config is not None or bool(args.overrides)
     cfg = load_config(args.config, args.overrides) if configured else None
     out = export_model(
         args.checkpoint,

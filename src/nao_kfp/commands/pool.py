@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from nao_kfp.commands.common import path_arg
 from nao_kfp.pool import STATUSES, evaluated, read_pool
 
 
@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "check",
         help="read pool files; print one summary line each, or the first malformed line",
     )
-    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    check.add_argument("files", nargs="+", type=path_arg, metavar="FILE")
     check.set_defaults(func=cmd_check)
 
 

@@ -13,8 +13,13 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nao_kfp.commands.common import add_config_args, config_from_args
-from nao_kfp.errors import NaoError
+from nao_kfp.commands.common import add_config_args, config_from_args, path_arg
+from nao_kfp.errors import NaoError, shorten
+from nao_kfp.final import final_summary, read_final
+from nao_kfp.preflight import check_inputs, check_run_dir, output_dir, output_file
+from nao_kfp.records import read_result
+from nao_kfp.runinfo import next_steps
+from nao_kfp.summary import summary_table
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
@@ -24,6 +29,8 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT_S = 5.0
 # Where a local run keeps the final training's output (final.json, model/) under DIR.
 FINAL_SUBDIR = "final"
+# The files a run writes at the top of DIR (pipelines/local.py; the report's images beside them)
+RUN_FILES = ("config.json", "kfp.log", "result.json", "pool.jsonl", "report.md", "report.html")
 
 
 class SubmitError(NaoError):
@@ -40,13 +47,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_config_args(p)
     p.add_argument(
-        "--out", type=Path, default=None, help="run directory (default: runs/<name>-<time>)"
+        "--out", type=path_arg, default=None, help="run directory (default: runs/<name>-<time>)"
     )
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("compile", help="compile the search pipeline to KFP YAML")
     add_config_args(p)
-    p.add_argument("-o", "--output", type=Path, required=True, help="pipeline YAML to write")
+    p.add_argument("-o", "--output", type=path_arg, required=True, help="pipeline YAML to write")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("submit", help="create a run on a Kubeflow Pipelines cluster")
@@ -54,7 +61,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
     p.add_argument("--experiment", required=True, help="experiment name (created if missing)")
     p.add_argument("--run-name", default=None, help="run name (default: <name>-<time>)")
-    p.add_argument("--package", type=Path, default=None, help="submit this compiled YAML instead")
+    p.add_argument(
+        "--package", type=path_arg, default=None, help="submit this compiled YAML instead"
+    )
     p.set_defaults(func=cmd_submit)
 
 
@@ -63,23 +72,22 @@ def _stamp() -> str:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    start = time.monotonic()
     cfg = config_from_args(args)
-    from nao_kfp.preflight import check_inputs, output_dir
 
-    out = output_dir(args.out or Path("runs") / f"{cfg.name}-{_stamp()}", "--out")
+    out = output_dir(args.out or Path("runs") / f"{cfg.name}-{_stamp()}", "--out", files=RUN_FILES)
+    check_run_dir(out, cfg)
     check_inputs(cfg)  # before the run directory exists: a run that cannot start leaves none
-    from nao_kfp.final import final_summary, read_final
-    from nao_kfp.pipelines.local import run_local
-    from nao_kfp.records import read_result
-    from nao_kfp.summary import summary_table
-
-    print(
-        f"nao search: {cfg.search.rounds} rounds on {cfg.child.dataset} ({cfg.search.space} space) "
+    print(  # first, within seconds: torch and kfp load after it
+        f"nao search: {cfg.name} preset, {cfg.search.rounds} rounds on {cfg.child.dataset} "
+        f"({cfg.search.space} space, {cfg.evaluator.kind} evaluator, seed {cfg.search.seed}) "
         f"into {out}",
         file=sys.stderr,
+        flush=True,
     )
-    start = time.monotonic()
-    run_local(cfg, out)
+    from nao_kfp.pipelines.local import local_config, run_local
+
+    run_local(cfg, out, started=start)
     result = read_result(out / "result.json")
     print(summary_table(result))
     print(
@@ -88,37 +96,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     final = read_final(out / FINAL_SUBDIR)  # the model copied into DIR (run_local)
     if final:  # last, so that the model and its load command are what the user sees
         print(final_summary(final))
-    line = serve_line(cfg, out, result, final)
-    if line:
+    for line in next_lines(local_config(cfg, out), out, result, final):
         print(line)
     return 0
 
 
-def serve_line(
+def next_lines(
     cfg: Config, out: Path, result: SearchResult, final: FinalOutcome | None
-) -> str | None:
-    """The one command that serves what the search found: the final model, else the best
-    child's checkpoint in the local store, exported first; None without either (the table and
-    synthetic evaluators train nothing; an S3 store's checkpoints are not on this machine)."""
-    if final and final.get("model_dir"):
-        return f"serve it: nao serve {final['model_dir']}"
-    best = result.best
-    if best is None or cfg.evaluator.kind != "train" or cfg.cluster.s3_endpoint:
-        return None
-    from nao_kfp.evaluators.train import child_digest
-    from nao_kfp.store import checkpoint_key
+) -> list[str]:
+    """What to do next, as `nao search` ends: serve the final model, else export and serve the
+    best child's checkpoint (in the run's store: `cfg` is the run's local config) or train it
+    at full size first; nothing for evaluators that train no network."""
 
-    store = Path(cfg.cluster.store_dir) if cfg.cluster.store_dir else out / "store"  # run_local's
-    ckpt = store / checkpoint_key(cfg.search.space, best.id, child_digest(cfg))
-    if not ckpt.is_file():
-        return None
-    model = out / "model"
-    return f"serve it: nao export --checkpoint {ckpt} --out {model} && nao serve {model}"
+    steps = next_steps(cfg, result, final=final, folder=out)
+    return ["next:"] + [f"  {what}:\n    {command}" for what, command in steps] if steps else []
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    from nao_kfp.preflight import output_file
 
     output_file(args.output, "-o")
     from nao_kfp.pipelines.search import compile_pipeline
@@ -130,16 +125,21 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def check_reachable(host: str) -> None:
     """Fail fast, with one line, when nothing listens at the host's port (the kfp client would
     otherwise retry for a long while and end in a long traceback)."""
-    url = urllib.parse.urlparse(host if "://" in host else f"http://{host}")
-    if not url.hostname:
-        raise SubmitError(f"--host {host}: expected a URL such as http://localhost:8080")
-    port = url.port or (443 if url.scheme == "https" else 80)
+    shown = shorten(host, 120)
+    try:
+        url = urllib.parse.urlparse(host if "://" in host else f"http://{host}")
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:  # a port out of range, a malformed address
+        url, port = None, 0
+    if url is None or not url.hostname:
+        raise SubmitError(f"--host {shown}: expected a URL such as http://localhost:8080")
     try:
         with socket.create_connection((url.hostname, port), timeout=CONNECT_TIMEOUT_S):
             pass
-    except OSError as e:
+    except (OSError, UnicodeError) as e:  # UnicodeError: a host name IDNA cannot encode
+        why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
         raise SubmitError(
-            f"--host {host}: cannot reach the Kubeflow Pipelines API ({e.strerror or e})"
+            f"--host {shown}: cannot reach the Kubeflow Pipelines API ({why})"
         ) from None
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from nao_kfp.config.child import TRAIN_IMAGES, check_child, check_child_dataset
+from nao_kfp.config.child import DATASETS, TRAIN_IMAGES, check_child
 from nao_kfp.config.cluster import check_cluster
 from nao_kfp.config.controller import check_controller
-from nao_kfp.config.evaluator import check_evaluator, check_evaluator_kind, check_proxy_sample
+from nao_kfp.config.evaluator import check_evaluator
 from nao_kfp.config.final import check_final
+from nao_kfp.config.keys import check_keys
 from nao_kfp.config.search import (
     MAX_ROUNDS,
     check_search_loop,
@@ -23,7 +24,9 @@ from nao_kfp.config.search import (
     check_search_size,
 )
 from nao_kfp.config.supernet import check_supernet
-from nao_kfp.errors import ConfigError
+from nao_kfp.errors import ConfigError, shown
+from nao_kfp.kinds import KINDS
+from nao_kfp.spaces import SPACES, declaring, get_space
 
 if TYPE_CHECKING:
     from nao_kfp.config.root import Config
@@ -31,27 +34,26 @@ if TYPE_CHECKING:
 # config.name names the default run folder (runs/<name>-<time>) and the KFP run.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
 
-SUPERNET_SPACES = ("nasnet", "enas", "nb201", "enas-rnn")  # child/supernet.py, child/rnn.py
-# Spaces whose child is a CellNetwork: parameter budgets apply to them.
-BUDGET_SPACES = ("nasnet", "enas")
-# Spaces whose child is an image network: the final training trains and exports it.
-FINAL_SPACES = ("nasnet", "enas", "nb201")
-# The spaces whose untrained child the zero-cost proxies score.
-PROXY_SPACES = FINAL_SPACES
-# Spaces whose child nao_kfp.child.train_child can train: evaluator.kind train needs one.
-TRAINER_SPACES = ("nasnet", "enas", "enas-rnn", "nb201")
+
+def having(what: str) -> str:
+    """The registered spaces that declare `what` (a SearchSpace attribute), for a message."""
+    return ", ".join(declaring(what))
 
 
 def check(cfg: Config) -> None:
-    """Every check, once at load time: the name, each section's own, and those across them."""
+    """Every check, once at load time: the name, each key's own limits, each section's checks
+    across its keys and those across sections. What a space or an evaluator kind can do comes
+    from its declaration (SearchSpace's, nao_kfp.kinds)."""
     s, c, ch, cl = cfg.search, cfg.controller, cfg.child, cfg.cluster
     check_name(cfg.name)
+    check_keys(cfg)  # the space and the kind are names of registered ones from here on
+    space, kind = get_space(s.space), KINDS[cfg.evaluator.kind]
     check_search_size(s)
     for key in ("max_params", "max_macs"):
-        if getattr(s, key) and s.space not in BUDGET_SPACES and cfg.evaluator.kind != "table":
+        if getattr(s, key) and not space.budgets and not kind.reads_table:
             raise ConfigError(
-                f"search.{key}: budgets apply to the image children of {' and '.join(BUDGET_SPACES)}, "
-                f"not to search.space {s.space!r}"
+                f"search.{key}: budgets apply to the image children of "
+                f"{having('budgets').replace(', ', ' and ')}, not to search.space {s.space!r}"
             )
     check_search_proposals(s)
     if s.explore and c.ensemble < 2:
@@ -60,43 +62,49 @@ def check(cfg: Config) -> None:
             f"got {c.ensemble}"
         )
     check_search_priors(s)
-    if s.prior and cfg.evaluator.kind == "supernet":
+    if s.prior and kind.shares_weights:
         raise ConfigError(
             "search.prior: NAO-WS scores with its own supernet; priors need another evaluator.kind"
         )
     check_search_loop(s)
     ev = cfg.evaluator
-    check_evaluator_kind(ev)
-    if ev.kind == "train" and s.space not in TRAINER_SPACES:
+    if kind.needs == "network" and not space.network:
         raise ConfigError(
-            f"search.space: {s.space} has no child trainer for evaluator.kind train "
-            f"({', '.join(TRAINER_SPACES)} have one); use evaluator.kind table or synthetic"
+            f"search.space: {s.space} has no child trainer for evaluator.kind {kind.name} "
+            f"({having('network')} have one); use evaluator.kind table or synthetic"
         )
     check_evaluator(ev)
-    if ev.kind == "proxy" and s.space not in PROXY_SPACES:
+    if kind.needs == "proxies" and not space.proxies:
         raise ConfigError(
-            f"evaluator.kind: proxy needs an image space ({', '.join(PROXY_SPACES)}), got {s.space!r}"
+            f"evaluator.kind: {kind.name} needs an image space ({having('proxies')}), "
+            f"got {s.space!r}"
         )
     for key, uses_proxies in (
         ("evaluator.proxies", ev.proxies),
         ("search.proxy_seed", s.proxy_seed),
     ):
-        if uses_proxies and s.space not in PROXY_SPACES:
+        if uses_proxies and not space.proxies:
             raise ConfigError(
-                f"{key}: the proxies score image networks ({', '.join(PROXY_SPACES)}), "
+                f"{key}: the proxies score image networks ({having('proxies')}), "
                 f"not search.space {s.space!r}"
             )
-    check_proxy_sample(ev)
     check_controller(c)
-    check_child_dataset(ch)
-    if (ch.dataset == "ptb") != (s.space == "enas-rnn"):
+    if space.data and DATASETS[ch.dataset] != space.data:
+        fits = [d for d, what in DATASETS.items() if what == space.data]
+        text = [d for d, what in DATASETS.items() if what == "text"]
+        readers = [n for n, sp in SPACES.items() if sp.data == "text"]
         raise ConfigError(
-            f"child.dataset: {ch.dataset!r} does not fit search.space {s.space!r} (ptb goes with enas-rnn only)"
+            f"child.dataset: {ch.dataset!r} does not fit search.space {s.space!r} "
+            + (
+                f"({' and '.join(text)} goes with {' and '.join(readers)} only)"
+                if "text" in (space.data, DATASETS[ch.dataset])
+                else f"(expected {' or '.join(fits)})"
+            )
         )
     check_child(ch)
     _check_final(cfg)
     check_supernet(cfg.supernet)
-    if cfg.evaluator.kind == "supernet":
+    if kind.shares_weights:
         _check_weight_sharing(cfg)
     check_cluster(cl)
 
@@ -105,7 +113,7 @@ def check_name(name: str) -> None:
     if not NAME.match(name):
         raise ConfigError(
             f"name: expected letters, digits, spaces, '.', '_' or '-' starting with a letter or "
-            f"digit (it names the run folder), got {name!r}"
+            f"digit (it names the run folder), got {shown(name)}"
         )
 
 
@@ -118,9 +126,11 @@ def _check_final(cfg: Config) -> None:
             f"final.train_subset: {f.train_subset} train images and child.dev_size "
             f"{cfg.child.dev_size} do not fit in {cfg.child.dataset}'s {total} training images"
         )
-    if f.enabled and cfg.search.space not in FINAL_SPACES:
+    space = get_space(cfg.search.space)
+    if f.enabled and not (space.network and space.data == "image"):
+        images = [n for n, sp in SPACES.items() if sp.network and sp.data == "image"]
         raise ConfigError(
-            f"final.enabled: the final training builds image networks ({', '.join(FINAL_SPACES)}), "
+            f"final.enabled: the final training builds image networks ({', '.join(images)}), "
             f"not search.space {cfg.search.space!r}"
         )
 
@@ -128,9 +138,10 @@ def _check_final(cfg: Config) -> None:
 def _check_weight_sharing(cfg: Config) -> None:
     """evaluator.kind supernet: the search's rounds follow the supernet schedule."""
     s, sn = cfg.search, cfg.supernet
-    if s.space not in SUPERNET_SPACES:
+    if not get_space(s.space).supernet:
         raise ConfigError(
-            f"evaluator.kind: supernet needs search.space {' or '.join(SUPERNET_SPACES)}, got {s.space!r}"
+            f"evaluator.kind: {cfg.evaluator.kind} needs search.space "
+            f"{having('supernet').replace(', ', ' or ')}, got {s.space!r}"
         )
     rounds = -(-sn.epochs // sn.rounds_every)  # checked before the scoring epochs are listed
     if rounds > MAX_ROUNDS:
@@ -140,10 +151,11 @@ def _check_weight_sharing(cfg: Config) -> None:
             "pipeline unrolls its rounds at compile time)"
         )
     points = sn.schedule()
-    if s.rounds != len(points):
+    if s.rounds != len(points):  # (a config without search.rounds has these: root.py)
         raise ConfigError(
             f"search.rounds: NAO-WS scores the pool at supernet epochs {', '.join(map(str, points))} "
-            f"(supernet.epochs / supernet.rounds_every), so it has {len(points)} rounds; got {s.rounds}"
+            f"(supernet.epochs / supernet.rounds_every), so it has {len(points)} rounds; got "
+            f"{s.rounds} (leave search.rounds out: it follows the schedule)"
         )
     if s.shards != 1:
         raise ConfigError(
@@ -151,7 +163,7 @@ def _check_weight_sharing(cfg: Config) -> None:
         )
     n_dev = sn.dev_batches * sn.eval_batch_size
     # (a language model scores on the corpus's validation text, checked when it is read)
-    if cfg.child.dataset != "ptb" and n_dev > cfg.child.dev_size:
+    if DATASETS[cfg.child.dataset] == "image" and n_dev > cfg.child.dev_size:
         raise ConfigError(
             f"supernet.dev_batches: {sn.dev_batches} batches of supernet.eval_batch_size "
             f"{sn.eval_batch_size} need {n_dev} dev images, but child.dev_size is "

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nao_kfp.config.bounds import _lr_range, _positive, _probability
+from nao_kfp.config.bounds import (
+    BATCH_WHY,
+    DEPTH_WHY,
+    EPOCHS_WHY,
+    MAX_BATCH,
+    MAX_DEPTH,
+    MAX_EPOCHS,
+    MAX_WIDTH,
+    WIDTH_WHY,
+    _lr_range,
+)
+from nao_kfp.config.evaluator import MAX_RERANK, RERANK_WHY
+from nao_kfp.config.keys import key
 from nao_kfp.errors import ConfigError
 
 SUPERNET_BN = ("train", "recalibrate", "running")
+MAX_BATCHES = 100_000
+BATCHES_WHY = "each scored architecture goes through every batch"
 
 
 @dataclass(frozen=True)
@@ -16,27 +30,81 @@ class SupernetConfig:
     by their accuracy on fixed dev batches with the shared weights (nao_kfp.child.supernet).
     The data, device, amp and cpu_threads come from the child section."""
 
-    layers: int = 3  # N cells per stage of the supernet
-    channels: int = 20  # F (C for nb201)
-    batch_size: int = 64
-    epochs: int = 150  # the whole schedule; the cosine lr spans it
-    rounds_every: int = 30  # epochs of supernet training between two controller rounds
-    lr_max: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    drop_path: float = 0.1  # drop probability at the deepest cell at the end of the schedule
-    eval_batch_size: int = 500
-    dev_batches: int = 1  # an architecture's score: its accuracy on this many fixed dev batches
-    # BatchNorm statistics when scoring: train (each dev batch's own statistics, the official
-    # NAO-WS code; ranked best on enas), running (the statistics accumulated while training the
-    # supernet; ranked best on nb201) or recalibrate (re-estimated per architecture on
-    # bn_batches training batches); the measurements are in child/supernet_train.py.
-    bn: str = "train"
-    bn_batches: int = 4
-    rerank_top: int = 5  # final selection: retrain this many best-scored architectures from
-    rerank_epochs: int = 10  # scratch (child section, these many epochs) and keep the best
+    layers: int = key(3, "N: cells per stage of the supernet.", min=1, max=MAX_DEPTH, why=DEPTH_WHY)
+    channels: int = key(
+        20, "F (C for nb201; the model width for enas-rnn).", min=1, max=MAX_WIDTH, why=WIDTH_WHY
+    )
+    batch_size: int = key(64, "Training batch size.", min=1, max=MAX_BATCH, why=BATCH_WHY)
+    epochs: int = key(
+        150,
+        "The whole schedule; the cosine learning rate spans it.",
+        min=1,
+        max=MAX_EPOCHS,
+        why=EPOCHS_WHY,
+    )
+    rounds_every: int = key(
+        30,
+        "Epochs of supernet training between two controller rounds.",
+        min=1,
+        max=MAX_EPOCHS,
+        why=EPOCHS_WHY,
+    )
+    lr_max: float = key(
+        0.025, "The cosine schedule's first learning rate.", min=0.0, exclusive="min"
+    )
+    lr_min: float = key(0.001, "The cosine schedule's last learning rate.", min=0.0)
+    momentum: float = key(0.9, "SGD momentum.", min=0.0, max=1.0, exclusive="max")
+    weight_decay: float = key(3e-4, "Weight decay.", min=0.0)
+    grad_clip: float = key(5.0, "Gradient norm clipping (0: none).", min=0.0)
+    drop_path: float = key(
+        0.1,
+        "Drop probability at the deepest cell at the end of the schedule.",
+        min=0.0,
+        max=1.0,
+        exclusive="max",
+    )
+    eval_batch_size: int = key(
+        500, "Images (or text streams) per scoring batch.", min=1, max=MAX_BATCH, why=BATCH_WHY
+    )
+    dev_batches: int = key(
+        1,
+        "An architecture's score: its accuracy on this many fixed dev batches.",
+        min=1,
+        max=MAX_BATCHES,
+        why=BATCHES_WHY,
+    )
+    bn: str = key(
+        "train",
+        "BatchNorm statistics when scoring: train (each dev batch's own "
+        "statistics, the official NAO-WS code; ranked best on enas), running (the "
+        "statistics accumulated while training the supernet; ranked best on nb201) "
+        "or recalibrate (re-estimated per architecture on supernet.bn_batches "
+        "training batches).",
+        choices=SUPERNET_BN,
+    )
+    bn_batches: int = key(
+        4,
+        "bn recalibrate: training batches per architecture.",
+        min=0,
+        max=MAX_BATCHES,
+        why=BATCHES_WHY,
+    )
+    rerank_top: int = key(
+        5,
+        "Final selection: retrain this many best-scored architectures from "
+        "scratch (the child section, supernet.rerank_epochs epochs) and keep "
+        "the best.",
+        min=0,
+        max=MAX_RERANK,
+        why=RERANK_WHY,
+    )
+    rerank_epochs: int = key(
+        10,
+        "Epochs of each retraining for the final selection.",
+        min=1,
+        max=MAX_EPOCHS,
+        why=EPOCHS_WHY,
+    )
 
     def schedule(self) -> list[int]:
         """The supernet epoch at which each round scores the pool: every rounds_every epochs
@@ -46,21 +114,10 @@ class SupernetConfig:
 
 
 def check_supernet(sn: SupernetConfig) -> None:
-    for key in ("layers", "channels", "batch_size", "epochs", "rounds_every", "eval_batch_size"):
-        _positive(f"supernet.{key}", getattr(sn, key))
-    for key in ("dev_batches", "rerank_epochs"):
-        _positive(f"supernet.{key}", getattr(sn, key))
-    for key in ("weight_decay", "grad_clip", "rerank_top", "bn_batches"):
-        _positive(f"supernet.{key}", getattr(sn, key), zero_ok=True)
     if sn.rounds_every > sn.epochs:
         raise ConfigError(
             f"supernet.rounds_every: {sn.rounds_every} is more than supernet.epochs {sn.epochs}"
         )
     _lr_range("supernet", sn.lr_min, sn.lr_max)
-    if not 0.0 <= sn.momentum < 1.0:
-        raise ConfigError(f"supernet.momentum: expected a value in [0, 1), got {sn.momentum}")
-    _probability("supernet.drop_path", sn.drop_path)
-    if sn.bn not in SUPERNET_BN:
-        raise ConfigError(f"supernet.bn: expected one of {', '.join(SUPERNET_BN)}, got {sn.bn!r}")
     if sn.bn == "recalibrate" and sn.bn_batches == 0:
         raise ConfigError("supernet.bn_batches: recalibrate needs at least one training batch")

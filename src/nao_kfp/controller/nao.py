@@ -16,15 +16,29 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from nao_kfp import validate
+from nao_kfp import trace, validate
 from nao_kfp.config import ControllerConfig
+from nao_kfp.config.keys import check_keys
 from nao_kfp.controller.model import Seq2Seq, cpu_threads, mask_tensor
-from nao_kfp.errors import ConfigError, NaoError
+from nao_kfp.errors import ConfigError, NaoError, shown
 from nao_kfp.spaces import Arch, SearchSpace, get_space
 
 FORMAT = "nao-kfp-controller/1"
 WEIGHTS = "model.pt"
 SUMMARY = "model.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ControllerCheckpoint:
+    """model.pt's facts beside the weights (NAOModel.describe writes them)."""
+
+    format: str
+    space: str
+    vocab_size: int
+    seq_len: int
+    target_min: float
+    target_max: float
+    config: validate.Unchecked[dict[str, object]]
 
 
 class CheckpointError(NaoError):
@@ -100,6 +114,7 @@ class NAOModel:
         self.net.eval()
         with cpu_threads(self.cfg.threads):
             heads = self.net.predict_heads(self.net.encode(self.tokens(archs)))
+        trace.record("predictions", heads)
         y = heads.mean(dim=0)
         if explore and heads.size(0) > 1:
             y = y + explore * heads.std(dim=0)
@@ -145,23 +160,43 @@ class NAOModel:
             raise CheckpointError(
                 f"{file}: no controller checkpoint (expected {WEIGHTS} from `nao controller fit`)"
             )
+        if not file.is_file():  # a FIFO would block the reader
+            raise CheckpointError(f"{file}: not a regular file (expected {WEIGHTS})")
         ck = _read_checkpoint(file)
         if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-            raise CheckpointError(
-                f"{file}: format: expected {FORMAT}, got {ck.get('format') if isinstance(ck, dict) else ck!r}"
-            )
-        space = get_space(ck["space"])
+            got = ck.get("format") if isinstance(ck, dict) else ck
+            raise CheckpointError(f"{file}: format: expected {FORMAT}, got {shown(got, 60)}")
+        head = validate.record(
+            ControllerCheckpoint,
+            {f.name: ck.get(f.name) for f in dataclasses.fields(ControllerCheckpoint)},
+            str(file), CheckpointError,
+        )  # fmt: skip
+        try:
+            space = get_space(head.space)
+        except NaoError as e:
+            raise CheckpointError(f"{file}: {e}") from None
         for key in ("vocab_size", "seq_len"):
-            if ck[key] != getattr(space, key):
+            if getattr(head, key) != getattr(space, key):
                 raise CheckpointError(
-                    f"{file}: {key}: the checkpoint has {ck[key]}, the {space.name} space has {getattr(space, key)}"
+                    f"{file}: {key}: the checkpoint has {getattr(head, key)}, the {space.name} space has {getattr(space, key)}"
                 )
         try:
-            cfg = validate.config(ControllerConfig, ck["config"], ConfigError, "controller")
+            cfg = validate.config(ControllerConfig, head.config, ConfigError, "controller")
+            check_keys(cfg, "controller.")
         except ConfigError as e:
             raise CheckpointError(f"{file}: {e}") from None
-        model = cls(space, cfg, target_min=ck["target_min"], target_max=ck["target_max"])
-        model.net.load_state_dict(ck["state_dict"])
+        weights = ck.get("state_dict")
+        with torch.device("meta"):  # the shapes its config gives, without allocating them
+            want = {k: v.shape for k, v in cls(space, cfg).net.state_dict().items()}
+        if (
+            not isinstance(weights, dict)
+            or {k: getattr(v, "shape", None) for k, v in weights.items()} != want
+        ):
+            raise CheckpointError(
+                f"{file}: state_dict: the weights do not fit the network controller.* describes"
+            )
+        model = cls(space, cfg, target_min=head.target_min, target_max=head.target_max)
+        model.net.load_state_dict(weights)
         model.net.eval()
         return model
 

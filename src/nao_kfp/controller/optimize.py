@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nao_kfp import trace
 from nao_kfp.controller.model import cpu_threads
 from nao_kfp.controller.nao import CheckpointError, NAOModel
 from nao_kfp.controller.train import ControllerError
@@ -93,6 +94,9 @@ def optimize_embeddings(model: NAOModel, pool: list[PoolEntry], *, top_k: int) -
         h = net.encode(tokens).detach().requires_grad_(True)
         f = net.predict(h)
         (grad,) = torch.autograd.grad(f.sum(), h)
+    trace.record("seeds' embeddings", h)
+    trace.record("seeds' predictions", f)
+    trace.record("df/dh", grad)
     return Embeddings(
         space=model.space.name,
         seeds=[e.arch_str for e in seeds],
@@ -128,8 +132,11 @@ def decode_new(
     for step in eta_ladder(eta, eta_growth, eta_max):
         if len(found) >= count or not emb.h.size(0):
             break
+        moved = F.normalize(emb.h + step * emb.grad, p=2, dim=-1)
         with cpu_threads(model.cfg.threads):
-            tokens = model.net.greedy(F.normalize(emb.h + step * emb.grad, p=2, dim=-1))
+            tokens = model.net.greedy(moved)
+        trace.record(f"eta {step:g} embeddings", moved)
+        trace.record(f"eta {step:g} tokens", tokens)
         for i, row in enumerate(tokens.tolist()):
             arch = space.decode(row)
             cid = space.canonical_id(arch)
@@ -197,6 +204,8 @@ def decode_candidates(
     moved = F.normalize(moved, p=2, dim=-1)
     with cpu_threads(model.cfg.threads):
         tokens = model.net.beam(moved, beam) if beam > 1 else model.net.greedy(moved).unsqueeze(1)
+    trace.record("candidate embeddings", moved)
+    trace.record("candidate tokens", tokens)
     seen = set(known_ids) | set(emb.seed_ids)
     out = []
     for n, rows in enumerate(tokens.tolist()):

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nao_kfp import trace
 from nao_kfp.config import ControllerConfig
 from nao_kfp.controller.metrics import hamming, pairwise_accuracy
 from nao_kfp.controller.model import cpu_threads
@@ -131,6 +132,8 @@ def _quality(model: NAOModel, tokens: Tensor, true: Tensor) -> dict[str, float]:
         states = net.encode(tokens)
         pred = net.predict(states)
         decoded = net.greedy(states)
+    trace.record("predictions", pred)
+    trace.record("reconstructions", decoded)
     pw = pairwise_accuracy(pred.tolist(), true.tolist()) if len(true) >= 2 else float("nan")
     return {"pairwise_accuracy": round(pw, 6), "hamming": round(hamming(decoded, tokens), 6)}
 
@@ -190,6 +193,7 @@ def _pseudo_round(
     model.net.eval()
     with torch.no_grad():
         target = model.net.predict(model.net.encode(tokens))
+    trace.record("pseudo-label targets", target)
     variants = None
     if data.variants is not None:
         variants = torch.cat((data.variants, _variant_table(space, archs, rng)))
@@ -202,7 +206,8 @@ def _pseudo_round(
     settings = dataclasses.replace(
         cfg, epochs=cfg.pseudo_epochs, batch_size=cfg.pseudo_batch_size or cfg.batch_size
     )
-    _train(model, both, None, settings, gen, log)
+    with trace.step(f"{trace.current()}, pseudo-labels".lstrip(", ")):
+        _train(model, both, None, settings, gen, log)
     return len(archs)
 
 
@@ -225,8 +230,11 @@ def _optimizer(
     params: Iterable[torch.nn.Parameter], cfg: ControllerConfig
 ) -> torch.optim.Optimizer:
     opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    # foreach: one fused update for all of the small parameter tensors (~15% of a CPU step)
-    return opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True)
+    # fused: one kernel updates all of the small parameter tensors. It is also the portable
+    # choice: its square root is ATen's own, while the foreach update's torch.sqrt goes to MKL's
+    # vector math (vsSqrt), whose rounding differs between CPUs even in MKL's COMPATIBLE mode
+    # (nao_kfp.numerics: the one op that made a NAO run differ between Intel and AMD machines).
+    return opt_cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
 
 
 def _objective(mse: Tensor, rank: Tensor, cfg: ControllerConfig) -> Tensor:
@@ -335,6 +343,7 @@ def _train_predictor(
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             opt.step()
             mse_sum, batches = mse_sum + mse.item(), batches + 1
+        trace.record(f"epoch {_epoch + 1} predictor parameters", net.state_dict())
     return {
         "epochs": cfg.epochs,
         "train_seconds": round(time.perf_counter() - t0, 3),
@@ -385,6 +394,7 @@ def _train(
             torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             opt.step()
             mse_sum, nll_sum, batches = mse_sum + mse.item(), nll_sum + nll.item(), batches + 1
+        trace.record(f"epoch {epoch} parameters", net.state_dict())
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             msg = f"epoch {epoch}: mse {mse_sum / batches:.5f} nll {nll_sum / batches:.4f}"
             if stopper is not None and hold is not None:

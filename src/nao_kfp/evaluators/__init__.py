@@ -18,12 +18,16 @@ from nao_kfp.evaluators.synthetic import SyntheticEvaluator
 from nao_kfp.evaluators.table import TableEvaluator
 from nao_kfp.evaluators.train import TrainEvaluator
 
+# one class a kind of nao_kfp.kinds
 REGISTRY: dict[str, type[Evaluator]] = {
-    "train": TrainEvaluator,
-    "table": TableEvaluator,
-    "synthetic": SyntheticEvaluator,
-    "supernet": SupernetEvaluator,
-    "proxy": ProxyEvaluator,
+    cls.kind.name: cls
+    for cls in (
+        TrainEvaluator,
+        TableEvaluator,
+        SyntheticEvaluator,
+        SupernetEvaluator,
+        ProxyEvaluator,
+    )
 }
 
 

@@ -6,10 +6,11 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import ClassVar, cast
 
 from nao_kfp.config import Config
 from nao_kfp.jsontypes import JSONObject
+from nao_kfp.kinds import EvaluatorKind
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import RerankEntry
 from nao_kfp.spaces import Arch, SearchSpace, get_space
@@ -26,16 +27,21 @@ class Evaluator(ABC):
     architecture of the space is fine.
     """
 
-    kind: str
+    kind: ClassVar[EvaluatorKind]  # its declaration (nao_kfp.kinds)
 
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.space: SearchSpace[Arch] = get_space(cfg.search.space)
 
     def prepare(self, out_dir: Path) -> dict[str, str]:
-        """Stage what evaluation reads (a data set) under out_dir, once per search."""
+        """Stage what evaluation reads under out_dir, once per search: the data set, for a kind
+        that reads it (EvaluatorKind.reads_data), so that no task downloads it."""
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        return {}
+        if not self.kind.reads_data(self.cfg):
+            return {}
+        from nao_kfp.child.data import prepare_data
+
+        return {"data_dir": str(prepare_data(self.cfg.child, Path(out_dir)))}
 
     def sample(
         self, count: int, rng: random.Random, exclude: set[str], accept: Accept | None = None

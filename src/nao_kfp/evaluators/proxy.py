@@ -20,22 +20,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nao_kfp.config import Config
-from nao_kfp.config.evaluator import DATA_PROXIES
+from nao_kfp.config.evaluator import DEFAULT_PROXIES
 from nao_kfp.evaluators.base import Evaluator, Log, ok
+from nao_kfp.final import rerank_select
+from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import RerankEntry
-from nao_kfp.spaces import Arch
+from nao_kfp.spaces import Arch, get_space
 
 if TYPE_CHECKING:
     import torch
 
     from nao_kfp.child.proxies import ProxyScorer
-
-DEFAULT_PROXIES = ("synflow", "params")
-
-
-def proxy_names(cfg: Config) -> tuple[str, ...]:
-    return tuple(cfg.evaluator.proxies) or DEFAULT_PROXIES
 
 
 def make_scorer(
@@ -45,9 +41,8 @@ def make_scorer(
     `names` (default: evaluator.proxies, or DEFAULT_PROXIES)."""
     from nao_kfp.child.params import search_spec
     from nao_kfp.child.proxies import ProxyScorer
-    from nao_kfp.spaces import get_space
 
-    names = proxy_names(cfg) if names is None else tuple(names)
+    names = cfg.evaluator.proxy_names if names is None else tuple(names)
     child = cfg.child
     if data_dir is not None:
         child = dataclasses.replace(child, data_dir=str(data_dir))
@@ -55,7 +50,7 @@ def make_scorer(
     def images() -> torch.Tensor:  # the data proxies' batch: proxy_batch seeded training images
         import torch
 
-        from nao_kfp.child.supernet_train import load_split
+        from nao_kfp.child.data import load_split
 
         data = load_split(child)
         gen = torch.Generator().manual_seed(cfg.search.seed)  # images of every class
@@ -79,18 +74,11 @@ def proxy_seed(cfg: Config, candidates: Sequence[Arch], k: int) -> list[Arch]:
 
 
 class ProxyEvaluator(Evaluator):
-    kind = "proxy"
+    kind = KINDS["proxy"]
 
     def __init__(self, cfg: Config, data_dir: Path | None = None):
         super().__init__(cfg)
         self.data_dir = data_dir
-
-    def prepare(self, out_dir: Path) -> dict[str, str]:
-        if set(proxy_names(self.cfg)) & set(DATA_PROXIES):  # their batch of training images
-            from nao_kfp.evaluators.train import TrainEvaluator
-
-            return TrainEvaluator(self.cfg).prepare(out_dir)
-        return super().prepare(out_dir)
 
     @cached_property
     def scorer(self) -> ProxyScorer:
@@ -119,8 +107,6 @@ class ProxyEvaluator(Evaluator):
     def select(
         self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
     ) -> tuple[PoolEntry, list[RerankEntry]]:
-        from nao_kfp.evaluators.supernet import rerank_select
-
         return rerank_select(
             self.cfg, ranked, self.cfg.evaluator.rerank_top, self.cfg.child.epochs,
             data_dir=data_dir, log=log, score_key="proxy_score",

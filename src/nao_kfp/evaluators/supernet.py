@@ -13,46 +13,41 @@ as a Model artifact) and is mirrored to the store every epoch, so a preempted ro
 from its last epoch, and a round whose input holds no supernet starts from the previous round's
 mirror.
 
-Language models (enas-rnn) train the recurrent supernet (child/rnn_supernet_train.py) and are
-scored by validation perplexity on fixed windows (lower is better); the pool keeps the search's
-score 1 - ln(ppl) / ln(V) as `accuracy` (as the train evaluator does) with the perplexity and
-the vocabulary beside it, and the re-rank records carry dev/test perplexities and each cell's
-supernet_perplexity.
+Language models (enas-rnn) train the recurrent supernet (child/rnn_supernet_train.py); their
+score is their metric's (metric.py), with what the scoring measured beside it in the pool.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING
 
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
-from nao_kfp.evaluators.train import TrainEvaluator
+from nao_kfp.evaluators.proxy import make_scorer
 from nao_kfp.fanin import store_for
-from nao_kfp.jsontypes import JSONObject
+from nao_kfp.final import rerank_select
+from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.results import EpochRecord, RerankEntry, SupernetTrained
-from nao_kfp.spaces import Arch, get_space
+from nao_kfp.spaces import Arch
+from nao_kfp.store.cache import mirror_checkpoint, restore_checkpoint
 
 if TYPE_CHECKING:
-    from nao_kfp.child.data import Split
-    from nao_kfp.child.rnn_supernet_train import Corpus
+    from nao_kfp.child.data import Corpus, Split
 
 CHECKPOINT = "checkpoint.pt"
 # scoring progress: about this many lines per round, however large the pool
 SCORE_UPDATES = 10
-# the key of a re-ranked record that keeps what the cheap score said of it
-ScoreKey = Literal["supernet_score", "supernet_perplexity", "proxy_score"]
 
 
 class SupernetEvaluator(Evaluator):
-    kind = "supernet"
+    kind = KINDS["supernet"]
 
     def __init__(self, cfg: Config, work_dir: Path | None = None):
         super().__init__(cfg)
@@ -60,21 +55,13 @@ class SupernetEvaluator(Evaluator):
         self.epoch: int | None = None  # the weights that score: train_to's last epochs_to
         self.round_index = 0  # for progress lines
 
-    def prepare(self, out_dir: Path) -> dict[str, str]:
-        return TrainEvaluator(self.cfg).prepare(out_dir)
-
     def _data(self, data_dir: Path | None) -> Split | Corpus:
-        from nao_kfp.child.supernet_train import load_data
+        from nao_kfp.child.data import load_data
 
         child = self.cfg.child
         if data_dir is not None:
             child = dataclasses.replace(child, data_dir=str(data_dir))
         return load_data(self.cfg, child)
-
-    @property
-    def language_model(self) -> bool:
-        """enas-rnn: scored by validation perplexity (lower is better), not accuracy."""
-        return self.cfg.child.dataset == "ptb"
 
     def _work(self) -> Path:
         if self.work_dir is None:
@@ -94,7 +81,6 @@ class SupernetEvaluator(Evaluator):
         round's mirror when a preempted run left one, else from the work directory's checkpoint
         (the round's input), else from the previous round's mirror."""
         from nao_kfp.child.supernet_train import train_supernet
-        from nao_kfp.store.cache import mirror_checkpoint, restore_checkpoint
 
         work = self._work()
         work.mkdir(parents=True, exist_ok=True)
@@ -120,15 +106,10 @@ class SupernetEvaluator(Evaluator):
             timed.append(seconds)
             per_epoch = sum(timed) / len(timed)
             epoch, total = record["epoch"], self.cfg.supernet.epochs
-            # language models: the training perplexity, never an accuracy
-            kinds: tuple[Literal["train_accuracy", "perplexity"], ...] = (
-                "train_accuracy",
-                "perplexity",
-            )
-            how = {k: record[k] for k in kinds if k in record}
+            measured = {k: v for k, v in record.items() if k not in ("epoch", "loss")}
             progress.emit(
                 "supernet", round=self.round_index, epoch=epoch, epochs=total,
-                loss=record["loss"], **how,
+                loss=record["loss"], **measured,
                 seconds=round(seconds, 2), round_left=round(per_epoch * (epochs_to - epoch), 1),
                 search_left=round(per_epoch * (total - epoch), 1),
             )  # fmt: skip
@@ -149,7 +130,8 @@ class SupernetEvaluator(Evaluator):
         shard: int = 0,
         log: Log | None = None,
     ) -> list[PoolEntry]:
-        from nao_kfp.child.supernet_train import score_archs, snapshot_path
+        from nao_kfp.child.runtime import snapshot_path
+        from nao_kfp.child.supernet_train import score_pool
 
         # the weights at epochs_to; a round that had finished before its task died has them in
         # the checkpoint only
@@ -166,34 +148,17 @@ class SupernetEvaluator(Evaluator):
                     seconds=round(time.perf_counter() - t0, 1),
                 )  # fmt: skip
 
-        archs, data = [e.arch for e in entries], self._data(data_dir)
-        if self.language_model:
-            from nao_kfp.child.rnn_supernet_train import score_perplexities
-            from nao_kfp.child.train_rnn import perplexity_score
-
-            data = cast("Corpus", data)  # load_data of a language model's child config
-
-            ppls = score_perplexities(
-                self.space, self.cfg, archs, data, self._work(), epoch=epoch, on_scored=on_scored
-            )
-            # the search's score ranks as perplexity does; the perplexity stays beside it
-            return [
-                ok(e, perplexity_score(p, data.vocab), supernet_epoch=self.epoch,
-                   dev_perplexity=p, vocab=data.vocab) if math.isfinite(p)
-                else failed(e, "supernet: the cell's state diverged with the shared weights "
-                            "(validation perplexity is not finite)", supernet_epoch=self.epoch,
-                            dev_perplexity=None)
-                for e, p in zip(entries, ppls, strict=True)
-            ]  # fmt: skip
-        scores = score_archs(
-            self.space, self.cfg, archs, cast("Split", data), self._work(), epoch=epoch,
-            on_scored=on_scored,
+        scored = score_pool(
+            self.space, self.cfg, [e.arch for e in entries], self._data(data_dir), self._work(),
+            epoch=epoch, on_scored=on_scored,
         )  # fmt: skip
-        if not self.cfg.evaluator.proxies:
-            return [
-                ok(e, s, supernet_epoch=self.epoch) for e, s in zip(entries, scores, strict=True)
-            ]
-        return self._with_proxies(entries, scores, data_dir)
+        if self.cfg.evaluator.proxies:  # (image spaces: every architecture has a score)
+            return self._with_proxies(entries, [s.score or 0.0 for s in scored], data_dir)
+        return [
+            ok(e, s.score, supernet_epoch=self.epoch, **s.extra) if s.score is not None
+            else failed(e, s.error, supernet_epoch=self.epoch, **s.extra)
+            for e, s in zip(entries, scored, strict=True)
+        ]  # fmt: skip
 
     def _with_proxies(
         self, entries: Sequence[PoolEntry], scores: Sequence[float], data_dir: Path | None
@@ -201,8 +166,6 @@ class SupernetEvaluator(Evaluator):
         """evaluator.proxies: the score combines the shared-weight accuracy, standardized over
         this round's scoring (the whole pool), with the proxies' z-scores (each weighing as
         much as the supernet); the accuracy itself is kept as supernet_accuracy."""
-        from nao_kfp.evaluators.proxy import make_scorer
-
         scorer = make_scorer(self.cfg, data_dir)
         mean = statistics.fmean(scores)
         spread = statistics.pstdev(scores)
@@ -224,57 +187,9 @@ class SupernetEvaluator(Evaluator):
         self, ranked: Sequence[PoolEntry], *, data_dir: Path | None = None, log: Log | None = None
     ) -> tuple[PoolEntry, list[RerankEntry]]:
         """NAO-WS's selection: the best supernet.rerank_top retrained from scratch (the child
-        recipe, supernet.rerank_epochs) and the best of them by that dev accuracy."""
+        recipe, supernet.rerank_epochs) and the best of them by that dev score."""
         sn = self.cfg.supernet
-        if self.language_model:
-            # what the supernet said of a language model is its perplexity
-            return rerank_select(
-                self.cfg, ranked, sn.rerank_top, sn.rerank_epochs, data_dir=data_dir, log=log,
-                score_key="supernet_perplexity", view=lambda e: e.number("dev_perplexity"),
-            )  # fmt: skip
         return rerank_select(
             self.cfg, ranked, sn.rerank_top, sn.rerank_epochs, data_dir=data_dir, log=log,
             score_key="supernet_score",
         )  # fmt: skip
-
-
-def rerank_select(
-    cfg: Config,
-    ranked: Sequence[PoolEntry],
-    top_n: int,
-    epochs: int,
-    *,
-    data_dir: Path | None,
-    log: Log | None,
-    score_key: ScoreKey,
-    view: Callable[[PoolEntry], float | None] | None = None,
-) -> tuple[PoolEntry, list[RerankEntry]]:
-    """The best `top_n` of `ranked` (by a cheap score) retrained from scratch (the child recipe,
-    `epochs`) and the best of them by that dev accuracy; its cheap score (`view` of it, by
-    default its accuracy) is kept as score_key. With fewer than two, the best-scored wins as it
-    is."""
-    from nao_kfp.evaluators.train import work_dir
-    from nao_kfp.final import best_of, rerank
-
-    def said(e: PoolEntry) -> float | None:
-        return view(e) if view is not None else e.accuracy
-
-    top = list(ranked[:top_n])
-    if len(top) < 2:
-        return ranked[0], []
-    recipe = dataclasses.replace(cfg.child, epochs=epochs)
-    with work_dir() as tmp:
-        records = rerank(
-            get_space(cfg.search.space), [e.arch for e in top], recipe, tmp,
-            seed=cfg.search.seed, store=store_for(cfg), data_dir=data_dir, log=log, what="select",
-        )  # fmt: skip
-    for rec, e in zip(records, top, strict=True):
-        rec[score_key] = said(e)
-    win, rec = top[best_of(records)], records[best_of(records)]
-    keys: tuple[
-        Literal["test_accuracy", "params", "macs", "dev_perplexity", "test_perplexity"], ...
-    ]
-    keys = ("test_accuracy", "params", "macs", "dev_perplexity", "test_perplexity")
-    trained: JSONObject = {k: rec[k] for k in keys if rec.get(k) is not None}
-    extra: JSONObject = {**win.extra, **trained, score_key: said(win)}
-    return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records

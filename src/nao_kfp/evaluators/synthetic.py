@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 
 from nao_kfp.evaluators.base import Evaluator, Log, ok
+from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.spaces import Arch
 
@@ -23,7 +24,7 @@ LOW, HIGH = 0.5, 0.95
 
 
 class SyntheticEvaluator(Evaluator):
-    kind = "synthetic"
+    kind = KINDS["synthetic"]
 
     @cached_property
     def _weights(self) -> tuple[list[list[float]], list[list[list[float]]]]:

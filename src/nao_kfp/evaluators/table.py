@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from nao_kfp.config import Config
 from nao_kfp.errors import ConfigError
 from nao_kfp.evaluators.base import Accept, Evaluator, Log, failed, ok
+from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
 from nao_kfp.spaces import Arch
 from nao_kfp.tabular import Table, read_table
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 
 class TableEvaluator(Evaluator):
-    kind = "table"
+    kind = KINDS["table"]
 
     def __init__(self, cfg: Config, table: Table | None = None):
         super().__init__(cfg)

@@ -13,21 +13,18 @@ its own, so each task first removes those of processes that no longer run.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nao_kfp import faults, progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators.base import Evaluator, Log, failed, ok
+from nao_kfp.fanin import store_for
+from nao_kfp.kinds import KINDS
 from nao_kfp.pool import PoolEntry
+from nao_kfp.store import ChildCache
 from nao_kfp.store.base import StoreError
-
-WORK_ROOT = "nao-work"
 
 
 def child_digest(cfg: Config) -> str:
@@ -36,13 +33,7 @@ def child_digest(cfg: Config) -> str:
 
 
 class TrainEvaluator(Evaluator):
-    kind = "train"
-
-    def prepare(self, out_dir: Path) -> dict[str, str]:
-        """Stage the data set once, so that children read it from `out_dir` and never download."""
-        from nao_kfp.child import prepare_data as stage
-
-        return {"data_dir": str(stage(self.cfg.child, Path(out_dir)))}
+    kind = KINDS["train"]
 
     def evaluate(
         self,
@@ -53,9 +44,7 @@ class TrainEvaluator(Evaluator):
         shard: int = 0,
         log: Log | None = None,
     ) -> list[PoolEntry]:
-        from nao_kfp.child import train_child
-        from nao_kfp.fanin import store_for
-        from nao_kfp.store import ChildCache
+        from nao_kfp.child import runtime, train_child
 
         log = log or print
         cfg = self.cfg
@@ -64,7 +53,7 @@ class TrainEvaluator(Evaluator):
         if data_dir is not None:
             child_cfg = dataclasses.replace(child_cfg, data_dir=str(data_dir))
         store = store_for(cfg)
-        remove_stale_work_dirs()
+        runtime.remove_stale_work_dirs()
         done: list[PoolEntry] = []
         for i, e in enumerate(entries, start=1):
             cache = ChildCache(store, self.space.name, e.id, digest)
@@ -72,7 +61,7 @@ class TrainEvaluator(Evaluator):
             cached, resumed, attempts = result is not None, False, 0
             while result is None and attempts <= child_cfg.retries:
                 attempts += 1
-                with work_dir() as work:
+                with runtime.work_dir() as work:
                     resumed = cache.restore(work / "checkpoint.pt") or resumed
                     try:
                         faults.hit("child-start")
@@ -104,47 +93,9 @@ class TrainEvaluator(Evaluator):
             progress.emit(
                 "child", round=round_index, shard=shard, done=i, total=len(entries),
                 status=e.status, accuracy=e.accuracy, cached=cached, resumed=resumed,
+                metric=self.space.metric.name, vocab=e.integer("vocab"),
             )  # fmt: skip
         return done
-
-
-def _work_root() -> Path:
-    return Path(tempfile.gettempdir()) / WORK_ROOT
-
-
-@contextlib.contextmanager
-def work_dir() -> Iterator[Path]:
-    """A child's scratch directory, removed afterwards; named by this process's id so that a
-    later task can tell a killed task's leftovers from a running one's."""
-    root = _work_root()
-    root.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def remove_stale_work_dirs() -> list[Path]:
-    """Remove the work directories of processes that are gone (killed tasks)."""
-    root = _work_root()
-    gone = []
-    for path in root.iterdir() if root.is_dir() else []:
-        pid = path.name.split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(path, ignore_errors=True)
-            gone.append(path)
-    return gone
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _mirror_then(mirror: Callable[[Path], None]) -> Callable[[Path], None]:

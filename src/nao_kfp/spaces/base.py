@@ -4,11 +4,18 @@ A space owns its token layout: vocabulary, sequence length, the valid tokens at 
 symmetric variants, the canonical id, the string form and JSON. Every valid architecture is
 exactly one token sequence whose every token lies in its position's valid set, so sampling,
 mutation and validity are implemented once here, on tokens.
+
+A space also declares what its architectures are and what the project can do with them: the
+data its child network reads, that network and its weight-sharing supernet, whether zero-cost
+proxies and parameter budgets apply, and the metric its children are judged by. The config
+checks, the evaluators, the child trainers and the report read these declarations; nothing else
+keeps a list of space names.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import operator
 import random
 from abc import ABC, abstractmethod
@@ -16,9 +23,12 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from nao_kfp.errors import ArchError
+from nao_kfp.errors import ArchError, shown
+from nao_kfp.metric import ACCURACY, Metric
 
 A = TypeVar("A")
+# what a child network reads (SearchSpace.data): images or a text corpus (child.dataset's kind)
+DATA_KINDS = ("image", "text")
 # sample_unique with a budget gives up after this many samples without one it accepts
 GIVE_UP_AFTER = 1000
 
@@ -31,6 +41,23 @@ class SearchSpace(ABC, Generic[A]):
     has_symmetry: bool = False
     # symmetric_variants returns at most this many; the full class can be millions of sequences.
     max_variants: int = 256
+
+    # ------------------------------------------------------------ what it is (declared once)
+    # A space without a child network (the defaults) is searched with evaluator.kind synthetic
+    # or table only.
+    # What its child network reads, one of DATA_KINDS; the trainer follows from it (images:
+    # child/train.py's recipe, text: child/train_rnn.py's). "" without a child network.
+    data: str = ""
+    # Its child network, "module:Class", built as Class(arch, spec) (child/params.py).
+    network: str = ""
+    # Its weight-sharing supernet for NAO-WS (evaluator.kind supernet), "module:Class".
+    supernet: str = ""
+    # Zero-cost proxies (child/proxies.py) score its untrained child network.
+    proxies: bool = False
+    # search.max_params / max_macs measure its child network (child/params.py counts them).
+    budgets: bool = False
+    # What its children are judged by; the search ranks by the metric's score.
+    metric: Metric = ACCURACY
 
     # ------------------------------------------------------------ token layout (per space)
 
@@ -115,7 +142,7 @@ class SearchSpace(ABC, Generic[A]):
             tok = _as_token(raw)
             if tok is None:
                 raise ArchError(
-                    f"position {pos} ({self.position_name(pos)}): token {raw!r} is not an integer"
+                    f"position {pos} ({self.position_name(pos)}): token {shown(raw)} is not an integer"
                 )
             tokens[pos] = tok
             if tok not in self.valid_tokens(pos):
@@ -204,4 +231,13 @@ def parse_int(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ArchError(f"{what}: expected an integer, got {text!r}") from None
+        raise ArchError(f"{what}: expected an integer, got {shown(text)}") from None
+
+
+def resolve(ref: str) -> Any:
+    """What a space's "module:attr" declaration (network, supernet) names, imported."""
+    module, _, attr = ref.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise ArchError(f"{ref}: cannot import ({e})") from None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from nao_kfp.errors import ArchError
+from nao_kfp.errors import ArchError, shown
 from nao_kfp.spaces.base import SearchSpace, parse_int
 
 # (in1, op1, in2, op2)
@@ -41,6 +41,11 @@ class CellArch:
 
 class CellSpace(SearchSpace[CellArch]):
     has_symmetry = True
+    data = "image"
+    network = "nao_kfp.child.cnn:CellNetwork"
+    supernet = "nao_kfp.child.supernet:CellSupernet"
+    proxies = True
+    budgets = True
 
     def __init__(self, name: str, ops: Sequence[str], official_offset: int, nodes: int = 5):
         self.name = name
@@ -175,7 +180,9 @@ class CellSpace(SearchSpace[CellArch]):
 
     def _check_op(self, op: str, where: str) -> str:
         if op not in self._op_index:
-            raise ArchError(f"{where}: unknown op {op!r}; expected one of {', '.join(self.ops)}")
+            raise ArchError(
+                f"{where}: unknown op {shown(op)}; expected one of {', '.join(self.ops)}"
+            )
         return op
 
     # ------------------------------------------------------------ JSON

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nao_kfp.errors import ArchError
+from nao_kfp.errors import ArchError, shown
 from nao_kfp.spaces.base import SearchSpace
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -25,6 +25,10 @@ class Nb201Arch:
 
 class Nb201Space(SearchSpace[Nb201Arch]):
     name = "nb201"
+    data = "image"
+    network = "nao_kfp.child.nb201net:Nb201Network"
+    supernet = "nao_kfp.child.supernet:Nb201Supernet"
+    proxies = True
     vocab_size = len(NB201_OPS)
     seq_len = len(EDGES)
     _index = {op: i for i, op in enumerate(NB201_OPS)}
@@ -72,7 +76,7 @@ class Nb201Space(SearchSpace[Nb201Arch]):
         groups = s.split("+")
         if len(groups) != 3:
             raise ArchError(
-                f"nb201: expected 3 node groups joined by '+', got {len(groups)} in {s!r}"
+                f"nb201: expected 3 node groups joined by '+', got {len(groups)} in {shown(s)}"
             )
         ops: list[str] = []
         for node, g in enumerate(groups, start=1):
@@ -88,10 +92,10 @@ class Nb201Space(SearchSpace[Nb201Arch]):
                     raise ArchError(f"nb201 edge {j}->{node}: expected op~{j}, got {e!r}")
                 op, src = e.split("~")
                 if src != str(j):
-                    raise ArchError(f"nb201 edge {j}->{node}: expected input {j}, got {src!r}")
+                    raise ArchError(f"nb201 edge {j}->{node}: expected input {j}, got {shown(src)}")
                 if op not in self._index:
                     raise ArchError(
-                        f"nb201 edge {j}->{node}: unknown op {op!r}; expected one of {', '.join(NB201_OPS)}"
+                        f"nb201 edge {j}->{node}: unknown op {shown(op)}; expected one of {', '.join(NB201_OPS)}"
                     )
                 ops.append(op)
         return Nb201Arch(tuple(ops))  # type: ignore[arg-type]
@@ -105,7 +109,7 @@ class Nb201Space(SearchSpace[Nb201Arch]):
         for pos, op in enumerate(data):
             if not isinstance(op, str) or op not in self._index:
                 raise ArchError(
-                    f"nb201 {self.position_name(pos)}: unknown op {op!r}; expected one of {', '.join(NB201_OPS)}"
+                    f"nb201 {self.position_name(pos)}: unknown op {shown(op)}; expected one of {', '.join(NB201_OPS)}"
                 )
         return Nb201Arch(tuple(data))  # type: ignore[arg-type]
 

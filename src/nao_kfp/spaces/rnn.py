@@ -19,7 +19,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nao_kfp.errors import ArchError
+from nao_kfp.errors import ArchError, shown
+from nao_kfp.metric import PERPLEXITY
 from nao_kfp.spaces.base import SearchSpace, parse_int
 
 ACTIVATIONS = ("tanh", "relu", "identity", "sigmoid")
@@ -37,6 +38,10 @@ class RnnArch:
 
 class RnnSpace(SearchSpace[RnnArch]):
     has_symmetry = True
+    data = "text"
+    network = "nao_kfp.child.rnn:RnnLM"
+    supernet = "nao_kfp.child.rnn:RnnSupernet"  # trained by child/rnn_supernet_train.py
+    metric = PERPLEXITY
 
     def __init__(self, name: str = "enas-rnn", nodes: int = 12, acts: Sequence[str] = ACTIVATIONS):
         self.name = name
@@ -100,7 +105,7 @@ class RnnSpace(SearchSpace[RnnArch]):
             words = part.split()
             if len(words) != 2:
                 raise ArchError(
-                    f"{self.name} node {i}: expected 'predecessor activation', got {part!r}"
+                    f"{self.name} node {i}: expected 'predecessor activation', got {shown(part)}"
                 )
             pred = parse_int(words[0], f"{self.name} node {i} predecessor")
             nodes.append((self._check_pred(pred, i), self._check_act(words[1], i)))
@@ -109,7 +114,7 @@ class RnnSpace(SearchSpace[RnnArch]):
     def _check_act(self, act: str, node: int) -> str:
         if act not in self._act_index:
             raise ArchError(
-                f"{self.name} node {node}: unknown activation {act!r}; expected one of {', '.join(self.acts)}"
+                f"{self.name} node {node}: unknown activation {shown(act)}; expected one of {', '.join(self.acts)}"
             )
         return act
 
@@ -182,7 +187,7 @@ class RnnSpace(SearchSpace[RnnArch]):
                 and not isinstance(item[0], bool)
             ):
                 raise ArchError(
-                    f"{self.name} node {i}: expected [predecessor, activation], got {item!r}"
+                    f"{self.name} node {i}: expected [predecessor, activation], got {shown(item)}"
                 )
             pred, act = item
             if i == 1:

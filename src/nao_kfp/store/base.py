@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from nao_kfp import validate
 from nao_kfp.errors import NaoError
 
 if TYPE_CHECKING:
@@ -76,6 +77,16 @@ def checkpoint_key(space_name: str, arch_id: str, child_digest: str) -> str:
     return f"checkpoints/{_part(space_name)}/{_part(child_digest)}/{_part(arch_id)}/checkpoint.pt"
 
 
+def result_key_of(checkpoint: str) -> str | None:
+    """The result key of the child whose checkpoint is at key `checkpoint` (checkpoint_key's
+    shape), else None; `checkpoint` may be a longer path that ends in such a key."""
+    parts = checkpoint.replace("\\", "/").split("/")
+    if len(parts) < 5 or parts[-5] != "checkpoints" or parts[-1] != "checkpoint.pt":
+        return None
+    _, space_name, child_digest, arch_id, _ = parts[-5:]
+    return result_key(space_name, arch_id, child_digest)
+
+
 def _part(text: str) -> str:
     if not text or "/" in text or "\\" in text or "\x00" in text or text in (".", ".."):
         raise StoreError(f"store key part {text!r}: expected a non-empty name without '/'")
@@ -133,10 +144,12 @@ class Store(ABC):
         data = self.get_bytes(key)
         if data is None:
             return None
+
         try:
-            obj = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise StoreError(f"store key {key!r}: not valid JSON ({e})") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise StoreError(f"store key {key!r}: not UTF-8 text") from None
+        obj = validate.json_value(text, f"store key {key!r}", StoreError)
         if not isinstance(obj, dict):
             raise StoreError(f"store key {key!r}: expected a JSON object")
         return obj

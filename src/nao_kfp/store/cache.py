@@ -26,20 +26,22 @@ def open_store(
     default_dir: Path,
     *,
     on_corrupt: Callable[[CorruptObject], None] | None = None,
+    read_only: bool = False,
 ) -> Store:
     """S3 when cluster.s3_endpoint is set (credentials from S3_ACCESS_KEY / S3_SECRET_KEY),
     else a local directory: cluster.store_dir, or default_dir when that is empty. Either way
     behind SafeStore: checked objects (a corrupted one is reported and read as missing, unless
-    on_corrupt raises), transient failures retried up to cluster.store_deadline_s."""
+    on_corrupt raises), transient failures retried up to cluster.store_deadline_s. A read_only
+    store creates no S3 bucket (a missing one holds no objects)."""
     return SafeStore(
-        _backend(cluster, default_dir),
+        _backend(cluster, default_dir, read_only),
         deadline_s=cluster.store_deadline_s,
         delay_s=cluster.store_retry_delay_s,
         on_corrupt=on_corrupt,
     )
 
 
-def _backend(cluster: ClusterConfig, default_dir: Path) -> Store:
+def _backend(cluster: ClusterConfig, default_dir: Path, read_only: bool = False) -> Store:
     if not cluster.s3_endpoint:
         return LocalStore(Path(cluster.store_dir) if cluster.store_dir else Path(default_dir))
     creds = []
@@ -52,8 +54,9 @@ def _backend(cluster: ClusterConfig, default_dir: Path) -> Store:
             )
         creds.append(value)
     return S3Store(
-        cluster.s3_endpoint, cluster.s3_bucket, creds[0], creds[1], secure=cluster.s3_secure
-    )
+        cluster.s3_endpoint, cluster.s3_bucket, creds[0], creds[1], secure=cluster.s3_secure,
+        create_bucket=not read_only,
+    )  # fmt: skip
 
 
 def cached_result(store: Store, key: str) -> ChildResult | None:

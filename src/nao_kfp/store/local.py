@@ -154,8 +154,11 @@ def _sidecar(path: Path) -> Path:
 
 def _recorded(path: Path) -> str | None:
     """The digest the sidecar records ('' for a malformed one, which matches nothing)."""
+    side = _sidecar(path)
     try:
-        text = _sidecar(path).read_text(encoding="ascii", errors="replace")
+        if side.stat().st_size > 4096 or not side.is_file():  # a folder, a FIFO, a device
+            raise StoreError(f"{side}: not a checksum file (expected `<sha256>  {path.name}`)")
+        text = side.read_text(encoding="ascii", errors="replace")
     except FileNotFoundError:
         return None
     return (text.split() or [""])[0]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,13 +60,17 @@ _TRANSIENT_CODES = frozenset(
     {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout", "OperationAborted"}
 )
 # S3 error codes that mean "no such object" (servers differ in which one they send).
-_MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound"})
+# (a reader that creates no bucket finds a missing one the same way)
+_MISSING_CODES = frozenset(
+    {"NoSuchKey", "NoSuchObject", "NotFound", "ResourceNotFound", "NoSuchBucket"}
+)
 
 
 class S3Store(Store):
     """Objects in an S3 bucket (MinIO, SeaweedFS, AWS...), under an optional key prefix.
 
-    The bucket is created when missing. Single PUTs are atomic on S3, so no temp objects."""
+    The bucket is created when missing, unless the store only reads (`create_bucket` False: a
+    prior, a checkpoint to export). Single PUTs are atomic on S3, so no temp objects."""
 
     def __init__(
         self,
@@ -76,6 +81,7 @@ class S3Store(Store):
         *,
         secure: bool = False,
         prefix: str = "",
+        create_bucket: bool = True,
     ) -> None:
         import urllib3
         from minio import Minio
@@ -109,6 +115,8 @@ class S3Store(Store):
             ) from None
         from minio.error import S3Error
 
+        if not create_bucket:
+            return
         with self._errors("create bucket", ""):
             if not self._client.bucket_exists(bucket):
                 try:
@@ -265,16 +273,20 @@ def _split_endpoint(endpoint: str, secure: bool) -> tuple[str, bool]:
 
 
 class _Redactor:
-    """Replaces credential values in text; its repr shows none of them."""
+    """Replaces credential values in text, each as a whole (a short secret inside a word, as in
+    MaxRetryError, stays: it is not the secret there); its repr shows none of them."""
 
-    __slots__ = ("_values",)
+    __slots__ = ("_patterns",)
 
     def __init__(self, *secrets: str) -> None:
-        self._values = tuple(s for s in secrets if s)
+        self._patterns = tuple(
+            re.compile(rf"(?<![\w]){re.escape(s)}(?![\w])")
+            for s in sorted({s for s in secrets if s}, key=len, reverse=True)
+        )
 
     def scrub(self, text: str) -> str:
-        for v in self._values:
-            text = text.replace(v, "***")
+        for pattern in self._patterns:
+            text = pattern.sub("***", text)
         return text
 
     def __repr__(self) -> str:

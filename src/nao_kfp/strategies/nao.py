@@ -17,13 +17,13 @@ from pathlib import Path
 from nao_kfp import progress
 from nao_kfp.config import Config
 from nao_kfp.evaluators import TableEvaluator
+from nao_kfp.loop import rounds_for_budget, run_search
 from nao_kfp.strategies.base import Strategy, StrategyError
 from nao_kfp.tabular import Table, TabularEvaluator
 
 
 def benchmark_config(cfg: Config, table: Table, budget: int, seed: int) -> Config:
     """The config `nao search` would need to run exactly this benchmark run."""
-    from nao_kfp.loop import rounds_for_budget
 
     search = dataclasses.replace(cfg.search, seed=seed, max_evaluations=budget)
     search = dataclasses.replace(
@@ -41,7 +41,6 @@ class NaoStrategy(Strategy):
         self.log = log
 
     def search(self, ev: TabularEvaluator, seed: int) -> None:
-        from nao_kfp.loop import run_search
 
         if self.cfg.search.space != ev.space.name:
             raise StrategyError(

@@ -18,19 +18,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from nao_kfp import validate
 from nao_kfp.config import load_config
 from nao_kfp.errors import NaoError
 from nao_kfp.jsontypes import JSONObject
+from nao_kfp.numerics import describe
 from nao_kfp.records import BenchmarkDoc
 from nao_kfp.spaces import get_space
+from nao_kfp.spaces.nb201 import NB201
 from nao_kfp.strategies import EvolutionConfig, make_strategy
 from nao_kfp.strategies.runner import merge_results, run_benchmark, settings_of
 from nao_kfp.tabular import TableSpec, generate_table
+from nao_kfp.trace import first_difference
 
 REFERENCE_PATH = Path(__file__).resolve().parent.parent / "configs" / "reference" / "reproduce.json"
 
@@ -43,7 +48,7 @@ class ReproduceError(NaoError):
 class ReproduceSpec:
     """Small on purpose: the whole check runs in well under a minute on a laptop CPU."""
 
-    space: str = "nb201"
+    space: str = NB201.name
     table: TableSpec = field(default_factory=lambda: TableSpec(seed=0, rows=300))
     strategies: tuple[str, ...] = ("nao", "random", "evolution")
     budgets: tuple[int, ...] = (20, 40)
@@ -88,7 +93,12 @@ def run_strategy(spec: ReproduceSpec, name: str) -> BenchmarkDoc:
     cfg = load_config(spec.config, list(spec.overrides))
     strategy = make_strategy(name, cfg, evolution=spec.evolution)
     return run_benchmark(
-        table, {name: strategy}, spec.budgets, spec.seeds, settings={name: settings_of(strategy)}
+        table,
+        {name: strategy},
+        spec.budgets,
+        spec.seeds,
+        settings={name: settings_of(strategy)},
+        traces=True,
     )
 
 
@@ -106,11 +116,8 @@ COMPARED: tuple[Literal["reported", "valid", "arch"], ...] = ("reported", "valid
 def machine() -> dict[str, str]:
     """What NAO's float results depend on: CPU vendor, the instruction set torch dispatches to,
     torch's version and whether this process pinned portable numerics (nao_kfp.numerics)."""
-    import platform
 
     import torch
-
-    from nao_kfp.numerics import describe
 
     vendor = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
@@ -146,23 +153,24 @@ def load_reference(path: str | Path = REFERENCE_PATH) -> BenchmarkDoc:
         raise ReproduceError(f"{path}: no reference yet; run `nao reproduce --update-reference`")
     if path.is_dir():
         raise ReproduceError(f"{path}: is a folder; expected the reference JSON file")
-    try:
-        doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ReproduceError(f"{path}: not valid JSON ({e})") from None
+
+    doc = validate.json_file(path, str(path), ReproduceError)
     if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
         raise ReproduceError(f"{path}: expected a JSON object with a spec (a reference document)")
     return cast(BenchmarkDoc, doc)
 
 
 def compare_results(reference: BenchmarkDoc, actual: BenchmarkDoc) -> list[str]:
-    """Every difference as one line naming strategy, budget, seed and both values."""
+    """Every difference as one line naming strategy, budget, seed and both values; for a NAO
+    run whose trace differs, first the step and tensor where it parts from the reference."""
     diffs: list[str] = []
     if reference.get("table", {}).get("digest") != actual.get("table", {}).get("digest"):
         diffs.append(
             f"table digest: {reference.get('table', {}).get('digest')} (reference) != "
             f"{actual.get('table', {}).get('digest')} (this run): the generated table changed"
         )
+    # where a NAO run first parts from the reference comes first: the rest follows from it
+    diffs += _trace_differences(reference, actual)
     got = {(r["strategy"], r["budget"], r["seed"]): r for r in actual.get("runs", [])}
     for ref in reference.get("runs", []):
         key = (ref["strategy"], ref["budget"], ref["seed"])
@@ -191,6 +199,20 @@ def compare_results(reference: BenchmarkDoc, actual: BenchmarkDoc) -> list[str]:
     return diffs
 
 
+def _trace_differences(reference: BenchmarkDoc, actual: BenchmarkDoc) -> list[str]:
+    """For each run whose digest trace differs: the first step and tensor that differ (a
+    reference without traces, or a strategy without one, is not compared)."""
+    out = []
+    ref_t, act_t = reference.get("traces", {}), actual.get("traces", {})
+    for name, seeds in ref_t.items():
+        for seed, entries in seeds.items():
+            other = act_t.get(name, {}).get(seed)
+            where = first_difference(entries, other) if other is not None else None
+            if where:
+                out.append(f"{name} seed {seed}: first difference at {where}")
+    return out
+
+
 def check_reproduction(reference: BenchmarkDoc, actual: BenchmarkDoc) -> None:
     diffs = compare_results(reference, actual)
     if diffs:
@@ -201,8 +223,9 @@ def check_reproduction(reference: BenchmarkDoc, actual: BenchmarkDoc) -> None:
         ):
             hint = (
                 f"; the reference was made on {_describe(reference)}, this run on "
-                f"{_describe(actual)}: NAO's float results differ across CPUs, so compare on "
-                "matching hardware or rerun `nao reproduce --update-reference` here"
+                f"{_describe(actual)}. Portable numerics promise the same bits on both, so this "
+                "is a bug, not a reason to rewrite the reference: find the op with "
+                "benchmarks/numerics_replay.py on both machines"
             )
         raise ReproduceError(f"reproduce: {diffs[0]}{more}{hint}")
 

@@ -17,6 +17,8 @@ Results JSON (schema "nao-kfp.benchmark/1"); accuracies are in percent:
     curves       {strategy: {seed: [reported accuracy of the best-by-valid arch after query 1..max]}}
     histories    {strategy: {seed: [[index, arch, valid, test or null, source], ...]}}
     seconds      {strategy: {seed: wall seconds}}  (timing only; never compared)
+    traces       {strategy: {seed: [[step, tensor, digest], ...]}}: only when asked for (the
+                 reproduce check), and only for NAO, whose steps record them (nao_kfp.trace)
 
 Strategies are anytime (see strategies/base.py), so each strategy and seed runs once with the
 largest budget and every smaller budget reads the first `budget` queries of that run.
@@ -34,8 +36,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
+from nao_kfp import trace, validate
 from nao_kfp.config import Config
-from nao_kfp.errors import NaoError
+from nao_kfp.errors import NaoError, shorten, shown
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.records import (
     BENCHMARK_SCHEMA,
@@ -80,15 +83,20 @@ def parse_int_list(text: str, flag: str, *, minimum: int = 0) -> list[int]:
         part = part.strip()
         m = re.fullmatch(r"(-?\d+)(?:-(-?\d+))?", part)
         if not m:
-            raise ArgError(f"{flag} {text}: expected integers like 0-9 or 0,3,5, got {part!r}")
+            raise ArgError(
+                f"{flag} {shorten(text, 60)}: expected integers like 0-9 or 0,3,5, "
+                f"got {shown(part, 60)}"
+            )
+        if max(len(g) for g in m.groups() if g) > 18:  # and int() would refuse 4,300 digits
+            raise ArgError(f"{flag} {shorten(text, 60)}: expected numbers of at most 18 digits")
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi < lo:
-            raise ArgError(f"{flag} {text}: range {part} ends below its start")
+            raise ArgError(f"{flag} {shorten(text, 60)}: range {part} ends below its start")
         if lo < minimum:
-            raise ArgError(f"{flag} {text}: {lo} is below the minimum {minimum}")
+            raise ArgError(f"{flag} {shorten(text, 60)}: {lo} is below the minimum {minimum}")
         if hi - lo + 1 + len(out) > MAX_LIST:
-            raise ArgError(f"{flag} {text}: more than {MAX_LIST} values")
+            raise ArgError(f"{flag} {shorten(text, 60)}: more than {MAX_LIST} values")
         out.update(range(lo, hi + 1))
     return sorted(out)
 
@@ -99,7 +107,9 @@ def parse_names(text: str, flag: str, allowed: Sequence[str]) -> list[str]:
         raise ArgError(f"{flag}: expected a comma-separated list of {', '.join(allowed)}")
     for n in names:
         if n not in allowed:
-            raise ArgError(f"{flag}: unknown name {n!r}; expected some of {', '.join(allowed)}")
+            raise ArgError(
+                f"{flag}: unknown name {shown(n, 60)}; expected some of {', '.join(allowed)}"
+            )
     return list(dict.fromkeys(names))
 
 
@@ -114,7 +124,10 @@ def run_benchmark(
     *,
     settings: dict[str, JSONObject] | None = None,
     log: Callable[[str], None] | None = None,
+    traces: bool = False,
 ) -> BenchmarkDoc:
+    """Every strategy over every seed, once at the largest budget. `traces`: also keep each
+    run's digest trace (nao_kfp.trace; only NAO records one) under doc["traces"]."""
     budgets = sorted(set(budgets))
     reported = "test" if table.has_test else "valid"
     doc: BenchmarkDoc = {
@@ -142,8 +155,11 @@ def run_benchmark(
         doc["curves"][name], doc["histories"][name], doc["seconds"][name] = {}, {}, {}
         for seed in seeds:
             start = time.perf_counter()
-            history = strategy.run(table, budgets[-1], seed)
+            with trace.recording() as entries:
+                history = strategy.run(table, budgets[-1], seed)
             took = time.perf_counter() - start
+            if traces and entries:
+                doc.setdefault("traces", {}).setdefault(name, {})[str(seed)] = entries
             doc["seconds"][name][str(seed)] = round(took, 3)
             doc["curves"][name][str(seed)] = best_so_far(history, reported)
             doc["histories"][name][str(seed)] = [
@@ -321,10 +337,8 @@ def read_results(path: str | Path) -> BenchmarkDoc:
     path = Path(path)
     if not path.exists():
         raise ArgError(f"{path}: no such results file")
-    try:
-        doc: BenchmarkDoc = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ArgError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+
+    doc: BenchmarkDoc = validate.json_file(path, str(path), ArgError)
     check_results(doc)
     return doc
 
@@ -351,6 +365,8 @@ def merge_results(docs: Sequence[BenchmarkDoc]) -> BenchmarkDoc:
         out["curves"].update(d["curves"])
         out["histories"].update(d["histories"])
         out["seconds"].update(d["seconds"])
+        if "traces" in d:
+            out.setdefault("traces", {}).update(d["traces"])
     out["summary"] = summarize(out["runs"])
     return out
 
