@@ -26,8 +26,9 @@ venv: $(STAMP)
 search: $(STAMP)
 	$(BIN)/nao search $(SEARCH_ARGS)
 
+# pytest-xdist: one worker per core (at most 4), each test file (tests/conftest.py) on one worker
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,7 +14,8 @@ def final_train(
     metrics: Output[Metrics],
 ) -> None:
     """Re-rank the top final.rerank_top, train the winner with the final recipe (resuming per
-    epoch from the store), export it: a self-describing checkpoint and a torch.export program."""
+    epoch from the store), export it: a self-describing checkpoint, a torch.export program and
+    (final.aot_compile, where the image's g++ runs) its AOTInductor package."""
     from pathlib import Path
 
     from nao_kfp.components._base import log_metrics
@@ -29,11 +30,8 @@ def final_train(
         Path(data.path),
         Path(model.path),
     )
-    log_metrics(
-        metrics,
-        {k: out.get(k) for k in ("test_accuracy", "dev_accuracy", "params", "macs")},
-        "final/",
-    )
+    keys = ("test_accuracy", "dev_accuracy", "params", "macs", "compile_seconds")
+    log_metrics(metrics, {k: out.get(k) for k in keys}, "final/")
     # where KServe finds the model, and the InferenceService (in the artifact) that serves it
     model.metadata.update({k: out[k] for k in ("arch", "arch_id", "storage_uri") if k in out})
     if out.get("inference_service"):

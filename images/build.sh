@@ -7,9 +7,10 @@
 #
 # 1. podman (Debian's), set up for this kind of sandbox: runc, cgroupfs, no default ulimits.
 # 2. The base, made offline: debootstrap's minbase bookworm with Debian's python3 (3.11),
-#    python3-venv, ca-certificates and graphviz, imported with `podman import`. Set BASE_IMAGE to
-#    use another base that has python3 and its venv module (with graphviz, the build needs no
-#    network; without it, set BUILD_NETWORK=host so the Dockerfile can apt-get it).
+#    python3-venv, ca-certificates, graphviz and g++, imported with `podman import` and tagged
+#    with a digest of that list (a changed list makes a new base). Set BASE_IMAGE to use another
+#    base that has python3 and its venv module (with graphviz and g++, the build needs no
+#    network; without them, set BUILD_NETWORK=host so the Dockerfile can apt-get them).
 # 3. The wheelhouse (WHEELHOUSE, default build/wheelhouse, git-ignored): every wheel the image
 #    installs, at the versions of the Python environment it is made from (PYTHON, default
 #    .venv/bin/python), so a run in the image computes what a local run computes.
@@ -22,7 +23,8 @@ PYTHON=${PYTHON:-.venv/bin/python}
 DOCKERFILE=images/Dockerfile.cpu
 VERSION=$("$PYTHON" -c 'import nao_kfp; print(nao_kfp.__version__)')
 TAG=${NAO_IMAGE:-localhost/nao-kfp:$VERSION-cpu}
-BASE=${BASE_IMAGE:-localhost/nao-kfp-base:bookworm}
+BASE_PACKAGES=python3,python3-venv,ca-certificates,graphviz,g++
+BASE=${BASE_IMAGE:-localhost/nao-kfp-base:bookworm-$(echo "$BASE_PACKAGES" | cksum | cut -d' ' -f1)}
 WHEELHOUSE=${WHEELHOUSE:-build/wheelhouse}
 BUILD_NETWORK=${BUILD_NETWORK:-none}
 
@@ -66,7 +68,7 @@ make_base() {
     root=$(mktemp -d /var/tmp/nao-kfp-base.XXXXXX)
     log "debootstrap bookworm into $root"
     # DEBIAN_MIRROR empty: debootstrap's default mirror
-    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates,graphviz \
+    debootstrap --variant=minbase --include="$BASE_PACKAGES" \
         bookworm "$root" ${DEBIAN_MIRROR:+"$DEBIAN_MIRROR"} >"$root.log"
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
     tar -C "$root" -c . | podman import --change 'CMD ["/bin/bash"]' - "$BASE"
@@ -128,7 +130,8 @@ smoke() {
         python3 -c 'import kserve'
         nao katib check --help >/dev/null
         python3 -c 'import kubeflow.katib.katib_api_pb2_grpc, grpc_health.v1.health'
-        command -v dot >/dev/null"
+        command -v dot >/dev/null
+        command -v g++ >/dev/null"
 }
 
 setup_podman

@@ -40,7 +40,7 @@ def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
     done: dict[str, Any] = read_json(dest / MODEL_DIR / FINAL_JSON)
     record = read_json(dest / MODEL_DIR / INFO_FILE)
     done.update(model_dir=str(dest / MODEL_DIR), load=load_command(dest / MODEL_DIR, record))
-    for key in ("model", "program", "inference_service"):
+    for key in ("model", "program", "package", "inference_service"):
         if done.get(key):
             done[key] = str(dest / MODEL_DIR / Path(done[key]).name)
     write_json(dest / FINAL_JSON, done)

@@ -110,9 +110,22 @@ def start_s3_server(
     timeout_s: float = 30.0,
     access_key: str = ACCESS_KEY,
     secret_key: str = SECRET_KEY,
+    attempts: int = 3,
 ) -> S3Server:
     """Start SeaweedFS with an S3 gateway under workdir; return once the gateway answers.
-    The one identity it accepts is (access_key, secret_key)."""
+    The one identity it accepts is (access_key, secret_key). A port picked free can be taken
+    before weed binds it (by another pytest-xdist worker's server, or anything else on the
+    machine): a server that exits or never answers is started again on fresh ports."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start(workdir / f"try{attempt}", timeout_s, access_key, secret_key)
+        except (RuntimeError, TimeoutError):
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start(workdir: Path, timeout_s: float, access_key: str, secret_key: str) -> S3Server:
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     data.mkdir(exist_ok=True)

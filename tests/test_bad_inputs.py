@@ -327,6 +327,12 @@ _add(
     )
 )
 _add(conf("cluster.node_selector: expected a mapping, got ['a']", "cluster.node_selector=[a]"))
+_add(
+    conf(
+        "cluster.cpu_request: expected a CPU quantity such as 4, 0.5 or 500m, got 'four'",
+        "cluster.cpu_request=four",
+    )
+)
 _add(conf("{tmp}/c.yaml: expected a mapping at the top level", yaml_text="- search\n"))
 # ---------------------------------------------------------------- pool lines
 _add(
@@ -1185,6 +1191,14 @@ _add(
         ("serve", "{tmp}/m", "--name", "My_Model"),
         "argument --name: expected lowercase letters, digits and '-' (at most 63, no leading or "
         "trailing '-'), got 'My_Model'",
+        prog="nao serve",
+    )
+)
+_add(
+    Case(
+        "cli",
+        ("serve", "{tmp}/m", "--threads", "0"),
+        "argument --threads: expected a whole number >= 1, got '0'",
         prog="nao serve",
     )
 )

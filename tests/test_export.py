@@ -161,9 +161,11 @@ def test_an_older_checkpoint_needs_the_child_config(
 def test_nao_export_command(
     trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["export", "--checkpoint", str(trained[0]), "--out", str(tmp_path / "cli")]) == 0
+    cli = ["export", "--checkpoint", str(trained[0]), "--out", str(tmp_path / "cli")]
+    assert main([*cli, "--no-aot-compile"]) == 0  # tests/test_serve.py compiles one package
     line = json.loads(capsys.readouterr().out)
     assert Path(line["program"]).is_file() and Path(line["model"]).is_file()
+    assert line["package"] is None and not (tmp_path / "cli" / "model.aoti.pt2").exists()
     assert (
         main(["export", "--checkpoint", str(tmp_path / "nothing.pt"), "--out", str(tmp_path)]) == 2
     )
@@ -195,7 +197,8 @@ def test_a_store_checkpoint_exports_and_a_corrupted_one_is_refused_in_one_line(
     store.put_file(key, trained[0] / "checkpoint.pt")
     ckpt = tmp_path / "store" / key
     torch.load(ckpt, weights_only=True)  # a plain torch file, as any tool opens it
-    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "m")]) == 0
+    fast = "--no-aot-compile"  # tests/test_serve.py compiles one package
+    assert main(["export", "--checkpoint", str(ckpt), "--out", str(tmp_path / "m"), fast]) == 0
     assert (tmp_path / "m" / "model.pt2").is_file()
     capsys.readouterr()
     data = bytearray(ckpt.read_bytes())
@@ -259,6 +262,7 @@ def test_an_s3_checkpoint_exports_through_the_store(
     )
     url = f"s3://{s3_server.bucket}/{key}"
     endpoint = ["--set", f"cluster.s3_endpoint={s3_server.endpoint}"]
+    endpoint += ["--no-aot-compile"]  # tests/test_serve.py compiles one package
     assert main(["export", "--checkpoint", url, *endpoint, "--out", str(tmp_path / "m")]) == 0
     line = json.loads(capsys.readouterr().out)
     assert Path(line["program"]).is_file() and line["arch_id"]

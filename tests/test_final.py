@@ -25,6 +25,7 @@ TINY = [
     "final.enabled=true", "final.rerank_top=2", "final.rerank_epochs=1", "final.layers=1",
     "final.channels=6", "final.epochs=2", "final.batch_size=64", "final.train_subset=300",
     "final.cutout=2", "final.drop_path=0.1", "final.dropout=0.1",
+    "final.aot_compile=false",  # tests/test_serve.py compiles the suite's one package
 ]  # fmt: skip
 
 
@@ -58,6 +59,8 @@ def test_final_training_reranks_trains_full_size_and_exports(tmp_path: Path) -> 
     acc = float((logits.argmax(1) == images.test_y).float().mean())
     assert acc == pytest.approx(out["test_accuracy"])
     assert final.read_final(tmp_path / "w") == out
+    assert out["package"] is None and out["compile_seconds"] is None  # final.aot_compile=false
+    assert not (Path(out["model_dir"]) / "model.aoti.pt2").exists()
     # the model is in the store, and the InferenceService beside it serves it from there
     store_dir = (tmp_path / "w" / "store").resolve()
     assert out["storage_uri"].startswith(f"{store_dir}/models/enas/final-")
@@ -125,6 +128,26 @@ def test_an_nb201_cell_trains_as_a_final_model_and_exports(tmp_path: Path) -> No
         torch.testing.assert_close(program(x), model(x), rtol=1e-4, atol=1e-4)
 
 
+def test_without_a_compiler_the_final_model_is_exported_and_published_without_a_package(
+    tmp_path: Path,
+) -> None:
+    """final.aot_compile on, torch's compiler setting ($CXX) naming none that runs: one line in
+    the log, final.json says no package, and the store holds the model without one."""
+    from torch._inductor import config as inductor
+
+    cfg = load_config(
+        None, [*TINY, "final.rerank_top=1", "final.epochs=1", "final.aot_compile=true"]
+    )
+    lines: list[str] = []
+    with inductor.patch({"cpp.cxx": (str(tmp_path / "no-such-c++"),)}):
+        out = final.final_train(cfg, archs(1), tmp_path / "w", seed=0, log=lines.append)
+    no_compiler = "export: no C++ compiler ($CXX, else g++): model.aoti.pt2 not written"
+    assert f"{no_compiler}; nao serve runs model.pt2" in lines
+    assert out["package"] is None and out["compile_seconds"] is None
+    published = {p.name for p in Path(out["storage_uri"]).iterdir() if p.suffix != ".sha256"}
+    assert published == {"model.json", "model.pt", "model.pt2"}
+
+
 @pytest.mark.parametrize(
     ("overrides", "match"),
     [
@@ -159,7 +182,8 @@ def test_a_tiny_search_with_final_training_through_the_pipeline(
 
     sets = ["evaluator.kind=synthetic", "search.rounds=2", "final.enabled=true",
             "final.rerank_top=2", "final.rerank_epochs=1", "final.epochs=1", "final.layers=1",
-            "final.channels=4", "final.aux_head=false", "final.batch_size=64"]  # fmt: skip
+            "final.channels=4", "final.aux_head=false", "final.batch_size=64",
+            "final.aot_compile=false"]  # fmt: skip
     out = tmp_path / "run"
     args = ["search", "--out", str(out)]
     for s in sets:

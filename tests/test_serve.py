@@ -1,13 +1,18 @@
 """`nao serve`: the exported model behind KServe's model server, as a real process on 127.0.0.1.
 
-Both protocols answer the logits the exported program computes for the same pixels, with the
-class names; every bad payload is an HTTP 400 with one line; the server stops on SIGTERM."""
+The model is exported once with its AOTInductor package (the one compile of the suite, a
+minute or more). Both protocols answer the logits that package computes for the same pixels
+(the exported program's, to float precision), with the class names; without a package, or with
+one that does not load, the server runs the program; every bad payload is an HTTP 400 with one
+line; the server stops on SIGTERM."""
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,14 +43,24 @@ START_TIMEOUT_S = 90.0
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A trained (one epoch) and exported child, as tests/test_export.py makes one."""
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained (one epoch) child, as tests/test_export.py makes one."""
     cfg = load_config(None, CHILD)
     space = get_space("enas")
     ckpt = tmp_path_factory.mktemp("child")
     train_child(space, space.sample(random.Random(2)), cfg.child, ckpt, seed=0)
+    return ckpt / "checkpoint.pt"
+
+
+@pytest.fixture(scope="module")
+def model_dir(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The child exported with its AOTInductor package (this machine has g++)."""
     out = tmp_path_factory.mktemp("model")
-    export.export_model(ckpt / "checkpoint.pt", out)
+    lines: list[str] = []
+    done = export.export_model(checkpoint, out, aot_compile=True, log=lines.append)
+    assert done["package"] == str(out / "model.aoti.pt2"), lines
+    assert done["compile_seconds"] is not None and done["compile_seconds"] > 0
+    assert lines[-1] == f"export: model.aoti.pt2 compiled in {done['compile_seconds']:.0f} s"
     return out
 
 
@@ -85,7 +100,7 @@ def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     with log.open("w") as f:
         proc = subprocess.Popen(
             [sys.executable, "-m", "nao_kfp.cli", "serve", str(model_dir), "--port", str(port),
-             "--host", "127.0.0.1"],
+             "--host", "127.0.0.1", "--threads", "1"],
             stdout=f, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
     srv = Server(proc, port, log)
@@ -133,6 +148,13 @@ def program_logits(model_dir: Path, x: torch.Tensor) -> torch.Tensor:
         return torch.export.load(str(model_dir / "model.pt2")).module()(x)
 
 
+def package_logits(model_dir: Path, x: torch.Tensor) -> torch.Tensor:
+    """What the served package computes (and, to float precision, what the program does)."""
+    got = torch._inductor.aoti_load_package(str(model_dir / "model.aoti.pt2"))(x)
+    torch.testing.assert_close(got, program_logits(model_dir, x), rtol=1e-4, atol=1e-4)
+    return got
+
+
 def v2_body(x: torch.Tensor, **over: Any) -> dict[str, Any]:
     tensor = {"name": "pixels", "shape": list(x.shape), "datatype": "FP32",
               "data": x.flatten().tolist()} | over  # fmt: skip
@@ -157,7 +179,7 @@ def test_v2_infer_returns_the_programs_logits_and_the_class_names(
     assert logits["name"] == "logits" and logits["datatype"] == "FP32"
     assert logits["shape"] == [5, 10]
     got = torch.tensor(logits["data"], dtype=torch.float32).view(5, 10)
-    torch.testing.assert_close(got, program_logits(model_dir, x), rtol=0, atol=0)
+    torch.testing.assert_close(got, package_logits(model_dir, x), rtol=0, atol=0)
     record = torch.load(model_dir / "model.pt", weights_only=True)
     assert names == {"name": "class_names", "shape": [10], "datatype": "BYTES",
                      "parameters": None, "data": record["class_names"]}  # fmt: skip
@@ -169,8 +191,70 @@ def test_v1_predict_returns_the_same_logits(server: Server, model_dir: Path) -> 
     code, out = server.call("POST", "/v1/models/nao:predict", {"instances": x.tolist()})
     assert code == 200, out
     got = torch.tensor(out["predictions"], dtype=torch.float32)
-    torch.testing.assert_close(got, program_logits(model_dir, x), rtol=0, atol=0)
+    torch.testing.assert_close(got, package_logits(model_dir, x), rtol=0, atol=0)
     assert out["class_names"] == [str(d) for d in range(10)]
+
+
+def test_the_server_runs_the_package_warmed_up_before_it_reports_ready(server: Server) -> None:
+    """Its third line, after the model's summary (the first two)."""
+    line = server.log.read_text().splitlines()[2]
+    assert re.fullmatch(
+        r"nao serve: model\.aoti\.pt2 on cpu \(threads: 1\); warm-up request \d+ ms", line
+    ), line
+
+
+def test_without_a_package_or_with_one_that_does_not_load_it_serves_the_program(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("kserve", reason="the serve extra (pip install -e '.[serve]')")
+    from nao_kfp.serve import load_model
+
+    threads = torch.get_num_threads()
+    x = pixels(4, seed=3)
+    try:
+        for case, package in (("none", None), ("junk", b"not a package")):
+            folder = tmp_path / case
+            folder.mkdir()
+            for name in ("model.pt", "model.pt2", "model.json"):
+                shutil.copy(model_dir / name, folder / name)
+            if package is not None:
+                (folder / "model.aoti.pt2").write_bytes(package)
+            model = load_model(folder, threads=1)
+            assert model.runs == "model.pt2" and torch.get_num_threads() == 1
+            got = torch.from_numpy(model.logits(x.numpy(), "inputs[0]"))
+            torch.testing.assert_close(got, program_logits(model_dir, x), rtol=0, atol=0)
+            lines = capsys.readouterr().out.splitlines()
+            why = ["nao serve: model.aoti.pt2 cannot be read (RuntimeError); serving model.pt2"]
+            assert lines[:-1] == (why if package else [])
+            assert re.fullmatch(r"nao serve: model\.pt2 on cpu \(threads: 1\); warm-up "
+                                r"request \d+ ms", lines[-1])  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_an_export_without_a_compiler_writes_no_package_and_drops_an_old_one(
+    checkpoint: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    """A real run with $CXX naming no compiler (what AOTInductor compiles with): the export
+    still writes model.pt2 and says in one line that there is no package; the earlier export's
+    package in the folder is gone, so the server cannot run a stale model."""
+    out = tmp_path / "model"
+    shutil.copytree(model_dir, out)
+    env = {k: v for k, v in os.environ.items() if k != "TORCH_INDUCTOR_INSTALL_GXX"}
+    env["CXX"] = str(tmp_path / "no-such-c++")
+    proc = subprocess.run(
+        [sys.executable, "-m", "nao_kfp.cli", "export", "--checkpoint", str(checkpoint),
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.splitlines()[-1] == (
+        "export: no C++ compiler ($CXX, else g++): model.aoti.pt2 not written; "
+        "nao serve runs model.pt2"
+    )
+    line = json.loads(proc.stdout)
+    assert line["package"] is None and line["compile_seconds"] is None
+    assert not (out / "model.aoti.pt2").exists() and (out / "model.pt2").is_file()
 
 
 def test_health_and_metrics_come_from_kserve(server: Server) -> None:
@@ -339,6 +423,18 @@ def test_the_final_model_is_published_to_s3_with_an_s3_uri(
     (container,) = isvc["spec"]["predictor"]["containers"]
     assert container["env"] == [{"name": "STORAGE_URI", "value": out["storage_uri"]}]
     assert "limits" not in container["resources"]  # gpu_count 0: no GPU asked for
+
+
+@pytest.mark.parametrize(("request_", "threads"), [("4", "4"), ("500m", "1"), ("2.5", "3")])
+def test_the_inference_service_gives_nao_serve_a_thread_per_requested_cpu(
+    request_: str, threads: str
+) -> None:
+    from nao_kfp.serve import inference_service
+
+    cluster = load_config(None, [f"cluster.cpu_request={request_}"]).cluster
+    (container,) = inference_service("/m", cluster)["spec"]["predictor"]["containers"]
+    assert container["command"][-2:] == ["--threads", threads]
+    assert container["resources"]["requests"]["cpu"] == request_
 
 
 def test_without_kserve_nao_serve_says_which_extra_to_install(model_dir: Path) -> None:

@@ -19,6 +19,7 @@ from search_tiny import search_cli
 from nao_kfp.config import load_config
 from nao_kfp.errors import ConfigError
 from nao_kfp.loop import run_search
+from nao_kfp.pool import PoolEntry
 from nao_kfp.records import read_result
 
 TINY_WS = [
@@ -32,6 +33,7 @@ TINY_WS = [
 FINAL = [
     "final.enabled=true", "final.rerank_top=1", "final.epochs=1", "final.layers=1",
     "final.channels=4", "final.aux_head=false", "final.batch_size=64", "final.train_subset=300",
+    "final.aot_compile=false",  # tests/test_serve.py compiles the suite's one package
 ]  # fmt: skip
 
 
@@ -70,13 +72,23 @@ def test_nao_ws_compiles_through_the_one_factory(tmp_path: Path) -> None:
     assert not (Path(__file__).parents[1] / "pipelines" / "ws.py").exists()
 
 
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[PoolEntry], Path]:
+    """The tiny NAO-WS search run in-process once: its pool and its work folder. run_search
+    does no final training, so with FINAL's keys it is this same search."""
+    work = tmp_path_factory.mktemp("ws") / "w"
+    return run_search(load_config("demo", TINY_WS), work), work
+
+
 @pytest.mark.slow
-def test_a_tiny_ws_search_in_process(tmp_path: Path) -> None:
+def test_a_tiny_ws_search_in_process(
+    in_process: tuple[list[PoolEntry], Path], tmp_path: Path
+) -> None:
     cfg = load_config("demo", TINY_WS)
-    pool = run_search(cfg, tmp_path / "w")
+    pool, work = in_process
     assert len(pool) == 6 + 3 and all(e.status == "ok" for e in pool)
     assert {e.extra["supernet_epoch"] for e in pool} == {2}  # every arch re-scored in round 2
-    result = read_result(tmp_path / "w" / "result.json")
+    result = read_result(work / "result.json")
     assert [r.supernet["epoch"] for r in result.rounds] == [1, 2]
     assert len(result.rerank) == 2 and result.best is not None
     win = max(result.rerank, key=lambda r: r["dev_accuracy"])
@@ -89,7 +101,9 @@ def test_a_tiny_ws_search_in_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_a_tiny_ws_search_through_kfp_local_with_final_training(tmp_path: Path) -> None:
+def test_a_tiny_ws_search_through_kfp_local_with_final_training(
+    in_process: tuple[list[PoolEntry], Path], tmp_path: Path
+) -> None:
     cfg = load_config("demo", [*TINY_WS, *FINAL])
     shown = io.StringIO()
     result = run_local(cfg, tmp_path / "run", show=shown)
@@ -126,12 +140,11 @@ def test_a_tiny_ws_search_through_kfp_local_with_final_training(tmp_path: Path) 
     program = torch.export.load(final["program"]).module()
     assert program(x).shape == (3, 10)
 
-    inproc = run_search(cfg, tmp_path / "w")  # the in-process loop is the same search
+    inproc, work = in_process  # the in-process loop is the same search
     pool = [json.loads(x) for x in (tmp_path / "run" / "pool.jsonl").read_text().splitlines()]
     assert [(e["id"], e["accuracy"]) for e in pool] == [(e.id, e.accuracy) for e in inproc]
     assert (
-        read_result(tmp_path / "w" / "result.json").best
-        == read_result(tmp_path / "run" / "result.json").best
+        read_result(work / "result.json").best == read_result(tmp_path / "run" / "result.json").best
     )
 
 

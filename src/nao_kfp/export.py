@@ -11,6 +11,13 @@ the store: a local store's path or s3://BUCKET/KEY, checked against its checksum
   model.pt2   the same classifier as a torch.export program, which needs nothing but torch:
               torch.export.load("model.pt2").module()(x) with x of N×C×H×W pixels in [0, 1]
               (uint8 images / 255) returns N×classes logits; the normalization is inside.
+  model.aoti.pt2
+              (aot_compile=True, where a C++ compiler is found) the same program compiled ahead of
+              time by AOTInductor: `nao serve` runs it instead of model.pt2, several times
+              faster (benchmarks/bench_serve.py). On x86-64 it targets AVX2 (x86-64-v3), so that
+              it runs on other CPUs than the one that compiled it; its thread count is the
+              server's, not the compiling machine's. The compile takes about 40 CPU-seconds for
+              the demo's model; a compile that fails costs nothing but the package.
   model.json  what model.pt describes, readable (no weights).
 
 Checkpoints written before the normalization was recorded in them need the child section they
@@ -23,7 +30,9 @@ import dataclasses
 import json
 import math
 import os
+import platform
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +59,7 @@ from nao_kfp.store.base import result_key_of
 
 FORMAT, VERSION = "nao-kfp-model", 1
 MODEL_FILE, PROGRAM_FILE, INFO_FILE = "model.pt", "model.pt2", "model.json"
+PACKAGE_FILE = "model.aoti.pt2"  # AOTInductor's package of model.pt2 (aot_compile=True)
 S3_SCHEME = "s3://"
 METRIC_KEYS = ("dev_accuracy", "best_dev_accuracy", "test_accuracy", "params", "macs", "epochs")
 
@@ -130,10 +140,13 @@ class ChildCheckpoint:
 
 
 class Exported(TypedDict):
-    """export_model's files (model, program, info), the load command and the model's metrics."""
+    """export_model's files (model, program, info; package: model.aoti.pt2 or None when it was
+    not compiled), the compile's wall time, the load command and the model's metrics."""
 
     model: str
     program: str
+    package: str | None
+    compile_seconds: float | None
     info: str
     load: str
     arch_id: str
@@ -478,17 +491,78 @@ def load_command(out_dir: Path, record: ModelRecord | None = None) -> str:
     )
 
 
+def cxx_compiler() -> str | None:
+    """The C++ compiler AOTInductor compiles with ($CXX, else g++), or None when it does not
+    run here."""
+    # (torch._inductor takes over a second to import: only the export that compiles loads it)
+    from torch._inductor import cpp_builder, exc  # noqa: PLC0415
+
+    try:
+        return str(cpp_builder.get_cpp_compiler())
+    except exc.InvalidCxxCompiler:
+        return None
+
+
+def package_options() -> dict[str, object]:
+    """AOTInductor settings: kernels that read the thread count when they run (the server's
+    --threads) instead of this machine's core count; on x86-64, code for AVX2 CPUs
+    (x86-64-v3) instead of -march=native, so a package compiled on a training node with AMX
+    still runs on the serving node."""
+    from torch._inductor import cpu_vec_isa  # noqa: PLC0415 (as cxx_compiler's)
+
+    options: dict[str, object] = {"cpp.dynamic_threads": True}
+    isas = {str(isa) for isa in cpu_vec_isa.valid_vec_isa_list()}
+    if platform.machine() in ("x86_64", "AMD64") and "avx2" in isas:
+        options.update({"cpp.simdlen": 256, "cpp.march": "x86-64-v3"})
+    return options
+
+
+def compile_package(
+    program: torch.export.ExportedProgram, out_dir: Path, log: Callable[[str], None]
+) -> tuple[str | None, float | None]:
+    """model.aoti.pt2 beside model.pt2 (AOTInductor); its path and the compile's wall time, or
+    (None, None) with one line in the log when there is no C++ compiler or the compile fails:
+    the package only makes serving faster, and model.pt2 is already written."""
+    path = Path(out_dir) / PACKAGE_FILE
+    path.unlink(missing_ok=True)  # never an earlier export's package beside this program
+    compiler = cxx_compiler()
+    if compiler is None:
+        log(
+            f"export: no C++ compiler ($CXX, else g++): {PACKAGE_FILE} not written; "
+            f"nao serve runs {PROGRAM_FILE}"
+        )
+        return None, None
+    log(f"export: compiling {PACKAGE_FILE} with AOTInductor ({compiler}; a minute or more)")
+    start = time.monotonic()
+    try:
+        _atomic(path, lambda tmp: torch._inductor.aoti_compile_and_package(
+            program, package_path=str(tmp), inductor_configs=package_options()))  # fmt: skip
+    except Exception as e:  # a compiler error, a missing header, an unsupported op alike
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        log(
+            f"export: the AOTInductor compile failed ({type(e).__name__}: {first}); "
+            f"{PACKAGE_FILE} not written; nao serve runs {PROGRAM_FILE}"
+        )
+        return None, None
+    seconds = round(time.monotonic() - start, 1)
+    log(f"export: {PACKAGE_FILE} compiled in {seconds:.0f} s")
+    return str(path), seconds
+
+
 def export_model(
     checkpoint: str | Path,
     out_dir: Path,
     *,
     child_cfg: ChildConfig | None = None,
     cluster: ClusterConfig | None = None,
+    aot_compile: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> Exported:
-    """Write model.pt, model.pt2 and model.json into out_dir; return their paths, the load
-    command and the model's description. checkpoint: as read_checkpoint takes it. Everything is
-    read, checked and exported before out_dir is touched; a write that fails removes what it
-    created."""
+    """Write model.pt, model.pt2 and model.json into out_dir, and with aot_compile=True
+    model.aoti.pt2 where a C++ compiler is found (compile_package); return their paths, the
+    load command and the model's description. checkpoint: as read_checkpoint takes it.
+    Everything is read, checked and exported before out_dir is touched; a write that fails
+    removes what it created (a compile that fails leaves the rest written)."""
 
     state, path = read_checkpoint(checkpoint, cluster)
     metrics = child_metrics(str(checkpoint), path, cluster)
@@ -513,9 +587,16 @@ def export_model(
             raise ExportError(
                 f"--out {out_dir}: cannot write ({e.strerror or type(e).__name__})"
             ) from None
+    if aot_compile:
+        package, seconds = compile_package(program, out_dir, log or (lambda _line: None))
+    else:
+        (out_dir / PACKAGE_FILE).unlink(missing_ok=True)  # never an earlier export's package
+        package, seconds = None, None
     return {
         "model": str(out_dir / MODEL_FILE),
         "program": str(out_dir / PROGRAM_FILE),
+        "package": package,
+        "compile_seconds": seconds,
         "info": str(out_dir / INFO_FILE),
         "load": load,
         "arch_id": record["arch_id"],

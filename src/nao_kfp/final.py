@@ -88,7 +88,8 @@ def final_train(
     nao_kfp.store.Store (default: a local one in work_dir/store). data_dir: the staged data set,
     as for train_children. Returns (and writes to work_dir/final.json) arch, arch_id,
     test_accuracy, dev_accuracy, params (no auxiliary head), macs, epochs, seconds, rerank,
-    checkpoint, model_dir, model, program, load (the command that loads the model),
+    checkpoint, model_dir, model, program, package (model.aoti.pt2, None when not compiled:
+    final.aot_compile) and compile_seconds, load (the command that loads the model),
     storage_uri and inference_service (publish_model)."""
     from nao_kfp.child.runtime import CHECKPOINT
     from nao_kfp.export import export_model
@@ -115,7 +116,9 @@ def final_train(
     run = _Runner(space, store, seed, data_dir, log)
     final_digest = recipe_digest(full, seed, "final")
     res = run(winner, full, final_digest, train_dir, keep_checkpoint=True)
-    exported = export_model(train_dir / CHECKPOINT, work_dir / MODEL_DIR)
+    exported = export_model(
+        train_dir / CHECKPOINT, work_dir / MODEL_DIR, aot_compile=cfg.final.aot_compile, log=log
+    )
     key = f"{MODELS_PREFIX}/{space.name}/{final_digest}/{space.canonical_id(winner)}"
     serving = publish_model(cfg, store, work_dir / MODEL_DIR, key)
     out: FinalOutcome = {
@@ -132,6 +135,8 @@ def final_train(
         "model_dir": str(work_dir / MODEL_DIR),
         "model": exported["model"],
         "program": exported["program"],
+        "package": exported["package"],
+        "compile_seconds": exported["compile_seconds"],
         "load": exported["load"],
         "storage_uri": serving["storage_uri"],
         "inference_service": serving["inference_service"],
@@ -197,11 +202,12 @@ def publish_model(cfg: Config, store: Store, model_dir: Path, key: str) -> dict[
     (serve.py) into model_dir. Returns its storage_uri (s3://bucket/... with cluster.s3_endpoint,
     else the local store's path) and the YAML's path as inference_service."""
 
-    from nao_kfp.export import INFO_FILE, MODEL_FILE, PROGRAM_FILE
+    from nao_kfp.export import INFO_FILE, MODEL_FILE, PACKAGE_FILE, PROGRAM_FILE
     from nao_kfp.serve import INFERENCE_SERVICE_FILE, inference_service
 
-    for name in (MODEL_FILE, PROGRAM_FILE, INFO_FILE):
-        store.put_file(f"{key}/{name}", model_dir / name)
+    for name in (MODEL_FILE, PROGRAM_FILE, PACKAGE_FILE, INFO_FILE):
+        if name != PACKAGE_FILE or (model_dir / name).is_file():
+            store.put_file(f"{key}/{name}", model_dir / name)
     inner = unwrap(store)
     if isinstance(inner, S3Store):
         uri = "s3://" + "/".join(p for p in (inner.bucket, inner.prefix, key) if p)

@@ -44,9 +44,10 @@ from nao_kfp.spaces import get_space
 from nao_kfp.steps import Log, SearchFailed
 
 # final.json's paths of the files final copies into its output
-MOVED: tuple[Literal["model", "program", "inference_service"], ...] = (
+MOVED: tuple[Literal["model", "program", "package", "inference_service"], ...] = (
     "model",
     "program",
+    "package",
     "inference_service",
 )
 

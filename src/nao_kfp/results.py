@@ -89,6 +89,8 @@ class FinalOutcome(TypedDict, total=False):
     model_dir: str
     model: str
     program: str | None
+    package: str | None  # model.aoti.pt2 (final.aot_compile), None when not compiled
+    compile_seconds: float | None
     load: str
     storage_uri: str
     inference_service: str

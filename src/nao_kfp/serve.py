@@ -1,8 +1,11 @@
 """The exported model behind KServe: a custom predictor (kserve.Model) and its InferenceService.
 
-`NaoModel` loads model.pt2 (the torch.export program: N×C×H×W pixels in [0, 1] in, logits out,
-the normalization inside; on a GPU when there is one) and, from model.pt, the input shape and
-the class names. KServe's ModelServer does the rest: the open inference protocol v2 (`GET
+`NaoModel` loads model.aoti.pt2 (the program compiled ahead of time by AOTInductor, when the
+export wrote one and this CPU runs it), else model.pt2 (the torch.export program: N×C×H×W pixels
+in [0, 1] in, logits out, the normalization inside; on a GPU when there is one), and from
+model.pt the input shape and the class names. It sets torch's thread counts (--threads) and
+answers one warm-up request before it reports ready, so the first user's request does not wait
+for a cold model. KServe's ModelServer does the rest: the open inference protocol v2 (`GET
 /v2/models/<name>`, `POST /v2/models/<name>/infer`), v1 (`POST /v1/models/<name>:predict`),
 health (`/v2/health/ready`) and Prometheus metrics (`/metrics`). A payload this model cannot
 take (wrong shape, datatype or values, no inputs) raises kserve's InvalidInput, which the server
@@ -20,14 +23,19 @@ kserve is imported only by the functions that serve (the `serve` extra).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import os
+import platform
+import time
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig
+from nao_kfp.config import ACCELERATOR_LABEL, ClusterConfig, cpu_cores
 from nao_kfp.errors import NaoError, shorten
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.units import pct, si
@@ -120,6 +128,88 @@ def load_program(model_dir: Path) -> torch.nn.Module:
         quiet.setLevel(level)
 
 
+@contextlib.contextmanager
+def _quiet(*loggers: str) -> Iterator[None]:
+    """Only errors from these loggers while the block runs."""
+    quiet = [logging.getLogger(name) for name in loggers]
+    levels = [q.level for q in quiet]
+    for q in quiet:
+        q.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for q, level in zip(quiet, levels, strict=True):
+            q.setLevel(level)
+
+
+def load_package(path: Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    """model.aoti.pt2 as a callable; ServeError when this machine cannot run it (another kind
+    of CPU, instructions this CPU lacks, a GPU package) or it does not load."""
+    import torch
+    from torch._inductor import cpu_vec_isa
+
+    try:
+        loader: Any = torch._C._aoti.AOTIModelPackageLoader  # what torch's own loader asks
+        meta = loader.load_metadata_from_package(str(path), "model")
+    except Exception as e:  # zip and format errors alike
+        raise ServeError(f"cannot be read ({type(e).__name__})") from None
+    device, machine = meta.get("AOTI_DEVICE_KEY", ""), meta.get("AOTI_MACHINE", "")
+    isa = meta.get("AOTI_CPU_ISA", "")
+    # torch warns where a CUDA folder is installed without a GPU (a CPU package needs no CUDA),
+    # and when the package's instruction set is not this CPU's best one (export compiles for
+    # AVX2 on purpose, and the check below is the one that matters)
+    with _quiet("torch.utils.cpp_extension", "torch.export.pt2_archive._package"):
+        runs_here = {str(i).upper() for i in cpu_vec_isa.valid_vec_isa_list()}
+        if device != "cpu":
+            raise ServeError(f"was compiled for {device or 'another device'}, not a CPU")
+        if machine != platform.machine():
+            raise ServeError(f"was compiled for {machine} CPUs, this one is {platform.machine()}")
+        if isa and isa not in runs_here | {"INVALID_VEC_ISA"}:
+            raise ServeError(f"needs {isa} instructions, which this CPU lacks")
+        try:
+            return cast(
+                "Callable[[torch.Tensor], torch.Tensor]",
+                torch._inductor.aoti_load_package(str(path)),
+            )
+        except Exception as e:  # a missing library, a torch of another version alike
+            raise ServeError(f"cannot be loaded ({type(e).__name__})") from None
+
+
+def load_runner(
+    model_dir: Path, device: torch.device, log: Callable[[str], None]
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+    """What predict() calls, and its file: model.aoti.pt2 on a CPU that runs it, else (one line
+    in the log saying why) model.pt2 on `device`."""
+    from nao_kfp.export import PACKAGE_FILE, PROGRAM_FILE
+
+    package = Path(model_dir) / PACKAGE_FILE
+    if package.is_file() and device.type != "cpu":
+        log(f"nao serve: {PACKAGE_FILE} runs on a CPU; serving {PROGRAM_FILE} on {device.type}")
+    elif package.is_file():
+        try:
+            return load_package(package), PACKAGE_FILE
+        except ServeError as e:
+            log(f"nao serve: {PACKAGE_FILE} {e}; serving {PROGRAM_FILE}")
+    return load_program(model_dir).to(device), PROGRAM_FILE
+
+
+def default_threads() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_threads(threads: int) -> None:
+    """torch's intra-op threads (what one request's kernels use) and, while it can still be
+    set, a single inter-op thread (requests are answered one at a time)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or inter-op work already ran in this process
+        pass
+
+
 def model_class() -> type:
     """NaoModel, defined on first use so that kserve is needed only to serve."""
     try:
@@ -134,12 +224,22 @@ def model_class() -> type:
     import torch
 
     class NaoModel(kserve.Model):  # type: ignore[misc]
-        """model.pt2 as a KServe custom predictor: load() once, predict() per request."""
+        """The exported model as a KServe custom predictor: load() once (and a warm-up
+        request), predict() per request."""
 
-        def __init__(self, name: str, model_dir: Path):
+        def __init__(
+            self,
+            name: str,
+            model_dir: Path,
+            threads: int | None = None,
+            log: Callable[[str], None] | None = None,
+        ):
             super().__init__(name)
             self.model_dir = Path(model_dir)
+            self.threads = threads or default_threads()
+            self.log = log or _say  # what load() says: the file it runs and the warm-up
             self.program: Any = None
+            self.runs = ""  # the file predict() runs: model.aoti.pt2 or model.pt2
             self.device = torch.device("cpu")
             self.class_names: list[str] = []
             self.shape: tuple[int, int, int] = (0, 0, 0)
@@ -149,9 +249,17 @@ def model_class() -> type:
             inp = record["input"]
             self.shape = (int(inp["channels"]), int(inp["size"]), int(inp["size"]))
             self.class_names = [str(c) for c in record["class_names"]]
+            set_threads(self.threads)
             # the InferenceService asks for cluster.gpu_count GPUs: use one when there is one
             self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            self.program = load_program(self.model_dir).to(self.device)
+            self.program, self.runs = load_runner(self.model_dir, self.device, self.log)
+            start = time.perf_counter()  # a cold model answers its first request slowly
+            self.logits(np.zeros((1, *self.shape), dtype=np.float32), "warm-up")
+            warm_ms = (time.perf_counter() - start) * 1000
+            self.log(
+                f"nao serve: {self.runs} on {self.device.type} (threads: {self.threads}); "
+                f"warm-up request {warm_ms:.0f} ms"
+            )
             self.ready = True
             return self.ready
 
@@ -260,11 +368,22 @@ def model_class() -> type:
     return NaoModel
 
 
-def load_model(model_dir: Path, name: str = DEFAULT_NAME) -> Any:
-    """A loaded NaoModel (ready to predict)."""
-    model = model_class()(name, Path(model_dir))
+def load_model(
+    model_dir: Path,
+    name: str = DEFAULT_NAME,
+    *,
+    threads: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Any:
+    """A loaded NaoModel (ready to predict, warmed up). threads: torch's intra-op threads
+    (default: the CPUs this process may run on); log: where its lines go (default stdout)."""
+    model = model_class()(name, Path(model_dir), threads, log)
     model.load()
     return model
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def serve(model: object, *, port: int = HTTP_PORT, host: str = HOST) -> None:
@@ -380,10 +499,13 @@ def inference_service(
     }
     if cluster.gpu_count > 0:
         resources["limits"] = {cluster.gpu_resource: cluster.gpu_count}
+    # as many torch threads as the pod asks CPUs for (the node may have many more)
+    threads = str(max(1, math.ceil(cpu_cores(cluster.cpu_request))))
     container = {
         "name": "kserve-container",
         "image": cluster.image,
-        "command": ["nao", "serve", MOUNT, "--port", str(HTTP_PORT), "--name", name],
+        "command": ["nao", "serve", MOUNT, "--port", str(HTTP_PORT), "--name", name]
+        + ["--threads", threads],
         "env": [{"name": "STORAGE_URI", "value": storage_uri}],
         "ports": [{"containerPort": HTTP_PORT, "protocol": "TCP"}],
         "resources": resources,

@@ -20,6 +20,18 @@ def port_number(text: str) -> int:
     return int(text)
 
 
+MAX_THREADS = 1024  # more than the cores of any machine a model is served on
+
+
+def thread_count(text: str) -> int:
+    """argparse type: torch's thread count, 1-MAX_THREADS."""
+    if not text.isdigit() or len(text) > 5 or not 1 <= int(text) <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of threads 1-{MAX_THREADS}, got {shown(text, 40)}"
+        )
+    return int(text)
+
+
 def model_name(text: str) -> str:
     """argparse type: a lowercase DNS label (letters, digits, '-'; at most 63)."""
     if not NAME.fullmatch(text):
@@ -48,8 +60,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
         help="serve an exported model over HTTP (KServe: open inference protocol v2 and v1)",
-        description="Loads MODEL_DIR/model.pt2 (and the input shape and class names from "
-        "model.pt) into KServe's model server: POST /v2/models/NAME/infer with an FP32 tensor "
+        description="Loads MODEL_DIR/model.aoti.pt2 (AOTInductor's package, when `nao export` "
+        "compiled one and this CPU runs it) or MODEL_DIR/model.pt2, and the input shape and "
+        "class names from model.pt, into KServe's model server, after one warm-up request: POST /v2/models/NAME/infer with an FP32 tensor "
         'N×C×H×W of pixels in [0, 1], or POST /v1/models/NAME:predict with {"instances": '
         "[...]}, returns the logits and the class names; /v2/health/ready and /metrics come "
         "with it. Stops on Ctrl-C or SIGTERM. Needs the serve extra (pip install "
@@ -68,14 +81,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--name", type=model_name, default=DEFAULT_NAME,
         help=f"the model's name in the URLs (default {DEFAULT_NAME})",
     )  # fmt: skip
+    p.add_argument(
+        "--threads", type=thread_count, default=None,
+        help="torch's threads for one request (default: the CPUs this process may run on)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from nao_kfp.serve import ServeError, load_model, model_summary, serve
 
-    model = load_model(args.model_dir, args.name)  # every model error before the server starts
-    print(model_summary(args.model_dir, args.name, args.port), flush=True)
+    # every model error before the server starts; what the model is, then how it runs
+    loaded: list[str] = []
+    model = load_model(args.model_dir, args.name, threads=args.threads, log=loaded.append)
+    print(model_summary(args.model_dir, args.name, args.port), *loaded, sep="\n", flush=True)
     family = socket.getaddrinfo(args.host, args.port, proto=socket.IPPROTO_TCP)[0][0]
     with socket.socket(family) as s:
         try:

@@ -11,7 +11,7 @@ key's limits and runs the checks across keys once, in the order checks.py gives.
 from nao_kfp.config.bounds import MAX_SEED
 from nao_kfp.config.checks import NAME, check
 from nao_kfp.config.child import DATASETS, TRAIN_IMAGES, ChildConfig, RnnChildConfig
-from nao_kfp.config.cluster import ACCELERATOR_LABEL, ClusterConfig
+from nao_kfp.config.cluster import ACCELERATOR_LABEL, ClusterConfig, cpu_cores
 from nao_kfp.config.controller import RANK_LOSSES, ControllerConfig
 from nao_kfp.config.evaluator import EVALUATORS, PROXIES, EvaluatorConfig
 from nao_kfp.config.final import FinalConfig
@@ -69,6 +69,7 @@ __all__ = [
     "check",
     "config_from_json",
     "config_to_json",
+    "cpu_cores",
     "describe_keys",
     "load_config",
     "parse_override",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from nao_kfp.config.keys import key
@@ -49,7 +50,11 @@ class ClusterConfig:
         3, "Retries of a failed task.", min=0, max=100, why="each retry runs the task again"
     )
     retry_backoff: str = key("60s", "Wait before a task's retry (a Kubernetes duration).")
-    cpu_request: str = key("4", "CPU request of a training task.")
+    cpu_request: str = key(
+        "4",
+        "CPU request of a training task and of the final model's InferenceService (whose "
+        "nao serve runs this many threads, rounded up); e.g. 4, 0.5 or 500m.",
+    )
     memory_request: str = key("16Gi", "Memory request of a training task.")
     pipeline_root: str = key(
         "",
@@ -83,7 +88,23 @@ class ClusterConfig:
     )
 
 
+def cpu_cores(quantity: str) -> float:
+    """A Kubernetes CPU quantity in cores ('4' -> 4.0, '500m' -> 0.5); ConfigError naming
+    cluster.cpu_request otherwise."""
+    text = quantity.strip()
+    try:
+        cores = int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+    except ValueError:
+        cores = math.nan
+    if not cores > 0 or math.isinf(cores):
+        raise ConfigError(
+            f"cluster.cpu_request: expected a CPU quantity such as 4, 0.5 or 500m, got {quantity!r}"
+        )
+    return cores
+
+
 def check_cluster(cl: ClusterConfig) -> None:
+    cpu_cores(cl.cpu_request)
     if ":" not in cl.image.rsplit("/", 1)[-1] and "@" not in cl.image:
         raise ConfigError(
             f"cluster.image: {shown(cl.image)} has no tag; pin a version (no implicit :latest)"

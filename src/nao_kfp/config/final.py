@@ -76,6 +76,11 @@ class FinalConfig:
         max=MAX_IMAGES,
         why=IMAGES_WHY,
     )
+    aot_compile: bool = key(
+        True,
+        "Also export model.aoti.pt2 (AOTInductor) where a C++ compiler runs: nao serve runs it "
+        "several times faster than model.pt2; the compile takes a minute or more of CPU.",
+    )
 
 
 def check_final(f: FinalConfig) -> None:
