@@ -26,9 +26,10 @@ venv: $(STAMP)
 search: $(STAMP)
 	$(BIN)/nao search $(SEARCH_ARGS)
 
-# pytest-xdist: one worker per core (at most 4), each test file (tests/conftest.py) on one worker
+# pytest-xdist: one worker per core (at most 4), each test file (tests/conftest.py) on one worker;
+# the 20 slowest tests listed at the end
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 --dist loadfile --durations=20
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

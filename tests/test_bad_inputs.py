@@ -1198,7 +1198,7 @@ _add(
     Case(
         "cli",
         ("serve", "{tmp}/m", "--threads", "0"),
-        "argument --threads: expected a whole number >= 1, got '0'",
+        "argument --threads: expected a whole number of threads 1-1024, got '0'",
         prog="nao serve",
     )
 )
