@@ -70,7 +70,7 @@ SKIP = {
     "make venv": INSTALL,
     "source .venv/bin/activate": INSTALL,
     "python benchmarks/bench_nb201_levers.py --table <table.csv> --only recipe,no-proxy-seed --queries 25,50,100,200 --seeds 0-29": BIG_DATA,
-    "nao benchmark --space nb201 --table <table.csv> --config nb201 --strategy nao,evolution,random --queries 25,50,100,200 --seeds 0-29": BIG_DATA,
+    "nao benchmark --space nb201 --table <table.csv> --config nb201 --queries 25,50,100,200 --seeds 0-29": BIG_DATA,
     "python benchmarks/bench_nb201_levers.py --table <table.csv> --seeds 0-9": BIG_DATA,
     "nao benchmark --space nb201 --table <table.csv> --config nb201 --prior <prior.jsonl> --strategy nao,evolution --queries 25,50,100 --seeds 0-29": BIG_DATA,
     "python benchmarks/bench_supernet.py nb201 --data <cifar10-jpegs> --layers 1 --channels 8 --bn running --proxies synflow,params": BIG_DATA,
