@@ -80,6 +80,7 @@ SKIP = {
     "python benchmarks/bench_controller.py --mode paper --seed 0": "about 40 CPU-minutes (the paper's 1,000 controller epochs)",
     "python benchmarks/bench_controller.py --mode fast --seed 0": "about 2 CPU-minutes on 1,200 architectures: a benchmark, not a check",
     "python benchmarks/bench_local_rounds.py --rounds 50 --table <table.csv>": BIG_DATA,
+    "python benchmarks/bench_serve.py --threads 1": "about 6 CPU-minutes (two AOTInductor compiles, 4,800 timed requests): a benchmark, not a check",
     "nao submit --host http://localhost:8080 --experiment nao --run-name demo-1 --config demo": CLUSTER,
     "kfp --endpoint http://localhost:8080 run create -e nao -r demo-1 -f pipeline.yaml": CLUSTER,
     "nao search --config nao-ws-cifar10 --set child.data_dir=/data/cifar10": "a GPU and CIFAR-10",
