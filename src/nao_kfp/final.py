@@ -309,7 +309,8 @@ def rerank_select(
         )  # fmt: skip
     for rec, e in zip(records, top, strict=True):
         rec[score_key] = e.accuracy
-    win, rec = top[best_of(records)], records[best_of(records)]
+    best = best_of(records)
+    win, rec = top[best], records[best]
     keys: tuple[Literal["test_accuracy", "params", "macs"], ...] = (
         "test_accuracy",
         "params",

@@ -31,13 +31,10 @@ class ParamCount(Strategy):
     def _count(self, table: Table) -> dict[str, int]:
         if all(r.params is not None for r in table.rows):
             return {r.id: int(r.params or 0) for r in table.rows}
-        from nao_kfp.child.params import meta_network, search_spec
+        from nao_kfp.child.params import Budget, search_spec
 
-        spec = search_spec(self.cfg.child)
-        out = {}
-        for r in table.rows:
-            out[r.id] = sum(p.numel() for p in meta_network(table.space, r.arch, spec).parameters())
-        return out
+        sizes = Budget(table.space, search_spec(self.cfg.child))  # no limits: counts only
+        return {r.id: sizes.counts(r.arch)[0] for r in table.rows}
 
     def search(self, ev: TabularEvaluator, seed: int) -> None:
         counts = self.counts(ev.table)
