@@ -1,7 +1,9 @@
 """Run many `nao` invocations as real processes for the price of one interpreter start.
 
-A driver process (`sys.executable -c DRIVER`) imports the CLI once, then forks one child per
-invocation. Each child gets its own argv, stdin, stdout and stderr files and runs
+A driver process (`sys.executable -c DRIVER`) imports the CLI and the heavy libraries the
+commands import on first use (torch, torchvision, kfp, pydantic, kserve: most of a failing
+command's second) once, then forks one child per invocation. Whatever those imports print would
+be a line every user sees, so the driver fails if they print anything. Each child gets its own argv, stdin, stdout and stderr files and runs
 `python -m nao_kfp.cli` semantics: runpy as __main__, SystemExit gives the exit status, an
 uncaught exception prints its traceback and exits 1. The parent collects exit statuses with
 waitpid, so what the tests see is exactly what a user's shell would.
@@ -20,6 +22,17 @@ import json, os, runpy, sys, traceback
 import nao_kfp.cli
 
 nao_kfp.cli.build_parser()  # imports every command module once, before forking
+
+import contextlib, importlib, io
+shown = io.StringIO()
+with contextlib.redirect_stdout(shown), contextlib.redirect_stderr(shown):
+    for name in ("torch", "torchvision", "kfp.dsl", "kfp.local", "pydantic", "kserve"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # an environment without it: its commands import it (and fail) themselves
+if shown.getvalue():
+    raise SystemExit("importing the heavy libraries printed:\n" + shown.getvalue())
 
 def child(job):
     fd = os.open(job["stdin"], os.O_RDONLY)
