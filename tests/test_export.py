@@ -101,7 +101,7 @@ def test_the_exported_program_predicts_like_the_checkpoint_with_torch_alone(
     torch.testing.assert_close(got["one"], want[:1], rtol=1e-4, atol=1e-4)  # any batch size
     # the exported model scores the test set exactly as training reported it
     accuracy = float((got["logits"].argmax(1) == images.test_y).float().mean())
-    assert accuracy == pytest.approx(result["test_accuracy"])
+    assert accuracy == pytest.approx(result.test_accuracy)
     with torch.no_grad():
         rebuilt = export.load_classifier(Path(out["model"]))(x)
     torch.testing.assert_close(rebuilt, want, rtol=1e-5, atol=1e-5)
@@ -126,7 +126,7 @@ def test_the_checkpoint_describes_itself(
     assert record["input"] == {"channels": 1, "size": 8, "range": [0.0, 1.0]}
     split = image_data.split(image_data.load_images(cfg.child), cfg.child)
     assert record["normalize"] == {"mean": list(split.mean), "std": list(split.std)}
-    assert record["metrics"]["test_accuracy"] == result["test_accuracy"]
+    assert record["metrics"]["test_accuracy"] == result.test_accuracy
     assert record["metrics"]["params"] == sum(v.numel() for k, v in record["state_dict"].items()
                                               if "running_" not in k and "num_batches" not in k)  # fmt: skip
     info = json.loads(Path(out["info"]).read_text())
@@ -226,8 +226,8 @@ def test_a_store_checkpoint_exports_with_the_metrics_of_its_stored_result(
         tmp_path / "store" / checkpoint_key("enas", "a1", "d1"), tmp_path / "m"
     )
     info = json.loads(Path(out["info"]).read_text())
-    want = {"dev_accuracy": 0.25, "test_accuracy": result["test_accuracy"],
-            "params": result["params"], "macs": result["macs"]}  # fmt: skip
+    want = {"dev_accuracy": 0.25, "test_accuracy": result.test_accuracy,
+            "params": result.params, "macs": result.macs}  # fmt: skip
     assert {k: info["metrics"].get(k) for k in want} == want == {k: out["metrics"][k] for k in want}
     # a checkpoint outside a store's layout, with nothing beside it: no metrics, still exported
     lone = tmp_path / "lone" / "checkpoint.pt"

@@ -222,7 +222,8 @@ def child_metrics(
     if where is not None and os.path.lexists(where.parent / runtime.RESULT):
         # a result beside the checkpoint is part of what the user handed in: a damaged one is
         # an error (one line), not a silently missing extra
-        return cast(dict[str, object], runtime.read_result(where.parent))
+        result = runtime.read_result(where.parent)
+        return None if result is None else dict(result.to_json())
     try:
         found: object = None
         if where is not None:

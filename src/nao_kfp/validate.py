@@ -159,6 +159,30 @@ def config(cls: type[T], data: object, error: type[Exception], where: str = "") 
     raise error(_message(cls, where, _first(doc, errors), config=True)) from None
 
 
+# A record's field that its JSON leaves out while it is None (a key that "the run did not say"
+# is absent, not null): field(default=None, metadata=OMIT_NONE).
+OMIT_NONE = {"omit_none": True}
+
+
+def dump(value: Any) -> Any:
+    """A record as the JSON it is written as: dataclasses as objects (nested ones too), less
+    their OMIT_NONE fields that are None; lists and objects copied."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if item is not None or not f.metadata.get("omit_none"):
+                out[f.name] = dump(item)
+        return out
+    if isinstance(value, list):
+        return [dump(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(dump(v) for v in value)
+    if isinstance(value, dict):
+        return {k: dump(v) for k, v in value.items()}
+    return value
+
+
 def record(cls: type[T], data: object, where: str, error: type[Exception]) -> T:
     """A record (history, result.json, ...) from JSON data; `where` names the file."""
     from pydantic import ValidationError
