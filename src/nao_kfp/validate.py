@@ -269,7 +269,8 @@ def _message(cls: type, where: str, e: ErrorDetails, config: bool) -> str:
     loc, kind, value = e["loc"], e["type"], e["input"]
     path = shorten(_path(where, loc), 120)
     if kind == "missing":
-        return f"{shorten(_path(where, loc[:-1]), 120)}: missing key {loc[-1]!r}"
+        parent = shorten(_path(where, loc[:-1]), 120)
+        return f"{parent + ': ' if parent else ''}missing key {loc[-1]!r}"
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):
         if not config:
             return f"{path}: unknown key"
