@@ -243,6 +243,7 @@ class BenchmarkResults:
     seconds: Unchecked[dict[str, dict[str, float]]] = field(default_factory=dict)
     spec: Unchecked[dict[str, object]] = field(default_factory=dict)  # reproduce: what produced it
     traces: Unchecked[dict[str, dict[str, list[list[str]]]]] = field(default_factory=dict)
+    machine: Unchecked[dict[str, str]] = field(default_factory=dict)  # reproduce: where it ran
     schema: str = BENCHMARK_SCHEMA
 
 
