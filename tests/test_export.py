@@ -89,7 +89,7 @@ def test_the_exported_program_predicts_like_the_checkpoint_with_torch_alone(
     x = images.test_x.float() / 255
     torch.save(x, tmp_path / "x.pt")
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", ISOLATED, out["program"], str(tmp_path / "x.pt"),
+        [sys.executable, "-I", "-c", ISOLATED, out.program, str(tmp_path / "x.pt"),
          str(tmp_path / "y.pt")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -103,7 +103,7 @@ def test_the_exported_program_predicts_like_the_checkpoint_with_torch_alone(
     accuracy = float((got["logits"].argmax(1) == images.test_y).float().mean())
     assert accuracy == pytest.approx(result.test_accuracy)
     with torch.no_grad():
-        rebuilt = export.load_classifier(Path(out["model"]))(x)
+        rebuilt = export.load_classifier(Path(out.model))(x)
     torch.testing.assert_close(rebuilt, want, rtol=1e-5, atol=1e-5)
 
 
@@ -112,7 +112,7 @@ def test_the_checkpoint_describes_itself(
 ) -> None:
     _ckpt_dir, cfg, result = trained
     out = exported
-    record = torch.load(out["model"], weights_only=True)
+    record = torch.load(out.model, weights_only=True)
     space = get_space("enas")
     arch = space.from_json(record["arch"])
     assert record["format"] == "nao-kfp-model" and record["space"] == "enas"
@@ -129,9 +129,9 @@ def test_the_checkpoint_describes_itself(
     assert record["metrics"]["test_accuracy"] == result.test_accuracy
     assert record["metrics"]["params"] == sum(v.numel() for k, v in record["state_dict"].items()
                                               if "running_" not in k and "num_batches" not in k)  # fmt: skip
-    info = json.loads(Path(out["info"]).read_text())
+    info = json.loads(Path(out.info).read_text())
     assert "state_dict" not in info and info["arch_id"] == record["arch_id"]
-    assert info["load"] == out["load"] and "torch.export.load" in out["load"]
+    assert info["load"] == out.load and "torch.export.load" in out.load
 
 
 def test_the_load_command_runs(
@@ -225,15 +225,15 @@ def test_a_store_checkpoint_exports_with_the_metrics_of_its_stored_result(
     out = export.export_model(
         tmp_path / "store" / checkpoint_key("enas", "a1", "d1"), tmp_path / "m"
     )
-    info = json.loads(Path(out["info"]).read_text())
+    info = json.loads(Path(out.info).read_text())
     want = {"dev_accuracy": 0.25, "test_accuracy": result.test_accuracy,
             "params": result.params, "macs": result.macs}  # fmt: skip
-    assert {k: info["metrics"].get(k) for k in want} == want == {k: out["metrics"][k] for k in want}
+    assert {k: info["metrics"].get(k) for k in want} == want == {k: out.metrics[k] for k in want}
     # a checkpoint outside a store's layout, with nothing beside it: no metrics, still exported
     lone = tmp_path / "lone" / "checkpoint.pt"
     lone.parent.mkdir()
     lone.write_bytes((ckpt_dir / "checkpoint.pt").read_bytes())
-    assert export.export_model(lone, tmp_path / "m2")["metrics"] == {}
+    assert export.export_model(lone, tmp_path / "m2").metrics == {}
 
 
 def test_a_checkpoint_in_the_old_framed_store_format_still_exports(
@@ -243,7 +243,7 @@ def test_a_checkpoint_in_the_old_framed_store_format_still_exports(
     old = tmp_path / "checkpoint.pt"
     old.write_bytes(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
     out = export.export_model(old, tmp_path / "m")
-    assert Path(out["program"]).is_file()
+    assert Path(out.program).is_file()
 
 
 def test_an_s3_checkpoint_exports_through_the_store(

@@ -58,9 +58,9 @@ def model_dir(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     out = tmp_path_factory.mktemp("model")
     lines: list[str] = []
     done = export.export_model(checkpoint, out, aot_compile=True, log=lines.append)
-    assert done["package"] == str(out / "model.aoti.pt2"), lines
-    assert done["compile_seconds"] is not None and done["compile_seconds"] > 0
-    assert lines[-1] == f"export: model.aoti.pt2 compiled in {done['compile_seconds']:.0f} s"
+    assert done.package == str(out / "model.aoti.pt2"), lines
+    assert done.compile_seconds is not None and done.compile_seconds > 0
+    assert lines[-1] == f"export: model.aoti.pt2 compiled in {done.compile_seconds:.0f} s"
     return out
 
 

@@ -143,8 +143,8 @@ def final_train(
         model_dir=".",  # the paths: relative to final.json's folder, the model folder
         model=MODEL_FILE,
         program=PROGRAM_FILE,
-        package=None if exported["package"] is None else PACKAGE_FILE,
-        compile_seconds=exported["compile_seconds"],
+        package=None if exported.package is None else PACKAGE_FILE,
+        compile_seconds=exported.compile_seconds,
         load=load_command(Path(), read_json(model_dir / INFO_FILE)),
         storage_uri=uri,
         inference_service=isvc.name,
