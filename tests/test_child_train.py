@@ -41,7 +41,7 @@ def test_digits_child_learns_well_above_chance(tmp_path: Path) -> None:
     assert result.best_dev_accuracy >= result.dev_accuracy
     assert result.dev_size == 300 and result.train_size == 600
     assert result.params > 0 and result.macs > 0 and result.seconds > 0
-    assert json.loads((tmp_path / "result.json").read_text()) == result
+    assert json.loads((tmp_path / "result.json").read_text()) == result.to_json()
     # a finished child is not trained again
     assert train_child(space, enas_arch(), child_cfg("child.epochs=3"), tmp_path, seed=0) == result
 

@@ -24,6 +24,7 @@ from nao_kfp.child import train_child
 from nao_kfp.child.cnn import CellNetwork, NetSpec
 from nao_kfp.cli import main
 from nao_kfp.config import load_config
+from nao_kfp.results import ChildResult
 from nao_kfp.spaces import get_space
 from nao_kfp.store import LocalStore, checkpoint_key, open_store, result_key
 from nao_kfp.store.base import MAGIC
@@ -51,7 +52,7 @@ ISOLATED = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[str, Any]]:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, ChildResult]:
     cfg = load_config(None, CHILD)
     space = get_space("enas")
     arch = space.sample(random.Random(2))
@@ -62,7 +63,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[s
 
 @pytest.fixture(scope="module")
 def exported(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+    trained: tuple[Path, Any, ChildResult], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     return export.export_model(trained[0] / "checkpoint.pt", tmp_path_factory.mktemp("model"))
 
@@ -81,7 +82,7 @@ def reference_logits(ckpt_dir: Path, cfg: Any, x: torch.Tensor) -> torch.Tensor:
 
 
 def test_the_exported_program_predicts_like_the_checkpoint_with_torch_alone(
-    trained: tuple[Path, Any, dict[str, Any]], exported: dict[str, Any], tmp_path: Path
+    trained: tuple[Path, Any, ChildResult], exported: dict[str, Any], tmp_path: Path
 ) -> None:
     ckpt_dir, cfg, result = trained
     out = exported
@@ -108,7 +109,7 @@ def test_the_exported_program_predicts_like_the_checkpoint_with_torch_alone(
 
 
 def test_the_checkpoint_describes_itself(
-    trained: tuple[Path, Any, dict[str, Any]], exported: dict[str, Any]
+    trained: tuple[Path, Any, ChildResult], exported: dict[str, Any]
 ) -> None:
     _ckpt_dir, cfg, result = trained
     out = exported
@@ -137,14 +138,14 @@ def test_the_checkpoint_describes_itself(
 def test_the_load_command_runs(
     exported: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    python, flag, code = shlex.split(exported["load"])
+    python, flag, code = shlex.split(exported.load)
     assert (python, flag) == ("python", "-c") and "nao_kfp" not in code
     exec(code, {})  # what the command runs (the isolated run above shows torch alone suffices)
     assert capsys.readouterr().out.startswith("tensor([")
 
 
 def test_an_older_checkpoint_needs_the_child_config(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path
 ) -> None:
     ckpt_dir, cfg, _ = trained
     state = torch.load(ckpt_dir / "checkpoint.pt", weights_only=True)
@@ -159,7 +160,7 @@ def test_an_older_checkpoint_needs_the_child_config(
 
 
 def test_nao_export_command(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cli = ["export", "--checkpoint", str(trained[0]), "--out", str(tmp_path / "cli")]
     assert main([*cli, "--no-aot-compile"]) == 0  # tests/test_serve.py compiles one package
@@ -190,7 +191,7 @@ def test_language_models_are_refused_with_one_line(tmp_path: Path) -> None:
 
 
 def test_a_store_checkpoint_exports_and_a_corrupted_one_is_refused_in_one_line(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = LocalStore(tmp_path / "store")
     key = checkpoint_key("enas", "a1", "d1")
@@ -214,14 +215,14 @@ def test_a_store_checkpoint_exports_and_a_corrupted_one_is_refused_in_one_line(
 
 
 def test_a_store_checkpoint_exports_with_the_metrics_of_its_stored_result(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path
 ) -> None:
     """What `nao search` prints to serve the best child: its checkpoint's path in the run's
     store, with no result.json beside it; model.json gets the metrics from the store's result."""
     ckpt_dir, _cfg, result = trained
     store = LocalStore(tmp_path / "store")
     store.put_file(checkpoint_key("enas", "a1", "d1"), ckpt_dir / "checkpoint.pt")
-    store.put_json(result_key("enas", "a1", "d1"), {**result, "dev_accuracy": 0.25})
+    store.put_json(result_key("enas", "a1", "d1"), {**result.to_json(), "dev_accuracy": 0.25})
     out = export.export_model(
         tmp_path / "store" / checkpoint_key("enas", "a1", "d1"), tmp_path / "m"
     )
@@ -237,7 +238,7 @@ def test_a_store_checkpoint_exports_with_the_metrics_of_its_stored_result(
 
 
 def test_a_checkpoint_in_the_old_framed_store_format_still_exports(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path
 ) -> None:
     payload = (trained[0] / "checkpoint.pt").read_bytes()
     old = tmp_path / "checkpoint.pt"
@@ -247,7 +248,7 @@ def test_a_checkpoint_in_the_old_framed_store_format_still_exports(
 
 
 def test_an_s3_checkpoint_exports_through_the_store(
-    trained: tuple[Path, Any, dict[str, Any]],
+    trained: tuple[Path, Any, ChildResult],
     s3_env: list[str],
     s3_server: S3Server,
     tmp_path: Path,
@@ -258,7 +259,7 @@ def test_an_s3_checkpoint_exports_through_the_store(
         key, trained[0] / "checkpoint.pt"
     )
     open_store(load_config("demo", s3_env).cluster, tmp_path).put_json(
-        result_key("enas", f"s3-{tmp_path.name}", "d1"), trained[2]
+        result_key("enas", f"s3-{tmp_path.name}", "d1"), trained[2].to_json()
     )
     url = f"s3://{s3_server.bucket}/{key}"
     endpoint = ["--set", f"cluster.s3_endpoint={s3_server.endpoint}"]
@@ -266,7 +267,7 @@ def test_an_s3_checkpoint_exports_through_the_store(
     assert main(["export", "--checkpoint", url, *endpoint, "--out", str(tmp_path / "m")]) == 0
     line = json.loads(capsys.readouterr().out)
     assert Path(line["program"]).is_file() and line["arch_id"]
-    assert line["metrics"]["test_accuracy"] == trained[2]["test_accuracy"]  # the store's result
+    assert line["metrics"]["test_accuracy"] == trained[2].test_accuracy  # the store's result
     # without the endpoint, and for a missing object: one line each
     assert main(["export", "--checkpoint", url, "--out", str(tmp_path / "x")]) == 2
     assert "pass --set cluster.s3_endpoint=HOST:PORT" in capsys.readouterr().err

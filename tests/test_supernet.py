@@ -243,7 +243,7 @@ def test_resume_from_a_mid_round_checkpoint_gives_bitwise_the_same_supernet(
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
     # training to an epoch already reached trains nothing
     again = train_supernet(space, cfg, second, digits, tmp_path / "a", epochs_to=1, seed=5)
-    assert again.epoch == 3 and again.snapshot.endswith("supernet-epoch001.pt")
+    assert again["epoch"] == 3 and again["snapshot"].endswith("supernet-epoch001.pt")
 
 
 @pytest.mark.parametrize("space_name", ["enas", "nb201"])

@@ -122,8 +122,8 @@ class _Object:
         return core_schema.dict_schema()
 
 
-# A field checked as a JSON object only: TypedDicts (pydantic refuses typing.TypedDict before
-# Python 3.12) and the open-ended metrics and benchmark tables (which may hold NaN).
+# A field checked as a JSON object only: open-ended metrics, settings and benchmark tables
+# (which may hold NaN).
 Unchecked = Annotated[T, _Object()]
 
 
