@@ -95,7 +95,7 @@ def cifar(args: argparse.Namespace) -> None:
         result = train_child(space, arch, cfg, Path(tmp) / "run", seed=0, log=print)
         wall = time.perf_counter() - t0
     print(json.dumps({"bench": "cifar10-jpg", "net": "NAONet-B N=1 F=16", "stage_seconds": round(stage_s, 1),
-                      "wall_seconds": round(wall, 1), **result}))  # fmt: skip
+                      "wall_seconds": round(wall, 1), **result.to_json()}))  # fmt: skip
 
 
 def ptb(args: argparse.Namespace) -> None:
@@ -115,7 +115,7 @@ def ptb(args: argparse.Namespace) -> None:
         result = train_child(space, arch, cfg, Path(tmp), seed=0, log=print)
         wall = time.perf_counter() - t0
     print(json.dumps({"bench": "ptb", "hidden": args.hidden, "train_tokens": args.tokens,
-                      "wall_seconds": round(wall, 1), **result}))  # fmt: skip
+                      "wall_seconds": round(wall, 1), **result.to_json()}))  # fmt: skip
 
 
 def main() -> None:

@@ -155,7 +155,7 @@ def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict[st
     done = export_model(checkpoint(name, folder), folder / "model", aot_compile=True, log=print)
     after = os.times()  # the compiler runs in child processes
     compile_cpu = sum(after[:4]) - sum(cpu[:4])
-    if done["package"] is None:
+    if done.package is None:
         raise SystemExit("no AOTInductor package (no C++ compiler?): nothing to compare")
     model_dir = folder / "model"
     eager = load_classifier(model_dir / "model.pt")
@@ -194,7 +194,7 @@ def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict[st
             "p99_ms": round(percentile(lat[k], 99) * 1000, 2),
             "images_per_s": round(BATCH / statistics.median(thr[k]), 0),
             "requests": len(lat[k]),
-            "compile_s": done["compile_seconds"] if k == "package" else None,
+            "compile_s": done.compile_seconds if k == "package" else None,
             "export_cpu_s": round(compile_cpu, 1) if k == "package" else None,
         })  # fmt: skip
     return rows

@@ -242,9 +242,9 @@ def nb201(args: argparse.Namespace) -> None:
         pick = best_of(reranked)
         result["rerank"] = {
             "by": args.bn.split(",")[0], "epochs": args.rerank_epochs,
-            "cells": [{"cell": r["arch"], "dev_accuracy": r["dev_accuracy"], "valid": valid[i]}
+            "cells": [{"cell": r.arch, "dev_accuracy": r.dev_accuracy, "valid": valid[i]}
                       for i, r in zip(top, reranked, strict=True)],
-            "selected": reranked[pick]["arch"], "selected_valid": valid[top[pick]],
+            "selected": reranked[pick].arch, "selected_valid": valid[top[pick]],
             "selected_true_rank": ranked.index(top[pick]) + 1,
         }  # fmt: skip
     result["table_best_valid"] = max(valid)
@@ -327,10 +327,8 @@ def enas(args: argparse.Namespace) -> None:
         r = train_child(
             space, arch, cfg.child, Path(args.out) / "alone" / space.canonical_id(arch), seed=0
         )
-        alone.append(r["dev_accuracy"])
-        log(
-            f"stand-alone {i + 1}/{len(chosen)}: dev {r['dev_accuracy']:.4f} in {r['seconds']:.0f}s"
-        )
+        alone.append(r.dev_accuracy)
+        log(f"stand-alone {i + 1}/{len(chosen)}: dev {r.dev_accuracy:.4f} in {r.seconds or 0:.0f}s")
     result: dict[str, Any] = {
         "bench": "enas", "layers": args.layers, "channels": args.channels, "pool": args.pool,
         "epochs": args.epochs, "train_images": len(data.train_y), "dev_images": args.dev_images,

@@ -31,8 +31,7 @@ def final_train(
         Path(model.path),
     )
     keys = ("test_accuracy", "dev_accuracy", "params", "macs", "compile_seconds")
-    log_metrics(metrics, {k: out.get(k) for k in keys}, "final/")
+    log_metrics(metrics, {k: getattr(out, k) for k in keys}, "final/")
     # where KServe finds the model, and the InferenceService (in the artifact) that serves it
-    model.metadata.update({k: out[k] for k in ("arch", "arch_id", "storage_uri") if k in out})
-    if out.get("inference_service"):
-        model.metadata["inference_service"] = Path(out["inference_service"]).name
+    model.metadata.update(arch=out.arch, arch_id=out.arch_id, storage_uri=out.storage_uri)
+    model.metadata["inference_service"] = Path(out.inference_service).name

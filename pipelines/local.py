@@ -24,27 +24,19 @@ from nao_kfp.pipelines.search import build_pipeline
 
 from nao_kfp.config import Config, config_to_json
 from nao_kfp.errors import NaoError
-from nao_kfp.export import INFO_FILE, load_command
-from nao_kfp.final import FINAL_JSON, MODEL_DIR
+from nao_kfp.final import MODEL_DIR
 from nao_kfp.progress import Plan, ProgressFilter, Watch
-from nao_kfp.records import read_json, write_json
+from nao_kfp.records import read_json
 
 FINAL_DIR = "final"
 
 
-def keep_final(model_artifact: Path, dest: Path) -> dict[str, Any]:
-    """The final task's exported model, copied into DIR/final with a load command that points
-    there (the task's own, and result.json's, point at its artifact under DIR/kfp)."""
+def keep_final(model_artifact: Path, dest: Path) -> None:
+    """The final task's exported model folder, copied into DIR/final/model; its final.json
+    names the files relative to the folder, so it holds there as it is (result.json's copy
+    points at the artifact under DIR/kfp)."""
 
     shutil.copytree(model_artifact, dest / MODEL_DIR, dirs_exist_ok=True)
-    done: dict[str, Any] = read_json(dest / MODEL_DIR / FINAL_JSON)
-    record = read_json(dest / MODEL_DIR / INFO_FILE)
-    done.update(model_dir=str(dest / MODEL_DIR), load=load_command(dest / MODEL_DIR, record))
-    for key in ("model", "program", "package", "inference_service"):
-        if done.get(key):
-            done[key] = str(dest / MODEL_DIR / Path(done[key]).name)
-    write_json(dest / FINAL_JSON, done)
-    return done
 
 
 SCRATCH = ".tmp"

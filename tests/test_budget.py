@@ -135,7 +135,7 @@ def test_budget_counts_are_the_params_train_child_reports(tmp_path: Path) -> Non
     arch = space.sample(random.Random(4))
     counts = Budget(space, search_spec(cfg.child), max_macs=1).counts(arch)
     result = train_child(space, arch, cfg.child, tmp_path, seed=0)
-    assert counts == (result["params"], result["macs"])
+    assert counts == (result.params, result.macs)
 
 
 @pytest.mark.parametrize(

@@ -37,11 +37,11 @@ def enas_arch(seed: int = 0) -> object:
 def test_digits_child_learns_well_above_chance(tmp_path: Path) -> None:
     space = get_space("enas")
     result = train_child(space, enas_arch(), child_cfg("child.epochs=3"), tmp_path, seed=0)
-    assert result["dev_accuracy"] > 0.5  # chance is 0.1
-    assert result["best_dev_accuracy"] >= result["dev_accuracy"]
-    assert result["dev_size"] == 300 and result["train_size"] == 600
-    assert result["params"] > 0 and result["macs"] > 0 and result["seconds"] > 0
-    assert json.loads((tmp_path / "result.json").read_text()) == result
+    assert result.dev_accuracy > 0.5  # chance is 0.1
+    assert result.best_dev_accuracy >= result.dev_accuracy
+    assert result.dev_size == 300 and result.train_size == 600
+    assert result.params > 0 and result.macs > 0 and result.seconds > 0
+    assert json.loads((tmp_path / "result.json").read_text()) == result.to_json()
     # a finished child is not trained again
     assert train_child(space, enas_arch(), child_cfg("child.epochs=3"), tmp_path, seed=0) == result
 
@@ -72,7 +72,7 @@ def test_resume_from_a_mid_training_checkpoint_gives_the_same_weights(tmp_path: 
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     result_a = json.loads((tmp_path / "a" / "result.json").read_text())
-    assert result_b["dev_accuracy"] == result_a["dev_accuracy"]
+    assert result_b.dev_accuracy == result_a["dev_accuracy"]
 
 
 def test_dev_set_larger_than_the_training_set_is_a_clear_error(tmp_path: Path) -> None:
@@ -111,8 +111,8 @@ def test_image_folder_is_staged_and_trains(tmp_path: Path) -> None:
     assert d["train_x"].shape == (48, 3, 10, 10) and d["classes"] == ["dark", "light"]
     cfg = ChildConfig(**{**cfg.__dict__, "data_dir": str(staged_dir)})
     result = train_child(get_space("enas"), enas_arch(), cfg, tmp_path / "run", seed=0)
-    assert result["train_size"] == 40 and result["dev_size"] == 8
-    assert 0.0 <= result["dev_accuracy"] <= 1.0
+    assert result.train_size == 40 and result.dev_size == 8
+    assert 0.0 <= result.dev_accuracy <= 1.0
 
 
 def test_augment_crops_flips_and_cuts_out_reproducibly() -> None:
@@ -172,10 +172,10 @@ def test_rnn_child_trains_on_a_tiny_corpus_and_perplexity_falls(tmp_path: Path) 
     history = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["history"]
     ppls = [h["dev_perplexity"] for h in history]
     # an untrained model is about as good as a uniform guess: perplexity ≈ vocabulary size
-    assert ppls[-1] < ppls[0] and ppls[-1] < 0.5 * result["vocab"]
-    assert result["dev_perplexity"] == ppls[-1] and result["test_perplexity"] > 1
-    assert result["dev_accuracy"] == perplexity_score(ppls[-1], result["vocab"])
-    assert result["best_dev_accuracy"] >= result["dev_accuracy"]
+    assert ppls[-1] < ppls[0] and ppls[-1] < 0.5 * result.vocab
+    assert result.dev_perplexity == ppls[-1] and result.test_perplexity > 1
+    assert result.dev_accuracy == perplexity_score(ppls[-1], result.vocab)
+    assert result.best_dev_accuracy >= result.dev_accuracy
 
 
 def test_perplexity_score_ranks_like_perplexity() -> None:

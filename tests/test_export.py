@@ -24,6 +24,7 @@ from nao_kfp.child import train_child
 from nao_kfp.child.cnn import CellNetwork, NetSpec
 from nao_kfp.cli import main
 from nao_kfp.config import load_config
+from nao_kfp.results import ChildResult
 from nao_kfp.spaces import get_space
 from nao_kfp.store import LocalStore, checkpoint_key, open_store, result_key
 from nao_kfp.store.base import MAGIC
@@ -51,7 +52,7 @@ ISOLATED = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[str, Any]]:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, ChildResult]:
     cfg = load_config(None, CHILD)
     space = get_space("enas")
     arch = space.sample(random.Random(2))
@@ -62,7 +63,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[s
 
 @pytest.fixture(scope="module")
 def exported(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory
+    trained: tuple[Path, Any, ChildResult], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     return export.export_model(trained[0] / "checkpoint.pt", tmp_path_factory.mktemp("model"))
 
@@ -81,7 +82,7 @@ def reference_logits(ckpt_dir: Path, cfg: Any, x: torch.Tensor) -> torch.Tensor:
 
 
 def test_the_exported_program_predicts_like_the_checkpoint_with_torch_alone(
-    trained: tuple[Path, Any, dict[str, Any]], exported: dict[str, Any], tmp_path: Path
+    trained: tuple[Path, Any, ChildResult], exported: dict[str, Any], tmp_path: Path
 ) -> None:
     ckpt_dir, cfg, result = trained
     out = exported
@@ -89,7 +90,7 @@ def test_the_exported_program_predicts_like_the_checkpoint_with_torch_alone(
     x = images.test_x.float() / 255
     torch.save(x, tmp_path / "x.pt")
     proc = subprocess.run(
-        [sys.executable, "-I", "-c", ISOLATED, out["program"], str(tmp_path / "x.pt"),
+        [sys.executable, "-I", "-c", ISOLATED, out.program, str(tmp_path / "x.pt"),
          str(tmp_path / "y.pt")],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -101,18 +102,18 @@ def test_the_exported_program_predicts_like_the_checkpoint_with_torch_alone(
     torch.testing.assert_close(got["one"], want[:1], rtol=1e-4, atol=1e-4)  # any batch size
     # the exported model scores the test set exactly as training reported it
     accuracy = float((got["logits"].argmax(1) == images.test_y).float().mean())
-    assert accuracy == pytest.approx(result["test_accuracy"])
+    assert accuracy == pytest.approx(result.test_accuracy)
     with torch.no_grad():
-        rebuilt = export.load_classifier(Path(out["model"]))(x)
+        rebuilt = export.load_classifier(Path(out.model))(x)
     torch.testing.assert_close(rebuilt, want, rtol=1e-5, atol=1e-5)
 
 
 def test_the_checkpoint_describes_itself(
-    trained: tuple[Path, Any, dict[str, Any]], exported: dict[str, Any]
+    trained: tuple[Path, Any, ChildResult], exported: dict[str, Any]
 ) -> None:
     _ckpt_dir, cfg, result = trained
     out = exported
-    record = torch.load(out["model"], weights_only=True)
+    record = torch.load(out.model, weights_only=True)
     space = get_space("enas")
     arch = space.from_json(record["arch"])
     assert record["format"] == "nao-kfp-model" and record["space"] == "enas"
@@ -126,25 +127,25 @@ def test_the_checkpoint_describes_itself(
     assert record["input"] == {"channels": 1, "size": 8, "range": [0.0, 1.0]}
     split = image_data.split(image_data.load_images(cfg.child), cfg.child)
     assert record["normalize"] == {"mean": list(split.mean), "std": list(split.std)}
-    assert record["metrics"]["test_accuracy"] == result["test_accuracy"]
+    assert record["metrics"]["test_accuracy"] == result.test_accuracy
     assert record["metrics"]["params"] == sum(v.numel() for k, v in record["state_dict"].items()
                                               if "running_" not in k and "num_batches" not in k)  # fmt: skip
-    info = json.loads(Path(out["info"]).read_text())
+    info = json.loads(Path(out.info).read_text())
     assert "state_dict" not in info and info["arch_id"] == record["arch_id"]
-    assert info["load"] == out["load"] and "torch.export.load" in out["load"]
+    assert info["load"] == out.load and "torch.export.load" in out.load
 
 
 def test_the_load_command_runs(
     exported: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    python, flag, code = shlex.split(exported["load"])
+    python, flag, code = shlex.split(exported.load)
     assert (python, flag) == ("python", "-c") and "nao_kfp" not in code
     exec(code, {})  # what the command runs (the isolated run above shows torch alone suffices)
     assert capsys.readouterr().out.startswith("tensor([")
 
 
 def test_an_older_checkpoint_needs_the_child_config(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path
 ) -> None:
     ckpt_dir, cfg, _ = trained
     state = torch.load(ckpt_dir / "checkpoint.pt", weights_only=True)
@@ -159,7 +160,7 @@ def test_an_older_checkpoint_needs_the_child_config(
 
 
 def test_nao_export_command(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cli = ["export", "--checkpoint", str(trained[0]), "--out", str(tmp_path / "cli")]
     assert main([*cli, "--no-aot-compile"]) == 0  # tests/test_serve.py compiles one package
@@ -190,7 +191,7 @@ def test_language_models_are_refused_with_one_line(tmp_path: Path) -> None:
 
 
 def test_a_store_checkpoint_exports_and_a_corrupted_one_is_refused_in_one_line(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = LocalStore(tmp_path / "store")
     key = checkpoint_key("enas", "a1", "d1")
@@ -214,40 +215,40 @@ def test_a_store_checkpoint_exports_and_a_corrupted_one_is_refused_in_one_line(
 
 
 def test_a_store_checkpoint_exports_with_the_metrics_of_its_stored_result(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path
 ) -> None:
     """What `nao search` prints to serve the best child: its checkpoint's path in the run's
     store, with no result.json beside it; model.json gets the metrics from the store's result."""
     ckpt_dir, _cfg, result = trained
     store = LocalStore(tmp_path / "store")
     store.put_file(checkpoint_key("enas", "a1", "d1"), ckpt_dir / "checkpoint.pt")
-    store.put_json(result_key("enas", "a1", "d1"), {**result, "dev_accuracy": 0.25})
+    store.put_json(result_key("enas", "a1", "d1"), {**result.to_json(), "dev_accuracy": 0.25})
     out = export.export_model(
         tmp_path / "store" / checkpoint_key("enas", "a1", "d1"), tmp_path / "m"
     )
-    info = json.loads(Path(out["info"]).read_text())
-    want = {"dev_accuracy": 0.25, "test_accuracy": result["test_accuracy"],
-            "params": result["params"], "macs": result["macs"]}  # fmt: skip
-    assert {k: info["metrics"].get(k) for k in want} == want == {k: out["metrics"][k] for k in want}
+    info = json.loads(Path(out.info).read_text())
+    want = {"dev_accuracy": 0.25, "test_accuracy": result.test_accuracy,
+            "params": result.params, "macs": result.macs}  # fmt: skip
+    assert {k: info["metrics"].get(k) for k in want} == want == {k: out.metrics[k] for k in want}
     # a checkpoint outside a store's layout, with nothing beside it: no metrics, still exported
     lone = tmp_path / "lone" / "checkpoint.pt"
     lone.parent.mkdir()
     lone.write_bytes((ckpt_dir / "checkpoint.pt").read_bytes())
-    assert export.export_model(lone, tmp_path / "m2")["metrics"] == {}
+    assert export.export_model(lone, tmp_path / "m2").metrics == {}
 
 
 def test_a_checkpoint_in_the_old_framed_store_format_still_exports(
-    trained: tuple[Path, Any, dict[str, Any]], tmp_path: Path
+    trained: tuple[Path, Any, ChildResult], tmp_path: Path
 ) -> None:
     payload = (trained[0] / "checkpoint.pt").read_bytes()
     old = tmp_path / "checkpoint.pt"
     old.write_bytes(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
     out = export.export_model(old, tmp_path / "m")
-    assert Path(out["program"]).is_file()
+    assert Path(out.program).is_file()
 
 
 def test_an_s3_checkpoint_exports_through_the_store(
-    trained: tuple[Path, Any, dict[str, Any]],
+    trained: tuple[Path, Any, ChildResult],
     s3_env: list[str],
     s3_server: S3Server,
     tmp_path: Path,
@@ -258,7 +259,7 @@ def test_an_s3_checkpoint_exports_through_the_store(
         key, trained[0] / "checkpoint.pt"
     )
     open_store(load_config("demo", s3_env).cluster, tmp_path).put_json(
-        result_key("enas", f"s3-{tmp_path.name}", "d1"), trained[2]
+        result_key("enas", f"s3-{tmp_path.name}", "d1"), trained[2].to_json()
     )
     url = f"s3://{s3_server.bucket}/{key}"
     endpoint = ["--set", f"cluster.s3_endpoint={s3_server.endpoint}"]
@@ -266,7 +267,7 @@ def test_an_s3_checkpoint_exports_through_the_store(
     assert main(["export", "--checkpoint", url, *endpoint, "--out", str(tmp_path / "m")]) == 0
     line = json.loads(capsys.readouterr().out)
     assert Path(line["program"]).is_file() and line["arch_id"]
-    assert line["metrics"]["test_accuracy"] == trained[2]["test_accuracy"]  # the store's result
+    assert line["metrics"]["test_accuracy"] == trained[2].test_accuracy  # the store's result
     # without the endpoint, and for a missing object: one line each
     assert main(["export", "--checkpoint", url, "--out", str(tmp_path / "x")]) == 2
     assert "pass --set cluster.s3_endpoint=HOST:PORT" in capsys.readouterr().err

@@ -117,9 +117,7 @@ def test_typed_fields_round_trip_and_legacy_keys_read(tmp_path: Path) -> None:
     assert back[0] == e and back[1].round == 1 and back[1].predicted is None
     assert "predicted_after" not in (tmp_path / "q.jsonl").read_text()
     (tmp_path / "bad.jsonl").write_text(json.dumps({**legacy, "round": "two"}) + "\n")
-    with pytest.raises(
-        PoolError, match=r"bad.jsonl:1: round: expected an integer or null, got 'two'"
-    ):
+    with pytest.raises(PoolError, match=r"bad.jsonl:1: round: expected an integer, got 'two'"):
         read_pool(tmp_path / "bad.jsonl")
 
 
@@ -131,13 +129,13 @@ def test_parse_record_checks_accuracy_and_status() -> None:
     with pytest.raises(PoolError, match=r"x: accuracy: expected a fraction in \[0, 1\], got -4.2"):
         parse_record({**base, "accuracy": -4.2}, "x")
     for bad, msg in [
-        ({"accuracy": True}, "x: accuracy: expected a number or null, got True"),
+        ({"accuracy": True}, "x: accuracy: expected a number, got True"),
         (
             {"accuracy": float("inf")},
             "x: accuracy: inf is not allowed; use null with status failed",
         ),
         ({"accuracy": 0.3, "status": "pending"}, "x: accuracy: status pending needs null, got 0.3"),
-        ({"status": ["ok"]}, "x: status: expected one of ok, failed, pending, got ['ok']"),
+        ({"status": ["ok"]}, "x: status: expected 'ok', 'failed' or 'pending', got ['ok']"),
         ({"space": 3}, "x: space: expected a string, got 3"),
     ]:
         with pytest.raises(PoolError) as err:

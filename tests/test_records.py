@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nao_kfp.final import FINAL_JSON, read_final
 from nao_kfp.records import (
     History,
     RecordError,
@@ -16,6 +17,8 @@ from nao_kfp.records import (
     read_result,
     write_record,
 )
+from nao_kfp.results import ChildResult
+from nao_kfp.strategies.reproduce import REFERENCE_PATH
 from nao_kfp.strategies.runner import ArgError, check_results
 
 
@@ -69,3 +72,97 @@ def test_the_benchmark_document_is_checked_field_by_field() -> None:
         check_results({**doc, "runs": [{**doc["runs"][0], "valid": None}]})
     with pytest.raises(ArgError, match=r"^results.extra: unknown key$"):
         check_results({**doc, "extra": 1})
+
+
+def _final_doc() -> dict[str, object]:
+    """final.json as the final training writes it: paths relative to the model folder."""
+    return {
+        "arch": "a", "arch_id": "0123abcd", "test_accuracy": 0.9, "dev_accuracy": 0.91,
+        "params": 1000, "macs": 2000, "epochs": 2, "seconds": 1.5,
+        "rerank": [{"arch": "a", "id": "0123abcd", "dev_accuracy": 0.8, "test_accuracy": None,
+                    "params": 1000, "macs": 2000, "proxy_score": 0.5}],
+        "model_dir": ".", "model": "model.pt", "program": "model.pt2", "package": None,
+        "compile_seconds": None, "storage_uri": "s3://nao/models/x",
+        "load": "python -c \"import torch; m = torch.export.load('model.pt2').module()\"",
+        "inference_service": "inference-service.yaml",
+    }  # fmt: skip
+
+
+def test_final_json_reads_back_with_its_paths_resolved_against_its_folder(tmp_path: Path) -> None:
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / FINAL_JSON).write_text(json.dumps(_final_doc()))
+    final = read_final(tmp_path / "m")
+    assert final is not None and final.model_dir == str(tmp_path / "m")
+    assert final.program == str(tmp_path / "m" / "model.pt2") and final.package is None
+    assert f"torch.export.load('{tmp_path / 'm' / 'model.pt2'}')" in final.load
+    assert final.rerank[0].proxy_score == 0.5 and final.rerank[0].supernet_score is None
+    assert final.to_json()["rerank"] == _final_doc()["rerank"]  # absent keys stay absent
+    assert read_final(tmp_path / "elsewhere") is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"params": "many"}, "final.json.params: expected an integer, got 'many'"),
+        ({"model": None}, "final.json.model: expected a string, got None"),
+        ({"rerank": [{"arch": "a"}]}, "final.json.rerank[0]: missing key 'id'"),
+        ({"checkpoint": "c.pt"}, "final.json.checkpoint: unknown key"),
+    ],
+)
+def test_a_bad_final_json_is_one_line_naming_the_file_and_key(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    (tmp_path / FINAL_JSON).write_text(json.dumps({**_final_doc(), **change}))
+    with pytest.raises(RecordError) as err:
+        read_final(tmp_path)
+    assert str(err.value) == f"{tmp_path / message}" and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"dev_accuracy": "high"}, "result.json.dev_accuracy: expected a number, got 'high'"),
+        ({"dev_accuracy": 0.5, "params": 1.5}, "result.json.params: expected an integer, got 1.5"),
+        ({"dev_accuracy": 0.5, "devacc": 1}, "result.json.devacc: unknown key"),
+        ({"params": 3}, "result.json: missing key 'dev_accuracy'"),
+    ],
+)
+def test_a_bad_child_result_is_one_line_naming_the_file_and_key(
+    tmp_path: Path, doc: dict[str, object], message: str
+) -> None:
+    from nao_kfp.child import runtime
+
+    (tmp_path / "result.json").write_text(json.dumps(doc))
+    with pytest.raises(RecordError) as err:
+        runtime.read_result(tmp_path)
+    assert str(err.value) == f"{tmp_path / message}"
+
+
+def test_a_child_result_keeps_its_keys_through_the_file(tmp_path: Path) -> None:
+    from nao_kfp.child import runtime
+
+    result = ChildResult(dev_accuracy=0.5, params=10, vocab=None, device="cpu")
+    runtime.write_result(tmp_path, result)
+    assert json.loads((tmp_path / "result.json").read_text()) == {
+        "dev_accuracy": 0.5, "params": 10, "device": "cpu"
+    }  # fmt: skip
+    assert runtime.read_result(tmp_path) == result
+
+
+def test_a_bad_benchmark_document_is_one_line_naming_the_file_and_key(tmp_path: Path) -> None:
+    from nao_kfp.strategies.reproduce import ReproduceError, load_reference
+    from nao_kfp.strategies.runner import read_results
+
+    doc = json.loads(REFERENCE_PATH.read_text())
+    path = tmp_path / "b.json"
+    bad = {**doc, "runs": [{**doc["runs"][0], "valid": "x"}, *doc["runs"][1:]]}
+    path.write_text(json.dumps(bad))
+    with pytest.raises(ArgError) as err:
+        read_results(path)
+    assert str(err.value) == f"{path}.runs[0].valid: expected a number, got 'x'"
+    with pytest.raises(ReproduceError) as rerr:
+        load_reference(path)
+    assert str(rerr.value) == str(err.value)
+    path.write_text(json.dumps({**doc, "table": {**doc["table"], "rows": None}}))
+    with pytest.raises(ArgError, match=rf"^{path}.table.rows: expected an integer, got None$"):
+        read_results(path)

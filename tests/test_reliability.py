@@ -20,6 +20,7 @@ from nao_kfp.config import load_config
 from nao_kfp.errors import NaoError
 from nao_kfp.evaluators import make_evaluator
 from nao_kfp.pool import entry, read_pool
+from nao_kfp.results import ChildResult
 from nao_kfp.store import ChildCache, LocalStore, StoreError, open_store
 from nao_kfp.store.base import StoreUnavailable
 from nao_kfp.store.cache import mirror_checkpoint, previous_key, restore_checkpoint
@@ -121,7 +122,7 @@ def test_a_corrupted_checkpoint_falls_back_and_a_corrupted_result_is_retrained(
     prev.write_bytes(prev.read_bytes().replace(b"epoch 1", b"epoch 9", 1))  # bit rot
     assert not restore_checkpoint(store, key, tmp_path / "none.pt")  # neither is loaded
     cache = ChildCache(store, "enas", "a", "d")
-    cache.save_result({"dev_accuracy": 0.5})
+    cache.save_result(ChildResult(dev_accuracy=0.5))
     raw = tmp_path / "store" / cache.result_key
     raw.write_bytes(raw.read_bytes().replace(b"0.5", b"0.9"))  # flipped, not truncated
     assert cache.result() is None  # so the child is trained again
@@ -203,7 +204,7 @@ def _writer(args: tuple[list[str], str, str, int]) -> None:
     for epoch in range(n):
         tmp.write_bytes(f"{arch}:{epoch}".encode() * 1000)
         mirror(tmp)
-    cache.save_result({"dev_accuracy": 0.5, "arch": arch, "epochs": n})
+    cache.save_result(ChildResult(dev_accuracy=0.5, device=arch, epochs=n))
 
 
 def test_eight_concurrent_children_leave_a_consistent_cache_in_one_bucket(
@@ -216,7 +217,7 @@ def test_eight_concurrent_children_leave_a_consistent_cache_in_one_bucket(
     store = open_store(load_config("demo", sets).cluster, tmp_path)
     for a in archs:
         cache = ChildCache(store, "enas", a, "digest")
-        assert cache.result() == {"dev_accuracy": 0.5, "arch": a, "epochs": 5}
+        assert cache.result() == ChildResult(dev_accuracy=0.5, device=a, epochs=5)
         assert cache.restore(tmp_path / f"{a}.pt")
         assert (tmp_path / f"{a}.pt").read_bytes() == f"{a}:4".encode() * 1000
         prev = tmp_path / f"{a}.prev.pt"

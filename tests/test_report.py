@@ -290,9 +290,9 @@ def test_an_enas_rnn_result_carries_perplexity_into_report_table_and_result(tmp_
     pool = []
     for i, arch in enumerate(archs):
         res = train_child(space, arch, cfg.child, tmp_path / f"c{i}", seed=i)
-        assert res["dev_perplexity"] > 1 and res["vocab"] == 12  # 10 words, <eos>, <unk>
-        pool.append(entry(space, arch, accuracy=res["dev_accuracy"], round=1, source="random",
-                          **{k: v for k, v in res.items() if k != "dev_accuracy"}))  # fmt: skip
+        assert res.dev_perplexity > 1 and res.vocab == 12  # 10 words, <eos>, <unk>
+        pool.append(entry(space, arch, accuracy=res.dev_accuracy, round=1, source="random",
+                          **{k: v for k, v in res.to_json().items() if k != "dev_accuracy"}))  # fmt: skip
     best = max(pool, key=lambda e: (e.accuracy, e.id))
     result = {
         "name": "ptb", "space": "enas-rnn", "evaluated": 2, "failed": 0,

@@ -58,9 +58,9 @@ def model_dir(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     out = tmp_path_factory.mktemp("model")
     lines: list[str] = []
     done = export.export_model(checkpoint, out, aot_compile=True, log=lines.append)
-    assert done["package"] == str(out / "model.aoti.pt2"), lines
-    assert done["compile_seconds"] is not None and done["compile_seconds"] > 0
-    assert lines[-1] == f"export: model.aoti.pt2 compiled in {done['compile_seconds']:.0f} s"
+    assert done.package == str(out / "model.aoti.pt2"), lines
+    assert done.compile_seconds is not None and done.compile_seconds > 0
+    assert lines[-1] == f"export: model.aoti.pt2 compiled in {done.compile_seconds:.0f} s"
     return out
 
 
@@ -373,6 +373,7 @@ def test_search_ends_with_the_commands_that_serve_the_best_child(tmp_path: Path)
     from nao_kfp.commands.search import next_lines
     from nao_kfp.evaluators.train import child_digest
     from nao_kfp.records import Best, SearchResult
+    from nao_kfp.results import FinalOutcome
     from nao_kfp.store import checkpoint_key
 
     cfg = local_config(load_config("demo"), tmp_path)
@@ -391,8 +392,13 @@ def test_search_ends_with_the_commands_that_serve_the_best_child(tmp_path: Path)
         f"    nao search --config {tmp_path / 'config.json'} --set final.enabled=true "
         f"--out {tmp_path}"
     ) in lines
-    final = {"model_dir": str(tmp_path / "final" / "model")}
-    assert f"    nao serve {final['model_dir']}" in "\n".join(
+    final = FinalOutcome(
+        arch="...", arch_id="0123abcd", test_accuracy=None, dev_accuracy=None, params=None,
+        macs=None, epochs=None, seconds=None, rerank=[], model_dir=".", model="model.pt",
+        program="model.pt2", package=None, compile_seconds=None, load="", storage_uri="",
+        inference_service="inference-service.yaml",
+    ).resolved(tmp_path / "final" / "model")  # fmt: skip
+    assert f"    nao serve {tmp_path / 'final' / 'model'}" in "\n".join(
         next_lines(cfg, tmp_path, result, final)
     )
     synthetic = local_config(load_config("demo", ["evaluator.kind=synthetic"]), tmp_path)
@@ -415,13 +421,13 @@ def test_the_final_model_is_published_to_s3_with_an_s3_uri(
     for name in ("model.pt", "model.pt2", "model.json"):
         (model / name).write_bytes(name.encode())
     store = open_store(cfg.cluster, tmp_path / "unused")
-    out = publish_model(cfg, store, model, "models/enas/final-x/0123abcd")
-    assert out["storage_uri"] == f"s3://{cfg.cluster.s3_bucket}/models/enas/final-x/0123abcd"
+    uri, isvc_path = publish_model(cfg, store, model, "models/enas/final-x/0123abcd")
+    assert uri == f"s3://{cfg.cluster.s3_bucket}/models/enas/final-x/0123abcd"
     for name in ("model.pt", "model.pt2", "model.json"):
         assert store.get_bytes(f"models/enas/final-x/0123abcd/{name}") == name.encode()
-    isvc = yaml.safe_load(Path(out["inference_service"]).read_text())
+    isvc = yaml.safe_load(isvc_path.read_text())
     (container,) = isvc["spec"]["predictor"]["containers"]
-    assert container["env"] == [{"name": "STORAGE_URI", "value": out["storage_uri"]}]
+    assert container["env"] == [{"name": "STORAGE_URI", "value": uri}]
     assert "limits" not in container["resources"]  # gpu_count 0: no GPU asked for
 
 

@@ -19,6 +19,7 @@ from minio import Minio
 from s3server import S3Server, free_ports
 
 from nao_kfp.config import ClusterConfig, load_config
+from nao_kfp.results import ChildResult
 from nao_kfp.store import (
     ChildCache,
     CorruptObject,
@@ -140,7 +141,7 @@ def test_result_cache_second_lookup_finds_the_result(
     kind, store = backend
     cache = ChildCache(store, "enas", "arch0001", "digestA")
     assert cache.result() is None
-    result = {"dev_accuracy": 0.81, "epochs": 2, "seconds": 1.5}
+    result = ChildResult(dev_accuracy=0.81, epochs=2, seconds=1.5)
     cache.save_result(result)
     # A fresh store object (as in the next pod or the next round) sees the same result.
     again = _reopen(kind, store, s3_or_none)

@@ -340,13 +340,13 @@ def test_nb201_child_trains_on_digits_and_reranks(tmp_path: Path) -> None:
     short = replace(cfg, epochs=2)
     store = LocalStore(tmp_path / "store")
     results = rerank(space, [best, empty], short, tmp_path / "w", seed=0, store=store)
-    assert [r["arch"] for r in results] == [space.to_string(best), space.to_string(empty)]
-    assert results[0]["params"] > results[1]["params"] > 0
-    assert results[0]["dev_accuracy"] > 0.5  # chance is 0.1
-    assert results[0]["dev_accuracy"] > results[1]["dev_accuracy"]  # `none` everywhere: no cell
+    assert [r.arch for r in results] == [space.to_string(best), space.to_string(empty)]
+    assert results[0].params > results[1].params > 0
+    assert results[0].dev_accuracy > 0.5  # chance is 0.1
+    assert results[0].dev_accuracy > results[1].dev_accuracy  # `none` everywhere: no cell
     assert best_of(results) == 0
-    again = train_child(space, best, short, tmp_path / "w" / results[0]["id"], seed=0)
-    assert again["dev_accuracy"] == results[0]["dev_accuracy"]  # finished: read back
+    again = train_child(space, best, short, tmp_path / "w" / results[0].id, seed=0)
+    assert again.dev_accuracy == results[0].dev_accuracy  # finished: read back
     # cached in the store: a re-run elsewhere trains nothing
     assert rerank(space, [best, empty], short, tmp_path / "w2", seed=0, store=store) == results
-    assert not (tmp_path / "w2" / results[0]["id"] / "checkpoint.pt").exists()
+    assert not (tmp_path / "w2" / results[0].id / "checkpoint.pt").exists()

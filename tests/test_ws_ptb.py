@@ -254,6 +254,6 @@ def test_a_rerank_run_that_diverges_ranks_last_instead_of_failing_the_selection(
     monkeypatch.setattr(nao_kfp.child, "train_child", train_child)
     recipe = cfg.child
     out = rerank(SPACE, archs, recipe, tmp_path / "r", seed=0, store=LocalStore(tmp_path / "s"))
-    assert out[0]["dev_accuracy"] == 0.0 and "diverged" in out[0]["diverged"]
-    assert out[0]["test_accuracy"] is None and (out[1]["dev_accuracy"] or 0.0) > 0.0
+    assert out[0].dev_accuracy == 0.0 and "diverged" in out[0].diverged
+    assert out[0].test_accuracy is None and (out[1].dev_accuracy or 0.0) > 0.0
     assert best_of(out) == 1

@@ -91,9 +91,9 @@ def test_a_tiny_ws_search_in_process(
     result = read_result(work / "result.json")
     assert [r.supernet["epoch"] for r in result.rounds] == [1, 2]
     assert len(result.rerank) == 2 and result.best is not None
-    win = max(result.rerank, key=lambda r: r["dev_accuracy"])
-    assert result.best.dev_accuracy == win["dev_accuracy"] and result.best.params == win["params"]
-    assert [r["supernet_score"] for r in result.rerank] == sorted(
+    win = max(result.rerank, key=lambda r: r.dev_accuracy or 0.0)
+    assert result.best.dev_accuracy == win.dev_accuracy and result.best.params == win.params
+    assert [r.supernet_score for r in result.rerank] == sorted(
         (e.accuracy for e in pool), reverse=True
     )[:2]
     again = run_search(cfg, tmp_path / "again")  # deterministic on CPU

@@ -139,9 +139,11 @@ class ChildCheckpoint:
     epoch: int = 0
 
 
-class Exported(TypedDict):
+@dataclass(frozen=True)
+class Exported:
     """export_model's files (model, program, info; package: model.aoti.pt2 or None when it was
-    not compiled), the compile's wall time, the load command and the model's metrics."""
+    not compiled), the compile's wall time, the load command and the model's metrics (what `nao
+    export` prints as JSON)."""
 
     model: str
     program: str
@@ -222,7 +224,8 @@ def child_metrics(
     if where is not None and os.path.lexists(where.parent / runtime.RESULT):
         # a result beside the checkpoint is part of what the user handed in: a damaged one is
         # an error (one line), not a silently missing extra
-        return cast(dict[str, object], runtime.read_result(where.parent))
+        result = runtime.read_result(where.parent)
+        return None if result is None else dict(result.to_json())
     try:
         found: object = None
         if where is not None:
@@ -592,16 +595,16 @@ def export_model(
     else:
         (out_dir / PACKAGE_FILE).unlink(missing_ok=True)  # never an earlier export's package
         package, seconds = None, None
-    return {
-        "model": str(out_dir / MODEL_FILE),
-        "program": str(out_dir / PROGRAM_FILE),
-        "package": package,
-        "compile_seconds": seconds,
-        "info": str(out_dir / INFO_FILE),
-        "load": load,
-        "arch_id": record["arch_id"],
-        "metrics": record["metrics"],
-    }
+    return Exported(
+        model=str(out_dir / MODEL_FILE),
+        program=str(out_dir / PROGRAM_FILE),
+        package=package,
+        compile_seconds=seconds,
+        info=str(out_dir / INFO_FILE),
+        load=load,
+        arch_id=record["arch_id"],
+        metrics=record["metrics"],
+    )
 
 
 def _atomic(path: Path, write: Callable[[Path], object]) -> None:

@@ -33,7 +33,7 @@ from nao_kfp.errors import NaoError
 from nao_kfp.fanin import store_for
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.pool import PoolEntry
-from nao_kfp.records import read_json
+from nao_kfp.records import read_json, write_json
 from nao_kfp.results import ChildResult, FinalOutcome, RerankEntry
 from nao_kfp.spaces import Arch, SearchSpace, get_space
 from nao_kfp.store import ChildCache, LocalStore, S3Store
@@ -86,13 +86,21 @@ def final_train(
 
     archs: the search's best architectures, best first (native strings or parsed). store: a
     nao_kfp.store.Store (default: a local one in work_dir/store). data_dir: the staged data set,
-    as for train_children. Returns (and writes to work_dir/final.json) arch, arch_id,
-    test_accuracy, dev_accuracy, params (no auxiliary head), macs, epochs, seconds, rerank,
-    checkpoint, model_dir, model, program, package (model.aoti.pt2, None when not compiled:
-    final.aot_compile) and compile_seconds, load (the command that loads the model),
-    storage_uri and inference_service (publish_model)."""
+    as for train_children. Writes the model folder work_dir/model with final.json in it (its
+    paths relative to the folder, so the folder can move) and returns that outcome resolved
+    (read_final): arch, arch_id, test_accuracy, dev_accuracy, params (no auxiliary head), macs,
+    epochs, seconds, rerank, model_dir, model, program, package (model.aoti.pt2, None when not
+    compiled: final.aot_compile) and compile_seconds, load (the command that loads the model),
+    storage_uri and inference_service (publish_model). The checkpoint stays in work_dir/train."""
     from nao_kfp.child.runtime import CHECKPOINT
-    from nao_kfp.export import export_model
+    from nao_kfp.export import (
+        INFO_FILE,
+        MODEL_FILE,
+        PACKAGE_FILE,
+        PROGRAM_FILE,
+        export_model,
+        load_command,
+    )  # fmt: skip
 
     work_dir = Path(work_dir)
     log = log or (lambda _msg: None)
@@ -116,33 +124,33 @@ def final_train(
     run = _Runner(space, store, seed, data_dir, log)
     final_digest = recipe_digest(full, seed, "final")
     res = run(winner, full, final_digest, train_dir, keep_checkpoint=True)
+    model_dir = work_dir / MODEL_DIR
     exported = export_model(
-        train_dir / CHECKPOINT, work_dir / MODEL_DIR, aot_compile=cfg.final.aot_compile, log=log
+        train_dir / CHECKPOINT, model_dir, aot_compile=cfg.final.aot_compile, log=log
     )
     key = f"{MODELS_PREFIX}/{space.name}/{final_digest}/{space.canonical_id(winner)}"
-    serving = publish_model(cfg, store, work_dir / MODEL_DIR, key)
-    out: FinalOutcome = {
-        "arch": space.to_string(winner),
-        "arch_id": space.canonical_id(winner),
-        "test_accuracy": res.get("test_accuracy"),
-        "dev_accuracy": res.get("dev_accuracy"),
-        "params": res.get("params"),
-        "macs": res.get("macs"),
-        "epochs": res.get("epochs"),
-        "seconds": res.get("seconds"),
-        "rerank": reranked,
-        "checkpoint": str(train_dir / CHECKPOINT),
-        "model_dir": str(work_dir / MODEL_DIR),
-        "model": exported["model"],
-        "program": exported["program"],
-        "package": exported["package"],
-        "compile_seconds": exported["compile_seconds"],
-        "load": exported["load"],
-        "storage_uri": serving["storage_uri"],
-        "inference_service": serving["inference_service"],
-    }
-    (work_dir / FINAL_JSON).write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    return out
+    uri, isvc = publish_model(cfg, store, model_dir, key)
+    out = FinalOutcome(
+        arch=space.to_string(winner),
+        arch_id=space.canonical_id(winner),
+        test_accuracy=res.test_accuracy,
+        dev_accuracy=res.dev_accuracy,
+        params=res.params,
+        macs=res.macs,
+        epochs=res.epochs,
+        seconds=res.seconds,
+        rerank=reranked,
+        model_dir=".",  # the paths: relative to final.json's folder, the model folder
+        model=MODEL_FILE,
+        program=PROGRAM_FILE,
+        package=None if exported.package is None else PACKAGE_FILE,
+        compile_seconds=exported.compile_seconds,
+        load=load_command(Path(), read_json(model_dir / INFO_FILE)),
+        storage_uri=uri,
+        inference_service=isvc.name,
+    )
+    write_json(model_dir / FINAL_JSON, out.to_json())
+    return out.resolved(model_dir)
 
 
 def rerank(
@@ -176,31 +184,29 @@ def rerank(
             res = run(arch, recipe, digest, Path(work_dir) / cid)
         except ChildDiverged as e:  # one diverging cell must not fail the whole selection
             log(f"{what}: {cid} diverged ({e}); it ranks last")
-            res = {"dev_accuracy": 0.0, "diverged": str(e)}
-        rec: RerankEntry = {"arch": space.to_string(arch), "id": cid}
-        if "diverged" in res:
-            rec["diverged"] = res["diverged"]
-        rec["dev_accuracy"], rec["test_accuracy"] = (
-            res.get("dev_accuracy"),
-            res.get("test_accuracy"),
-        )
-        rec["params"], rec["macs"] = res.get("params"), res.get("macs")
-        out.append(rec)
-        progress.emit("rerank", what=what, done=i, total=len(archs), accuracy=res["dev_accuracy"],
-                      metric=space.metric.name, vocab=res.get("vocab"))  # fmt: skip
+            res = ChildResult(dev_accuracy=0.0, diverged=str(e))
+        out.append(
+            RerankEntry(
+                arch=space.to_string(arch), id=cid, dev_accuracy=res.dev_accuracy,
+                test_accuracy=res.test_accuracy, params=res.params, macs=res.macs,
+                diverged=res.diverged,
+            )
+        )  # fmt: skip
+        progress.emit("rerank", what=what, done=i, total=len(archs), accuracy=res.dev_accuracy,
+                      metric=space.metric.name, vocab=res.vocab)  # fmt: skip
     return out
 
 
 def best_of(reranked: Sequence[RerankEntry]) -> int:
     """Index of the re-rank's winner: the best dev accuracy, ties to the search's order."""
-    return max(range(len(reranked)), key=lambda i: (reranked[i]["dev_accuracy"], -i))
+    return max(range(len(reranked)), key=lambda i: (reranked[i].dev_accuracy or 0.0, -i))
 
 
-def publish_model(cfg: Config, store: Store, model_dir: Path, key: str) -> dict[str, str]:
+def publish_model(cfg: Config, store: Store, model_dir: Path, key: str) -> tuple[str, Path]:
     """Put the exported model's files into the store under `key` (what KServe's storage
     initializer copies to /mnt/models) and write the InferenceService that serves them
     (serve.py) into model_dir. Returns its storage_uri (s3://bucket/... with cluster.s3_endpoint,
-    else the local store's path) and the YAML's path as inference_service."""
+    else the local store's path) and the YAML's path."""
 
     from nao_kfp.export import INFO_FILE, MODEL_FILE, PACKAGE_FILE, PROGRAM_FILE
     from nao_kfp.serve import INFERENCE_SERVICE_FILE, inference_service
@@ -217,7 +223,7 @@ def publish_model(cfg: Config, store: Store, model_dir: Path, key: str) -> dict[
         raise FinalError(f"final: cannot name a URI for the model in {inner!r}")
     path = model_dir / INFERENCE_SERVICE_FILE
     path.write_text(yaml.safe_dump(inference_service(uri, cfg.cluster), sort_keys=False))
-    return {"storage_uri": uri, "inference_service": str(path)}
+    return uri, path
 
 
 @dataclasses.dataclass
@@ -261,25 +267,33 @@ class _Runner:
         return result
 
 
-def read_final(work_dir: Path) -> FinalOutcome | None:
-    """final.json of a finished final training in work_dir, else None."""
+def read_final(model_dir: Path) -> FinalOutcome | None:
+    """The final.json of a finished final training in its model folder, checked, its paths
+    resolved against the folder; None when there is none."""
 
-    path = Path(work_dir) / FINAL_JSON
-    outcome: FinalOutcome | None = read_json(path) if path.is_file() else None
-    return outcome
+    path = Path(model_dir) / FINAL_JSON
+    if not path.is_file():
+        return None
+    return FinalOutcome.from_json(read_json(path), str(path)).resolved(path.parent)
 
 
 def final_summary(final: FinalOutcome) -> str:
     """Two lines for the end of `nao search`: where the model is, and how to load it."""
     parts = []
-    test_accuracy, params, macs = final.get("test_accuracy"), final.get("params"), final.get("macs")
+    test_accuracy, params, macs = final.test_accuracy, final.params, final.macs
     if test_accuracy is not None:
         parts.append(f"test accuracy {pct(test_accuracy)}")
     if params is not None:
         parts.append(f"{params / 1e6:.2f}M params")
     if macs is not None:
         parts.append(f"{macs / 1e6:.1f}M multiply-adds")
-    return f"final model: {final['model_dir']} ({', '.join(parts)})\nload it: {final['load']}"
+    return f"final model: {final.model_dir} ({', '.join(parts)})\nload it: {final.load}"
+
+
+def _scored(rec: RerankEntry, key: ScoreKey, score: float | None) -> RerankEntry:
+    if key == "supernet_score":
+        return dataclasses.replace(rec, supernet_score=score)
+    return dataclasses.replace(rec, proxy_score=score)
 
 
 def rerank_select(
@@ -307,15 +321,10 @@ def rerank_select(
             get_space(cfg.search.space), [e.arch for e in top], recipe, tmp,
             seed=cfg.search.seed, store=store_for(cfg), data_dir=data_dir, log=log, what="select",
         )  # fmt: skip
-    for rec, e in zip(records, top, strict=True):
-        rec[score_key] = e.accuracy
+    records = [_scored(rec, score_key, e.accuracy) for rec, e in zip(records, top, strict=True)]
     best = best_of(records)
     win, rec = top[best], records[best]
-    keys: tuple[Literal["test_accuracy", "params", "macs"], ...] = (
-        "test_accuracy",
-        "params",
-        "macs",
-    )
-    trained: JSONObject = {k: rec[k] for k in keys if rec.get(k) is not None}
+    measured = {"test_accuracy": rec.test_accuracy, "params": rec.params, "macs": rec.macs}
+    trained: JSONObject = {k: v for k, v in measured.items() if v is not None}
     extra: JSONObject = {**win.extra, **trained, score_key: win.accuracy}
-    return dataclasses.replace(win, accuracy=rec["dev_accuracy"], extra=extra), records
+    return dataclasses.replace(win, accuracy=rec.dev_accuracy, extra=extra), records

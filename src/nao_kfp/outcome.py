@@ -17,7 +17,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, cast
 
 from nao_kfp import progress
 from nao_kfp.config import Config
@@ -33,23 +32,13 @@ from nao_kfp.records import (
     SearchResult,
     Selection,
     read_history,
-    read_json,
     read_selection,
-    write_json,
     write_record,
 )
 from nao_kfp.report import param_counter, run_info, write_report
 from nao_kfp.results import FinalOutcome
 from nao_kfp.spaces import get_space
 from nao_kfp.steps import Log, SearchFailed
-
-# final.json's paths of the files final copies into its output
-MOVED: tuple[Literal["model", "program", "package", "inference_service"], ...] = (
-    "model",
-    "program",
-    "package",
-    "inference_service",
-)
 
 
 def ranked(pool: Sequence[PoolEntry]) -> list[PoolEntry]:
@@ -123,33 +112,35 @@ def final(
 ) -> FinalOutcome:
     """Train the search's best architecture at full size (final.*): re-rank the top
     final.rerank_top by a short run, train the winner with the final recipe resuming per epoch
-    from the store, export it (export.py) into out_model with final.json beside it. The order
-    is the selection's (its winner first), then the pool's by accuracy."""
+    from the store, export it (export.py) into out_model, final.json with it (final.py writes
+    it; its paths are relative to the folder, so it holds as copied). The order is the
+    selection's (its winner first), then the pool's by accuracy."""
     from nao_kfp.child.runtime import work_dir
 
     out_model = Path(out_model)
-    if (out_model / FINAL_JSON).exists():  # finished before
-        return cast("FinalOutcome", dict(read_json(out_model / FINAL_JSON)))
+    done = read_final(out_model)
+    if done is not None:  # finished before
+        return done
     best = read_selection(selection_path).best
     order = ranked(read_pool(pool_path))
     order = [e for e in order if e.id == best.id] + [e for e in order if e.id != best.id]
     with work_dir() as tmp:
-        done = final_train(
+        final_train(
             cfg, [e.arch for e in order[: max(1, cfg.final.rerank_top)]], tmp,
             seed=cfg.search.seed, store=store_for(cfg), data_dir=data_dir, log=print,
         )  # fmt: skip
         out_model.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True)
-    done = done.copy()
-    done.pop("checkpoint", None)
-    done["model_dir"] = str(out_model)
-    for key in MOVED:  # the files, where they are now
-        path = done.get(key)
-        if path:
-            done[key] = str(out_model / Path(path).name)
-    write_json(out_model / FINAL_JSON, done)
-    progress.emit("final", test_accuracy=done.get("test_accuracy"), params=done.get("params"))
+        # final.json last: a copy cut short leaves no final.json, so a re-run redoes the copy
+        shutil.copytree(tmp / MODEL_DIR, out_model, dirs_exist_ok=True, ignore=_final_json)
+        shutil.copy2(tmp / MODEL_DIR / FINAL_JSON, out_model / FINAL_JSON)
+    done = read_final(out_model)
+    assert done is not None
+    progress.emit("final", test_accuracy=done.test_accuracy, params=done.params)
     return done
+
+
+def _final_json(folder: str, names: list[str]) -> list[str]:
+    return [FINAL_JSON] if FINAL_JSON in names else []
 
 
 def conclude(

@@ -32,9 +32,9 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from nao_kfp import validate
 from nao_kfp.errors import ArchError, PoolError, shown
@@ -48,17 +48,32 @@ MAX_POOL_BYTES = 1 << 30
 MAX_LINE = 1 << 20
 
 
-# typed fields of an entry beyond arch/space/accuracy/status, with the types a file may hold
-FIELDS: dict[str, tuple[type, ...]] = {
-    "round": (int,),
-    "source": (str,),
-    "seed_arch": (str,),
-    "eta": (int, float),
-    "predicted": (int, float),
-    "predicted_before": (int, float),
-    "error": (str,),
-}
+# typed fields of an entry beyond arch/space/accuracy/status (written when set)
+FIELDS = ("round", "source", "seed_arch", "eta", "predicted", "predicted_before", "error")
 LEGACY = {"predicted_after": "predicted"}
+
+
+@dataclass(frozen=True)
+class PoolLine:
+    """The typed keys of a pool line as the file holds them, checked by validate.record (the
+    line's other keys are the entry's `extra`); parse_record adds what types cannot say."""
+
+    arch: str
+    space: str
+    accuracy: float | None = None
+    status: Literal["ok", "failed", "pending"] | None = None
+    id: str | None = None
+    round: int | None = None
+    source: str | None = None
+    seed_arch: str | None = None
+    eta: float | None = None
+    predicted: float | None = None
+    predicted_before: float | None = None
+    error: str | None = None
+    predicted_after: float | None = None  # older files' name of `predicted`
+
+
+LINE_KEYS = frozenset(f.name for f in fields(PoolLine))
 
 
 @dataclass
@@ -141,73 +156,58 @@ def entry(
 
 
 def parse_record(rec: Any, where: str) -> PoolEntry:
+    """One pool line's entry; a bad line is one PoolError naming `where` and the key."""
     if not isinstance(rec, dict):
         raise PoolError(f"{where}: expected a JSON object, got {type(rec).__name__}")
-    for key in ("arch", "space"):
-        if key not in rec:
-            raise PoolError(f"{where}: missing required key {key!r}")
-        if not isinstance(rec[key], str):
-            raise PoolError(f"{where}: {key}: expected a string, got {shown(rec[key])}")
-    space = SPACES.get(rec["space"])
+    acc = rec.get("accuracy")
+    if isinstance(acc, float) and not math.isfinite(acc):
+        raise PoolError(f"{where}: accuracy: {acc} is not allowed; use null with status failed")
+    try:
+        line = validate.record(PoolLine, {k: v for k, v in rec.items() if k in LINE_KEYS}, "", _Bad)
+    except _Bad as e:
+        raise PoolError(f"{where}: {e}") from None
+    space = SPACES.get(line.space)
     if space is None:
         raise PoolError(
-            f"{where}: space: unknown space {shown(rec['space'])}; expected one of {', '.join(SPACES)}"
+            f"{where}: space: unknown space {shown(line.space)}; expected one of {', '.join(SPACES)}"
         )
     try:
-        arch = space.parse(rec["arch"])
+        arch = space.parse(line.arch)
     except ArchError as e:
         raise PoolError(f"{where}: arch: {e}") from None
-    acc = rec.get("accuracy")
-    if acc is not None and (isinstance(acc, bool) or not isinstance(acc, (int, float))):
-        raise PoolError(f"{where}: accuracy: expected a number or null, got {shown(acc)}")
-    if acc is not None and not math.isfinite(acc):
-        raise PoolError(f"{where}: accuracy: {acc} is not allowed; use null with status failed")
+    acc = line.accuracy
     if acc is not None and not 0.0 <= acc <= 1.0:
         raise PoolError(
             f"{where}: accuracy: expected a fraction in [0, 1], got {acc} (percentages: divide by 100)"
         )
-    status = rec.get("status", "ok" if acc is not None else "pending")
-    if not isinstance(status, str) or status not in STATUSES:
-        raise PoolError(
-            f"{where}: status: expected one of {', '.join(STATUSES)}, got {shown(status)}"
-        )
+    status = line.status or ("ok" if acc is not None else "pending")
     if status == "ok" and acc is None:
         raise PoolError(f"{where}: accuracy: status ok needs a number")
     if status != "ok" and acc is not None:
         raise PoolError(f"{where}: accuracy: status {status} needs null, got {shown(acc)}")
     cid = space.canonical_id(arch)
-    if "id" in rec and rec["id"] != cid:
+    if line.id is not None and line.id != cid:
         raise PoolError(
-            f"{where}: id: {shown(rec['id'])} does not match the architecture (expected {cid})"
+            f"{where}: id: {shown(line.id)} does not match the architecture (expected {cid})"
         )
-    typed: dict[str, Any] = {}
-    extra: JSONObject = {}
-    for key, value in rec.items():
-        if key in ("arch", "space", "accuracy", "status", "id"):
-            continue
-        name = LEGACY.get(key, key)
-        if name not in FIELDS:
-            extra[key] = value
-            continue
-        if value is None:
-            continue
-        want = FIELDS[name]
-        if isinstance(value, bool) or not isinstance(value, want):
-            kind = "a string" if want == (str,) else "an integer" if want == (int,) else "a number"
-            raise PoolError(f"{where}: {key}: expected {kind} or null, got {shown(value)}")
-        if isinstance(value, (int, float)) and not math.isfinite(value):
-            raise PoolError(f"{where}: {key}: expected a finite number, got {shown(value)}")
-        if isinstance(value, (int, float)) and name in ("eta", "predicted", "predicted_before"):
-            value = float(value)
-        typed[name] = value
     return PoolEntry(
         arch=arch,
         space=space.name,
-        accuracy=None if acc is None else float(acc),
+        accuracy=acc,
         status=status,
-        **typed,
-        extra=extra,
+        round=line.round,
+        source=line.source or "",
+        seed_arch=line.seed_arch,
+        eta=line.eta,
+        predicted=line.predicted if line.predicted is not None else line.predicted_after,
+        predicted_before=line.predicted_before,
+        error=line.error,
+        extra={k: v for k, v in rec.items() if k not in LINE_KEYS},
     )
+
+
+class _Bad(Exception):
+    """validate.record's one line about a pool line, before PoolError adds the file:line."""
 
 
 def read_pool(path: str | os.PathLike[str]) -> list[PoolEntry]:

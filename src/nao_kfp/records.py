@@ -88,7 +88,7 @@ class Selection:
     best: Best
     evaluated: int
     failed: int
-    rerank: list[Unchecked[RerankEntry]] = field(default_factory=list)
+    rerank: list[RerankEntry] = field(default_factory=list)
     schema: str = SELECTION_SCHEMA
 
 
@@ -122,11 +122,10 @@ class SearchResult:
     best: Best | None = None
     # what the scores stand for: the space's metric (a score with zero-cost proxies)
     metric: Metric = field(default_factory=Metric)
-    final: Unchecked[FinalOutcome] | None = (
-        None  # the final training's outcome (final.py), when run
-    )
+    # the final training's outcome (final.py's final.json, its paths resolved), when run
+    final: FinalOutcome | None = None
     # NAO-WS: the supernet's best, retrained from scratch; best is the winner among them
-    rerank: list[Unchecked[RerankEntry]] = field(default_factory=list)
+    rerank: list[RerankEntry] = field(default_factory=list)
     # added from the pool by poolstats.with_pool_stats: the architectures of each origin
     origins: list[OriginStats] = field(default_factory=list)
     schema: str = RESULT_SCHEMA
@@ -137,7 +136,7 @@ class SearchResult:
 
 def to_dict(record: DataclassInstance) -> JSONObject:
     """A record as the JSON it is written as (records hold only JSON values)."""
-    return cast(JSONObject, dataclasses.asdict(record))
+    return cast(JSONObject, validate.dump(record))
 
 
 def from_dict(cls: type[T], data: object, where: str) -> T:
@@ -244,6 +243,7 @@ class BenchmarkResults:
     seconds: Unchecked[dict[str, dict[str, float]]] = field(default_factory=dict)
     spec: Unchecked[dict[str, object]] = field(default_factory=dict)  # reproduce: what produced it
     traces: Unchecked[dict[str, dict[str, list[list[str]]]]] = field(default_factory=dict)
+    machine: Unchecked[dict[str, str]] = field(default_factory=dict)  # reproduce: where it ran
     schema: str = BENCHMARK_SCHEMA
 
 

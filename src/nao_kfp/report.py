@@ -243,10 +243,10 @@ def build_doc(
     if final:
         doc.add("h2", "Final training")
         doc.add("p", final_sentence(final))
-        if final.get("model_dir"):
-            doc.add("p", ["Exported model: ", ("code", str(final["model_dir"]))])
-        if final.get("load"):
-            doc.add("pre", final["load"])
+        if final.model_dir:
+            doc.add("p", ["Exported model: ", ("code", final.model_dir)])
+        if final.load:
+            doc.add("pre", final.load)
     priors = prior_sentence(result.rounds)
     if priors:
         doc.add("h2", "Priors")
@@ -289,15 +289,15 @@ def prior_sentence(rounds: Sequence[RoundRecord]) -> list[Inline]:
 def final_sentence(final: FinalOutcome) -> list[Inline]:
     """The final training's outcome (an image network's: final.py trains those only)."""
     parts: list[Inline] = []
-    if final.get("test_accuracy") is not None:
-        parts.append(("b", f"test accuracy {final['test_accuracy']:.4f}"))
-    for value, name in ((final.get("params"), "parameters"), (final.get("macs"), "multiply-adds")):
+    if final.test_accuracy is not None:
+        parts.append(("b", f"test accuracy {final.test_accuracy:.4f}"))
+    for value, name in ((final.params, "parameters"), (final.macs, "multiply-adds")):
         if value is not None:
             parts.append(f", {si(value)} {name}")
-    if final.get("epochs") is not None:
-        parts.append(f", {final['epochs']} epochs")
-    if final.get("arch_id"):
-        parts += [", id ", ("code", final["arch_id"])]
+    if final.epochs is not None:
+        parts.append(f", {final.epochs} epochs")
+    if final.arch_id:
+        parts += [", id ", ("code", final.arch_id)]
     return parts + ["."]
 
 

@@ -115,15 +115,13 @@ def next_steps(
     folder: the run folder (default: run_dir)."""
     final = final or result.final
     folder = folder or run_dir(cfg)
-    if final and final.get("model_dir"):
-        steps = [
-            ("serve the final model (KServe's model server)", f"nao serve {final['model_dir']}")
-        ]
-        if final.get("inference_service") and cfg.cluster.s3_endpoint:
+    if final and final.model_dir:
+        steps = [("serve the final model (KServe's model server)", f"nao serve {final.model_dir}")]
+        if final.inference_service and cfg.cluster.s3_endpoint:
             steps.append(
                 (
                     "or run it on a cluster with KServe",
-                    f"kubectl apply -f {final['inference_service']}",
+                    f"kubectl apply -f {final.inference_service}",
                 )
             )
         return steps

@@ -122,8 +122,8 @@ class _Object:
         return core_schema.dict_schema()
 
 
-# A field checked as a JSON object only: TypedDicts (pydantic refuses typing.TypedDict before
-# Python 3.12) and the open-ended metrics and benchmark tables (which may hold NaN).
+# A field checked as a JSON object only: open-ended metrics, settings and benchmark tables
+# (which may hold NaN).
 Unchecked = Annotated[T, _Object()]
 
 
@@ -157,6 +157,30 @@ def config(cls: type[T], data: object, error: type[Exception], where: str = "") 
         except ValidationError as e:
             errors = e.errors(include_url=False)
     raise error(_message(cls, where, _first(doc, errors), config=True)) from None
+
+
+# A record's field that its JSON leaves out while it is None (a key that "the run did not say"
+# is absent, not null): field(default=None, metadata=OMIT_NONE).
+OMIT_NONE = {"omit_none": True}
+
+
+def dump(value: Any) -> Any:
+    """A record as the JSON it is written as: dataclasses as objects (nested ones too), less
+    their OMIT_NONE fields that are None; lists and objects copied."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f in dataclasses.fields(value):
+            item = getattr(value, f.name)
+            if item is not None or not f.metadata.get("omit_none"):
+                out[f.name] = dump(item)
+        return out
+    if isinstance(value, list):
+        return [dump(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(dump(v) for v in value)
+    if isinstance(value, dict):
+        return {k: dump(v) for k, v in value.items()}
+    return value
 
 
 def record(cls: type[T], data: object, where: str, error: type[Exception]) -> T:
@@ -245,7 +269,8 @@ def _message(cls: type, where: str, e: ErrorDetails, config: bool) -> str:
     loc, kind, value = e["loc"], e["type"], e["input"]
     path = shorten(_path(where, loc), 120)
     if kind == "missing":
-        return f"{shorten(_path(where, loc[:-1]), 120)}: missing key {loc[-1]!r}"
+        parent = shorten(_path(where, loc[:-1]), 120)
+        return f"{parent + ': ' if parent else ''}missing key {loc[-1]!r}"
     if kind in ("unexpected_keyword_argument", "extra_forbidden"):
         if not config:
             return f"{path}: unknown key"

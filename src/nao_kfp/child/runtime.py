@@ -119,7 +119,7 @@ def resumed_state(checkpoint: dict[str, Any]) -> TrainState:
 def write_result(out_dir: Path, result: ChildResult) -> None:
     path = out_dir / RESULT
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    tmp.write_text(json.dumps(result.to_json(), indent=1, sort_keys=True) + "\n")
     tmp.replace(path)
 
 
@@ -129,7 +129,7 @@ def read_result(out_dir: Path) -> ChildResult | None:
     if not os.path.lexists(path):
         return None
     data = validate.json_file(path, str(path), RecordError, max_bytes=validate.MiB)
-    return validate.record(ChildResult, data, str(path), RecordError)
+    return ChildResult.from_json(data, str(path))
 
 
 # ---------------------------------------------------------------- a supernet's checkpoints

@@ -240,18 +240,18 @@ def _train_cnn(
         test_acc = evaluate(net, split.test_x, split.test_y, eval_batch, device, amp)
     params = sum(p.numel() for n, p in net.named_parameters() if not n.startswith("aux_head."))
     devs = [h["dev_accuracy"] for h in state["history"]]
-    return {
-        "dev_accuracy": devs[-1],
-        "best_dev_accuracy": max(devs),
-        "test_accuracy": test_acc,
-        "params": params,
-        "macs": _macs(space, arch, spec),
-        "seconds": round(state["seconds"], 3),
-        "epochs": cfg.epochs,
-        "device": device.type,
-        "train_size": len(split.train_y),
-        "dev_size": len(split.dev_y),
-    }
+    return ChildResult(
+        dev_accuracy=devs[-1],
+        best_dev_accuracy=max(devs),
+        test_accuracy=test_acc,
+        params=params,
+        macs=_macs(space, arch, spec),
+        seconds=round(state["seconds"], 3),
+        epochs=cfg.epochs,
+        device=device.type,
+        train_size=len(split.train_y),
+        dev_size=len(split.dev_y),
+    )
 
 
 def _macs(space: SearchSpace[Arch], arch: CellArch | Nb201Arch, spec: NetSpec) -> int:

@@ -119,20 +119,20 @@ def train_rnn(
                 on_epoch(state["history"][-1])
         test_ppl = evaluate_ppl(net, test, r.bptt, device)
     ppls = [h["dev_perplexity"] for h in state["history"]]
-    return {
-        "dev_accuracy": perplexity_score(ppls[-1], len(words)),
-        "best_dev_accuracy": perplexity_score(min(ppls), len(words)),
-        "test_accuracy": perplexity_score(test_ppl, len(words)),
-        "dev_perplexity": ppls[-1],
-        "best_dev_perplexity": min(ppls),
-        "test_perplexity": test_ppl,
-        "params": sum(p.numel() for p in net.parameters()),
-        "macs": rnn_macs(spec, arch),
-        "seconds": round(state["seconds"], 3),
-        "epochs": cfg.epochs,
-        "device": device.type,
-        "vocab": len(words),
-    }
+    return ChildResult(
+        dev_accuracy=perplexity_score(ppls[-1], len(words)),
+        best_dev_accuracy=perplexity_score(min(ppls), len(words)),
+        test_accuracy=perplexity_score(test_ppl, len(words)),
+        dev_perplexity=ppls[-1],
+        best_dev_perplexity=min(ppls),
+        test_perplexity=test_ppl,
+        params=sum(p.numel() for p in net.parameters()),
+        macs=rnn_macs(spec, arch),
+        seconds=round(state["seconds"], 3),
+        epochs=cfg.epochs,
+        device=device.type,
+        vocab=len(words),
+    )
 
 
 def _train_epoch(

@@ -93,8 +93,8 @@ def cmd_train_child(args: argparse.Namespace) -> int:
             log=lambda m: print(m, file=sys.stderr, flush=True),
         )
     if args.katib:
-        metric_lines(result)
-    print(json.dumps(result, sort_keys=True))
+        metric_lines(result.to_json())
+    print(json.dumps(result.to_json(), sort_keys=True))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -62,5 +63,5 @@ def cmd_export(args: argparse.Namespace) -> int:
         aot_compile=args.aot_compile,
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )
-    print(json.dumps(out, sort_keys=True))
+    print(json.dumps(dataclasses.asdict(out), sort_keys=True))
     return 0

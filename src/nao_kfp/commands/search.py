@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from nao_kfp.commands.common import add_config_args, config_from_args, path_arg
 from nao_kfp.errors import NaoError, shorten
-from nao_kfp.final import final_summary, read_final
+from nao_kfp.final import MODEL_DIR, final_summary, read_final
 from nao_kfp.preflight import check_inputs, check_run_dir, output_dir, output_file
 from nao_kfp.records import read_result
 from nao_kfp.runinfo import next_steps
@@ -23,11 +23,12 @@ from nao_kfp.summary import summary_table
 
 if TYPE_CHECKING:
     from nao_kfp.config import Config
-    from nao_kfp.records import FinalOutcome, SearchResult
+    from nao_kfp.records import SearchResult
+    from nao_kfp.results import FinalOutcome
 
 # How long `nao submit` waits for the API server's TCP port before giving up.
 CONNECT_TIMEOUT_S = 5.0
-# Where a local run keeps the final training's output (final.json, model/) under DIR.
+# Where a local run keeps the final training's model folder (model/, final.json in it) under DIR.
 FINAL_SUBDIR = "final"
 # The files a run writes at the top of DIR (pipelines/local.py; the report's images beside them)
 RUN_FILES = ("config.json", "kfp.log", "result.json", "pool.jsonl", "report.md", "report.html")
@@ -93,7 +94,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(
         f"finished in {time.monotonic() - start:.0f}s; result: {out / 'result.json'}, report: {out / 'report.html'}"
     )
-    final = read_final(out / FINAL_SUBDIR)  # the model copied into DIR (run_local)
+    final = read_final(out / FINAL_SUBDIR / MODEL_DIR)  # the model copied into DIR (run_local)
     if final:  # last, so that the model and its load command are what the user sees
         print(final_summary(final))
     for line in next_lines(local_config(cfg, out), out, result, final):

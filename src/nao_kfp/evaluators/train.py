@@ -85,8 +85,8 @@ class TrainEvaluator(Evaluator):
             if result is not None:
                 if not cached:
                     cache.save_result(result)  # a StoreError here fails the task
-                extra = {k: v for k, v in result.items() if k != "dev_accuracy"}
-                ok(e, result["dev_accuracy"], **extra, cached=cached, resumed=resumed)
+                extra = {k: v for k, v in result.to_json().items() if k != "dev_accuracy"}
+                ok(e, result.dev_accuracy, **extra, cached=cached, resumed=resumed)
                 if attempts > 1:
                     e.extra["attempts"] = attempts
             done.append(e)

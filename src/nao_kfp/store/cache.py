@@ -6,8 +6,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
+from nao_kfp.results import ChildResult
 from nao_kfp.store.base import CorruptObject, Store, StoreError, checkpoint_key, result_key
 from nao_kfp.store.local import LocalStore
 from nao_kfp.store.s3 import S3Store
@@ -15,7 +16,6 @@ from nao_kfp.store.safe import SafeStore
 
 if TYPE_CHECKING:
     from nao_kfp.config import ClusterConfig
-    from nao_kfp.results import ChildResult
 
 ACCESS_KEY_ENV = "S3_ACCESS_KEY"
 SECRET_KEY_ENV = "S3_SECRET_KEY"
@@ -61,7 +61,8 @@ def _backend(cluster: ClusterConfig, default_dir: Path, read_only: bool = False)
 
 def cached_result(store: Store, key: str) -> ChildResult | None:
     """A finished child's result, or None when it has not been trained with this config."""
-    return cast("ChildResult | None", store.get_json(key))
+    data = store.get_json(key)
+    return None if data is None else ChildResult.from_json(data, f"store key {key!r}")
 
 
 def previous_key(key: str) -> str:
@@ -122,7 +123,7 @@ class ChildCache:
         return cached_result(self.store, self.result_key)
 
     def save_result(self, result: ChildResult) -> None:
-        self.store.put_json(self.result_key, result)
+        self.store.put_json(self.result_key, result.to_json())
 
     def restore(self, dest: Path) -> bool:
         return restore_checkpoint(self.store, self.checkpoint_key, dest)

@@ -35,7 +35,13 @@ from nao_kfp.records import BenchmarkDoc
 from nao_kfp.spaces import get_space
 from nao_kfp.spaces.nb201 import NB201
 from nao_kfp.strategies import EvolutionConfig, make_strategy
-from nao_kfp.strategies.runner import merge_results, run_benchmark, settings_of
+from nao_kfp.strategies.runner import (
+    check_results,
+    merge_results,
+    read_results,
+    run_benchmark,
+    settings_of,
+)
 from nao_kfp.tabular import TableSpec, generate_table
 from nao_kfp.trace import first_difference
 
@@ -161,6 +167,13 @@ def load_reference(path: str | Path = REFERENCE_PATH) -> BenchmarkDoc:
     doc = validate.json_file(path, str(path), ReproduceError)
     if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
         raise ReproduceError(f"{path}: expected a JSON object with a spec (a reference document)")
+    if set(doc) != {
+        "spec"
+    }:  # a spec alone: the results are still to be written (--update-reference)
+        try:
+            check_results(doc, str(path))
+        except NaoError as e:
+            raise ReproduceError(str(e)) from None
     return cast(BenchmarkDoc, doc)
 
 
@@ -244,7 +257,10 @@ def _describe(doc: BenchmarkDoc) -> str:
 
 def merge_files(spec: ReproduceSpec, result_paths: Sequence[str | Path]) -> BenchmarkDoc:
     """Per-strategy documents (in the spec's strategy order) merged, with the spec attached."""
-    docs: list[BenchmarkDoc] = [json.loads(Path(p).read_text()) for p in result_paths]
+    try:
+        docs = [read_results(p) for p in result_paths]
+    except NaoError as e:
+        raise ReproduceError(str(e)) from None
     order = {n: i for i, n in enumerate(spec.strategies)}
     docs.sort(key=lambda d: order.get(d["strategies"][0], len(order)))
     return with_spec(merge_results(docs), spec)

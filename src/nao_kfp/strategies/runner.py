@@ -286,13 +286,14 @@ def settings_of(strategy: Strategy) -> JSONObject:
 # ---------------------------------------------------------------- schema and files
 
 
-def check_results(doc: object) -> None:
-    """Raise NaoError naming the first field that breaks the schema (records.BenchmarkResults,
-    loaded strictly), then the first run, curve or budget that does not add up."""
+def check_results(doc: object, where: str = "results") -> None:
+    """Raise NaoError naming `where` (the file) and the first field that breaks the schema
+    (records.BenchmarkResults, loaded strictly), then the first run, curve or budget that does
+    not add up."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ArgError(f"results: schema: expected {SCHEMA!r}")
+        raise ArgError(f"{where}: schema: expected {SCHEMA!r}")
     try:
-        from_dict(BenchmarkResults, doc, "results")
+        from_dict(BenchmarkResults, doc, where)
     except RecordError as e:
         raise ArgError(str(e)) from None
     for key, tp in (
@@ -306,29 +307,29 @@ def check_results(doc: object) -> None:
         ("table", dict),
     ):
         if not isinstance(doc.get(key), tp):
-            raise ArgError(f"results: {key}: expected a {tp.__name__}")
+            raise ArgError(f"{where}: {key}: expected a {tp.__name__}")
     want = {
         (s, b, seed) for s in doc["strategies"] for b in doc["budgets"] for seed in doc["seeds"]
     }
     got = set()
     for i, r in enumerate(doc["runs"]):
         if not isinstance(r, dict) or set(r) != set(RUN_KEYS):
-            raise ArgError(f"results: runs[{i}]: expected keys {', '.join(RUN_KEYS)}")
+            raise ArgError(f"{where}: runs[{i}]: expected keys {', '.join(RUN_KEYS)}")
         for k in ("valid", "reported"):
             if not isinstance(r[k], (int, float)) or not math.isfinite(r[k]):
-                raise ArgError(f"results: runs[{i}].{k}: expected a number, got {r[k]!r}")
+                raise ArgError(f"{where}: runs[{i}].{k}: expected a number, got {r[k]!r}")
         got.add((r["strategy"], r["budget"], r["seed"]))
     if got != want:
         missing = sorted(want - got, key=str)
         raise ArgError(
-            f"results: runs: missing or extra entries, e.g. {missing[:1] or sorted(got - want, key=str)[:1]}"
+            f"{where}: runs: missing or extra entries, e.g. {missing[:1] or sorted(got - want, key=str)[:1]}"
         )
     for name in doc["strategies"]:
         for seed in doc["seeds"]:
             curve = doc["curves"].get(name, {}).get(str(seed))
             if not isinstance(curve, list) or len(curve) != max(doc["budgets"]):
                 raise ArgError(
-                    f"results: curves.{name}.{seed}: expected {max(doc['budgets'])} values"
+                    f"{where}: curves.{name}.{seed}: expected {max(doc['budgets'])} values"
                 )
 
 
@@ -344,7 +345,7 @@ def read_results(path: str | Path) -> BenchmarkDoc:
         raise ArgError(f"{path}: no such results file")
 
     doc: BenchmarkDoc = validate.json_file(path, str(path), ArgError)
-    check_results(doc)
+    check_results(doc, str(path))
     return doc
 
 
