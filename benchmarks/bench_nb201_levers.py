@@ -62,6 +62,9 @@ VARIANTS: dict[str, list[str]] = {
     # the recipe before issue 20: ten random initial cells, none chosen by SynFlow + params
     "no-proxy-seed": ["search.proxy_seed=0"],
     "warm-10-epochs": ["search.warm_epochs=10"],
+    # a warm fit of a fixed 2 steps on the evaluated cells (and its pseudo-label pass's 10 over
+    # the fresh pseudo-labels alone): a round's fit then costs the same at 200 cells as at 10
+    "warm-2-steps": ["search.warm_steps=2"],
     "top-2-seeds": ["search.top_k=2"],
     "new-4": ["search.new_archs=4"],
     # on

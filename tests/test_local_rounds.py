@@ -1,4 +1,4 @@
-"""The embedded runner costs the same per round at round 20 as at round 2: kfp.local's per-task
+"""The embedded runner costs the same per round at round 8 as at round 2: kfp.local's per-task
 swaps of print and of the root logger are neutralised for the run (pipelines/local.py), the
 progress filter is linear in what it is given, kfp.log grows by a bounded amount per round, and
 the steps that do not train or run the controller never import torch."""
@@ -22,7 +22,7 @@ from search_tiny import tiny_config
 
 from nao_kfp.progress import ProgressFilter
 
-ROUNDS = 20
+ROUNDS = 8  # enough for kfp.local's per-task swaps to nest 40 deep if they were not neutralised
 # A round of the search below is at most 6 tasks (fit, optimize, decode, 2 shards, merge). Per
 # task kfp.log keeps kfp.local's lines (executing, finished, the outputs: about 1 kB with this
 # run's paths), the executor's 4 lines and the step's own progress lines (a child line per

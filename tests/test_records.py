@@ -100,13 +100,27 @@ def test_final_json_reads_back_with_its_paths_resolved_against_its_folder(tmp_pa
     assert read_final(tmp_path / "elsewhere") is None
 
 
+def test_a_final_json_of_an_earlier_version_still_resumes(tmp_path: Path) -> None:
+    """Earlier versions wrote absolute paths and the task's checkpoint: a finished final
+    training from one is read back, not refused, so resuming its search does not retrain."""
+    m = tmp_path / "m"
+    m.mkdir()
+    old = {**_final_doc(), "model_dir": str(m), "model": str(m / "model.pt"),
+           "program": str(m / "model.pt2"), "inference_service": str(m / "inference-service.yaml"),
+           "checkpoint": "/tmp/task/checkpoint.pt"}  # fmt: skip
+    (m / FINAL_JSON).write_text(json.dumps(old))
+    final = read_final(m)
+    assert final is not None and final.model_dir == str(m)
+    assert final.program == str(m / "model.pt2")
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"params": "many"}, "final.json.params: expected an integer, got 'many'"),
         ({"model": None}, "final.json.model: expected a string, got None"),
         ({"rerank": [{"arch": "a"}]}, "final.json.rerank[0]: missing key 'id'"),
-        ({"checkpoint": "c.pt"}, "final.json.checkpoint: unknown key"),
+        ({"modeldir": "m"}, "final.json.modeldir: unknown key"),
     ],
 )
 def test_a_bad_final_json_is_one_line_naming_the_file_and_key(

@@ -274,7 +274,12 @@ def read_final(model_dir: Path) -> FinalOutcome | None:
     path = Path(model_dir) / FINAL_JSON
     if not path.is_file():
         return None
-    return FinalOutcome.from_json(read_json(path), str(path)).resolved(path.parent)
+    doc = read_json(path)
+    if isinstance(doc, dict) and "checkpoint" in doc:
+        # written before final.json named its files relative to its folder: its paths are
+        # absolute (resolved() keeps them) and its checkpoint pointed into a task's temp folder
+        doc = {k: v for k, v in doc.items() if k != "checkpoint"}
+    return FinalOutcome.from_json(doc, str(path)).resolved(path.parent)
 
 
 def final_summary(final: FinalOutcome) -> str:
