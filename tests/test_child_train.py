@@ -183,3 +183,37 @@ def test_perplexity_score_ranks_like_perplexity() -> None:
     assert scores == sorted(scores, reverse=True)
     assert scores[0] == 1.0 and scores[-2] == 0.0 and scores[-1] == 0.0
     assert scores[2] == pytest.approx(1 - math.log(60) / math.log(10000))
+
+
+def test_digits_are_scikit_learns_and_staging_them_imports_neither_sklearn_nor_inductor() -> None:
+    """The digits are load_digits' images and labels, read without importing scikit-learn, and a
+    child's deterministic switch leaves torch._inductor unimported: both cost seconds per task."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, torch
+from nao_kfp.child import data, runtime
+digits = data._digits()
+with runtime.deterministic(True):
+    on = (torch.are_deterministic_algorithms_enabled(),
+          torch.is_deterministic_algorithms_warn_only_enabled())
+print(on, torch.are_deterministic_algorithms_enabled(),
+      'sklearn' in sys.modules, 'torch._inductor' in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["(True,", "True)", "False", "False", "False"], out
+    from sklearn.datasets import load_digits
+
+    from nao_kfp.child.data import _digits
+
+    d, ours = load_digits(), _digits()
+    x = np.concatenate([ours.train_x.numpy(), ours.test_x.numpy()])
+    y = np.concatenate([ours.train_y.numpy(), ours.test_y.numpy()])
+    want = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)
+    assert len(y) == len(d.target) == 1797
+    # the same images with the same labels (split by a fixed permutation)
+    pairs = sorted(zip(map(bytes, x.reshape(len(y), -1)), y.tolist(), strict=True))
+    assert pairs == sorted(
+        zip(map(bytes, want.reshape(len(y), -1)), d.target.tolist(), strict=True)
+    )

@@ -17,6 +17,8 @@ checks the built-in sets at load time; digits has 1,500 training images).
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
 import shutil
 from collections import Counter
 from dataclasses import dataclass
@@ -69,12 +71,22 @@ def staged_file(dataset: str) -> str:
 # ---------------------------------------------------------------- sources
 
 
-def _digits() -> ImageSet:
-    from sklearn.datasets import load_digits
+def _digits_csv() -> Path:
+    """scikit-learn's copy of the UCI digits (what sklearn.datasets.load_digits reads), found
+    without importing scikit-learn: that import is seconds of every task that stages digits."""
+    spec = importlib.util.find_spec("sklearn")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("child.dataset: digits needs scikit-learn (pip install scikit-learn)")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz"
 
-    d = load_digits()
-    x = torch.from_numpy(np.round(d.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
-    y = torch.from_numpy(d.target.astype(np.int64))
+
+def _digits() -> ImageSet:
+    # as load_digits: 1797 rows of 64 pixel values (0-16) and the label
+    with gzip.open(_digits_csv()) as f:
+        rows = np.loadtxt(f, delimiter=",")
+    images = rows[:, :-1].reshape(-1, 8, 8)
+    x = torch.from_numpy(np.round(images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
+    y = torch.from_numpy(rows[:, -1].astype(np.int64))
     perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(DEV_SPLIT_SEED))
     test, train = perm[:DIGITS_TEST], perm[DIGITS_TEST:]
     return ImageSet(x[train], y[train], x[test], y[test], [str(i) for i in range(10)])

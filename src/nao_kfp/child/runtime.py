@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -58,11 +59,22 @@ def deterministic(enabled: bool) -> Iterator[None]:
     before = torch.are_deterministic_algorithms_enabled()
     warn_before = torch.is_deterministic_algorithms_warn_only_enabled()
     if enabled:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        _use_deterministic(True, warn_only=True)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before, warn_only=warn_before)
+        _use_deterministic(before, warn_only=warn_before)
+
+
+def _use_deterministic(mode: bool, warn_only: bool) -> None:
+    """torch.use_deterministic_algorithms, without importing torch._inductor where nothing has:
+    the public function imports it (a second or more of every task that trains) only to set
+    inductor's own flag, which only a compile inside the context would read, and a child's
+    training compiles nothing."""
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
 
 
 @contextlib.contextmanager
