@@ -72,6 +72,7 @@ SKIP = {
     "python benchmarks/bench_nb201_levers.py --table <table.csv> --only recipe,no-proxy-seed --queries 25,50,100,200 --seeds 0-29": BIG_DATA,
     "nao benchmark --space nb201 --table <table.csv> --config nb201 --queries 25,50,100,200 --seeds 0-29": BIG_DATA,
     "python benchmarks/bench_nb201_levers.py --table <table.csv> --seeds 0-9": BIG_DATA,
+    "python benchmarks/bench_nb201_levers.py --table <table.csv> --only recipe,warm-2-steps --queries 25,50,100,200 --seeds 0-29": BIG_DATA,
     "nao benchmark --space nb201 --table <table.csv> --config nb201 --prior <prior.jsonl> --strategy nao,evolution --queries 25,50,100 --seeds 0-29": BIG_DATA,
     "python benchmarks/bench_supernet.py nb201 --data <cifar10-jpegs> --layers 1 --channels 8 --bn running --proxies synflow,params": BIG_DATA,
     "python benchmarks/bench_ws_nb201.py --data <cifar10-jpegs> --seeds 0,1,2": BIG_DATA,
