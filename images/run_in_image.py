@@ -5,8 +5,8 @@
 Every task runs in the image through kfp.local's DockerRunner, i.e. through the container
 command KFP itself uses (`python3 -m kfp.dsl.executor_main ...`), as the image's non-root user,
 with the pipeline root bind-mounted at its host path. The Docker API is podman's
-(`podman system service`, started here unless DOCKER_HOST is set). Then the same config runs
-with `nao search` (SubprocessRunner) and the two result.json and pool.jsonl must be
+(`podman system service`, started here unless DOCKER_HOST is set). Beside it the same config
+runs with `nao search` (SubprocessRunner), and the two result.json and pool.jsonl must be
 equal but for timings (VOLATILE). Exit status 1 when they differ. Writes OUT/docker/,
 OUT/subprocess/ and OUT/comparison.json.
 """
@@ -191,20 +191,19 @@ def run_in_docker(cfg: Config, out_dir: Path) -> dict[str, Any]:
     return json.loads((out_dir / "result.json").read_text())
 
 
-def nao_search(sets: list[str], out_dir: Path) -> None:
+def start_nao_search(sets: list[str], out_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
     """The reference: `nao search --config demo --set ...` in a process of its own (kfp.local's
-    log handlers outlive a run, so two runs in one process log into each other's closed files).
-    Its output goes to OUT_DIR.log."""
+    log handlers outlive a run, so two runs in one process log into each other's closed files),
+    started now and run beside the image's run. Its output goes to OUT_DIR.log."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     log = out_dir.with_suffix(".log")
     cli = "import sys; from nao_kfp.cli import main; sys.exit(main(sys.argv[1:]))"
     argv = [sys.executable, "-c", cli, "search", "--config", "demo", "--out", str(out_dir)]
     with log.open("w") as out:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             argv + [a for s in sets for a in ("--set", s)], stdout=out, stderr=subprocess.STDOUT
         )
-    if done.returncode:
-        raise SystemExit(f"run_in_image: nao search failed ({done.returncode}); see {log}")
+    return proc, log
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,14 +221,21 @@ def main(argv: list[str] | None = None) -> int:
     # reads the other's finished children
     cfg = tiny_config(args.image, args.set)
 
+    # both runs side by side: each is mostly one core's work (a task at a time, 2 small shards)
     started = time.monotonic()
-    with docker_api(out / "podman.log"):
-        run_in_docker(cfg, docker_dir)
-    docker_s = time.monotonic() - started
-
-    started = time.monotonic()
-    nao_search([*TINY, f"cluster.image={args.image}", *args.set], local_dir)
+    search, log = start_nao_search([*TINY, f"cluster.image={args.image}", *args.set], local_dir)
+    try:
+        with docker_api(out / "podman.log"):
+            run_in_docker(cfg, docker_dir)
+        docker_s = time.monotonic() - started
+        code = search.wait()
+    finally:
+        if search.poll() is None:
+            search.kill()
+            search.wait()
     local_s = time.monotonic() - started
+    if code:
+        raise SystemExit(f"run_in_image: nao search failed ({code}); see {log}")
 
     diff = differences(read_outputs(local_dir), read_outputs(docker_dir))
     summary = {
