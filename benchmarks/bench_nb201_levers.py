@@ -22,9 +22,10 @@ from bench_tabular import CpuTimed  # this folder: the CPU-seconds wrapper of th
 
 from nao_kfp.commands.benchmark import benchmark_config
 from nao_kfp.errors import NaoError
+from nao_kfp.records import to_dict
 from nao_kfp.spaces import get_space
 from nao_kfp.strategies import make_strategy
-from nao_kfp.strategies.runner import parse_int_list, parse_names, run_benchmark, write_results
+from nao_kfp.strategies.runner import parse_int_list, parse_names, run_benchmark
 from nao_kfp.tabular import read_table
 
 # name -> the overrides on top of configs/nb201.yaml. "off": a lever of the recipe removed;
@@ -131,14 +132,15 @@ def main() -> int:
             nao = CpuTimed(make_strategy("nao", cfg))
             doc = run_benchmark(table, {"nao": nao}, budgets, seeds)
             if args.json:  # per-seed results, for paired comparisons across runs
-                doc["cpu_seconds"] = {"nao": nao.cpu}  # type: ignore[typeddict-unknown-key]
-                write_results(args.json / f"{name}-{path.stem}.json", doc)
-            cells = "  ".join(
-                f"@{s['budget']} {s['mean']:6.2f} ± {s['sem']:.2f}" for s in doc["summary"]
-            )
+                out = args.json / f"{name}-{path.stem}.json"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                # the results document plus each seed's CPU seconds (a key of this script's own)
+                data = {**to_dict(doc), "cpu_seconds": {"nao": nao.cpu}}
+                out.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+            cells = "  ".join(f"@{s.budget} {s.mean:6.2f} ± {s.sem:.2f}" for s in doc.summary)
             reached = " / ".join(
-                f"{statistics.fmean(r['valid'] for r in doc['runs'] if r['budget'] == b):.2f}"
-                for b in doc["budgets"]
+                f"{statistics.fmean(r.valid for r in doc.runs if r.budget == b):.2f}"
+                for b in doc.budgets
             )
             print(
                 f"{name:<20} {path.stem:<22} {cells}  valid {reached}  "

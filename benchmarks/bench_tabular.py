@@ -77,7 +77,7 @@ def main() -> int:
     plot_results(doc, args.plot)
     print(f"wrote {args.json} and {args.plot}")
     print(f"table: {len(table)} rows, best valid {table.best().valid:.2f}")
-    for name, seeds in doc["seconds"].items():
+    for name, seeds in (doc.seconds or {}).items():
         total, cpu = sum(seeds.values()), strategies[name].cpu
         print(
             f"{name}: {total:.1f} s wall over {len(seeds)} seeds ({total / len(seeds):.2f} s per "

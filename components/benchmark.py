@@ -19,11 +19,12 @@ def tabular_strategy(spec_json: str, strategy: str, results: Output[Artifact]) -
     from nao_kfp.numerics import pin
 
     pin()  # before torch loads
+    from nao_kfp.records import to_dict
     from nao_kfp.strategies.reproduce import ReproduceSpec, machine, run_strategy
 
     doc = run_strategy(ReproduceSpec.from_dict(json.loads(spec_json)), strategy)
-    doc["machine"] = machine()
-    Path(results.path).write_text(json.dumps(doc, sort_keys=True))
+    doc.machine = machine()
+    Path(results.path).write_text(json.dumps(to_dict(doc), sort_keys=True))
 
 
 @component
@@ -37,15 +38,15 @@ def compare_reference(
     """Merge the per-strategy results and fail (ReproduceError naming strategy, budget, seed and
     both values) on any difference from the reference; with check=False only merge."""
     import json
-    from pathlib import Path
 
     from nao_kfp.strategies.reproduce import ReproduceSpec, compare_files, merge_files
+    from nao_kfp.strategies.runner import write_results
 
     paths = [r.path for r in results]
     if check:
         doc = compare_files(reference_json, paths)
     else:
         doc = merge_files(ReproduceSpec.from_dict(json.loads(reference_json)["spec"]), paths)
-    Path(merged.path).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    for s in doc["summary"]:
-        metrics.log_metric(f"{s['strategy']}@{s['budget']}", round(s["mean"], 4))
+    write_results(merged.path, doc)
+    for s in doc.summary:
+        metrics.log_metric(f"{s.strategy}@{s.budget}", round(s.mean, 4))

@@ -20,6 +20,7 @@ from kfp import compiler, dsl, local
 from nao_kfp.components.benchmark import compare_reference, tabular_strategy
 from nao_kfp.pipelines.local import FlatPrint, flat_kfp_output
 
+from nao_kfp.records import BenchmarkResults, to_dict
 from nao_kfp.strategies.reproduce import (
     REFERENCE_PATH,
     ReproduceError,
@@ -27,14 +28,18 @@ from nao_kfp.strategies.reproduce import (
     check_reproduction,
     load_reference,
     merge_files,
+    read_reference,
 )
+from nao_kfp.strategies.runner import write_results
 
 
 def reference_text(path: str | Path = REFERENCE_PATH, *, allow_missing: bool = False) -> str:
     """The reference as text; a missing one (only when writing it) is the default spec alone."""
     if allow_missing and not Path(path).exists():
         return json.dumps({"spec": ReproduceSpec().to_dict()}, sort_keys=True)
-    return json.dumps(load_reference(path), sort_keys=True)
+    spec, reference = read_reference(path)
+    doc = to_dict(reference) if reference is not None else {"spec": spec.to_dict()}
+    return json.dumps(doc, sort_keys=True)
 
 
 def make_pipeline(reference: str) -> Any:
@@ -72,11 +77,16 @@ def run_local(
     *,
     update: bool = False,
     pipeline_root: Path | None = None,
-) -> dict[str, Any]:
+) -> BenchmarkResults:
     """Run the pipeline through kfp.local; compare (or, with update, rewrite the reference).
     Returns the merged results; raises ReproduceError on any difference."""
 
-    text = reference_text(reference, allow_missing=update)
+    # only an update may start from a spec alone (or no file): a check needs the results
+    expected = None if update else load_reference(reference)
+    if expected is None:
+        text = reference_text(reference, allow_missing=True)
+    else:
+        text = json.dumps(to_dict(expected), sort_keys=True)
     spec = ReproduceSpec.from_dict(json.loads(text)["spec"])
     root = Path(pipeline_root or tempfile.mkdtemp(prefix="nao-reproduce-"))
     local.init(
@@ -94,11 +104,10 @@ def run_local(
         raise ReproduceError(f"reproduce: a strategy step failed; see the task logs under {root}")
     # the same comparison the compare step made, in-process, so a difference surfaces as one line
     merged = merge_files(spec, results)
-    if update:
-        Path(reference).parent.mkdir(parents=True, exist_ok=True)
-        Path(reference).write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+    if expected is None:
+        write_results(reference, merged)
         return merged
-    check_reproduction(json.loads(text), merged)
+    check_reproduction(expected, merged)
     if not Path(task.output.path).exists():
         raise ReproduceError(f"reproduce: the compare step failed; see the task logs under {root}")
     return merged

@@ -163,6 +163,17 @@ def test_a_child_result_keeps_its_keys_through_the_file(tmp_path: Path) -> None:
     assert runtime.read_result(tmp_path) == result
 
 
+def test_the_benchmark_document_reads_back_and_writes_the_same_bytes(tmp_path: Path) -> None:
+    """The reference leaves out what it has not (seconds): a key absent stays absent."""
+    from nao_kfp.strategies.reproduce import load_reference
+    from nao_kfp.strategies.runner import write_results
+
+    reference = load_reference(REFERENCE_PATH)
+    assert reference.seconds is None and reference.traces and reference.machine
+    write_results(tmp_path / "again.json", reference)
+    assert (tmp_path / "again.json").read_bytes() == REFERENCE_PATH.read_bytes()
+
+
 def test_a_bad_benchmark_document_is_one_line_naming_the_file_and_key(tmp_path: Path) -> None:
     from nao_kfp.strategies.reproduce import ReproduceError, load_reference
     from nao_kfp.strategies.runner import read_results

@@ -1,6 +1,7 @@
 """The reproducibility check: compare function, the kfp.local pipeline, the committed reference."""
 
 import copy
+import dataclasses
 import json
 import os
 import platform
@@ -50,12 +51,10 @@ def test_an_unchanged_rerun_matches(reference):
 def test_a_perturbed_value_fails_naming_strategy_budget_seed_and_values(reference):
     actual = copy.deepcopy(reference)
     run = next(
-        r
-        for r in actual["runs"]
-        if (r["strategy"], r["budget"], r["seed"]) == ("evolution-unseeded", 40, 1)
+        r for r in actual.runs if (r.strategy, r.budget, r.seed) == ("evolution-unseeded", 40, 1)
     )
-    before = run["reported"]
-    run["reported"] = before + 0.01
+    before = run.reported
+    run.reported = before + 0.01
     with pytest.raises(ReproduceError) as e:
         check_reproduction(reference, actual)
     assert (
@@ -66,7 +65,7 @@ def test_a_perturbed_value_fails_naming_strategy_budget_seed_and_values(referenc
 
 def test_a_changed_history_or_table_fails(reference):
     actual = copy.deepcopy(reference)
-    actual["histories"]["random-unseeded"]["0"][4][2] += 1.0
+    actual.histories["random-unseeded"]["0"][4][2] += 1.0
     assert any(
         d.startswith("random-unseeded seed 0: query 5 ") for d in compare_results(reference, actual)
     )
@@ -85,10 +84,11 @@ def test_local_pipeline_writes_then_checks_the_reference(tmp_path):
     assert (
         compare_results(written, run_spec(FAST)) == []
     )  # the pipeline computes what the library does
-    assert run_local(ref, pipeline_root=tmp_path / "root")["runs"] == written["runs"]
+    assert run_local(ref, pipeline_root=tmp_path / "root").runs == written.runs
     # the strategy steps pinned portable numerics and recorded the machine they ran on
-    assert written["machine"]["numerics"] == "portable"
-    assert written["machine"]["cpu_capability"] == "DEFAULT"
+    assert written.machine is not None
+    assert written.machine["numerics"] == "portable"
+    assert written.machine["cpu_capability"] == "DEFAULT"
     doc = json.loads(ref.read_text())
     doc["runs"][0]["reported"] = -1.0
     ref.write_text(json.dumps(doc))
@@ -98,6 +98,16 @@ def test_local_pipeline_writes_then_checks_the_reference(tmp_path):
         match=f"{r['strategy']} budget {r['budget']} seed {r['seed']}: reported -1.0",
     ):
         run_local(ref, pipeline_root=tmp_path / "root")
+
+
+def test_a_reference_without_results_is_refused_by_a_check_only(tmp_path):
+    ref = tmp_path / "reference.json"
+    ref.write_text(json.dumps({"spec": FAST.to_dict()}))
+    with pytest.raises(ReproduceError, match=r"holds a spec without results; run `nao reproduce "):
+        load_reference(ref)
+    with pytest.raises(ReproduceError, match=r"holds a spec without results"):
+        run_local(ref, pipeline_root=tmp_path / "root")  # before any step runs
+    assert not (tmp_path / "root").exists()
 
 
 def test_pipeline_compiles_with_the_reference_inside(tmp_path):
@@ -119,13 +129,13 @@ def test_pipeline_compiles_with_the_reference_inside(tmp_path):
 
 def test_committed_reference_is_the_default_spec():
     ref = load_reference(REFERENCE_PATH)
-    assert ReproduceSpec.from_dict(ref["spec"]) == ReproduceSpec()
-    assert set(ref["strategies"]) == set(ReproduceSpec().strategies)
+    assert ReproduceSpec.from_dict(ref.spec or {}) == ReproduceSpec()
+    assert set(ref.strategies) == set(ReproduceSpec().strategies)
 
 
 def test_committed_reference_reproduces_in_process():
     ref = load_reference(REFERENCE_PATH)
-    run = run_spec(ReproduceSpec.from_dict(ref["spec"]))
+    run = run_spec(ReproduceSpec.from_dict(ref.spec or {}))
     if same_machine(ref, run):
         check_reproduction(ref, run)
         return
@@ -140,11 +150,11 @@ def test_committed_reference_reproduces_in_process():
 
 
 def test_a_nao_difference_on_another_machine_names_both_machines(reference):
-    ref = {**copy.deepcopy(reference), "machine": {"cpu": "x86_64 OtherVendor"}}
+    ref = dataclasses.replace(copy.deepcopy(reference), machine={"cpu": "x86_64 OtherVendor"})
     actual = copy.deepcopy(ref)
-    actual["machine"] = machine()
-    actual["runs"][0]["strategy"] = ref["runs"][0]["strategy"] = "nao"
-    actual["runs"][0]["reported"] += 0.5
+    actual.machine = machine()
+    actual.runs[0].strategy = ref.runs[0].strategy = "nao"
+    actual.runs[0].reported += 0.5
     with pytest.raises(ReproduceError) as e:
         check_reproduction(ref, actual)
     assert "the reference was made on x86_64 OtherVendor" in str(e.value)
@@ -153,13 +163,13 @@ def test_a_nao_difference_on_another_machine_names_both_machines(reference):
     assert "is a bug, not a reason to rewrite the reference" in str(e.value)
     assert "numerics_replay.py" in str(e.value)
     # the same difference on the reference's own machine is a regression, with no excuse
-    actual["machine"] = ref["machine"]
+    actual.machine = ref.machine
     with pytest.raises(ReproduceError) as e:
         check_reproduction(ref, actual)
     assert "the reference was made on" not in str(e.value)
     # and random search or evolution must reproduce on any machine
-    actual["machine"], actual["runs"][0]["strategy"] = machine(), "random-unseeded"
-    ref["runs"][0]["strategy"] = "random-unseeded"
+    actual.machine, actual.runs[0].strategy = machine(), "random-unseeded"
+    ref.runs[0].strategy = "random-unseeded"
     with pytest.raises(ReproduceError) as e:
         check_reproduction(ref, actual)
     assert "the reference was made on" not in str(e.value)
@@ -175,7 +185,8 @@ def nao_run():
 
 
 def test_a_nao_run_records_its_steps_in_order(nao_run):
-    entries = nao_run["traces"]["nao"]["0"]
+    assert nao_run.traces is not None
+    entries = nao_run.traces["nao"]["0"]
     steps = list(dict.fromkeys(e[0] for e in entries))
     assert steps == [
         "round 1 fit",
@@ -188,21 +199,22 @@ def test_a_nao_run_records_its_steps_in_order(nao_run):
     assert {"predictions", "seeds' embeddings", "df/dh", "candidate tokens"} <= set(names)
     assert all(len(e[2]) == 12 and int(e[2], 16) >= 0 for e in entries)
     # random search and evolution record nothing: their runs are pure Python
-    assert set(nao_run["traces"]) == {"nao"}
+    assert set(nao_run.traces) == {"nao"}
 
 
 def test_a_rerun_has_the_same_trace_and_a_change_is_named_where_it_began(nao_run):
     again = run_spec(ReproduceSpec(strategies=("nao",), budgets=(20,), seeds=(0,)))
-    assert again["traces"] == nao_run["traces"]
+    assert again.traces == nao_run.traces
     check_reproduction(nao_run, again)
     changed = copy.deepcopy(again)
-    entries = changed["traces"]["nao"]["0"]
+    assert changed.traces is not None and nao_run.traces is not None
+    entries = changed.traces["nao"]["0"]
     entries[4][2] = "0" * 12  # round 1 fit, epoch 5
     with pytest.raises(ReproduceError) as e:
         check_reproduction(nao_run, changed)
     assert str(e.value).startswith(
         "reproduce: nao seed 0: first difference at round 1 fit, epoch 5 parameters: "
-        f"{nao_run['traces']['nao']['0'][4][2]} (reference) != 000000000000 (this run); "
+        f"{nao_run.traces['nao']['0'][4][2]} (reference) != 000000000000 (this run); "
         "the entry before (round 1 fit, epoch 4 parameters) matches"
     )
 
@@ -224,9 +236,9 @@ def test_first_difference_of_two_traces():
 
 def test_the_committed_reference_has_a_trace_for_every_nao_seed():
     ref = load_reference(REFERENCE_PATH)
-    seeds = {str(s) for s in ReproduceSpec.from_dict(ref["spec"]).seeds}
-    assert set(ref["traces"]["nao"]) == seeds
-    assert all(len(t) > 50 for t in ref["traces"]["nao"].values())
+    seeds = {str(s) for s in ReproduceSpec.from_dict(ref.spec or {}).seeds}
+    assert ref.traces is not None and set(ref.traces["nao"]) == seeds
+    assert all(len(t) > 50 for t in ref.traces["nao"].values())
 
 
 QEMU = shutil.which("qemu-x86_64")
@@ -283,4 +295,4 @@ def test_pin_takes_effect_in_a_fresh_process_and_refuses_after_torch_loaded():
 
 
 def test_the_committed_reference_was_made_with_portable_numerics():
-    assert load_reference(REFERENCE_PATH)["machine"]["numerics"] == "portable"
+    assert (load_reference(REFERENCE_PATH).machine or {})["numerics"] == "portable"

@@ -188,33 +188,30 @@ def test_nao_unavailable_mode_reaches_the_strategy_and_the_results(table_csv, tm
 
 
 def test_summary_quotes_nao_minus_each_strategy_in_standard_errors():
+    from nao_kfp.records import BenchmarkResults, BenchSummary, TableInfo
     from nao_kfp.strategies.runner import format_summary
 
     def cell(name, budget, mean, sem):
-        return {
-            "strategy": name,
-            "budget": budget,
-            "mean": mean,
-            "std": sem * 2,
-            "n": 4,
-            "sem": sem,
-        }
+        return BenchSummary(name, budget, mean, std=sem * 2, n=4, sem=sem)
 
-    doc = {
-        "budgets": [100, 200],
-        "seeds": [0, 1, 2, 3],
-        "reported": "test",
-        "strategies": ["nao", "evolution"],
-        "summary": [
+    doc = BenchmarkResults(
+        space="nb201",
+        table=TableInfo("t.csv", 10, "ab", "percent", has_test=True),
+        reported="test",
+        strategies=["nao", "evolution"],
+        budgets=[100, 200],
+        seeds=[0, 1, 2, 3],
+        runs=[],
+        summary=[
             cell("nao", 100, 72.6, 0.12),
             cell("evolution", 100, 72.1, 0.16),
             cell("nao", 200, 72.4, 0.0),
             cell("evolution", 200, 72.5, 0.0),
         ],  # fmt: skip
-    }
+    )
     # 0.5 / hypot(0.12, 0.16) = 0.5 / 0.2 = 2.5 standard errors of the difference
     assert "nao - evolution: @100 +0.50 (+2.5 SE), @200 -0.10 (SE 0)" in format_summary(doc)
-    doc["strategies"] = ["evolution"]
+    doc.strategies = ["evolution"]
     assert "nao -" not in format_summary(doc)
 
 

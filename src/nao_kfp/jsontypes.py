@@ -4,9 +4,10 @@ JSONValue is any JSON document (a pool line, a store object, a spec passed on as
 and Metrics are the flat numbers-and-words objects that steps, fits and rounds report. Records
 with known keys have their own types (records.py, results.py).
 
-JSONValue is a recursive alias spelled as a string: fine for mypy and TypedDicts; a records.py
-dataclass field that holds JSON is marked validate.Unchecked (pydantic checks it as an object
-only and never resolves the alias).
+JSONValue is a recursive alias spelled as a string: fine for mypy; a records.py dataclass field
+that holds JSON is marked validate.Unchecked (pydantic checks it as an object only) and names
+JSONValue itself, not JSONObject, so that the string resolves in the record's module, where
+pydantic reads the annotation.
 """
 
 from __future__ import annotations

@@ -11,14 +11,14 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from nao_kfp import validate
 from nao_kfp.errors import RecordError
-from nao_kfp.jsontypes import JSONObject, Metrics
+from nao_kfp.jsontypes import JSONObject, JSONValue, Metrics
 from nao_kfp.metric import Metric
 from nao_kfp.results import FinalOutcome, RerankEntry
-from nao_kfp.validate import Unchecked
+from nao_kfp.validate import OMIT_NONE, Unchecked
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -224,9 +224,15 @@ class BenchSummary:
     sem: float = 0.0
 
 
+# a query of a run's history: index, arch, valid, test or null, source
+HistoryRow = list[int | float | str | None]
+
+
 @dataclass
 class BenchmarkResults:
-    """`nao benchmark --json`: every run of every strategy, budget and seed (runner.py)."""
+    """`nao benchmark --json` and the reproduce reference: every run of every strategy, budget
+    and seed (built by strategies/runner.py, written with validate.dump, read back strictly).
+    The optional parts are absent from the file while None."""
 
     space: str
     table: TableInfo
@@ -236,64 +242,19 @@ class BenchmarkResults:
     seeds: list[int]
     runs: list[BenchRun]
     summary: list[BenchSummary]
-    # checked as objects only
-    settings: Unchecked[dict[str, dict[str, object]]] = field(default_factory=dict)
+    # checked as objects only (JSONValue spelled out, not JSONObject: pydantic reads the
+    # annotation in this module, where the alias's string must resolve)
+    settings: Unchecked[dict[str, dict[str, JSONValue]]] = field(default_factory=dict)
+    # strategy -> seed -> the reported accuracy of the best-by-valid arch after each query
     curves: Unchecked[dict[str, dict[str, list[float]]]] = field(default_factory=dict)
     histories: Unchecked[dict[str, dict[str, list[HistoryRow]]]] = field(default_factory=dict)
-    seconds: Unchecked[dict[str, dict[str, float]]] = field(default_factory=dict)
-    spec: Unchecked[dict[str, object]] = field(default_factory=dict)  # reproduce: what produced it
-    traces: Unchecked[dict[str, dict[str, list[list[str]]]]] = field(default_factory=dict)
-    machine: Unchecked[dict[str, str]] = field(default_factory=dict)  # reproduce: where it ran
+    # strategy -> seed -> wall seconds (timing only; the reproduce reference leaves it out)
+    seconds: Unchecked[dict[str, dict[str, float]] | None] = field(default=None, metadata=OMIT_NONE)
+    # reproduce: the spec that produced it and the machine it ran on
+    spec: Unchecked[dict[str, JSONValue] | None] = field(default=None, metadata=OMIT_NONE)
+    # strategy -> seed -> digest trace (nao_kfp.trace), when asked for and recorded
+    traces: Unchecked[dict[str, dict[str, list[list[str]]]] | None] = field(
+        default=None, metadata=OMIT_NONE
+    )
+    machine: Unchecked[dict[str, str] | None] = field(default=None, metadata=OMIT_NONE)
     schema: str = BENCHMARK_SCHEMA
-
-
-# The same document as the JSON the benchmark writes and reads (runner.py, reproduce.py);
-# BenchmarkResults is what from_dict checks it against.
-HistoryRow = list[int | float | str | None]  # a query: index, arch, valid, test or null, source
-
-
-class TableDoc(TypedDict):
-    source: str
-    rows: int
-    digest: str
-    units: str
-    has_test: bool
-
-
-class RunDoc(TypedDict):
-    strategy: str
-    seed: int
-    budget: int
-    arch: str
-    valid: float
-    reported: float
-
-
-class SummaryDoc(TypedDict):
-    strategy: str
-    budget: int
-    mean: float
-    std: float
-    n: int
-    sem: float
-
-
-class BenchmarkDoc(TypedDict, total=False):
-    """`nao benchmark --json` and the reproduce reference (which adds spec and machine)."""
-
-    schema: str
-    space: str
-    table: TableDoc
-    reported: str
-    strategies: list[str]
-    budgets: list[int]
-    seeds: list[int]
-    settings: dict[str, JSONObject]  # per strategy: what produced it
-    runs: list[RunDoc]
-    summary: list[SummaryDoc]
-    curves: dict[str, dict[str, list[float]]]  # strategy -> seed -> best so far, per query
-    histories: dict[str, dict[str, list[HistoryRow]]]
-    seconds: dict[str, dict[str, float]]
-    traces: dict[str, dict[str, list[list[str]]]]  # strategy -> seed -> digest trace
-    spec: JSONObject
-    machine: dict[str, str]

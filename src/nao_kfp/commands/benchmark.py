@@ -191,18 +191,14 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.update_reference:
         print(f"wrote {path}")
     else:
-        runs = len(merged["runs"])
+        runs = len(merged.runs)
         print(f"reproduce: {runs} results match {path}")
-    made_on = merged.get("machine") or {}
+    made_on = merged.machine or {}
     print(f"reproduce: {guarantee(made_on.get('torch', '?'))}")
     if args.update_reference:
         print(
             f"reproduce: the new reference records this machine ({made_on.get('cpu')}); rewrite "
             "it for a change of the algorithm, never for a change of machine"
         )
-    print(
-        json.dumps(
-            {s["strategy"] + "@" + str(s["budget"]): round(s["mean"], 2) for s in merged["summary"]}
-        )
-    )
+    print(json.dumps({f"{s.strategy}@{s.budget}": round(s.mean, 2) for s in merged.summary}))
     return 0

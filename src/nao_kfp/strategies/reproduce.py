@@ -24,14 +24,14 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from nao_kfp import validate
 from nao_kfp.config import load_config
 from nao_kfp.errors import NaoError
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.numerics import describe
-from nao_kfp.records import BenchmarkDoc
+from nao_kfp.records import BenchmarkResults, BenchRun
 from nao_kfp.spaces import get_space
 from nao_kfp.spaces.nb201 import NB201
 from nao_kfp.strategies import EvolutionConfig, make_strategy
@@ -96,7 +96,7 @@ class ReproduceSpec:
             raise ReproduceError(f"reference: spec: malformed ({e})") from None
 
 
-def run_strategy(spec: ReproduceSpec, name: str) -> BenchmarkDoc:
+def run_strategy(spec: ReproduceSpec, name: str) -> BenchmarkResults:
     """One strategy of the spec over all its budgets and seeds: a results document."""
     space = get_space(spec.space)
     table = generate_table(space, spec.table)
@@ -112,7 +112,7 @@ def run_strategy(spec: ReproduceSpec, name: str) -> BenchmarkDoc:
     )
 
 
-def run_spec(spec: ReproduceSpec) -> BenchmarkDoc:
+def run_spec(spec: ReproduceSpec) -> BenchmarkResults:
     """Every strategy in-process, merged, with the spec attached (a reference document)."""
     return with_spec(merge_results([run_strategy(spec, n) for n in spec.strategies]), spec)
 
@@ -144,20 +144,33 @@ def machine() -> dict[str, str]:
     }
 
 
-def same_machine(reference: BenchmarkDoc, actual: BenchmarkDoc) -> bool:
-    return reference.get("machine") == actual.get("machine")
+def same_machine(reference: BenchmarkResults, actual: BenchmarkResults) -> bool:
+    return reference.machine == actual.machine
 
 
-def with_spec(doc: BenchmarkDoc, spec: ReproduceSpec) -> BenchmarkDoc:
-    out = doc.copy()
-    out["spec"] = spec.to_dict()
-    # the machine the strategies ran on (the strategy steps record it), else this process's
-    out["machine"] = doc.get("machine") or machine()
-    out.pop("seconds", None)  # wall time would make the reference differ on every run
-    return out
+def with_spec(doc: BenchmarkResults, spec: ReproduceSpec) -> BenchmarkResults:
+    return dataclasses.replace(
+        doc,
+        spec=spec.to_dict(),
+        # the machine the strategies ran on (the strategy steps record it), else this process's
+        machine=doc.machine or machine(),
+        seconds=None,  # wall time would make the reference differ on every run
+    )
 
 
-def load_reference(path: str | Path = REFERENCE_PATH) -> BenchmarkDoc:
+def load_reference(path: str | Path = REFERENCE_PATH) -> BenchmarkResults:
+    """The reference document, checked strictly (a spec alone is refused: see read_reference)."""
+    _, reference = read_reference(path)
+    if reference is None:
+        raise ReproduceError(
+            f"{path}: holds a spec without results; run `nao reproduce --update-reference`"
+        )
+    return reference
+
+
+def read_reference(path: str | Path) -> tuple[ReproduceSpec, BenchmarkResults | None]:
+    """The reference's spec and its results, checked strictly; None for a spec alone (the
+    results are still to be written: --update-reference)."""
     path = Path(path)
     if not path.exists():
         raise ReproduceError(f"{path}: no reference yet; run `nao reproduce --update-reference`")
@@ -167,44 +180,46 @@ def load_reference(path: str | Path = REFERENCE_PATH) -> BenchmarkDoc:
     doc = validate.json_file(path, str(path), ReproduceError)
     if not isinstance(doc, dict) or not isinstance(doc.get("spec"), dict):
         raise ReproduceError(f"{path}: expected a JSON object with a spec (a reference document)")
-    if set(doc) != {
-        "spec"
-    }:  # a spec alone: the results are still to be written (--update-reference)
-        try:
-            check_results(doc, str(path))
-        except NaoError as e:
-            raise ReproduceError(str(e)) from None
-    return cast(BenchmarkDoc, doc)
+    spec = ReproduceSpec.from_dict(doc["spec"])
+    if set(doc) == {"spec"}:
+        return spec, None
+    try:
+        return spec, check_results(doc, str(path))
+    except NaoError as e:
+        raise ReproduceError(str(e)) from None
 
 
-def compare_results(reference: BenchmarkDoc, actual: BenchmarkDoc) -> list[str]:
+def compare_results(reference: BenchmarkResults, actual: BenchmarkResults) -> list[str]:
     """Every difference as one line naming strategy, budget, seed and both values; for a NAO
     run whose trace differs, first the step and tensor where it parts from the reference."""
     diffs: list[str] = []
-    if reference.get("table", {}).get("digest") != actual.get("table", {}).get("digest"):
+    if reference.table.digest != actual.table.digest:
         diffs.append(
-            f"table digest: {reference.get('table', {}).get('digest')} (reference) != "
-            f"{actual.get('table', {}).get('digest')} (this run): the generated table changed"
+            f"table digest: {reference.table.digest} (reference) != "
+            f"{actual.table.digest} (this run): the generated table changed"
         )
     # where a NAO run first parts from the reference comes first: the rest follows from it
     diffs += _trace_differences(reference, actual)
-    got = {(r["strategy"], r["budget"], r["seed"]): r for r in actual.get("runs", [])}
-    for ref in reference.get("runs", []):
-        key = (ref["strategy"], ref["budget"], ref["seed"])
+    got: dict[tuple[str, int, int], BenchRun] = {
+        (r.strategy, r.budget, r.seed): r for r in actual.runs
+    }
+    for ref in reference.runs:
+        key = (ref.strategy, ref.budget, ref.seed)
         where = f"{key[0]} budget {key[1]} seed {key[2]}"
         run = got.pop(key, None)
         if run is None:
-            diffs.append(f"{where}: missing from this run (reference {ref['reported']})")
+            diffs.append(f"{where}: missing from this run (reference {ref.reported})")
             continue
         for k in COMPARED:
-            if run[k] != ref[k]:
-                diffs.append(f"{where}: {k} {ref[k]} (reference) != {run[k]} (this run)")
+            if getattr(run, k) != getattr(ref, k):
+                diffs.append(
+                    f"{where}: {k} {getattr(ref, k)} (reference) != {getattr(run, k)} (this run)"
+                )
     for key in sorted(got, key=str):
         diffs.append(f"{key[0]} budget {key[1]} seed {key[2]}: not in the reference")
-    ref_h, act_h = reference.get("histories", {}), actual.get("histories", {})
-    for name, seeds in ref_h.items():
+    for name, seeds in reference.histories.items():
         for seed, hist in seeds.items():
-            other = act_h.get(name, {}).get(seed)
+            other = actual.histories.get(name, {}).get(seed)
             if other is not None and other != hist:
                 i = next(
                     (i for i, (a, b) in enumerate(zip(hist, other, strict=False)) if a != b),
@@ -216,11 +231,11 @@ def compare_results(reference: BenchmarkDoc, actual: BenchmarkDoc) -> list[str]:
     return diffs
 
 
-def _trace_differences(reference: BenchmarkDoc, actual: BenchmarkDoc) -> list[str]:
+def _trace_differences(reference: BenchmarkResults, actual: BenchmarkResults) -> list[str]:
     """For each run whose digest trace differs: the first step and tensor that differ (a
     reference without traces, or a strategy without one, is not compared)."""
     out = []
-    ref_t, act_t = reference.get("traces", {}), actual.get("traces", {})
+    ref_t, act_t = reference.traces or {}, actual.traces or {}
     for name, seeds in ref_t.items():
         for seed, entries in seeds.items():
             other = act_t.get(name, {}).get(seed)
@@ -230,7 +245,7 @@ def _trace_differences(reference: BenchmarkDoc, actual: BenchmarkDoc) -> list[st
     return out
 
 
-def check_reproduction(reference: BenchmarkDoc, actual: BenchmarkDoc) -> None:
+def check_reproduction(reference: BenchmarkResults, actual: BenchmarkResults) -> None:
     diffs = compare_results(reference, actual)
     if diffs:
         more = f" (and {len(diffs) - 1} more differences)" if len(diffs) > 1 else ""
@@ -247,29 +262,33 @@ def check_reproduction(reference: BenchmarkDoc, actual: BenchmarkDoc) -> None:
         raise ReproduceError(f"reproduce: {diffs[0]}{more}{hint}")
 
 
-def _describe(doc: BenchmarkDoc) -> str:
-    m = doc.get("machine") or {}
+def _describe(doc: BenchmarkResults) -> str:
+    m = doc.machine or {}
     if not m:
         return "an unrecorded machine"
     numerics = f", {m['numerics']} numerics" if m.get("numerics") else ""
     return f"{m.get('cpu')} ({m.get('cpu_capability')}, torch {m.get('torch')}{numerics})"
 
 
-def merge_files(spec: ReproduceSpec, result_paths: Sequence[str | Path]) -> BenchmarkDoc:
+def merge_files(spec: ReproduceSpec, result_paths: Sequence[str | Path]) -> BenchmarkResults:
     """Per-strategy documents (in the spec's strategy order) merged, with the spec attached."""
     try:
         docs = [read_results(p) for p in result_paths]
     except NaoError as e:
         raise ReproduceError(str(e)) from None
     order = {n: i for i, n in enumerate(spec.strategies)}
-    docs.sort(key=lambda d: order.get(d["strategies"][0], len(order)))
+    docs.sort(key=lambda d: order.get(d.strategies[0], len(order)))
     return with_spec(merge_results(docs), spec)
 
 
-def compare_files(reference_text: str, result_paths: Sequence[str | Path]) -> BenchmarkDoc:
+def compare_files(reference_text: str, result_paths: Sequence[str | Path]) -> BenchmarkResults:
     """The compare step: merge per-strategy documents, compare with the reference, return the
     merged document (raises ReproduceError on any difference)."""
-    reference = json.loads(reference_text)
-    merged = merge_files(ReproduceSpec.from_dict(reference["spec"]), result_paths)
+    try:
+        reference = check_results(json.loads(reference_text), "reference")
+    except NaoError as e:
+        raise ReproduceError(str(e)) from None
+    spec = ReproduceSpec.from_dict(reference.spec or {})
+    merged = merge_files(spec, result_paths)
     check_reproduction(reference, merged)
     return merged

@@ -26,6 +26,7 @@ largest budget and every smaller budget reads the first `budget` queries of that
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -42,19 +43,18 @@ from nao_kfp.errors import NaoError, shorten, shown
 from nao_kfp.jsontypes import JSONObject
 from nao_kfp.records import (
     BENCHMARK_SCHEMA,
-    BenchmarkDoc,
     BenchmarkResults,
+    BenchRun,
+    BenchSummary,
     RecordError,
-    RunDoc,
-    SummaryDoc,
+    TableInfo,
     from_dict,
+    to_dict,
 )
 from nao_kfp.strategies.base import Strategy
 from nao_kfp.tabular import Query, Table
 
 SCHEMA = BENCHMARK_SCHEMA
-RUN_KEYS = ("strategy", "seed", "budget", "arch", "valid", "reported")
-SUMMARY_KEYS = ("strategy", "budget", "mean", "std", "n", "sem")
 # what documents merged into one must share
 SAME: tuple[Literal["space", "budgets", "seeds", "reported"], ...] = (
     "space",
@@ -125,64 +125,52 @@ def run_benchmark(
     settings: dict[str, JSONObject] | None = None,
     log: Callable[[str], None] | None = None,
     traces: bool = False,
-) -> BenchmarkDoc:
+) -> BenchmarkResults:
     """Every strategy over every seed, once at the largest budget. `traces`: also keep each
-    run's digest trace (nao_kfp.trace; only NAO records one) under doc["traces"]."""
+    run's digest trace (nao_kfp.trace; only NAO records one) under doc.traces."""
     budgets = sorted(set(budgets))
     reported = "test" if table.has_test else "valid"
-    doc: BenchmarkDoc = {
-        "schema": SCHEMA,
-        "space": table.space.name,
-        "table": {
-            "source": table.source,
-            "rows": len(table),
-            "digest": table.digest(),
-            "units": table.units,
-            "has_test": table.has_test,
-        },
-        "reported": reported,
-        "strategies": list(strategies),
-        "budgets": budgets,
-        "seeds": list(seeds),
-        "settings": settings or {},
-        "runs": [],
-        "summary": [],
-        "curves": {},
-        "histories": {},
-        "seconds": {},
-    }
+    table_info = TableInfo(table.source, len(table), table.digest(), table.units, table.has_test)
+    seconds: dict[str, dict[str, float]] = {}
+    kept: dict[str, dict[str, list[list[str]]]] = {}
+    doc = BenchmarkResults(
+        space=table.space.name,
+        table=table_info,
+        reported=reported,
+        strategies=list(strategies),
+        budgets=budgets,
+        seeds=list(seeds),
+        runs=[],
+        summary=[],
+        settings=settings or {},
+        seconds=seconds,
+    )
     for name, strategy in strategies.items():
-        doc["curves"][name], doc["histories"][name], doc["seconds"][name] = {}, {}, {}
+        doc.curves[name], doc.histories[name], seconds[name] = {}, {}, {}
         for seed in seeds:
             start = time.perf_counter()
             with trace.recording() as entries:
                 history = strategy.run(table, budgets[-1], seed)
             took = time.perf_counter() - start
             if traces and entries:
-                doc.setdefault("traces", {}).setdefault(name, {})[str(seed)] = entries
-            doc["seconds"][name][str(seed)] = round(took, 3)
-            doc["curves"][name][str(seed)] = best_so_far(history, reported)
-            doc["histories"][name][str(seed)] = [
+                kept.setdefault(name, {})[str(seed)] = entries
+            seconds[name][str(seed)] = round(took, 3)
+            doc.curves[name][str(seed)] = best_so_far(history, reported)
+            doc.histories[name][str(seed)] = [
                 [q.index, q.arch, q.valid, q.test, q.source] for q in history
             ]
             for b in budgets:
                 best = best_by_valid(history[:b])
-                doc["runs"].append(
-                    {
-                        "strategy": name,
-                        "seed": seed,
-                        "budget": b,
-                        "arch": best.arch,
-                        "valid": best.valid,
-                        "reported": _reported(best, reported),
-                    }
+                doc.runs.append(
+                    BenchRun(name, seed, b, best.arch, best.valid, _reported(best, reported))
                 )
             if log:
-                last = doc["runs"][-1]
+                last = doc.runs[-1]
                 log(
-                    f"{name} seed {seed}: {reported} {last['reported']:.2f} @{budgets[-1]} ({took:.1f}s)"
+                    f"{name} seed {seed}: {reported} {last.reported:.2f} @{budgets[-1]} ({took:.1f}s)"
                 )
-    doc["summary"] = summarize(doc["runs"])
+    doc.summary = summarize(doc.runs)
+    doc.traces = kept or None
     return doc
 
 
@@ -207,60 +195,51 @@ def best_so_far(history: Sequence[Query], reported: str) -> list[float]:
     return out
 
 
-def summarize(runs: Sequence[RunDoc]) -> list[SummaryDoc]:
+def summarize(runs: Sequence[BenchRun]) -> list[BenchSummary]:
     groups: dict[tuple[str, int], list[float]] = {}
     for r in runs:
-        groups.setdefault((r["strategy"], r["budget"]), []).append(r["reported"])
-    out: list[SummaryDoc] = []
+        groups.setdefault((r.strategy, r.budget), []).append(r.reported)
+    out = []
     for (name, budget), values in groups.items():
         std = statistics.stdev(values) if len(values) > 1 else 0.0
-        out.append(
-            {
-                "strategy": name,
-                "budget": budget,
-                "mean": statistics.fmean(values),
-                "std": std,
-                "n": len(values),
-                "sem": std / math.sqrt(len(values)),
-            }
-        )
+        n = len(values)
+        out.append(BenchSummary(name, budget, statistics.fmean(values), std, n, std / math.sqrt(n)))
     return out
 
 
-def format_summary(doc: BenchmarkDoc) -> str:
-    budgets = doc["budgets"]
-    cells = {(s["strategy"], s["budget"]): s for s in doc["summary"]}
-    width = max(12, *(len(n) for n in doc["strategies"]))
-    head = f"{'strategy':<{width}}" + "".join(f"  {f'@{b} queries':>20}" for b in budgets)
+def format_summary(doc: BenchmarkResults) -> str:
+    cells = {(s.strategy, s.budget): s for s in doc.summary}
+    width = max(12, *(len(n) for n in doc.strategies))
+    head = f"{'strategy':<{width}}" + "".join(f"  {f'@{b} queries':>20}" for b in doc.budgets)
     lines = [
-        f"{doc['reported']} accuracy (%) of the best-by-valid architecture, mean ± std (standard error) over "
-        f"{len(doc['seeds'])} seeds",
+        f"{doc.reported} accuracy (%) of the best-by-valid architecture, mean ± std (standard error) over "
+        f"{len(doc.seeds)} seeds",
         head,
     ]
-    for name in doc["strategies"]:
+    for name in doc.strategies:
         row = f"{name:<{width}}"
-        for b in budgets:
+        for b in doc.budgets:
             c = cells[(name, b)]
-            row += f"  {c['mean']:>8.2f} ± {c['std']:<4.2f} ({c.get('sem', 0.0):.2f})"
+            row += f"  {c.mean:>8.2f} ± {c.std:<4.2f} ({c.sem:.2f})"
         lines.append(row)
     lines += _differences(doc, cells)
     return "\n".join(lines)
 
 
-def _differences(doc: BenchmarkDoc, cells: dict[tuple[str, int], SummaryDoc]) -> list[str]:
+def _differences(doc: BenchmarkResults, cells: dict[tuple[str, int], BenchSummary]) -> list[str]:
     """NAO's mean minus each other strategy's, in standard errors of the difference
     (sqrt(sem_a^2 + sem_b^2), the runs being independent): what "beats it by more than two
     standard errors" is read from."""
-    if "nao" not in doc["strategies"] or len(doc["seeds"]) < 2:
+    if "nao" not in doc.strategies or len(doc.seeds) < 2:
         return []
     out = []
-    for other in doc["strategies"]:
+    for other in doc.strategies:
         if other == "nao":
             continue
         parts = []
-        for b in doc["budgets"]:
+        for b in doc.budgets:
             a, o = cells[("nao", b)], cells[(other, b)]
-            diff, se = a["mean"] - o["mean"], math.hypot(a.get("sem", 0.0), o.get("sem", 0.0))
+            diff, se = a.mean - o.mean, math.hypot(a.sem, o.sem)
             z = f"{diff / se:+.1f} SE" if se > 0 else "SE 0"
             parts.append(f"@{b} {diff:+.2f} ({z})")
         out.append(f"nao - {other}: " + ", ".join(parts))
@@ -286,98 +265,77 @@ def settings_of(strategy: Strategy) -> JSONObject:
 # ---------------------------------------------------------------- schema and files
 
 
-def check_results(doc: object, where: str = "results") -> None:
-    """Raise NaoError naming `where` (the file) and the first field that breaks the schema
-    (records.BenchmarkResults, loaded strictly), then the first run, curve or budget that does
-    not add up."""
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+def check_results(data: object, where: str = "results") -> BenchmarkResults:
+    """The document loaded strictly (records.BenchmarkResults); else NaoError naming `where`
+    (the file) and the first field that breaks the schema, then the first run, curve or budget
+    that does not add up."""
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ArgError(f"{where}: schema: expected {SCHEMA!r}")
     try:
-        from_dict(BenchmarkResults, doc, where)
+        doc = from_dict(BenchmarkResults, data, where)
     except RecordError as e:
         raise ArgError(str(e)) from None
-    for key, tp in (
-        ("strategies", list),
-        ("budgets", list),
-        ("seeds", list),
-        ("runs", list),
-        ("summary", list),
-        ("curves", dict),
-        ("histories", dict),
-        ("table", dict),
-    ):
-        if not isinstance(doc.get(key), tp):
-            raise ArgError(f"{where}: {key}: expected a {tp.__name__}")
-    want = {
-        (s, b, seed) for s in doc["strategies"] for b in doc["budgets"] for seed in doc["seeds"]
-    }
-    got = set()
-    for i, r in enumerate(doc["runs"]):
-        if not isinstance(r, dict) or set(r) != set(RUN_KEYS):
-            raise ArgError(f"{where}: runs[{i}]: expected keys {', '.join(RUN_KEYS)}")
-        for k in ("valid", "reported"):
-            if not isinstance(r[k], (int, float)) or not math.isfinite(r[k]):
-                raise ArgError(f"{where}: runs[{i}].{k}: expected a number, got {r[k]!r}")
-        got.add((r["strategy"], r["budget"], r["seed"]))
+    want = {(s, b, seed) for s in doc.strategies for b in doc.budgets for seed in doc.seeds}
+    got = {(r.strategy, r.budget, r.seed) for r in doc.runs}
     if got != want:
         missing = sorted(want - got, key=str)
         raise ArgError(
             f"{where}: runs: missing or extra entries, e.g. {missing[:1] or sorted(got - want, key=str)[:1]}"
         )
-    for name in doc["strategies"]:
-        for seed in doc["seeds"]:
-            curve = doc["curves"].get(name, {}).get(str(seed))
-            if not isinstance(curve, list) or len(curve) != max(doc["budgets"]):
-                raise ArgError(
-                    f"{where}: curves.{name}.{seed}: expected {max(doc['budgets'])} values"
-                )
-
-
-def write_results(path: str | Path, doc: BenchmarkDoc) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-
-
-def read_results(path: str | Path) -> BenchmarkDoc:
-    path = Path(path)
-    if not path.exists():
-        raise ArgError(f"{path}: no such results file")
-
-    doc: BenchmarkDoc = validate.json_file(path, str(path), ArgError)
-    check_results(doc, str(path))
+    for name in doc.strategies:
+        for seed in doc.seeds:
+            curve = doc.curves.get(name, {}).get(str(seed))
+            if not isinstance(curve, list) or len(curve) != max(doc.budgets):
+                raise ArgError(f"{where}: curves.{name}.{seed}: expected {max(doc.budgets)} values")
     return doc
 
 
-def merge_results(docs: Sequence[BenchmarkDoc]) -> BenchmarkDoc:
+def write_results(path: str | Path, doc: BenchmarkResults) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_dict(doc), indent=1, sort_keys=True) + "\n")
+
+
+def read_results(path: str | Path) -> BenchmarkResults:
+    path = Path(path)
+    if not path.exists():
+        raise ArgError(f"{path}: no such results file")
+    return check_results(validate.json_file(path, str(path), ArgError), str(path))
+
+
+def merge_results(docs: Sequence[BenchmarkResults]) -> BenchmarkResults:
     """One document from per-strategy documents of the same table, budgets and seeds."""
     if not docs:
         raise ArgError("results: nothing to merge")
-    out: BenchmarkDoc = json.loads(json.dumps(docs[0]))
+    out = copy.deepcopy(docs[0])
     for d in docs[1:]:
         for key in SAME:
-            if d[key] != out[key]:
+            if getattr(d, key) != getattr(out, key):
                 raise ArgError(
-                    f"results: {key}: {d[key]!r} differs from {out[key]!r}; cannot merge"
+                    f"results: {key}: {getattr(d, key)!r} differs from {getattr(out, key)!r}; "
+                    "cannot merge"
                 )
-        if d["table"]["digest"] != out["table"]["digest"]:
+        if d.table.digest != out.table.digest:
             raise ArgError("results: table.digest: the documents come from different tables")
-        for name in d["strategies"]:
-            if name in out["strategies"]:
+        for name in d.strategies:
+            if name in out.strategies:
                 raise ArgError(f"results: strategy {name!r} appears in two documents")
-            out["strategies"].append(name)
-        out["runs"] += d["runs"]
-        out["settings"].update(d["settings"])
-        out["curves"].update(d["curves"])
-        out["histories"].update(d["histories"])
-        out["seconds"].update(d["seconds"])
-        if "traces" in d:
-            out.setdefault("traces", {}).update(d["traces"])
-    out["summary"] = summarize(out["runs"])
+            out.strategies.append(name)
+        out.runs += copy.deepcopy(d.runs)
+        out.settings.update(copy.deepcopy(d.settings))
+        out.curves.update(copy.deepcopy(d.curves))
+        out.histories.update(copy.deepcopy(d.histories))
+        for part in ("seconds", "traces"):
+            theirs = getattr(d, part)
+            if theirs is not None:
+                if getattr(out, part) is None:
+                    setattr(out, part, {})
+                getattr(out, part).update(copy.deepcopy(theirs))
+    out.summary = summarize(out.runs)
     return out
 
 
-def plot_results(doc: BenchmarkDoc, path: str | Path) -> None:
+def plot_results(doc: BenchmarkResults, path: str | Path) -> None:
     """Mean best-so-far accuracy against queries, one line per strategy, ± std band."""
     import matplotlib
 
@@ -385,8 +343,8 @@ def plot_results(doc: BenchmarkDoc, path: str | Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for name in doc["strategies"]:
-        curves = list(doc["curves"][name].values())
+    for name in doc.strategies:
+        curves = list(doc.curves[name].values())
         n = len(curves[0])
         xs = list(range(1, n + 1))
         mean = [statistics.fmean(c[i] for c in curves) for i in range(n)]
@@ -401,8 +359,8 @@ def plot_results(doc: BenchmarkDoc, path: str | Path) -> None:
             alpha=0.15,
         )
     ax.set_xlabel("queries")
-    ax.set_ylabel(f"{doc['reported']} accuracy of best-by-valid (%)")
-    ax.set_title(f"{doc['space']}: {doc['table']['rows']} architectures, {len(doc['seeds'])} seeds")
+    ax.set_ylabel(f"{doc.reported} accuracy of best-by-valid (%)")
+    ax.set_title(f"{doc.space}: {doc.table.rows} architectures, {len(doc.seeds)} seeds")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
