@@ -80,6 +80,7 @@ SKIP = {
     "python benchmarks/bench_gpu.py": "a GPU (12 minutes on one)",
     "git clone https://github.com/renqianluo/NAO_pytorch /tmp/NAO_pytorch": "the internet (the official NAO code)",
     "python benchmarks/bench_controller.py --against-official /tmp/NAO_pytorch --official-epochs 200": "the official NAO code's checkout (not shipped) and 4 CPU-minutes",
+    "python benchmarks/bench_controller.py --against-official /tmp/NAO_pytorch --eval-every 25": "the official NAO code's checkout (not shipped) and 15 CPU-minutes",
     "python benchmarks/bench_controller.py --mode paper --seed 0": "about 40 CPU-minutes (the paper's 1,000 controller epochs)",
     "python benchmarks/bench_controller.py --mode fast --seed 0": "about 2 CPU-minutes on 1,200 architectures: a benchmark, not a check",
     "python benchmarks/bench_local_rounds.py --rounds 50 --table <table.csv>": BIG_DATA,
