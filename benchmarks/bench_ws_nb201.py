@@ -56,14 +56,6 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def seeds_of(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
 def variant_sets(variant: str, args: argparse.Namespace) -> list[str]:
     if variant == "preset":
         return []
@@ -86,6 +78,7 @@ def one(args: argparse.Namespace) -> None:
     import torch
 
     from nao_kfp.config import load_config
+    from nao_kfp.kinds import KINDS
     from nao_kfp.loop import run_search
     from nao_kfp.outcome import ranked
     from nao_kfp.records import read_result
@@ -116,7 +109,7 @@ def one(args: argparse.Namespace) -> None:
         "rerank": [dump(r) for r in result.rerank],
         "pool": top,
     }  # fmt: skip
-    if args.sample_tau and cfg.evaluator.kind == "supernet":
+    if args.sample_tau and KINDS[cfg.evaluator.kind].shares_weights:
         out["sample"] = sample_scores(cfg, work / "search", args.sample)
     (work / "bench.json").write_text(json.dumps(out, indent=1) + "\n")
 
@@ -189,11 +182,13 @@ def selections(run: dict[str, Any]) -> dict[str, str]:
 
 
 def grid(args: argparse.Namespace) -> None:
+    from nao_kfp.strategies.runner import parse_int_list
+
     tables = Tables(Path(args.dev), args.sample)
     rows = []
     for variant in args.variants.split(","):
         sets = variant_sets(variant, args)
-        for seed in seeds_of(args.seeds):
+        for seed in parse_int_list(args.seeds, "--seeds"):
             for path in args.paths.split(","):
                 work = Path(args.out) / variant / f"seed{seed}-{path}"
                 done = work / "bench.json"
