@@ -119,7 +119,7 @@ def sample_scores(cfg: Any, search: Path, sample_csv: str) -> dict[str, Any]:
     from scipy.stats import kendalltau
 
     from nao_kfp.child.params import search_spec
-    from nao_kfp.child.proxies import ProxyScorer
+    from nao_kfp.child.proxies import ProxyScorer, norms_of
     from nao_kfp.child.supernet_train import load_split, score_archs
     from nao_kfp.spaces import get_space
 
@@ -133,18 +133,12 @@ def sample_scores(cfg: Any, search: Path, sample_csv: str) -> dict[str, Any]:
     names = list(cfg.evaluator.proxies)
     if names:
         scorer = ProxyScorer(space, search_spec(cfg.child), names, seed=cfg.search.seed)
-        raw = [scorer.raw(a) for a in cells]
-        both = zsum(scores, *([r[n] for r in raw] for n in names))
+        # each column standardized over the sample and summed, as the search's score weighs them
+        rows = [{"supernet": s, **scorer.raw(a)} for s, a in zip(scores, cells, strict=True)]
+        norms = norms_of(rows, ["supernet", *names])
+        both = [sum(norm.z(r[n]) for n, norm in norms.items()) for r in rows]
         out["combined_tau"] = round(float(kendalltau(both, valid).statistic), 4)
     return out
-
-
-def zsum(*columns: list[float]) -> list[float]:
-    def z(v: list[float]) -> list[float]:
-        m, sd = statistics.fmean(v), statistics.pstdev(v)
-        return [(x - m) / sd if sd else 0.0 for x in v]
-
-    return [sum(col) for col in zip(*(z(c) for c in columns), strict=True)]
 
 
 # ---------------------------------------------------------------- the grid and its tables
